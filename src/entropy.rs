@@ -1,0 +1,125 @@
+//! Randomness as an input.
+//!
+//! WebSocket clients mask every frame with a key that the peer (and anything in
+//! between) must not be able to predict, and the client's `Sec-WebSocket-Key` is a
+//! random nonce. sockwire takes that randomness through the one-method
+//! [`Entropy`] trait, so a firmware can plug in its hardware RNG and a fuzzer a
+//! byte stream.
+
+/// A source of random bytes.
+///
+/// For production use it must be unpredictable (a hardware RNG, the operating
+/// system's generator, or a CSPRNG seeded from one). [`SplitMix64`] is
+/// deterministic and exists for tests, benchmarks and fuzzing.
+pub trait Entropy {
+    /// Fills `dest` with random bytes.
+    fn fill_bytes(&mut self, dest: &mut [u8]);
+}
+
+impl<E: Entropy + ?Sized> Entropy for &mut E {
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        (**self).fill_bytes(dest)
+    }
+}
+
+/// The entropy of a role that never needs any: the WebSocket server side.
+///
+/// It fills with zeros. A client given `NoEntropy` would send all-zero masking
+/// keys, which peers accept but which defeats the purpose of masking; give
+/// clients a real source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NoEntropy;
+
+impl Entropy for NoEntropy {
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        dest.fill(0);
+    }
+}
+
+/// A deterministic generator (SplitMix64) for tests, benchmarks and fuzzing.
+///
+/// Its output is predictable from its seed: never use it to mask real traffic.
+///
+/// ```
+/// use sockwire::entropy::{Entropy, SplitMix64};
+/// let (mut a, mut b) = (SplitMix64::new(7), SplitMix64::new(7));
+/// let (mut x, mut y) = ([0u8; 5], [0u8; 5]);
+/// a.fill_bytes(&mut x);
+/// b.fill_bytes(&mut y);
+/// assert_eq!(x, y);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SplitMix64 {
+    state: u64,
+}
+
+impl SplitMix64 {
+    /// A generator starting from `seed`.
+    pub const fn new(seed: u64) -> Self {
+        SplitMix64 { state: seed }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl Entropy for SplitMix64 {
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
+/// An unpredictable source for `std` programs.
+///
+/// It runs SipHash, keyed by the process's randomly seeded
+/// `std::collections::hash_map::RandomState`, over a counter: a keyed
+/// pseudo-random function whose outputs cannot be predicted without the key.
+#[cfg(feature = "std")]
+#[derive(Clone, Debug)]
+pub struct StdEntropy {
+    keys: std::collections::hash_map::RandomState,
+    counter: u64,
+}
+
+#[cfg(feature = "std")]
+impl StdEntropy {
+    /// A new source with fresh keys.
+    pub fn new() -> Self {
+        StdEntropy {
+            keys: std::collections::hash_map::RandomState::new(),
+            counter: 0,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl Default for StdEntropy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "std")]
+impl Entropy for StdEntropy {
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        use core::hash::{BuildHasher, Hasher};
+        for chunk in dest.chunks_mut(8) {
+            let mut h = self.keys.build_hasher();
+            h.write_u64(self.counter);
+            self.counter = self.counter.wrapping_add(1);
+            let bytes = h.finish().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}

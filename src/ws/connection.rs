@@ -1,0 +1,948 @@
+//! The WebSocket connection state machine: both roles, after the handshake.
+
+use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use super::utf8::Utf8Validator;
+use super::{Error, apply_mask, close_code};
+use crate::entropy::{Entropy, NoEntropy};
+use crate::time::{Duration, Instant};
+
+/// Which end of the connection this is. It decides masking: clients mask every
+/// frame they send and servers must reject unmasked frames, and the reverse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Role {
+    /// The end that sent the opening handshake.
+    Client,
+    /// The end that accepted it.
+    Server,
+}
+
+/// Limits and timers of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    /// Largest accepted frame payload; a larger frame fails the connection with
+    /// 1009 as soon as its header arrives. Default 16 MiB.
+    pub max_frame_size: u64,
+    /// Largest accepted message, counted across fragments; checked from each
+    /// frame header before its payload is read. Default 64 MiB.
+    pub max_message_size: u64,
+    /// How long to wait for the peer's Close after sending ours before giving up
+    /// (the state becomes [`State::Closed`]). Default 5 s.
+    pub close_timeout: Duration,
+}
+
+impl Config {
+    /// The defaults (16 MiB frames, 64 MiB messages, 5 s close timeout).
+    pub const DEFAULT: Config = Config {
+        max_frame_size: 16 << 20,
+        max_message_size: 64 << 20,
+        close_timeout: Duration::from_secs(5),
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The kind of a data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MessageKind {
+    /// UTF-8 text.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+impl MessageKind {
+    fn opcode(self) -> OpCode {
+        match self {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// The connection's place in the closing handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// A Close frame was sent or received and the handshake is not finished:
+    /// after sending ours we still receive until the peer's Close; after
+    /// receiving theirs, ours is waiting in `poll_transmit`.
+    Closing,
+    /// The closing handshake is over (or the connection failed, timed out, or
+    /// the transport ended): once `poll_transmit` is drained, close the TCP
+    /// connection. A server closes first; a client may wait briefly for the
+    /// server to do so.
+    Closed,
+}
+
+/// What the application learns from one [`Connection::handle_input`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A piece of a text or binary message, unmasked in place in the caller's
+    /// input buffer. The pieces of a message arrive in order; `fin` marks the last
+    /// one (which may be empty). For text, the concatenation is valid UTF-8 but a
+    /// piece may end inside a code point.
+    Data {
+        /// Text or binary.
+        kind: MessageKind,
+        /// The bytes, borrowed from the input.
+        data: &'a [u8],
+        /// True on the last piece of the message.
+        fin: bool,
+    },
+    /// A ping. The pong is already queued for `poll_transmit`.
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+    /// The peer's Close frame. If we had not sent one, the reply is queued for
+    /// `poll_transmit`. `code` is `None` for an empty close frame.
+    Close {
+        /// The close code, if the frame had one.
+        code: Option<u16>,
+        /// The reason, possibly empty.
+        reason: &'a str,
+    },
+}
+
+/// The result of [`Connection::handle_input`]: how many bytes it took and what,
+/// if anything, the application must know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Input<'a> {
+    /// Bytes of the input consumed; feed the rest in the next call.
+    pub consumed: usize,
+    /// At most one event per call.
+    pub event: Option<Event<'a>>,
+}
+
+/// An automatic control frame in the process of being written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Pending {
+    Nothing,
+    Pong,
+    Close(u16),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Phase {
+    /// Reading a frame header: `hdr_len` bytes are in `hdr`.
+    Header,
+    /// Reading a frame's payload.
+    Payload,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Inner {
+    Open,
+    /// We sent Close and wait for the peer's until the deadline.
+    CloseSent {
+        deadline: Instant,
+    },
+    /// The peer's Close arrived; ours is pending.
+    CloseReceived,
+    /// We failed the connection; our Close is pending, then we are done.
+    Failed,
+    Closed,
+}
+
+/// A WebSocket connection after the opening handshake, in either role.
+///
+/// It owns no buffers for data: input is unmasked in place in the caller's
+/// buffer and handed back as borrowed [`Event::Data`] pieces, and frames are
+/// written into the caller's output buffer. The only storage inside is one
+/// control-frame payload (125 bytes), kept so a ping can be answered and a close
+/// reason checked when their bytes arrive split across reads.
+///
+/// See the [module docs](super) for the run loop.
+#[derive(Clone, Debug)]
+pub struct Connection<E = NoEntropy> {
+    entropy: E,
+    config: Config,
+    role: Role,
+    inner: Inner,
+    error: Option<Error>,
+    // ---- receiving ----
+    phase: Phase,
+    hdr: [u8; MAX_HEADER_LEN],
+    hdr_len: u8,
+    /// Current frame: opcode, fin, masking key, bytes of payload left.
+    rx_opcode: OpCode,
+    rx_fin: bool,
+    rx_mask: Option<[u8; 4]>,
+    rx_pos: u64,
+    rx_left: u64,
+    /// The fragmented message in progress, its length so far and its UTF-8 state.
+    rx_msg: Option<MessageKind>,
+    rx_msg_len: u64,
+    utf8: Utf8Validator,
+    /// Control-frame payload being received, or the payload of the pending pong.
+    ctrl: [u8; MAX_CONTROL_PAYLOAD],
+    ctrl_len: u8,
+    // ---- sending ----
+    /// An automatic pong is queued; its payload is in `ctrl[..ctrl_len]`.
+    pong_pending: bool,
+    /// An automatic Close (a reply, or the answer to a protocol error) is queued.
+    close_pending: Option<u16>,
+    /// The automatic frame being written, the bytes of it already written, and
+    /// its mask.
+    in_flight: Pending,
+    ctrl_tx_off: u8,
+    ctrl_tx_mask: [u8; 4],
+    /// The frame begun with `begin_frame`: bytes left, its mask, its position.
+    tx_left: u64,
+    tx_pos: u64,
+    tx_mask: Option<[u8; 4]>,
+    /// The fragmented message being sent.
+    tx_msg: Option<MessageKind>,
+}
+
+impl Connection<NoEntropy> {
+    /// A server-side connection (servers never mask, so no entropy is needed).
+    pub fn server(config: Config) -> Self {
+        Connection::new(Role::Server, config, NoEntropy)
+    }
+}
+
+impl<E: Entropy> Connection<E> {
+    /// A client-side connection masking with keys drawn from `entropy`.
+    pub fn client(config: Config, entropy: E) -> Self {
+        Connection::new(Role::Client, config, entropy)
+    }
+
+    /// A connection in `role`. `entropy` supplies masking keys in the client role
+    /// and is never used in the server role.
+    pub fn new(role: Role, config: Config, entropy: E) -> Self {
+        Connection {
+            entropy,
+            config,
+            role,
+            inner: Inner::Open,
+            error: None,
+            phase: Phase::Header,
+            hdr: [0; MAX_HEADER_LEN],
+            hdr_len: 0,
+            rx_opcode: OpCode::Continuation,
+            rx_fin: false,
+            rx_mask: None,
+            rx_pos: 0,
+            rx_left: 0,
+            rx_msg: None,
+            rx_msg_len: 0,
+            utf8: Utf8Validator::new(),
+            ctrl: [0; MAX_CONTROL_PAYLOAD],
+            ctrl_len: 0,
+            pong_pending: false,
+            close_pending: None,
+            in_flight: Pending::Nothing,
+            ctrl_tx_off: 0,
+            ctrl_tx_mask: [0; 4],
+            tx_left: 0,
+            tx_pos: 0,
+            tx_mask: None,
+            tx_msg: None,
+        }
+    }
+
+    /// This connection's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the connection stands in the closing handshake.
+    pub fn state(&self) -> State {
+        match self.inner {
+            Inner::Open => State::Open,
+            Inner::CloseSent { .. } | Inner::CloseReceived => State::Closing,
+            // A failed connection still has its Close frame to write.
+            Inner::Failed => State::Closing,
+            Inner::Closed => State::Closed,
+        }
+    }
+
+    /// The error that ended the connection, if it did not close cleanly.
+    pub fn error(&self) -> Option<Error> {
+        self.error
+    }
+
+    /// True when an automatic frame (pong, close reply) waits in
+    /// [`poll_transmit`](Self::poll_transmit).
+    pub fn wants_transmit(&self) -> bool {
+        self.pong_pending || self.close_pending.is_some() || self.in_flight != Pending::Nothing
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.error = Some(e);
+        match e.close_code() {
+            Some(code) if matches!(self.inner, Inner::Open | Inner::CloseSent { .. }) => {
+                // Our close frame, if we already sent one, ends our side; a
+                // second one is not allowed.
+                if matches!(self.inner, Inner::Open) {
+                    self.close_pending = Some(code);
+                    self.inner = Inner::Failed;
+                } else {
+                    self.inner = Inner::Closed;
+                }
+            }
+            _ => self.inner = Inner::Closed,
+        }
+        e
+    }
+
+    /// Feeds bytes received from the peer. They are unmasked in place, so the
+    /// buffer is `&mut`. Returns how many bytes were consumed and at most one
+    /// event, which borrows from `input` (message data) or from the connection
+    /// (control payloads). Call again with the rest of the input.
+    ///
+    /// After every call, drain [`poll_transmit`](Self::poll_transmit): while an
+    /// automatic pong waits there, the next control frame is not consumed
+    /// (`consumed` stops short of it, with no event).
+    ///
+    /// A protocol violation returns the error and queues a Close frame with its
+    /// [`close_code`](Error::close_code); every later call returns the same error.
+    /// Bytes arriving after the peer's Close frame are ignored.
+    pub fn handle_input<'a>(
+        &'a mut self,
+        now: Instant,
+        input: &'a mut [u8],
+    ) -> Result<Input<'a>, Error> {
+        let _ = now;
+        if let (Some(e), Inner::Failed) = (self.error, self.inner) {
+            return Err(e);
+        }
+        if matches!(self.inner, Inner::CloseReceived | Inner::Closed) {
+            if let Some(e) = self.error {
+                return Err(e);
+            }
+            return Ok(Input {
+                consumed: input.len(),
+                event: None,
+            });
+        }
+        let mut pos = 0;
+        loop {
+            if self.phase == Phase::Header {
+                match self.read_header(&input[pos..]) {
+                    Ok(Some(used)) => pos += used,
+                    Ok(None) => {
+                        return Ok(Input {
+                            consumed: input.len(),
+                            event: None,
+                        });
+                    }
+                    Err(e) => return Err(self.fail(e)),
+                }
+            }
+            if self.rx_opcode.is_control() {
+                return self.read_control(input, pos);
+            }
+            // A data frame: hand out what is here, unmasked in place.
+            let avail = (input.len() - pos) as u64;
+            let n = avail.min(self.rx_left) as usize;
+            if n == 0 && self.rx_left > 0 {
+                return Ok(Input {
+                    consumed: pos,
+                    event: None,
+                });
+            }
+            let start = pos;
+            let chunk = &mut input[start..start + n];
+            if let Some(key) = self.rx_mask {
+                apply_mask(chunk, key, (self.rx_pos % 4) as usize);
+            }
+            self.rx_pos += n as u64;
+            self.rx_left -= n as u64;
+            pos += n;
+            let kind = self.rx_msg.unwrap_or(MessageKind::Binary);
+            if kind == MessageKind::Text && self.utf8.feed(chunk).is_err() {
+                return Err(self.fail(Error::InvalidUtf8));
+            }
+            let fin = self.rx_left == 0 && self.rx_fin;
+            if self.rx_left == 0 {
+                self.phase = Phase::Header;
+            }
+            if fin {
+                if !self.utf8.is_complete() {
+                    return Err(self.fail(Error::InvalidUtf8));
+                }
+                self.rx_msg = None;
+                self.rx_msg_len = 0;
+                self.utf8 = Utf8Validator::new();
+            }
+            if n > 0 || fin {
+                let data = &input[start..start + n];
+                return Ok(Input {
+                    consumed: pos,
+                    event: Some(Event::Data { kind, data, fin }),
+                });
+            }
+            // An empty non-final frame: nothing to report, read the next header.
+        }
+    }
+
+    /// Reads (the rest of) a frame header from `input`. Returns the bytes used
+    /// once the header is complete and checked, `None` if `input` ran out first.
+    fn read_header(&mut self, input: &[u8]) -> Result<Option<usize>, Error> {
+        let (header, used) = if self.hdr_len == 0
+            && input.len() >= 2
+            && input.len() >= FrameHeader::len_from_prefix(input[0], input[1])
+        {
+            // Fast path: the whole header is in this input.
+            match FrameHeader::decode(input)? {
+                Some(h) => h,
+                None => return Ok(None),
+            }
+        } else {
+            let mut used = 0;
+            loop {
+                let have = self.hdr_len as usize;
+                let need = if have < 2 {
+                    2
+                } else {
+                    FrameHeader::len_from_prefix(self.hdr[0], self.hdr[1])
+                };
+                if have == need {
+                    break;
+                }
+                let take = (need - have).min(input.len() - used);
+                if take == 0 {
+                    return Ok(None);
+                }
+                self.hdr[have..have + take].copy_from_slice(&input[used..used + take]);
+                self.hdr_len += take as u8;
+                used += take;
+                if self.hdr_len == 2 {
+                    // Fail as early as the first two bytes allow.
+                    FrameHeader::check_prefix(self.hdr[0], self.hdr[1])?;
+                    self.check_start(self.hdr[0], self.hdr[1])?;
+                }
+            }
+            let (h, _) = FrameHeader::decode(&self.hdr[..self.hdr_len as usize])?
+                .ok_or(Error::InvalidLength)?;
+            self.hdr_len = 0;
+            (h, used)
+        };
+        self.start_frame(&header)?;
+        Ok(Some(used))
+    }
+
+    /// Checks of the first two bytes that depend on the connection.
+    fn check_start(&self, b0: u8, b1: u8) -> Result<(), Error> {
+        if b0 & 0x70 != 0 {
+            return Err(Error::ReservedBits);
+        }
+        let masked = b1 & 0x80 != 0;
+        match self.role {
+            Role::Server if !masked => return Err(Error::UnmaskedFrame),
+            Role::Client if masked => return Err(Error::MaskedFrame),
+            _ => {}
+        }
+        match (OpCode::from_u8(b0 & 0x0f), self.rx_msg) {
+            (Some(OpCode::Continuation), None) => Err(Error::UnexpectedContinuation),
+            (Some(OpCode::Text | OpCode::Binary), Some(_)) => Err(Error::ExpectedContinuation),
+            _ => Ok(()),
+        }
+    }
+
+    fn start_frame(&mut self, h: &FrameHeader) -> Result<(), Error> {
+        let b0 = (u8::from(h.fin) << 7) | (h.rsv << 4) | h.opcode as u8;
+        self.check_start(b0, if h.mask.is_some() { 0x80 } else { 0 })?;
+        if h.len > self.config.max_frame_size {
+            return Err(Error::FrameTooLarge);
+        }
+        match h.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                if h.len > self.config.max_message_size.saturating_sub(self.rx_msg_len) {
+                    return Err(Error::MessageTooLarge);
+                }
+                self.rx_msg_len += h.len;
+                if h.opcode == OpCode::Text {
+                    self.rx_msg = Some(MessageKind::Text);
+                } else if h.opcode == OpCode::Binary {
+                    self.rx_msg = Some(MessageKind::Binary);
+                }
+            }
+            _ => {}
+        }
+        self.rx_opcode = h.opcode;
+        self.rx_fin = h.fin;
+        self.rx_mask = h.mask;
+        self.rx_pos = 0;
+        self.rx_left = h.len;
+        self.phase = Phase::Payload;
+        Ok(())
+    }
+
+    fn read_control<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        mut pos: usize,
+    ) -> Result<Input<'a>, Error> {
+        if self.pong_pending || self.in_flight == Pending::Pong {
+            // The pending pong's payload lives in `ctrl`: wait until it is sent.
+            return Ok(Input {
+                consumed: pos,
+                event: None,
+            });
+        }
+        let n = ((input.len() - pos) as u64).min(self.rx_left) as usize;
+        let at = self.rx_pos as usize;
+        let dst = &mut self.ctrl[at..at + n];
+        dst.copy_from_slice(&input[pos..pos + n]);
+        if let Some(key) = self.rx_mask {
+            apply_mask(dst, key, at);
+        }
+        self.rx_pos += n as u64;
+        self.rx_left -= n as u64;
+        pos += n;
+        if self.rx_left > 0 {
+            return Ok(Input {
+                consumed: pos,
+                event: None,
+            });
+        }
+        self.phase = Phase::Header;
+        let len = self.rx_pos as usize;
+        self.ctrl_len = len as u8;
+        let event = match self.rx_opcode {
+            OpCode::Ping => {
+                if self.inner == Inner::Open {
+                    self.pong_pending = true;
+                }
+                Event::Ping(&self.ctrl[..len])
+            }
+            OpCode::Pong => Event::Pong(&self.ctrl[..len]),
+            _ => {
+                let code = match parse_close(&self.ctrl[..len]) {
+                    Ok(code) => code,
+                    Err(e) => return Err(self.fail(e)),
+                };
+                self.inner = match self.inner {
+                    Inner::Open => {
+                        // Echo the peer's code; an empty close is answered with 1000.
+                        self.close_pending = Some(code.unwrap_or(close_code::NORMAL));
+                        Inner::CloseReceived
+                    }
+                    _ => Inner::Closed,
+                };
+                Event::Close {
+                    code,
+                    reason: close_reason(&self.ctrl[..len]),
+                }
+            }
+        };
+        Ok(Input {
+            consumed: pos,
+            event: Some(event),
+        })
+    }
+
+    /// Tells the connection that the transport reached end of file. Returns
+    /// `Ok` if the closing handshake had finished (or the peer's Close had
+    /// arrived), otherwise [`Error::UnexpectedEof`]. Either way the state is now
+    /// [`State::Closed`].
+    pub fn handle_eof(&mut self, now: Instant) -> Result<(), Error> {
+        let _ = now;
+        let clean =
+            matches!(self.inner, Inner::CloseReceived | Inner::Closed) && self.error.is_none();
+        self.close_pending = None;
+        self.pong_pending = false;
+        self.inner = Inner::Closed;
+        if clean {
+            Ok(())
+        } else {
+            let e = *self.error.get_or_insert(Error::UnexpectedEof);
+            Err(e)
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next, if
+    /// ever. It changes when a Close frame is sent or the state changes.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.inner {
+            Inner::CloseSent { deadline } => Some(deadline),
+            _ => None,
+        }
+    }
+
+    /// Lets timers run: after sending Close, the connection gives up waiting for
+    /// the peer's Close at the deadline ([`Error::CloseTimeout`], state
+    /// [`State::Closed`]). Harmless when called early or twice.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Inner::CloseSent { deadline } = self.inner
+            && now >= deadline
+        {
+            self.inner = Inner::Closed;
+            self.error.get_or_insert(Error::CloseTimeout);
+        }
+    }
+
+    /// Writes automatic frames (pongs, close replies, the close after a
+    /// protocol error) into `out`. Returns the number of bytes written; 0 means
+    /// nothing is waiting. A frame may be written across several calls when
+    /// `out` is small. Call until it returns 0 after every input and command.
+    ///
+    /// Nothing is written while a frame begun with [`begin_frame`](Self::begin_frame)
+    /// is unfinished: control frames may not split a frame.
+    #[must_use = "the bytes written must be sent to the peer"]
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        if self.tx_left > 0 {
+            return Ok(0);
+        }
+        if self.in_flight == Pending::Nothing {
+            // Choose what to send next: a close supersedes a pong.
+            if let Some(code) = self.close_pending.take() {
+                self.in_flight = Pending::Close(code);
+                self.pong_pending = false;
+            } else if self.pong_pending {
+                self.in_flight = Pending::Pong;
+                self.pong_pending = false;
+            } else {
+                return Ok(0);
+            }
+            self.ctrl_tx_off = 0;
+            if self.role == Role::Client {
+                self.entropy.fill_bytes(&mut self.ctrl_tx_mask);
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::BufferTooSmall { required: 1 });
+        }
+        let mut frame = [0u8; MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD];
+        let code;
+        let (opcode, payload): (OpCode, &[u8]) = match self.in_flight {
+            Pending::Pong => (OpCode::Pong, &self.ctrl[..self.ctrl_len as usize]),
+            Pending::Close(c) => {
+                code = c.to_be_bytes();
+                (OpCode::Close, &code)
+            }
+            Pending::Nothing => return Ok(0),
+        };
+        let total = self.encode_into(&mut frame, opcode, true, payload, self.ctrl_tx_mask)?;
+        let off = self.ctrl_tx_off as usize;
+        let n = (total - off).min(out.len());
+        out[..n].copy_from_slice(&frame[off..off + n]);
+        if off + n < total {
+            self.ctrl_tx_off = (off + n) as u8;
+            return Ok(n);
+        }
+        self.ctrl_tx_off = 0;
+        if let Pending::Close(_) = self.in_flight {
+            // A reply to the peer's Close, or the Close after a protocol error:
+            // either way the handshake is over for us.
+            self.inner = Inner::Closed;
+        }
+        self.in_flight = Pending::Nothing;
+        Ok(n)
+    }
+
+    /// Encodes a whole frame (header and payload, masked by role with `key`).
+    fn encode_into(
+        &self,
+        out: &mut [u8],
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        key: [u8; 4],
+    ) -> Result<usize, Error> {
+        let mask = (self.role == Role::Client).then_some(key);
+        let h = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            len: payload.len() as u64,
+        };
+        let hl = h.encoded_len();
+        let total = hl + payload.len();
+        if out.len() < total {
+            return Err(Error::BufferTooSmall { required: total });
+        }
+        h.encode(out)?;
+        out[hl..total].copy_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut out[hl..total], key, 0);
+        }
+        Ok(total)
+    }
+
+    fn mask_key(&mut self) -> [u8; 4] {
+        let mut key = [0; 4];
+        if self.role == Role::Client {
+            self.entropy.fill_bytes(&mut key);
+        }
+        key
+    }
+
+    /// Checks that a new frame may be started now.
+    fn check_can_send(&self, data_frame: bool) -> Result<(), Error> {
+        if self.in_flight != Pending::Nothing {
+            return Err(Error::TransmitPending);
+        }
+        if self.tx_left > 0 {
+            return Err(Error::InvalidState);
+        }
+        let open = match self.inner {
+            Inner::Open => true,
+            // After the peer's Close we may finish sending, but start nothing.
+            _ => false,
+        };
+        if !open || (data_frame && self.close_pending.is_some()) {
+            return Err(Error::InvalidState);
+        }
+        Ok(())
+    }
+
+    fn data_opcode(&self, kind: MessageKind) -> Result<OpCode, Error> {
+        match self.tx_msg {
+            None => Ok(kind.opcode()),
+            Some(k) if k == kind => Ok(OpCode::Continuation),
+            Some(_) => Err(Error::InvalidState),
+        }
+    }
+
+    /// Sends a whole text message as one frame. Returns the bytes written to `out`.
+    pub fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, Error> {
+        if self.tx_msg.is_some() {
+            return Err(Error::InvalidState);
+        }
+        self.send_fragment(MessageKind::Text, text.as_bytes(), true, out)
+    }
+
+    /// Sends a whole binary message as one frame. Returns the bytes written to `out`.
+    pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        if self.tx_msg.is_some() {
+            return Err(Error::InvalidState);
+        }
+        self.send_fragment(MessageKind::Binary, data, true, out)
+    }
+
+    /// Sends one frame of a message: the first call starts a message of `kind`,
+    /// later calls (with the same `kind`) continue it, and `fin` ends it. For
+    /// text, the concatenated fragments must be UTF-8; a fragment may end inside
+    /// a code point.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.check_can_send(true)?;
+        let opcode = self.data_opcode(kind)?;
+        let needed = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: self.mask_placeholder(),
+            len: data.len() as u64,
+        }
+        .encoded_len()
+            + data.len();
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { required: needed });
+        }
+        let key = self.mask_key();
+        let n = self.encode_into(out, opcode, fin, data, key)?;
+        self.tx_msg = if fin { None } else { Some(kind) };
+        Ok(n)
+    }
+
+    fn mask_placeholder(&self) -> Option<[u8; 4]> {
+        (self.role == Role::Client).then_some([0; 4])
+    }
+
+    /// Writes only the header of a data frame with a `len`-byte payload, so the
+    /// payload can follow in pieces through [`send_payload`](Self::send_payload)
+    /// (which masks in the client role) or, in the server role, be written by
+    /// the caller straight from its own buffer and reported with
+    /// [`payload_written`](Self::payload_written). Fragmentation follows the
+    /// same rules as [`send_fragment`](Self::send_fragment). Needs at most 14
+    /// bytes of `out`.
+    pub fn begin_frame(
+        &mut self,
+        kind: MessageKind,
+        len: u64,
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.check_can_send(true)?;
+        let opcode = self.data_opcode(kind)?;
+        if len >> 63 != 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let mut h = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: self.mask_placeholder(),
+            len,
+        };
+        if out.len() < h.encoded_len() {
+            return Err(Error::BufferTooSmall {
+                required: h.encoded_len(),
+            });
+        }
+        if h.mask.is_some() {
+            h.mask = Some(self.mask_key());
+        }
+        let n = h.encode(out)?;
+        self.tx_msg = if fin { None } else { Some(kind) };
+        self.tx_left = len;
+        self.tx_pos = 0;
+        self.tx_mask = h.mask;
+        Ok(n)
+    }
+
+    /// Copies (and in the client role masks) as much of `chunk` into `out` as
+    /// fits and the frame still expects. Returns the number of bytes taken from
+    /// `chunk`, which is also the number written to `out`.
+    pub fn send_payload(&mut self, chunk: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        if self.tx_left == 0 {
+            return Err(Error::InvalidState);
+        }
+        let n = (chunk.len().min(out.len()) as u64).min(self.tx_left) as usize;
+        out[..n].copy_from_slice(&chunk[..n]);
+        if let Some(key) = self.tx_mask {
+            apply_mask(&mut out[..n], key, (self.tx_pos % 4) as usize);
+        }
+        self.tx_pos += n as u64;
+        self.tx_left -= n as u64;
+        Ok(n)
+    }
+
+    /// Server role: records that the caller wrote `n` bytes of the current
+    /// frame's payload itself, unmasked, straight after the header.
+    pub fn payload_written(&mut self, n: u64) -> Result<(), Error> {
+        if self.role != Role::Server {
+            return Err(Error::InvalidState);
+        }
+        if n > self.tx_left {
+            return Err(Error::InvalidArgument);
+        }
+        self.tx_left -= n;
+        self.tx_pos += n;
+        Ok(())
+    }
+
+    /// Bytes of the current frame's payload still to be sent.
+    pub fn payload_remaining(&self) -> u64 {
+        self.tx_left
+    }
+
+    fn send_control(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.check_can_send(false)?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(Error::InvalidArgument);
+        }
+        let needed = payload.len() + if self.role == Role::Client { 6 } else { 2 };
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { required: needed });
+        }
+        let key = self.mask_key();
+        self.encode_into(out, opcode, true, payload, key)
+    }
+
+    /// Sends a ping (payload at most 125 bytes).
+    pub fn ping(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        self.send_control(OpCode::Ping, payload, out)
+    }
+
+    /// Sends an unsolicited pong (payload at most 125 bytes), e.g. as a heartbeat.
+    pub fn pong(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        self.send_control(OpCode::Pong, payload, out)
+    }
+
+    /// Starts the closing handshake: writes a Close frame with `code` (one that
+    /// may be sent: 1000-1003, 1007-1014, 3000-4999) and `reason` (at most 123
+    /// bytes). Afterwards the connection only receives, until the peer's Close
+    /// arrives or [`Config::close_timeout`] passes.
+    ///
+    /// If the peer's Close already arrived and the reply has not been written
+    /// yet, this reply replaces the automatic one.
+    pub fn close(
+        &mut self,
+        now: Instant,
+        code: u16,
+        reason: &str,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        if !close_code::is_sendable(code) || reason.len() > MAX_CONTROL_PAYLOAD - 2 {
+            return Err(Error::InvalidArgument);
+        }
+        let replying = self.inner == Inner::CloseReceived && self.in_flight == Pending::Nothing;
+        if !replying {
+            self.check_can_send(false)?;
+        } else if self.tx_left > 0 {
+            return Err(Error::InvalidState);
+        }
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        payload[..2].copy_from_slice(&code.to_be_bytes());
+        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        let payload = &payload[..2 + reason.len()];
+        let needed = payload.len() + if self.role == Role::Client { 6 } else { 2 };
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { required: needed });
+        }
+        let key = self.mask_key();
+        let n = self.encode_into(out, OpCode::Close, true, payload, key)?;
+        self.close_pending = None;
+        self.pong_pending = false;
+        self.inner = if replying {
+            Inner::Closed
+        } else {
+            Inner::CloseSent {
+                deadline: now + self.config.close_timeout,
+            }
+        };
+        Ok(n)
+    }
+}
+
+/// Validates a close payload: empty, or a code that may be sent plus a UTF-8
+/// reason. Returns the code.
+fn parse_close(payload: &[u8]) -> Result<Option<u16>, Error> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(Error::InvalidClosePayload),
+        [a, b, reason @ ..] => {
+            let code = u16::from_be_bytes([*a, *b]);
+            if !close_code::is_valid(code) {
+                return Err(Error::InvalidCloseCode(code));
+            }
+            core::str::from_utf8(reason).map_err(|_| Error::InvalidUtf8)?;
+            Ok(Some(code))
+        }
+    }
+}
+
+/// The reason text of a validated close payload.
+fn close_reason(payload: &[u8]) -> &str {
+    payload
+        .get(2..)
+        .and_then(|r| core::str::from_utf8(r).ok())
+        .unwrap_or("")
+}

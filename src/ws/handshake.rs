@@ -1,0 +1,379 @@
+//! The opening handshake (RFC 6455 section 4), both roles.
+//!
+//! The head bytes accumulate in the caller's buffer; the handshake objects only
+//! remember how far they have scanned (see [`crate::http`]). Once the head is
+//! complete, the parsed request or response borrows that buffer, and
+//! `head_len()` tells where the WebSocket bytes begin: frames can arrive in the
+//! same read as the head, and belong to the [`Connection`](super::Connection).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use super::Error;
+use crate::entropy::Entropy;
+use crate::http::{self, HeadParser, Headers, Limits};
+
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (base64 of the
+/// SHA-1 of the key and the protocol's GUID).
+///
+/// ```
+/// // The example of RFC 6455 section 1.3.
+/// let accept = sockwire::ws::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+/// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> [u8; 28] {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(GUID);
+    let mut out = [0u8; 28];
+    // 20 bytes always encode to exactly 28.
+    let _ = B64.encode_slice(sha.digest().bytes(), &mut out);
+    out
+}
+
+fn is_valid_key(key: &[u8]) -> bool {
+    let mut decoded = [0u8; 18];
+    key.len() == 24 && matches!(B64.decode_slice(key, &mut decoded), Ok(16))
+}
+
+/// Writes a refusal: `status` with `Content-Length: 0`, plus
+/// `Sec-WebSocket-Version: 13` for 426.
+pub fn write_refusal(status: u16, out: &mut [u8]) -> Result<usize, Error> {
+    Ok(http::write_head(out, |w| {
+        w.status_line(status);
+        if status == 426 {
+            w.header("Sec-WebSocket-Version", b"13");
+        }
+        w.header("Connection", b"close");
+        w.header_u64("Content-Length", 0);
+        w.raw(b"\r\n");
+    })?)
+}
+
+/// The server side of the opening handshake.
+///
+/// ```
+/// use sockwire::ws::{Accept, ServerHandshake};
+/// let request = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+///     Sec-WebSocket-Version: 13\r\n\r\n";
+/// let mut hs = ServerHandshake::new();
+/// let req = hs.handle_input(request).unwrap().expect("complete");
+/// assert_eq!(req.path(), "/chat");
+/// assert!(req.protocols().any(|p| p == "chat"));
+/// let mut out = [0u8; 256];
+/// let n = req.accept(&Accept { protocol: Some("chat") }, &mut out).unwrap();
+/// assert!(out[..n].starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ServerHandshake {
+    head: HeadParser,
+}
+
+impl Default for ServerHandshake {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ServerHandshake {
+    /// A handshake with the default limits (8 KiB head, 64 header fields).
+    pub const fn new() -> Self {
+        Self::with_limits(Limits::DEFAULT)
+    }
+
+    /// A handshake with custom head limits.
+    pub const fn with_limits(limits: Limits) -> Self {
+        ServerHandshake {
+            head: HeadParser::new(limits),
+        }
+    }
+
+    /// Looks at every byte received so far (the caller appends each read to the
+    /// same buffer). `Ok(None)`: the head is not complete. `Ok(Some(request))`:
+    /// a valid upgrade request; answer it with [`Request::accept`] or refuse it
+    /// with [`write_refusal`]. `Err(e)`: answer with [`Error::write_response`]
+    /// and close the connection.
+    pub fn handle_input<'b>(&mut self, received: &'b [u8]) -> Result<Option<Request<'b>>, Error> {
+        let Some(head_len) = self.head.advance(received)? else {
+            return Ok(None);
+        };
+        let req = http::Request::parse(&received[..head_len], self.head.limits())?;
+        let h = &req.headers;
+        if req.method != "GET" {
+            return Err(Error::BadMethod);
+        }
+        if req.version != http::Version::Http11 {
+            return Err(Error::BadHttpVersion);
+        }
+        if h.count("host") != 1 {
+            return Err(Error::MissingHost);
+        }
+        if !h.has_token("upgrade", "websocket") {
+            return Err(Error::NotUpgrade);
+        }
+        if !h.has_token("connection", "upgrade") {
+            return Err(Error::MissingConnectionUpgrade);
+        }
+        if h.count("sec-websocket-version") != 1 || h.get("sec-websocket-version") != Some(b"13") {
+            return Err(Error::UnsupportedVersion);
+        }
+        let key = match (h.count("sec-websocket-key"), h.get("sec-websocket-key")) {
+            (1, Some(key)) if is_valid_key(key) => key,
+            _ => return Err(Error::InvalidKey),
+        };
+        Ok(Some(Request {
+            http: req,
+            key,
+            head_len,
+        }))
+    }
+}
+
+/// How to accept a request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Accept<'a> {
+    /// The subprotocol chosen from [`Request::protocols`], if any.
+    pub protocol: Option<&'a str>,
+}
+
+/// A valid WebSocket upgrade request, borrowing the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Request<'b> {
+    http: http::Request<'b>,
+    key: &'b [u8],
+    head_len: usize,
+}
+
+impl<'b> Request<'b> {
+    /// The request path (target up to `?`).
+    pub fn path(&self) -> &'b str {
+        self.http.path()
+    }
+
+    /// The query string, if any.
+    pub fn query(&self) -> Option<&'b str> {
+        self.http.query()
+    }
+
+    /// The `Origin` header, for the application's origin check.
+    pub fn origin(&self) -> Option<&'b [u8]> {
+        self.http.headers.get("origin")
+    }
+
+    /// The subprotocols the client offers, in its order of preference.
+    pub fn protocols(&self) -> impl Iterator<Item = &'b str> + use<'b> {
+        self.http
+            .headers
+            .get_all("sec-websocket-protocol")
+            .flat_map(http::tokens)
+            .filter_map(|t| core::str::from_utf8(t).ok())
+    }
+
+    /// The parsed HTTP request, for any other header.
+    pub fn http(&self) -> &http::Request<'b> {
+        &self.http
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &Headers<'b> {
+        &self.http.headers
+    }
+
+    /// The length of the head: received bytes from here on are WebSocket frames.
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+
+    /// Writes the `101 Switching Protocols` response into `out`. The chosen
+    /// protocol must be one the client offered ([`Error::InvalidArgument`]
+    /// otherwise).
+    pub fn accept(&self, accept: &Accept<'_>, out: &mut [u8]) -> Result<usize, Error> {
+        if let Some(p) = accept.protocol
+            && !self.protocols().any(|q| q == p)
+        {
+            return Err(Error::InvalidArgument);
+        }
+        let key = accept_key(self.key);
+        Ok(http::write_head(out, |w| {
+            w.status_line(101);
+            w.header("Upgrade", b"websocket");
+            w.header("Connection", b"Upgrade");
+            w.header("Sec-WebSocket-Accept", &key);
+            if let Some(p) = accept.protocol {
+                w.header("Sec-WebSocket-Protocol", p.as_bytes());
+            }
+            w.raw(b"\r\n");
+        })?)
+    }
+}
+
+/// What the client asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ClientRequest<'a> {
+    /// The `Host` header: host and, if not the default, port.
+    pub host: &'a str,
+    /// The request target: path and query, e.g. `/chat?room=1`.
+    pub path: &'a str,
+    /// An `Origin` header to send, if any.
+    pub origin: Option<&'a str>,
+    /// Subprotocols to offer, in order of preference.
+    pub protocols: &'a [&'a str],
+    /// Extra header fields (`Authorization`, cookies, ...).
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> ClientRequest<'a> {
+    /// A request for `path` on `host` with nothing else.
+    pub const fn new(host: &'a str, path: &'a str) -> Self {
+        ClientRequest {
+            host,
+            path,
+            origin: None,
+            protocols: &[],
+            headers: &[],
+        }
+    }
+}
+
+/// The client side of the opening handshake.
+///
+/// ```
+/// use sockwire::entropy::SplitMix64;
+/// use sockwire::ws::{ClientHandshake, ClientRequest};
+/// let mut hs = ClientHandshake::new(ClientRequest::new("example.com", "/chat"), &mut SplitMix64::new(1));
+/// let mut out = [0u8; 256];
+/// let n = hs.write_request(&mut out).unwrap();
+/// assert!(out[..n].starts_with(b"GET /chat HTTP/1.1\r\n"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ClientHandshake<'a> {
+    request: ClientRequest<'a>,
+    key: [u8; 24],
+    head: HeadParser,
+}
+
+/// The server's valid `101` answer, borrowing the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Response<'b> {
+    http: http::Response<'b>,
+    head_len: usize,
+}
+
+impl<'b> Response<'b> {
+    /// The subprotocol the server chose, if any (always one that was offered).
+    pub fn protocol(&self) -> Option<&'b str> {
+        self.http
+            .headers
+            .get("sec-websocket-protocol")
+            .and_then(|p| core::str::from_utf8(p).ok())
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &Headers<'b> {
+        &self.http.headers
+    }
+
+    /// The length of the head: received bytes from here on are WebSocket frames.
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+}
+
+impl<'a> ClientHandshake<'a> {
+    /// A handshake for `request` with a fresh `Sec-WebSocket-Key` from `entropy`.
+    pub fn new(request: ClientRequest<'a>, entropy: &mut impl Entropy) -> Self {
+        let mut nonce = [0u8; 16];
+        entropy.fill_bytes(&mut nonce);
+        let mut key = [0u8; 24];
+        let _ = B64.encode_slice(nonce, &mut key);
+        ClientHandshake {
+            request,
+            key,
+            head: HeadParser::new(Limits::DEFAULT),
+        }
+    }
+
+    /// The `Sec-WebSocket-Key` sent.
+    pub fn key(&self) -> &[u8; 24] {
+        &self.key
+    }
+
+    /// Writes the upgrade request into `out`.
+    pub fn write_request(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let r = &self.request;
+        Ok(http::write_head(out, |w| {
+            w.request_line("GET", r.path);
+            w.header("Host", r.host.as_bytes());
+            w.header("Upgrade", b"websocket");
+            w.header("Connection", b"Upgrade");
+            w.header("Sec-WebSocket-Key", &self.key);
+            w.header("Sec-WebSocket-Version", b"13");
+            if let Some(origin) = r.origin {
+                w.header("Origin", origin.as_bytes());
+            }
+            // One field per protocol is equivalent to a comma list.
+            for p in r.protocols {
+                w.header("Sec-WebSocket-Protocol", p.as_bytes());
+            }
+            for (name, value) in r.headers {
+                w.header(name, value.as_bytes());
+            }
+            w.raw(b"\r\n");
+        })?)
+    }
+
+    /// Looks at every byte received so far (appending each read to the same
+    /// buffer). `Ok(Some(response))` once a valid `101` arrived; the bytes from
+    /// [`Response::head_len`] on belong to the connection.
+    pub fn handle_input<'b>(&mut self, received: &'b [u8]) -> Result<Option<Response<'b>>, Error> {
+        let Some(head_len) = self.head.advance(received)? else {
+            return Ok(None);
+        };
+        let res = http::Response::parse(&received[..head_len], self.head.limits())?;
+        let h = &res.headers;
+        if res.status != 101 {
+            return Err(Error::UnexpectedStatus(res.status));
+        }
+        if !h.has_token("upgrade", "websocket") {
+            return Err(Error::NotUpgrade);
+        }
+        if !h.has_token("connection", "upgrade") {
+            return Err(Error::MissingConnectionUpgrade);
+        }
+        let expected = accept_key(&self.key);
+        if h.count("sec-websocket-accept") != 1
+            || h.get("sec-websocket-accept") != Some(&expected[..])
+        {
+            return Err(Error::InvalidAccept);
+        }
+        if h.get_all("sec-websocket-extensions")
+            .flat_map(http::tokens)
+            .next()
+            .is_some()
+        {
+            return Err(Error::UnofferedExtension);
+        }
+        match (
+            h.count("sec-websocket-protocol"),
+            h.get("sec-websocket-protocol"),
+        ) {
+            (0, _) => {}
+            (1, Some(p)) if self.request.protocols.iter().any(|o| o.as_bytes() == p) => {}
+            _ => return Err(Error::UnofferedProtocol),
+        }
+        Ok(Some(Response {
+            http: res,
+            head_len,
+        }))
+    }
+}
