@@ -153,6 +153,10 @@ impl HeadParser {
     /// Only bytes not seen by an earlier call are scanned.
     pub fn advance(&mut self, received: &[u8]) -> Result<Option<usize>, Error> {
         const END: &[u8; 4] = b"\r\n\r\n";
+        if self.matched == 4 {
+            // Already complete: calling again is harmless.
+            return Ok(Some(self.scanned));
+        }
         let limit = received.len().min(self.limits.max_head_len);
         let mut i = self.scanned.min(limit);
         let mut matched = self.matched;
@@ -663,6 +667,8 @@ mod tests {
             }
         }
         assert_eq!(found, Some((head.len() - 4, head.len() - 4)));
+        // Calling again after completion gives the same answer.
+        assert_eq!(p.advance(head), Ok(Some(head.len() - 4)));
     }
 
     #[test]
@@ -674,15 +680,17 @@ mod tests {
 
     #[test]
     fn head_too_large() {
+        // "GET / HTTP/1.1\r\n\r\n" is 18 bytes: it fits a limit of 18 exactly.
         let limits = Limits {
-            max_head_len: 16,
+            max_head_len: 18,
             max_headers: 4,
         };
         let mut p = HeadParser::new(limits);
-        assert_eq!(p.advance(b"GET / HTTP/1.1\r\nX"), Err(Error::HeadTooLarge));
+        assert_eq!(p.advance(b"GET / HTTP/1.1\r\n\r"), Ok(None));
+        assert_eq!(p.advance(b"GET / HTTP/1.1\r\n\r\n"), Ok(Some(18)));
         let mut p = HeadParser::new(limits);
-        assert_eq!(p.advance(b"GET / HTTP/1.1\r\n"), Ok(None));
-        assert_eq!(p.advance(b"GET / HTTP/1.1\r\n\r"), Err(Error::HeadTooLarge));
+        assert_eq!(p.advance(b"GET / HTTP/1.1\r\nX"), Ok(None));
+        assert_eq!(p.advance(b"GET / HTTP/1.1\r\nXY"), Err(Error::HeadTooLarge));
     }
 
     #[test]

@@ -377,3 +377,231 @@ impl<'a> ClientHandshake<'a> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::SplitMix64;
+
+    const GOOD: &str = "GET /chat?room=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+        Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+    fn server(req: &str) -> Result<(), Error> {
+        ServerHandshake::new()
+            .handle_input(req.as_bytes())
+            .map(|r| assert!(r.is_some()))
+    }
+
+    #[test]
+    fn rfc_example_request_is_accepted() {
+        let mut hs = ServerHandshake::new();
+        let req = hs.handle_input(GOOD.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            (req.path(), req.query(), req.origin()),
+            ("/chat", Some("room=1"), Some(&b"http://example.com"[..]))
+        );
+        assert_eq!(
+            req.protocols().collect::<heapless::Vec<_, 4>>(),
+            ["chat", "superchat"]
+        );
+        assert_eq!(req.head_len(), GOOD.len());
+        let mut out = [0u8; 256];
+        let n = req
+            .accept(
+                &Accept {
+                    protocol: Some("chat"),
+                },
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(
+            &out[..n],
+            &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+               Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"[..]
+        );
+        assert_eq!(
+            req.accept(
+                &Accept {
+                    protocol: Some("other")
+                },
+                &mut out
+            ),
+            Err(Error::InvalidArgument)
+        );
+    }
+
+    #[test]
+    fn bad_requests_get_their_status() {
+        let cases: &[(&str, &str, Error, u16)] = &[
+            ("GET /chat", "POST /chat", Error::BadMethod, 400),
+            (
+                "HTTP/1.1\r\nHost",
+                "HTTP/1.0\r\nHost",
+                Error::BadHttpVersion,
+                400,
+            ),
+            ("Host: server.example.com\r\n", "", Error::MissingHost, 400),
+            ("Upgrade: websocket", "Upgrade: h2c", Error::NotUpgrade, 400),
+            (
+                "keep-alive, Upgrade",
+                "keep-alive",
+                Error::MissingConnectionUpgrade,
+                400,
+            ),
+            ("Version: 13", "Version: 8", Error::UnsupportedVersion, 426),
+            (
+                "Sec-WebSocket-Version: 13\r\n",
+                "",
+                Error::UnsupportedVersion,
+                426,
+            ),
+            (
+                "dGhlIHNhbXBsZSBub25jZQ==",
+                "dGhlIHNhbXBsZSBub25jZQ",
+                Error::InvalidKey,
+                400,
+            ),
+            (
+                "dGhlIHNhbXBsZSBub25jZQ==",
+                "dGhlIHNhbXBsZSBub25jZXh4",
+                Error::InvalidKey,
+                400,
+            ),
+            (
+                "dGhlIHNhbXBsZSBub25jZQ==",
+                "not base64 at all!!!!!==",
+                Error::InvalidKey,
+                400,
+            ),
+            (
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+                "",
+                Error::InvalidKey,
+                400,
+            ),
+            (
+                "Origin",
+                "Bad Header",
+                Error::Http(http::Error::InvalidHeader),
+                400,
+            ),
+        ];
+        for (from, to, err, status) in cases {
+            assert!(GOOD.contains(from), "{from}");
+            assert_eq!(
+                server(&GOOD.replacen(from, to, 1)),
+                Err(*err),
+                "{from} -> {to}"
+            );
+            assert_eq!(err.http_status(), Some(*status));
+        }
+        let twice = GOOD.replace(
+            "Host:",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nHost:",
+        );
+        assert_eq!(server(&twice), Err(Error::InvalidKey));
+        let mut out = [0u8; 200];
+        let n = Error::UnsupportedVersion.write_response(&mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            &b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"[..]
+        );
+        let huge = GOOD.replacen(
+            "Host:",
+            &["X-Pad: xxxxxxxxxxxxxxxx\r\n".repeat(400), "Host:".into()].concat(),
+            1,
+        );
+        assert_eq!(server(&huge), Err(Error::Http(http::Error::HeadTooLarge)));
+    }
+
+    fn client_with(protocols: &'static [&'static str]) -> ClientHandshake<'static> {
+        let req = ClientRequest {
+            protocols,
+            origin: Some("http://o"),
+            ..ClientRequest::new("h:1", "/p")
+        };
+        ClientHandshake::new(req, &mut SplitMix64::new(1))
+    }
+
+    fn response(hs: &ClientHandshake<'_>, extra: &str) -> heapless::String<512> {
+        let accept = accept_key(hs.key());
+        let mut s = heapless::String::new();
+        let _ = core::fmt::write(
+            &mut s,
+            format_args!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: upgrade\r\n\
+                 Sec-WebSocket-Accept: {}\r\n{extra}\r\n",
+                core::str::from_utf8(&accept).unwrap()
+            ),
+        );
+        s
+    }
+
+    #[test]
+    fn client_request_and_response_checks() {
+        let mut hs = client_with(&["chat", "v2"]);
+        let mut out = [0u8; 512];
+        let n = hs.write_request(&mut out).unwrap();
+        let req = ServerHandshake::new()
+            .handle_input(&out[..n])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            req.protocols().collect::<heapless::Vec<_, 4>>(),
+            ["chat", "v2"]
+        );
+        assert_eq!(req.origin(), Some(&b"http://o"[..]));
+
+        let ok = response(&hs, "Sec-WebSocket-Protocol: v2\r\n");
+        assert_eq!(
+            hs.handle_input(ok.as_bytes()).unwrap().unwrap().protocol(),
+            Some("v2")
+        );
+        let checks: &[(&str, Error)] = &[
+            ("Sec-WebSocket-Protocol: v3\r\n", Error::UnofferedProtocol),
+            (
+                "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+                Error::UnofferedExtension,
+            ),
+        ];
+        for (extra, err) in checks {
+            let mut hs = client_with(&["chat", "v2"]);
+            let r = response(&hs, extra);
+            assert_eq!(
+                hs.handle_input(r.as_bytes()).map(|_| ()),
+                Err(*err),
+                "{extra}"
+            );
+        }
+        let mut hs = client_with(&[]);
+        let good = response(&hs, "");
+        for (from, to, err) in [
+            (
+                "101 Switching Protocols",
+                "200 OK",
+                Error::UnexpectedStatus(200),
+            ),
+            ("Upgrade: WebSocket", "Upgrade: h2c", Error::NotUpgrade),
+            (
+                "Connection: upgrade",
+                "Connection: close",
+                Error::MissingConnectionUpgrade,
+            ),
+            (
+                "Sec-WebSocket-Accept: ",
+                "Sec-WebSocket-Accept: x",
+                Error::InvalidAccept,
+            ),
+        ] {
+            let mut hs2 = hs.clone();
+            let bad = good.replacen(from, to, 1);
+            assert_eq!(
+                hs2.handle_input(bad.as_bytes()).map(|_| ()),
+                Err(err),
+                "{to}"
+            );
+        }
+        assert!(hs.handle_input(good.as_bytes()).unwrap().is_some());
+    }
+}

@@ -56,7 +56,7 @@ mod tests {
         let key = [0x12, 0x34, 0x56, 0x78];
         for len in 0..70 {
             for offset in 0..8 {
-                let mut a: [u8; 70] = core::array::from_fn(|i| i as u8 * 7);
+                let mut a: [u8; 70] = core::array::from_fn(|i| (i as u8).wrapping_mul(7));
                 let mut b = a;
                 apply_mask(&mut a[..len], key, offset);
                 naive(&mut b[..len], key, offset);
