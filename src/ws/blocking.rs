@@ -265,7 +265,7 @@ impl<S: Read + Write, E: Entropy> WebSocket<S, E> {
                 Some(Event::Pong(p)) => Some(Message::Pong(p.to_vec())),
                 Some(Event::Close { code, reason }) => Some(Message::Close {
                     code,
-                    reason: reason.into(),
+                    reason: reason.as_str().into(),
                 }),
             };
             self.flush()?;

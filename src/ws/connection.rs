@@ -83,7 +83,84 @@ pub enum State {
     Closed,
 }
 
+/// The payload of a control frame (at most 125 bytes), returned by value so that
+/// an [`Event`] borrows nothing but the caller's input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ControlPayload {
+    len: u8,
+    bytes: [u8; MAX_CONTROL_PAYLOAD],
+}
+
+impl ControlPayload {
+    fn new(payload: &[u8]) -> Self {
+        let mut bytes = [0; MAX_CONTROL_PAYLOAD];
+        bytes[..payload.len()].copy_from_slice(payload);
+        ControlPayload {
+            len: payload.len() as u8,
+            bytes,
+        }
+    }
+
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl core::ops::Deref for ControlPayload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl core::fmt::Debug for ControlPayload {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.as_bytes().fmt(f)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ControlPayload {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=[u8]}", self.as_bytes())
+    }
+}
+
+/// The reason of a Close frame (validated UTF-8, at most 123 bytes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason(ControlPayload);
+
+impl CloseReason {
+    /// The reason text.
+    pub fn as_str(&self) -> &str {
+        // Validated when the frame arrived.
+        core::str::from_utf8(self.0.as_bytes()).unwrap_or("")
+    }
+}
+
+impl core::ops::Deref for CloseReason {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl core::fmt::Debug for CloseReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for CloseReason {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str}", self.as_str())
+    }
+}
+
 /// What the application learns from one [`Connection::handle_input`] call.
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -101,16 +178,16 @@ pub enum Event<'a> {
         fin: bool,
     },
     /// A ping. The pong is already queued for `poll_transmit`.
-    Ping(&'a [u8]),
+    Ping(ControlPayload),
     /// A pong.
-    Pong(&'a [u8]),
+    Pong(ControlPayload),
     /// The peer's Close frame. If we had not sent one, the reply is queued for
     /// `poll_transmit`. `code` is `None` for an empty close frame.
     Close {
         /// The close code, if the frame had one.
         code: Option<u16>,
         /// The reason, possibly empty.
-        reason: &'a str,
+        reason: CloseReason,
     },
 }
 
@@ -308,8 +385,8 @@ impl<E: Entropy> Connection<E> {
 
     /// Feeds bytes received from the peer. They are unmasked in place, so the
     /// buffer is `&mut`. Returns how many bytes were consumed and at most one
-    /// event, which borrows from `input` (message data) or from the connection
-    /// (control payloads). Call again with the rest of the input.
+    /// event, which borrows only from `input`: the connection stays free for
+    /// sending while the event is held. Call again with the rest of the input.
     ///
     /// After every call, drain [`poll_transmit`](Self::poll_transmit): while an
     /// automatic pong waits there, the next control frame is not consumed
@@ -319,7 +396,7 @@ impl<E: Entropy> Connection<E> {
     /// [`close_code`](Error::close_code); every later call returns the same error.
     /// Bytes arriving after the peer's Close frame are ignored.
     pub fn handle_input<'a>(
-        &'a mut self,
+        &mut self,
         now: Instant,
         input: &'a mut [u8],
     ) -> Result<Input<'a>, Error> {
@@ -490,11 +567,7 @@ impl<E: Entropy> Connection<E> {
         Ok(())
     }
 
-    fn read_control<'a>(
-        &'a mut self,
-        input: &'a mut [u8],
-        mut pos: usize,
-    ) -> Result<Input<'a>, Error> {
+    fn read_control<'a>(&mut self, input: &'a [u8], mut pos: usize) -> Result<Input<'a>, Error> {
         if self.pong_pending || self.in_flight == Pending::Pong {
             // The pending pong's payload lives in `ctrl`: wait until it is sent.
             return Ok(Input {
@@ -526,9 +599,9 @@ impl<E: Entropy> Connection<E> {
                 if self.inner == Inner::Open {
                     self.pong_pending = true;
                 }
-                Event::Ping(&self.ctrl[..len])
+                Event::Ping(ControlPayload::new(&self.ctrl[..len]))
             }
-            OpCode::Pong => Event::Pong(&self.ctrl[..len]),
+            OpCode::Pong => Event::Pong(ControlPayload::new(&self.ctrl[..len])),
             _ => {
                 let code = match parse_close(&self.ctrl[..len]) {
                     Ok(code) => code,
@@ -544,7 +617,7 @@ impl<E: Entropy> Connection<E> {
                 };
                 Event::Close {
                     code,
-                    reason: close_reason(&self.ctrl[..len]),
+                    reason: CloseReason(ControlPayload::new(&self.ctrl[2.min(len)..len])),
                 }
             }
         };
@@ -937,12 +1010,4 @@ fn parse_close(payload: &[u8]) -> Result<Option<u16>, Error> {
             Ok(Some(code))
         }
     }
-}
-
-/// The reason text of a validated close payload.
-fn close_reason(payload: &[u8]) -> &str {
-    payload
-        .get(2..)
-        .and_then(|r| core::str::from_utf8(r).ok())
-        .unwrap_or("")
 }

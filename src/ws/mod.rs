@@ -88,7 +88,9 @@ mod mask;
 mod utf8;
 
 pub use assemble::{Assembler, Message};
-pub use connection::{Config, Connection, Event, Input, MessageKind, Role, State};
+pub use connection::{
+    CloseReason, Config, Connection, ControlPayload, Event, Input, MessageKind, Role, State,
+};
 pub use error::Error;
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 pub use handshake::{

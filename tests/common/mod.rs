@@ -1,0 +1,2 @@
+pub mod pair;
+pub mod peers;

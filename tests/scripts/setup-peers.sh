@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs the real WebSocket peers the interop tests and the Autobahn run use:
+#   - <repo>/.venv: a Python venv with tests/peers/requirements.txt
+#     (kosoku for the Autobahn cases, websockets for the Python peers)
+#   - tests/peers/node_modules: `npm ci` from tests/peers/package-lock.json
+#     (ws for the Node peers)
+# Idempotent: each part keeps a stamp holding the hash of its inputs (the
+# pinned files and the interpreter version) and is skipped while that matches,
+# so a second run takes well under a second. Needs python3 (>= 3.11) with the
+# venv module, node (>= 18) and npm; exits non-zero naming what is missing.
+# Reaches only PyPI and the npm registry. Environment: PYTHON (default
+# python3) picks the interpreter the venv is made from.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PEERS="$ROOT/tests/peers"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+
+die() {
+  echo "setup-peers: ERROR: $*" >&2
+  exit 1
+}
+say() { echo "setup-peers: $*"; }
+
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# ---- tools ----
+command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found: install Python >= 3.11 (with venv)"
+command -v node >/dev/null 2>&1 || die "node not found: install Node.js >= 18"
+command -v npm >/dev/null 2>&1 || die "npm not found: install npm"
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' ||
+  die "$PYTHON is $("$PYTHON" --version 2>&1); websockets 17 needs Python >= 3.11"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' ||
+  die "node is $(node --version); the peers need Node.js >= 18"
+
+# ---- Python venv ----
+py_key="$(hash_of "$PEERS/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+py_stamp="$VENV/.sockwire-peers-stamp"
+if [[ -f "$py_stamp" && "$(cat "$py_stamp")" == "$py_key" && -x "$VENV/bin/python" && -x "$VENV/bin/kosoku" ]] &&
+  "$VENV/bin/python" -c 'import websockets, kosoku' >/dev/null 2>&1; then
+  say "python venv up to date ($VENV)"
+else
+  say "creating python venv in $VENV"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv' failed (Debian: apt-get install python3-venv)"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$PEERS/requirements.txt" ||
+    die "pip install -r tests/peers/requirements.txt failed"
+  "$VENV/bin/python" -c 'import websockets, kosoku' || die "the venv cannot import websockets/kosoku"
+  [[ -x "$VENV/bin/kosoku" ]] || die "$VENV/bin/kosoku missing after pip install"
+  echo "$py_key" >"$py_stamp"
+  say "python venv ready: $("$VENV/bin/python" -m pip freeze --disable-pip-version-check | tr '\n' ' ')"
+fi
+
+# ---- Node modules ----
+node_key="$(hash_of "$PEERS/package.json" "$PEERS/package-lock.json")-$(node --version)"
+node_stamp="$PEERS/node_modules/.sockwire-peers-stamp"
+if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$node_key" && -f "$PEERS/node_modules/ws/package.json" ]]; then
+  say "node modules up to date ($PEERS/node_modules)"
+else
+  say "npm ci in $PEERS"
+  (cd "$PEERS" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/peers failed"
+  (cd "$PEERS" && node --input-type=module -e "import 'ws';") || die "node cannot import ws after npm ci"
+  echo "$node_key" >"$node_stamp"
+  say "node modules ready: ws $(node -p "require('$PEERS/node_modules/ws/package.json').version")"
+fi
