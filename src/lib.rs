@@ -101,3 +101,8 @@ pub mod entropy;
 pub mod http;
 pub mod time;
 pub mod ws;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
