@@ -401,13 +401,11 @@ impl<E: Entropy> Connection<E> {
         input: &'a mut [u8],
     ) -> Result<Input<'a>, Error> {
         let _ = now;
-        if let (Some(e), Inner::Failed) = (self.error, self.inner) {
+        // An error is only ever recorded together with the end of the connection.
+        if let Some(e) = self.error {
             return Err(e);
         }
         if matches!(self.inner, Inner::CloseReceived | Inner::Closed) {
-            if let Some(e) = self.error {
-                return Err(e);
-            }
             return Ok(Input {
                 consumed: input.len(),
                 event: None,
@@ -765,20 +763,13 @@ impl<E: Entropy> Connection<E> {
         key
     }
 
-    /// Checks that a new frame may be started now.
-    fn check_can_send(&self, data_frame: bool) -> Result<(), Error> {
+    /// Checks that a new frame may be started now: nothing automatic is half
+    /// written, no frame is unfinished, and no Close was sent or received.
+    fn check_can_send(&self) -> Result<(), Error> {
         if self.in_flight != Pending::Nothing {
             return Err(Error::TransmitPending);
         }
-        if self.tx_left > 0 {
-            return Err(Error::InvalidState);
-        }
-        let open = match self.inner {
-            Inner::Open => true,
-            // After the peer's Close we may finish sending, but start nothing.
-            _ => false,
-        };
-        if !open || (data_frame && self.close_pending.is_some()) {
+        if self.tx_left > 0 || self.inner != Inner::Open {
             return Err(Error::InvalidState);
         }
         Ok(())
@@ -819,21 +810,10 @@ impl<E: Entropy> Connection<E> {
         fin: bool,
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        self.check_can_send(true)?;
+        self.check_can_send()?;
         let opcode = self.data_opcode(kind)?;
-        let needed = FrameHeader {
-            fin,
-            rsv: 0,
-            opcode,
-            mask: self.mask_placeholder(),
-            len: data.len() as u64,
-        }
-        .encoded_len()
-            + data.len();
-        if out.len() < needed {
-            return Err(Error::BufferTooSmall { required: needed });
-        }
         let key = self.mask_key();
+        // Checks the size before writing anything.
         let n = self.encode_into(out, opcode, fin, data, key)?;
         self.tx_msg = if fin { None } else { Some(kind) };
         Ok(n)
@@ -857,7 +837,7 @@ impl<E: Entropy> Connection<E> {
         fin: bool,
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        self.check_can_send(true)?;
+        self.check_can_send()?;
         let opcode = self.data_opcode(kind)?;
         if len >> 63 != 0 {
             return Err(Error::InvalidArgument);
@@ -927,13 +907,9 @@ impl<E: Entropy> Connection<E> {
         payload: &[u8],
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        self.check_can_send(false)?;
+        self.check_can_send()?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::InvalidArgument);
-        }
-        let needed = payload.len() + if self.role == Role::Client { 6 } else { 2 };
-        if out.len() < needed {
-            return Err(Error::BufferTooSmall { required: needed });
         }
         let key = self.mask_key();
         self.encode_into(out, opcode, true, payload, key)
@@ -968,7 +944,7 @@ impl<E: Entropy> Connection<E> {
         }
         let replying = self.inner == Inner::CloseReceived && self.in_flight == Pending::Nothing;
         if !replying {
-            self.check_can_send(false)?;
+            self.check_can_send()?;
         } else if self.tx_left > 0 {
             return Err(Error::InvalidState);
         }
@@ -976,10 +952,6 @@ impl<E: Entropy> Connection<E> {
         payload[..2].copy_from_slice(&code.to_be_bytes());
         payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
         let payload = &payload[..2 + reason.len()];
-        let needed = payload.len() + if self.role == Role::Client { 6 } else { 2 };
-        if out.len() < needed {
-            return Err(Error::BufferTooSmall { required: needed });
-        }
         let key = self.mask_key();
         let n = self.encode_into(out, OpCode::Close, true, payload, key)?;
         self.close_pending = None;
