@@ -86,7 +86,9 @@ impl ServerHandshake {
         Self::with_limits(Limits::DEFAULT)
     }
 
-    /// A handshake with custom head limits.
+    /// A handshake with custom head limits. Set [`Limits::max_head_len`] to the
+    /// size of the buffer the request accumulates in (at most), so that a longer
+    /// request is refused (431) rather than filling the buffer.
     pub const fn with_limits(limits: Limits) -> Self {
         ServerHandshake {
             head: HeadParser::new(limits),
@@ -290,8 +292,21 @@ impl<'b> Response<'b> {
 }
 
 impl<'a> ClientHandshake<'a> {
-    /// A handshake for `request` with a fresh `Sec-WebSocket-Key` from `entropy`.
+    /// A handshake for `request` with a fresh `Sec-WebSocket-Key` from `entropy`
+    /// and the default response limits (8 KiB head, 64 header fields).
     pub fn new(request: ClientRequest<'a>, entropy: &mut impl Entropy) -> Self {
+        Self::with_limits(request, entropy, Limits::DEFAULT)
+    }
+
+    /// Like [`new`](Self::new) with custom limits for the server's response.
+    /// Set [`Limits::max_head_len`] to the size of the buffer the response
+    /// accumulates in, so that a longer response is an error rather than a
+    /// buffer that is full and never complete.
+    pub fn with_limits(
+        request: ClientRequest<'a>,
+        entropy: &mut impl Entropy,
+        limits: Limits,
+    ) -> Self {
         let mut nonce = [0u8; 16];
         entropy.fill_bytes(&mut nonce);
         let mut key = [0u8; 24];
@@ -299,7 +314,7 @@ impl<'a> ClientHandshake<'a> {
         ClientHandshake {
             request,
             key,
-            head: HeadParser::new(Limits::DEFAULT),
+            head: HeadParser::new(limits),
         }
     }
 
