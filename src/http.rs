@@ -124,9 +124,10 @@ impl core::error::Error for Error {}
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct HeadParser {
     limits: Limits,
+    /// Bytes already looked at.
     scanned: usize,
-    /// How many bytes of `\r\n\r\n` the scanned bytes end with.
-    matched: u8,
+    /// The head is complete; it is `scanned` bytes long.
+    done: bool,
 }
 
 impl HeadParser {
@@ -135,7 +136,7 @@ impl HeadParser {
         HeadParser {
             limits,
             scanned: 0,
-            matched: 0,
+            done: false,
         }
     }
 
@@ -152,30 +153,25 @@ impl HeadParser {
     ///
     /// Only bytes not seen by an earlier call are scanned.
     pub fn advance(&mut self, received: &[u8]) -> Result<Option<usize>, Error> {
-        const END: &[u8; 4] = b"\r\n\r\n";
-        if self.matched == 4 {
+        if self.done {
             // Already complete: calling again is harmless.
             return Ok(Some(self.scanned));
         }
         let limit = received.len().min(self.limits.max_head_len);
         let mut i = self.scanned.min(limit);
-        let mut matched = self.matched;
-        while i < limit {
-            let b = received[i];
-            i += 1;
-            if b == END[matched as usize] {
-                matched += 1;
-                if matched == 4 {
-                    self.scanned = i;
-                    self.matched = 4;
-                    return Ok(Some(i));
-                }
-            } else {
-                matched = u8::from(b == b'\r');
+        // Every line ends in LF: look for LFs and check the bytes before each.
+        // The caller's buffer holds the whole head so far, so a terminator split
+        // across calls is still seen whole here.
+        while let Some(p) = received[i..limit].iter().position(|&b| b == b'\n') {
+            let end = i + p + 1;
+            if end >= 4 && &received[end - 4..end] == b"\r\n\r\n" {
+                self.scanned = end;
+                self.done = true;
+                return Ok(Some(end));
             }
+            i = end;
         }
-        self.scanned = i;
-        self.matched = matched;
+        self.scanned = limit;
         if received.len() >= self.limits.max_head_len {
             return Err(Error::HeadTooLarge);
         }
@@ -185,7 +181,7 @@ impl HeadParser {
     /// Forgets everything, ready for the next head.
     pub fn reset(&mut self) {
         self.scanned = 0;
-        self.matched = 0;
+        self.done = false;
     }
 }
 
@@ -209,20 +205,32 @@ fn parse_version(v: &[u8]) -> Result<Version, Error> {
     }
 }
 
-/// `tchar` from RFC 9110: the characters of methods and header names.
+/// `tchar` from RFC 9110 (the characters of methods and header names), as a
+/// table: one lookup per byte.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = matches!(b as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
+            b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
+        b += 1;
+    }
+    t
+};
+
 fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
-        b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    TCHAR[b as usize]
 }
 
 fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
-/// A field value byte: visible ASCII, space, tab or obs-text.
+/// A field value byte: visible ASCII, space, tab or obs-text (anything but
+/// the control characters other than tab, and DEL).
 fn is_value_byte(b: u8) -> bool {
-    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+    (b >= 0x20 && b != 0x7f) || b == b'\t'
 }
 
 fn trim_ows(mut s: &[u8]) -> &[u8] {
@@ -243,8 +251,11 @@ fn split_head(head: &[u8]) -> Option<(&[u8], &[u8])> {
         // followed by the empty line.
         head.strip_suffix(b"\r\n")
     })?;
-    match body.windows(2).position(|w| w == b"\r\n") {
-        Some(i) => Some((&body[..i], &body[i + 2..])),
+    // The start line may not hold a bare CR; a CR that is not followed by LF
+    // makes the line invalid when it is checked.
+    match body.iter().position(|&b| b == b'\r') {
+        Some(i) if body.get(i + 1) == Some(&b'\n') => Some((&body[..i], &body[i + 2..])),
+        Some(_) => None,
         None => Some((body, &[])),
     }
 }
@@ -269,12 +280,33 @@ pub struct Headers<'b> {
 }
 
 impl<'b> Headers<'b> {
+    /// Validates the header block (lines separated by CRLF, the final CRLF
+    /// removed) in one pass: a token, a colon, then value bytes up to CR LF.
+    /// Whitespace before the colon, obs-fold lines and bare CR or LF fail the
+    /// token or value check.
     fn parse(block: &'b [u8], limits: &Limits) -> Result<Self, Error> {
-        let mut count = 0;
-        let mut lines = HeaderIter::over(block);
-        while let Some(line) = lines.next_line() {
-            // A bare CR or LF inside a line fails the name or value check.
-            parse_line(line)?;
+        let (mut count, mut i, n) = (0, 0, block.len());
+        while i < n {
+            let start = i;
+            while i < n && is_tchar(block[i]) {
+                i += 1;
+            }
+            if i == start || block.get(i) != Some(&b':') {
+                return Err(Error::InvalidHeader);
+            }
+            i += 1;
+            while i < n && block[i] != b'\r' {
+                if !is_value_byte(block[i]) {
+                    return Err(Error::InvalidHeader);
+                }
+                i += 1;
+            }
+            if i < n {
+                if block.get(i + 1) != Some(&b'\n') {
+                    return Err(Error::InvalidHeader);
+                }
+                i += 2;
+            }
             count += 1;
             if count > limits.max_headers {
                 return Err(Error::TooManyHeaders);
@@ -331,23 +363,6 @@ pub fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|t| !t.is_empty())
 }
 
-fn parse_line(line: &[u8]) -> Result<Header<'_>, Error> {
-    let colon = line
-        .iter()
-        .position(|&b| b == b':')
-        .ok_or(Error::InvalidHeader)?;
-    let (name, value) = (&line[..colon], &line[colon + 1..]);
-    // is_token also rejects whitespace before the colon and obs-fold lines.
-    if !is_token(name) || !value.iter().all(|&b| is_value_byte(b)) {
-        return Err(Error::InvalidHeader);
-    }
-    let name = core::str::from_utf8(name).map_err(|_| Error::InvalidHeader)?;
-    Ok(Header {
-        name,
-        value: trim_ows(value),
-    })
-}
-
 /// Iterator over [`Headers`].
 #[derive(Clone, Debug)]
 pub struct HeaderIter<'b> {
@@ -360,23 +375,30 @@ impl<'b> HeaderIter<'b> {
             rest: if block.is_empty() { None } else { Some(block) },
         }
     }
-
-    fn next_line(&mut self) -> Option<&'b [u8]> {
-        let rest = self.rest?;
-        let (line, next) = match rest.windows(2).position(|w| w == b"\r\n") {
-            Some(i) => (&rest[..i], Some(&rest[i + 2..])),
-            None => (rest, None),
-        };
-        self.rest = next;
-        Some(line)
-    }
 }
 
 impl<'b> Iterator for HeaderIter<'b> {
     type Item = Header<'b>;
     fn next(&mut self) -> Option<Header<'b>> {
-        // Every line was validated when the head was parsed.
-        parse_line(self.next_line()?).ok()
+        // Every line was validated when the head was parsed, so the first colon
+        // ends the name and the first CR after it ends the line.
+        let rest = self.rest?;
+        let colon = rest.iter().position(|&b| b == b':')?;
+        let after = &rest[colon + 1..];
+        let value = match after.iter().position(|&b| b == b'\r') {
+            Some(p) => {
+                self.rest = Some(&after[p + 2..]);
+                &after[..p]
+            }
+            None => {
+                self.rest = None;
+                after
+            }
+        };
+        Some(Header {
+            name: core::str::from_utf8(&rest[..colon]).ok()?,
+            value: trim_ows(value),
+        })
     }
 }
 

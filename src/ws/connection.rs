@@ -411,6 +411,27 @@ impl<E: Entropy> Connection<E> {
                 event: None,
             });
         }
+        if let Some((kind, hlen, len)) = self.whole_message(input) {
+            // Fast path: the whole frame of a one-frame message is here.
+            let (head, rest) = input.split_at_mut(hlen);
+            let data = &mut rest[..len];
+            if let [.., a, b, c, d] = *head
+                && self.role == Role::Server
+            {
+                apply_mask(data, [a, b, c, d], 0);
+            }
+            if kind == MessageKind::Text && super::utf8::check(data).is_err() {
+                return Err(self.fail(Error::InvalidUtf8));
+            }
+            return Ok(Input {
+                consumed: hlen + len,
+                event: Some(Event::Data {
+                    kind,
+                    data,
+                    fin: true,
+                }),
+            });
+        }
         let mut pos = 0;
         loop {
             if self.phase == Phase::Header {
@@ -470,6 +491,44 @@ impl<E: Entropy> Connection<E> {
             }
             // An empty non-final frame: nothing to report, read the next header.
         }
+    }
+
+    /// The fast path's test: at a frame boundary with no message in progress,
+    /// does `input` start with a whole final text or binary frame that breaks no
+    /// rule (masked as the role requires, no reserved bits, minimal length,
+    /// within the limits)? Returns its kind, header length and payload length.
+    /// Everything else, errors included, goes through the general path.
+    #[inline]
+    fn whole_message(&self, input: &[u8]) -> Option<(MessageKind, usize, usize)> {
+        if self.phase != Phase::Header || self.hdr_len != 0 || self.rx_msg.is_some() {
+            return None;
+        }
+        let [b0, b1, ..] = *input else { return None };
+        let kind = match b0 {
+            0x81 => MessageKind::Text,
+            0x82 => MessageKind::Binary,
+            _ => return None,
+        };
+        let masked = b1 & 0x80 != 0;
+        if masked != (self.role == Role::Server) {
+            return None;
+        }
+        let (len, ext) = match b1 & 0x7f {
+            126 => match input.get(2..4) {
+                Some(&[hi, lo]) if u16::from_be_bytes([hi, lo]) >= 126 => {
+                    (usize::from(u16::from_be_bytes([hi, lo])), 2)
+                }
+                _ => return None,
+            },
+            127 => return None,
+            n => (usize::from(n), 0),
+        };
+        let hlen = 2 + ext + if masked { 4 } else { 0 };
+        let limit = self.config.max_frame_size.min(self.config.max_message_size);
+        if input.len() - hlen.min(input.len()) < len || len as u64 > limit {
+            return None;
+        }
+        Some((kind, hlen, len))
     }
 
     /// Reads (the rest of) a frame header from `input`. Returns the bytes used

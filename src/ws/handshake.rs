@@ -105,27 +105,49 @@ impl ServerHandshake {
             return Ok(None);
         };
         let req = http::Request::parse(&received[..head_len], self.head.limits())?;
-        let h = &req.headers;
         if req.method != "GET" {
             return Err(Error::BadMethod);
         }
         if req.version != http::Version::Http11 {
             return Err(Error::BadHttpVersion);
         }
-        if h.count("host") != 1 {
+        // One pass over the fields, counting the ones that must appear once.
+        let (mut hosts, mut upgrade, mut connection) = (0, false, false);
+        let (mut versions, mut version) = (0, None);
+        let (mut keys, mut key) = (0, None);
+        let token = |value: &[u8], t: &str| {
+            http::tokens(value).any(|v| v.eq_ignore_ascii_case(t.as_bytes()))
+        };
+        for field in req.headers.iter() {
+            let name = field.name;
+            if name.eq_ignore_ascii_case("host") {
+                hosts += 1;
+            } else if name.eq_ignore_ascii_case("upgrade") {
+                upgrade |= token(field.value, "websocket");
+            } else if name.eq_ignore_ascii_case("connection") {
+                connection |= token(field.value, "upgrade");
+            } else if name.eq_ignore_ascii_case("sec-websocket-version") {
+                versions += 1;
+                version = Some(field.value);
+            } else if name.eq_ignore_ascii_case("sec-websocket-key") {
+                keys += 1;
+                key = Some(field.value);
+            }
+        }
+        if hosts != 1 {
             return Err(Error::MissingHost);
         }
-        if !h.has_token("upgrade", "websocket") {
+        if !upgrade {
             return Err(Error::NotUpgrade);
         }
-        if !h.has_token("connection", "upgrade") {
+        if !connection {
             return Err(Error::MissingConnectionUpgrade);
         }
-        if h.count("sec-websocket-version") != 1 || h.get("sec-websocket-version") != Some(b"13") {
+        if versions != 1 || version != Some(b"13") {
             return Err(Error::UnsupportedVersion);
         }
-        let key = match (h.count("sec-websocket-key"), h.get("sec-websocket-key")) {
-            (1, Some(key)) if is_valid_key(key) => key,
+        let key = match key {
+            Some(key) if keys == 1 && is_valid_key(key) => key,
             _ => return Err(Error::InvalidKey),
         };
         Ok(Some(Request {

@@ -2,8 +2,7 @@
 //!
 //! Masking XORs the payload with a 4-byte key repeated. It runs over every byte a
 //! server receives, so it is written to let the compiler use wide registers:
-//! the key is widened to 8 bytes and applied a machine word at a time, with the
-//! unaligned tail done bytewise. No `unsafe` is needed for that.
+//! 32-byte blocks, then 8-byte words, then single bytes. No `unsafe` is needed.
 
 /// XORs `buf` with `key` in place, as if `buf` started `offset` bytes into a
 /// masked payload. Applying it twice restores the input.
@@ -22,20 +21,26 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let r = offset % 4;
     let key = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
-    if buf.len() < 16 {
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b ^= key[i % 4];
-        }
-        return;
+    // 32-byte blocks of plain byte XORs: the compiler turns each into a few
+    // 16-byte vector operations on targets that have them.
+    let mut block_key = [0u8; 32];
+    for (i, k) in block_key.iter_mut().enumerate() {
+        *k = key[i % 4];
     }
+    let (blocks, rest) = buf.as_chunks_mut::<32>();
+    for block in blocks {
+        for (b, k) in block.iter_mut().zip(block_key) {
+            *b ^= k;
+        }
+    }
+    // Blocks are a multiple of 4 bytes long, so the rest starts at key index 0.
     let wide = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
-    let (words, tail) = buf.as_chunks_mut::<8>();
+    let (words, tail) = rest.as_chunks_mut::<8>();
     for w in words {
         *w = (u64::from_ne_bytes(*w) ^ wide).to_ne_bytes();
     }
-    // The words cover a multiple of 8 bytes, so the tail starts at key index 0.
     for (i, b) in tail.iter_mut().enumerate() {
         *b ^= key[i % 4];
     }
@@ -54,9 +59,9 @@ mod tests {
     #[test]
     fn matches_bytewise_for_all_lengths_and_offsets() {
         let key = [0x12, 0x34, 0x56, 0x78];
-        for len in 0..70 {
+        for len in 0..140 {
             for offset in 0..8 {
-                let mut a: [u8; 70] = core::array::from_fn(|i| (i as u8).wrapping_mul(7));
+                let mut a: [u8; 140] = core::array::from_fn(|i| (i as u8).wrapping_mul(7));
                 let mut b = a;
                 apply_mask(&mut a[..len], key, offset);
                 naive(&mut b[..len], key, offset);

@@ -80,28 +80,84 @@ impl Utf8Validator {
             }
             i += 1;
         }
-        let rest = &chunk[i..];
-        match core::str::from_utf8(rest) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let bad = i + e.valid_up_to();
-                if e.error_len().is_some() {
-                    // Find the exact byte: the sequence's lead byte or a later one.
-                    for (j, &b) in chunk[bad..].iter().enumerate() {
-                        if !self.step(b) {
-                            return Err(bad + j);
-                        }
+        match check(&chunk[i..]) {
+            Ok(()) => Ok(()),
+            Err((at, unfinished)) => {
+                let bad = i + at;
+                if unfinished {
+                    // A valid but unfinished code point at the end: carry its state.
+                    for &b in &chunk[bad..] {
+                        self.step(b);
                     }
-                    return Err(bad);
+                    return Ok(());
                 }
-                // A valid but unfinished code point at the end: carry its state.
-                for &b in &chunk[bad..] {
-                    self.step(b);
+                // Find the exact byte: the sequence's lead byte or a later one.
+                for (j, &b) in chunk[bad..].iter().enumerate() {
+                    if !self.step(b) {
+                        return Err(bad + j);
+                    }
                 }
-                Ok(())
+                Err(bad)
             }
         }
     }
+}
+
+/// Validates `bytes` as whole code points. On failure returns where the first
+/// bad sequence starts, and whether it is merely unfinished (a valid prefix cut
+/// off by the end of `bytes`) rather than invalid.
+///
+/// ASCII is skipped a 64-bit word at a time, jumping straight to the first byte
+/// with its top bit set, so mostly-ASCII text with scattered multi-byte
+/// characters (chat messages, JSON) costs little more than ASCII.
+#[inline]
+pub fn check(bytes: &[u8]) -> Result<(), (usize, bool)> {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let n = bytes.len();
+    let mut i = 0;
+    while i < n {
+        while let Some(word) = bytes.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            // Little-endian, so the lowest set bit belongs to the first such byte
+            // on every target.
+            let high = u64::from_le_bytes(w) & HIGH_BITS;
+            if high != 0 {
+                i += (high.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        let Some(&lead) = bytes.get(i) else { break };
+        if lead < 0x80 {
+            i += 1;
+            continue;
+        }
+        let (width, lo, hi) = match lead {
+            0xc2..=0xdf => (2, 0x80, 0xbf),
+            0xe0 => (3, 0xa0, 0xbf),
+            0xed => (3, 0x80, 0x9f),
+            0xe1..=0xef => (3, 0x80, 0xbf),
+            0xf0 => (4, 0x90, 0xbf),
+            0xf1..=0xf3 => (4, 0x80, 0xbf),
+            0xf4 => (4, 0x80, 0x8f),
+            _ => return Err((i, false)),
+        };
+        match bytes.get(i + 1) {
+            None => return Err((i, true)),
+            Some(&b) if b < lo || b > hi => return Err((i, false)),
+            Some(_) => {}
+        }
+        for k in 2..width {
+            match bytes.get(i + k) {
+                None => return Err((i, true)),
+                Some(&b) if b & 0xc0 != 0x80 => return Err((i, false)),
+                Some(_) => {}
+            }
+        }
+        i += width;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -146,6 +202,49 @@ mod tests {
         assert_eq!(check_split(b"\x80"), Some(0));
         assert_eq!(check_split(b"\xf8\x88\x80\x80\x80"), Some(0));
         assert_eq!(check_split(b"abc\xe1\xbd\xb9def\xff"), Some(9));
+    }
+
+    #[test]
+    fn check_agrees_with_core_on_random_text() {
+        use crate::entropy::SplitMix64;
+        let mut rng = SplitMix64::new(99);
+        let pieces: [&[u8]; 12] = [
+            b"a",
+            b"json ",
+            "é".as_bytes(),
+            "€".as_bytes(),
+            "𝄞".as_bytes(),
+            b"\x80",
+            b"\xc0",
+            b"\xed\xa0",
+            b"\xf4\x90",
+            b"\xe2\x82",
+            b"\xff",
+            b"0123456789abcdef",
+        ];
+        for _ in 0..20_000 {
+            let mut text = [0u8; 64];
+            let mut len = 0;
+            while len < 40 {
+                let p = pieces[(rng.next_u64() % 12) as usize];
+                // Mostly valid pieces, now and then an invalid one.
+                if p[0] >= 0x80 && p.len() < 3 && p != "é".as_bytes() && !rng.next_u64().is_multiple_of(8) {
+                    continue;
+                }
+                text[len..len + p.len()].copy_from_slice(p);
+                len += p.len();
+            }
+            let text = &text[..len];
+            let core = core::str::from_utf8(text);
+            match (super::check(text), core) {
+                (Ok(()), Ok(_)) => {}
+                (Err((at, unfinished)), Err(e)) => {
+                    assert_eq!(at, e.valid_up_to(), "{text:02x?}");
+                    assert_eq!(unfinished, e.error_len().is_none(), "{text:02x?}");
+                }
+                (mine, core) => panic!("{text:02x?}: {mine:?} vs {core:?}"),
+            }
+        }
     }
 
     #[test]
