@@ -255,11 +255,12 @@ pub struct Connection<E = NoEntropy> {
     phase: Phase,
     hdr: [u8; MAX_HEADER_LEN],
     hdr_len: u8,
-    /// Current frame: opcode, fin, masking key, bytes of payload left.
+    /// Current frame: opcode, fin, masking key, position (mod 4 for data
+    /// frames; bytes so far for control frames), bytes of payload left.
     rx_opcode: OpCode,
     rx_fin: bool,
     rx_mask: Option<[u8; 4]>,
-    rx_pos: u64,
+    rx_pos: u8,
     rx_left: u64,
     /// The fragmented message in progress, its length so far and its UTF-8 state.
     rx_msg: Option<MessageKind>,
@@ -278,9 +279,9 @@ pub struct Connection<E = NoEntropy> {
     in_flight: Pending,
     ctrl_tx_off: u8,
     ctrl_tx_mask: [u8; 4],
-    /// The frame begun with `begin_frame`: bytes left, its mask, its position.
+    /// The frame begun with `begin_frame`: bytes left, its mask, its position mod 4.
     tx_left: u64,
-    tx_pos: u64,
+    tx_pos: u8,
     tx_mask: Option<[u8; 4]>,
     /// The fragmented message being sent.
     tx_msg: Option<MessageKind>,
@@ -461,9 +462,9 @@ impl<E: Entropy> Connection<E> {
             let start = pos;
             let chunk = &mut input[start..start + n];
             if let Some(key) = self.rx_mask {
-                apply_mask(chunk, key, (self.rx_pos % 4) as usize);
+                apply_mask(chunk, key, usize::from(self.rx_pos));
             }
-            self.rx_pos += n as u64;
+            self.rx_pos = ((usize::from(self.rx_pos) + n) % 4) as u8;
             self.rx_left -= n as u64;
             pos += n;
             let kind = self.rx_msg.unwrap_or(MessageKind::Binary);
@@ -633,13 +634,13 @@ impl<E: Entropy> Connection<E> {
             });
         }
         let n = ((input.len() - pos) as u64).min(self.rx_left) as usize;
-        let at = self.rx_pos as usize;
+        let at = usize::from(self.rx_pos);
         let dst = &mut self.ctrl[at..at + n];
         dst.copy_from_slice(&input[pos..pos + n]);
         if let Some(key) = self.rx_mask {
             apply_mask(dst, key, at);
         }
-        self.rx_pos += n as u64;
+        self.rx_pos += n as u8;
         self.rx_left -= n as u64;
         pos += n;
         if self.rx_left > 0 {
@@ -649,7 +650,7 @@ impl<E: Entropy> Connection<E> {
             });
         }
         self.phase = Phase::Header;
-        let len = self.rx_pos as usize;
+        let len = usize::from(self.rx_pos);
         self.ctrl_len = len as u8;
         let event = match self.rx_opcode {
             OpCode::Ping => {
@@ -934,9 +935,9 @@ impl<E: Entropy> Connection<E> {
         let n = (chunk.len().min(out.len()) as u64).min(self.tx_left) as usize;
         out[..n].copy_from_slice(&chunk[..n]);
         if let Some(key) = self.tx_mask {
-            apply_mask(&mut out[..n], key, (self.tx_pos % 4) as usize);
+            apply_mask(&mut out[..n], key, usize::from(self.tx_pos));
         }
-        self.tx_pos += n as u64;
+        self.tx_pos = ((usize::from(self.tx_pos) + n) % 4) as u8;
         self.tx_left -= n as u64;
         Ok(n)
     }
@@ -951,7 +952,7 @@ impl<E: Entropy> Connection<E> {
             return Err(Error::InvalidArgument);
         }
         self.tx_left -= n;
-        self.tx_pos += n;
+        self.tx_pos = ((u64::from(self.tx_pos) + n) % 4) as u8;
         Ok(())
     }
 
