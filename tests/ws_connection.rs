@@ -545,6 +545,21 @@ fn server_writes_payload_itself_without_copy() {
     assert_eq!(c.payload_written(1), Err(Error::InvalidState));
 }
 
+/// Found by fuzzing: an empty frame whose masking key has not arrived yet must
+/// wait for it, in every split.
+#[test]
+fn empty_frame_split_inside_its_mask() {
+    let bytes = [0x81, 0x80, 1, 2, 3, 4];
+    for chunk in 1..=bytes.len() {
+        let out = feed(&mut server(), &bytes, chunk);
+        assert_eq!(out.events, [Ev::Message(MessageKind::Text, Vec::new())], "chunk {chunk}");
+    }
+    let mut s = server();
+    let mut head = [0x81, 0x80];
+    let r = s.handle_input(T0, &mut head).unwrap();
+    assert_eq!((r.consumed, r.event), (2, None));
+}
+
 #[test]
 fn client_frames_are_masked_with_fresh_keys() {
     let mut c: Connection<_> = client(5);

@@ -526,7 +526,7 @@ impl<E: Entropy> Connection<E> {
         };
         let hlen = 2 + ext + if masked { 4 } else { 0 };
         let limit = self.config.max_frame_size.min(self.config.max_message_size);
-        if input.len() - hlen.min(input.len()) < len || len as u64 > limit {
+        if input.len() < hlen + len || len as u64 > limit {
             return None;
         }
         Some((kind, hlen, len))
