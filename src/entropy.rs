@@ -90,6 +90,9 @@ impl Entropy for SplitMix64 {
 pub struct StdEntropy {
     keys: std::collections::hash_map::RandomState,
     counter: u64,
+    /// Unused bytes of the last output (a client mask takes 4 of its 8).
+    spare: [u8; 8],
+    spare_len: u8,
 }
 
 #[cfg(feature = "std")]
@@ -99,7 +102,17 @@ impl StdEntropy {
         StdEntropy {
             keys: std::collections::hash_map::RandomState::new(),
             counter: 0,
+            spare: [0; 8],
+            spare_len: 0,
         }
+    }
+
+    fn next_block(&mut self) -> [u8; 8] {
+        use core::hash::{BuildHasher, Hasher};
+        let mut h = self.keys.build_hasher();
+        h.write_u64(self.counter);
+        self.counter = self.counter.wrapping_add(1);
+        h.finish().to_le_bytes()
     }
 }
 
@@ -112,14 +125,41 @@ impl Default for StdEntropy {
 
 #[cfg(feature = "std")]
 impl Entropy for StdEntropy {
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        use core::hash::{BuildHasher, Hasher};
-        for chunk in dest.chunks_mut(8) {
-            let mut h = self.keys.build_hasher();
-            h.write_u64(self.counter);
-            self.counter = self.counter.wrapping_add(1);
-            let bytes = h.finish().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
+    fn fill_bytes(&mut self, mut dest: &mut [u8]) {
+        // Spare bytes first; every output byte is used once.
+        let take = dest.len().min(usize::from(self.spare_len));
+        let from = 8 - usize::from(self.spare_len);
+        dest[..take].copy_from_slice(&self.spare[from..from + take]);
+        self.spare_len -= take as u8;
+        dest = &mut dest[take..];
+        while !dest.is_empty() {
+            let block = self.next_block();
+            let n = dest.len().min(8);
+            dest[..n].copy_from_slice(&block[..n]);
+            if n < 8 {
+                self.spare = block;
+                self.spare_len = (8 - n) as u8;
+            }
+            dest = &mut dest[n..];
         }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::{Entropy, StdEntropy};
+
+    #[test]
+    fn std_entropy_never_repeats_output_across_calls() {
+        let mut e = StdEntropy::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let mut mask = [0u8; 4];
+            e.fill_bytes(&mut mask);
+            assert!(seen.insert(mask), "repeated mask");
+        }
+        let mut big = [0u8; 37];
+        e.fill_bytes(&mut big);
+        assert!(big.iter().any(|&b| b != 0));
     }
 }

@@ -1,6 +1,7 @@
 //! The WebSocket connection state machine: both roles, after the handshake.
 
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use super::mask::copy_masked;
 use super::utf8::Utf8Validator;
 use super::{Error, apply_mask, close_code};
 use crate::entropy::{Entropy, NoEntropy};
@@ -539,7 +540,11 @@ impl<E: Entropy> Connection<E> {
             && input.len() >= 2
             && input.len() >= FrameHeader::len_from_prefix(input[0], input[1])
         {
-            // Fast path: the whole header is in this input.
+            // Fast path: the whole header is in this input. The first two
+            // bytes are checked first, as on the byte-at-a-time path, so the
+            // error does not depend on where reads end.
+            FrameHeader::check_prefix(input[0], input[1])?;
+            self.check_start(input[0], input[1])?;
             match FrameHeader::decode(input)? {
                 Some(h) => h,
                 None => return Ok(None),
@@ -596,9 +601,8 @@ impl<E: Entropy> Connection<E> {
         }
     }
 
+    /// Takes a header whose first two bytes passed `check_start`.
     fn start_frame(&mut self, h: &FrameHeader) -> Result<(), Error> {
-        let b0 = (u8::from(h.fin) << 7) | (h.rsv << 4) | h.opcode as u8;
-        self.check_start(b0, if h.mask.is_some() { 0x80 } else { 0 })?;
         if h.len > self.config.max_frame_size {
             return Err(Error::FrameTooLarge);
         }
@@ -767,7 +771,8 @@ impl<E: Entropy> Connection<E> {
             }
             Pending::Nothing => return Ok(0),
         };
-        let total = self.encode_into(&mut frame, opcode, true, payload, self.ctrl_tx_mask)?;
+        let mask = (self.role == Role::Client).then_some(self.ctrl_tx_mask);
+        let total = encode_frame(&mut frame, opcode, true, payload, mask)?;
         let off = self.ctrl_tx_off as usize;
         let n = (total - off).min(out.len());
         out[..n].copy_from_slice(&frame[off..off + n]);
@@ -785,34 +790,30 @@ impl<E: Entropy> Connection<E> {
         Ok(n)
     }
 
-    /// Encodes a whole frame (header and payload, masked by role with `key`).
-    fn encode_into(
-        &self,
+    /// Writes a whole frame, masked with a fresh key in the client role. The
+    /// size is checked before a key is drawn, so a refused frame changes nothing.
+    fn write_frame(
+        &mut self,
         out: &mut [u8],
         opcode: OpCode,
         fin: bool,
         payload: &[u8],
-        key: [u8; 4],
     ) -> Result<usize, Error> {
-        let mask = (self.role == Role::Client).then_some(key);
-        let h = FrameHeader {
+        let hl = FrameHeader {
             fin,
             rsv: 0,
             opcode,
-            mask,
+            mask: self.mask_placeholder(),
             len: payload.len() as u64,
-        };
-        let hl = h.encoded_len();
-        let total = hl + payload.len();
-        if out.len() < total {
-            return Err(Error::BufferTooSmall { required: total });
         }
-        h.encode(out)?;
-        out[hl..total].copy_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut out[hl..total], key, 0);
+        .encoded_len();
+        if out.len() < hl + payload.len() {
+            return Err(Error::BufferTooSmall {
+                required: hl + payload.len(),
+            });
         }
-        Ok(total)
+        let mask = (self.role == Role::Client).then(|| self.mask_key());
+        encode_frame(out, opcode, fin, payload, mask)
     }
 
     fn mask_key(&mut self) -> [u8; 4] {
@@ -872,9 +873,7 @@ impl<E: Entropy> Connection<E> {
     ) -> Result<usize, Error> {
         self.check_can_send()?;
         let opcode = self.data_opcode(kind)?;
-        let key = self.mask_key();
-        // Checks the size before writing anything.
-        let n = self.encode_into(out, opcode, fin, data, key)?;
+        let n = self.write_frame(out, opcode, fin, data)?;
         self.tx_msg = if fin { None } else { Some(kind) };
         Ok(n)
     }
@@ -933,9 +932,9 @@ impl<E: Entropy> Connection<E> {
             return Err(Error::InvalidState);
         }
         let n = (chunk.len().min(out.len()) as u64).min(self.tx_left) as usize;
-        out[..n].copy_from_slice(&chunk[..n]);
-        if let Some(key) = self.tx_mask {
-            apply_mask(&mut out[..n], key, usize::from(self.tx_pos));
+        match self.tx_mask {
+            Some(key) => copy_masked(out, &chunk[..n], key, usize::from(self.tx_pos)),
+            None => out[..n].copy_from_slice(&chunk[..n]),
         }
         self.tx_pos = ((usize::from(self.tx_pos) + n) % 4) as u8;
         self.tx_left -= n as u64;
@@ -971,8 +970,7 @@ impl<E: Entropy> Connection<E> {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::InvalidArgument);
         }
-        let key = self.mask_key();
-        self.encode_into(out, opcode, true, payload, key)
+        self.write_frame(out, opcode, true, payload)
     }
 
     /// Sends a ping (payload at most 125 bytes).
@@ -1012,8 +1010,7 @@ impl<E: Entropy> Connection<E> {
         payload[..2].copy_from_slice(&code.to_be_bytes());
         payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
         let payload = &payload[..2 + reason.len()];
-        let key = self.mask_key();
-        let n = self.encode_into(out, OpCode::Close, true, payload, key)?;
+        let n = self.write_frame(out, OpCode::Close, true, payload)?;
         self.close_pending = None;
         self.pong_pending = false;
         self.inner = if replying {
@@ -1025,6 +1022,34 @@ impl<E: Entropy> Connection<E> {
         };
         Ok(n)
     }
+}
+
+/// Encodes a whole frame, header and payload, masked with `mask` if given.
+fn encode_frame(
+    out: &mut [u8],
+    opcode: OpCode,
+    fin: bool,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) -> Result<usize, Error> {
+    let h = FrameHeader {
+        fin,
+        rsv: 0,
+        opcode,
+        mask,
+        len: payload.len() as u64,
+    };
+    let hl = h.encoded_len();
+    let total = hl + payload.len();
+    if out.len() < total {
+        return Err(Error::BufferTooSmall { required: total });
+    }
+    h.encode(out)?;
+    match mask {
+        Some(key) => copy_masked(&mut out[hl..total], payload, key, 0),
+        None => out[hl..total].copy_from_slice(payload),
+    }
+    Ok(total)
 }
 
 /// Validates a close payload: empty, or a code that may be sent plus a UTF-8

@@ -19,18 +19,18 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    let r = offset % 4;
-    let key = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
-    // 32-byte blocks of plain byte XORs: the compiler turns each into a few
-    // 16-byte vector operations on targets that have them.
-    let mut block_key = [0u8; 32];
-    for (i, k) in block_key.iter_mut().enumerate() {
-        *k = key[i % 4];
-    }
+    let key = u32::from_le_bytes(key)
+        .rotate_right(8 * (offset % 4) as u32)
+        .to_le_bytes();
     let (blocks, rest) = buf.as_chunks_mut::<32>();
-    for block in blocks {
-        for (b, k) in block.iter_mut().zip(block_key) {
-            *b ^= k;
+    if !blocks.is_empty() {
+        // 32-byte blocks of plain byte XORs: the compiler turns each into a few
+        // 16-byte vector operations on targets that have them.
+        let block_key: [u8; 32] = core::array::from_fn(|i| key[i % 4]);
+        for block in blocks {
+            for (b, k) in block.iter_mut().zip(block_key) {
+                *b ^= k;
+            }
         }
     }
     // Blocks are a multiple of 4 bytes long, so the rest starts at key index 0.
@@ -46,6 +46,30 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// Copies `src` into the start of `dst` and masks it on the way, in one pass:
+/// `dst[i] = src[i] ^ key[(offset + i) % 4]`. `dst` must be at least as long as
+/// `src`.
+#[inline]
+pub fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    let key = u32::from_le_bytes(key)
+        .rotate_right(8 * (offset % 4) as u32)
+        .to_le_bytes();
+    let dst = &mut dst[..src.len()];
+    let (dblocks, drest) = dst.as_chunks_mut::<32>();
+    let (sblocks, srest) = src.as_chunks::<32>();
+    if !dblocks.is_empty() {
+        let block_key: [u8; 32] = core::array::from_fn(|i| key[i % 4]);
+        for (d, s) in dblocks.iter_mut().zip(sblocks) {
+            for i in 0..32 {
+                d[i] = s[i] ^ block_key[i];
+            }
+        }
+    }
+    for (i, (d, s)) in drest.iter_mut().zip(srest).enumerate() {
+        *d = s ^ key[i % 4];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::apply_mask;
@@ -53,6 +77,22 @@ mod tests {
     fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
         for (i, b) in buf.iter_mut().enumerate() {
             *b ^= key[(offset + i) % 4];
+        }
+    }
+
+    #[test]
+    fn copy_masked_matches_copy_then_mask() {
+        let key = [0x9a, 0x01, 0xff, 0x42];
+        for len in 0..140 {
+            for offset in 0..8 {
+                let src: [u8; 140] = core::array::from_fn(|i| (i as u8).wrapping_mul(13));
+                let mut a = [0u8; 150];
+                let mut b = a;
+                super::copy_masked(&mut a, &src[..len], key, offset);
+                b[..len].copy_from_slice(&src[..len]);
+                apply_mask(&mut b[..len], key, offset);
+                assert_eq!(a, b, "len {len} offset {offset}");
+            }
         }
     }
 

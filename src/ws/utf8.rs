@@ -228,7 +228,11 @@ mod tests {
             while len < 40 {
                 let p = pieces[(rng.next_u64() % 12) as usize];
                 // Mostly valid pieces, now and then an invalid one.
-                if p[0] >= 0x80 && p.len() < 3 && p != "é".as_bytes() && !rng.next_u64().is_multiple_of(8) {
+                if p[0] >= 0x80
+                    && p.len() < 3
+                    && p != "é".as_bytes()
+                    && !rng.next_u64().is_multiple_of(8)
+                {
                     continue;
                 }
                 text[len..len + p.len()].copy_from_slice(p);
