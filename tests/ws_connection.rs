@@ -552,7 +552,11 @@ fn empty_frame_split_inside_its_mask() {
     let bytes = [0x81, 0x80, 1, 2, 3, 4];
     for chunk in 1..=bytes.len() {
         let out = feed(&mut server(), &bytes, chunk);
-        assert_eq!(out.events, [Ev::Message(MessageKind::Text, Vec::new())], "chunk {chunk}");
+        assert_eq!(
+            out.events,
+            [Ev::Message(MessageKind::Text, Vec::new())],
+            "chunk {chunk}"
+        );
     }
     let mut s = server();
     let mut head = [0x81, 0x80];
