@@ -391,8 +391,9 @@ impl<E: Entropy> Connection<E> {
     /// sending while the event is held. Call again with the rest of the input.
     ///
     /// After every call, drain [`poll_transmit`](Self::poll_transmit): while an
-    /// automatic pong waits there, the next control frame is not consumed
-    /// (`consumed` stops short of it, with no event).
+    /// automatic pong waits there, the payload of the next control frame is not
+    /// consumed (its header may be; the call returns with no event), so that no
+    /// pong is lost.
     ///
     /// A protocol violation returns the error and queues a Close frame with its
     /// [`close_code`](Error::close_code); every later call returns the same error.

@@ -83,7 +83,7 @@ mod tests {
     #[test]
     fn copy_masked_matches_copy_then_mask() {
         let key = [0x9a, 0x01, 0xff, 0x42];
-        for len in 0..140 {
+        for len in (0..140).filter(|l| !cfg!(miri) || *l <= 40 || *l % 32 < 2) {
             for offset in 0..8 {
                 let src: [u8; 140] = core::array::from_fn(|i| (i as u8).wrapping_mul(13));
                 let mut a = [0u8; 150];
@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn matches_bytewise_for_all_lengths_and_offsets() {
         let key = [0x12, 0x34, 0x56, 0x78];
-        for len in 0..140 {
+        for len in (0..140).filter(|l| !cfg!(miri) || *l <= 40 || *l % 32 < 2) {
             for offset in 0..8 {
                 let mut a: [u8; 140] = core::array::from_fn(|i| (i as u8).wrapping_mul(7));
                 let mut b = a;
