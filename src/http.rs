@@ -350,9 +350,13 @@ impl<'b> Headers<'b> {
     /// True if some field named `name` holds `token` in its comma-separated list
     /// (case-insensitive), as in `Connection: keep-alive, Upgrade`.
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.get_all(name)
-            .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(token.as_bytes())))
+        self.get_all(name).any(|v| has_token(v, token))
     }
+}
+
+/// True if the comma-separated header `value` holds `token` (case-insensitive).
+pub fn has_token(value: &[u8], token: &str) -> bool {
+    tokens(value).any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// The comma-separated elements of a header value, trimmed, empty ones skipped.

@@ -773,7 +773,14 @@ impl<E: Entropy> Connection<E> {
             Pending::Nothing => return Ok(0),
         };
         let mask = (self.role == Role::Client).then_some(self.ctrl_tx_mask);
-        let total = encode_frame(&mut frame, opcode, true, payload, mask)?;
+        let h = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask,
+            len: payload.len() as u64,
+        };
+        let total = encode_frame(&mut frame, &h, payload)?;
         let off = self.ctrl_tx_off as usize;
         let n = (total - off).min(out.len());
         out[..n].copy_from_slice(&frame[off..off + n]);
@@ -791,8 +798,36 @@ impl<E: Entropy> Connection<E> {
         Ok(n)
     }
 
-    /// Writes a whole frame, masked with a fresh key in the client role. The
-    /// size is checked before a key is drawn, so a refused frame changes nothing.
+    /// The header of an outgoing frame, after checking that `room` bytes of
+    /// output hold it and `payload` more bytes. Only then is a masking key drawn
+    /// (client role), so a refused frame changes nothing.
+    fn outgoing_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        len: u64,
+        room: usize,
+        payload: usize,
+    ) -> Result<FrameHeader, Error> {
+        let client = self.role == Role::Client;
+        let mut h = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: client.then_some([0; 4]),
+            len,
+        };
+        let required = h.encoded_len() + payload;
+        if room < required {
+            return Err(Error::BufferTooSmall { required });
+        }
+        if let Some(key) = &mut h.mask {
+            self.entropy.fill_bytes(key);
+        }
+        Ok(h)
+    }
+
+    /// Writes a whole frame, masked with a fresh key in the client role.
     fn write_frame(
         &mut self,
         out: &mut [u8],
@@ -800,29 +835,9 @@ impl<E: Entropy> Connection<E> {
         fin: bool,
         payload: &[u8],
     ) -> Result<usize, Error> {
-        let hl = FrameHeader {
-            fin,
-            rsv: 0,
-            opcode,
-            mask: self.mask_placeholder(),
-            len: payload.len() as u64,
-        }
-        .encoded_len();
-        if out.len() < hl + payload.len() {
-            return Err(Error::BufferTooSmall {
-                required: hl + payload.len(),
-            });
-        }
-        let mask = (self.role == Role::Client).then(|| self.mask_key());
-        encode_frame(out, opcode, fin, payload, mask)
-    }
-
-    fn mask_key(&mut self) -> [u8; 4] {
-        let mut key = [0; 4];
-        if self.role == Role::Client {
-            self.entropy.fill_bytes(&mut key);
-        }
-        key
+        let h =
+            self.outgoing_header(opcode, fin, payload.len() as u64, out.len(), payload.len())?;
+        encode_frame(out, &h, payload)
     }
 
     /// Checks that a new frame may be started now: nothing automatic is half
@@ -847,18 +862,25 @@ impl<E: Entropy> Connection<E> {
 
     /// Sends a whole text message as one frame. Returns the bytes written to `out`.
     pub fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, Error> {
-        if self.tx_msg.is_some() {
-            return Err(Error::InvalidState);
-        }
-        self.send_fragment(MessageKind::Text, text.as_bytes(), true, out)
+        self.send_whole(MessageKind::Text, text.as_bytes(), out)
     }
 
     /// Sends a whole binary message as one frame. Returns the bytes written to `out`.
     pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        self.send_whole(MessageKind::Binary, data, out)
+    }
+
+    /// A one-frame message: not allowed while a fragmented one is unfinished.
+    fn send_whole(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         if self.tx_msg.is_some() {
             return Err(Error::InvalidState);
         }
-        self.send_fragment(MessageKind::Binary, data, true, out)
+        self.send_fragment(kind, data, true, out)
     }
 
     /// Sends one frame of a message: the first call starts a message of `kind`,
@@ -877,10 +899,6 @@ impl<E: Entropy> Connection<E> {
         let n = self.write_frame(out, opcode, fin, data)?;
         self.tx_msg = if fin { None } else { Some(kind) };
         Ok(n)
-    }
-
-    fn mask_placeholder(&self) -> Option<[u8; 4]> {
-        (self.role == Role::Client).then_some([0; 4])
     }
 
     /// Writes only the header of a data frame with a `len`-byte payload, so the
@@ -902,21 +920,7 @@ impl<E: Entropy> Connection<E> {
         if len >> 63 != 0 {
             return Err(Error::InvalidArgument);
         }
-        let mut h = FrameHeader {
-            fin,
-            rsv: 0,
-            opcode,
-            mask: self.mask_placeholder(),
-            len,
-        };
-        if out.len() < h.encoded_len() {
-            return Err(Error::BufferTooSmall {
-                required: h.encoded_len(),
-            });
-        }
-        if h.mask.is_some() {
-            h.mask = Some(self.mask_key());
-        }
+        let h = self.outgoing_header(opcode, fin, len, out.len(), 0)?;
         let n = h.encode(out)?;
         self.tx_msg = if fin { None } else { Some(kind) };
         self.tx_left = len;
@@ -1025,28 +1029,16 @@ impl<E: Entropy> Connection<E> {
     }
 }
 
-/// Encodes a whole frame, header and payload, masked with `mask` if given.
-fn encode_frame(
-    out: &mut [u8],
-    opcode: OpCode,
-    fin: bool,
-    payload: &[u8],
-    mask: Option<[u8; 4]>,
-) -> Result<usize, Error> {
-    let h = FrameHeader {
-        fin,
-        rsv: 0,
-        opcode,
-        mask,
-        len: payload.len() as u64,
-    };
+/// Encodes a whole frame: `h` (whose length is `payload`'s) and the payload,
+/// masked with `h`'s key if it has one.
+fn encode_frame(out: &mut [u8], h: &FrameHeader, payload: &[u8]) -> Result<usize, Error> {
     let hl = h.encoded_len();
     let total = hl + payload.len();
     if out.len() < total {
         return Err(Error::BufferTooSmall { required: total });
     }
     h.encode(out)?;
-    match mask {
+    match h.mask {
         Some(key) => copy_masked(&mut out[hl..total], payload, key, 0),
         None => out[hl..total].copy_from_slice(payload),
     }

@@ -115,17 +115,14 @@ impl ServerHandshake {
         let (mut hosts, mut upgrade, mut connection) = (0, false, false);
         let (mut versions, mut version) = (0, None);
         let (mut keys, mut key) = (0, None);
-        let token = |value: &[u8], t: &str| {
-            http::tokens(value).any(|v| v.eq_ignore_ascii_case(t.as_bytes()))
-        };
         for field in req.headers.iter() {
             let name = field.name;
             if name.eq_ignore_ascii_case("host") {
                 hosts += 1;
             } else if name.eq_ignore_ascii_case("upgrade") {
-                upgrade |= token(field.value, "websocket");
+                upgrade |= http::has_token(field.value, "websocket");
             } else if name.eq_ignore_ascii_case("connection") {
-                connection |= token(field.value, "upgrade");
+                connection |= http::has_token(field.value, "upgrade");
             } else if name.eq_ignore_ascii_case("sec-websocket-version") {
                 versions += 1;
                 version = Some(field.value);
