@@ -97,6 +97,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod engineio;
 pub mod entropy;
 pub mod http;
 pub mod time;

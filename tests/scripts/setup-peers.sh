@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real WebSocket peers the interop tests and the Autobahn run use:
 #   - <repo>/.venv: a Python venv with tests/peers/requirements.txt
-#     (kosoku for the Autobahn cases, websockets for the Python peers)
+#     (kosoku for the Autobahn cases, websockets and python-socketio for the
+#     Python peers)
 #   - tests/peers/node_modules: `npm ci` from tests/peers/package-lock.json
-#     (ws for the Node peers)
+#     (ws, engine.io, engine.io-client, socket.io, socket.io-client for the
+#     Node peers)
 # Idempotent: each part keeps a stamp holding the hash of its inputs (the
-# pinned files and the interpreter version) and is skipped while that matches,
-# so a second run takes well under a second. Needs python3 (>= 3.11) with the
-# venv module, node (>= 18) and npm; exits non-zero naming what is missing.
+# pinned files and the interpreter version) and is skipped while that matches
+# and every peer module imports, so a second run takes about a second. Needs
+# python3 (>= 3.11) with the venv module, node (>= 18) and npm; exits non-zero naming what is missing.
 # Reaches only PyPI and the npm registry. Environment: PYTHON (default
 # python3) picks the interpreter the venv is made from.
 set -euo pipefail
@@ -16,6 +18,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PEERS="$ROOT/tests/peers"
 VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
+PY_MODULES=(websockets kosoku socketio engineio requests websocket)
+NODE_MODULES=(ws engine.io engine.io-client socket.io socket.io-client)
+py_imports="import $(IFS=,; echo "${PY_MODULES[*]}")"
+node_imports="$(printf "import '%s'; " "${NODE_MODULES[@]}")"
 
 die() {
   echo "setup-peers: ERROR: $*" >&2
@@ -38,7 +44,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)
 py_key="$(hash_of "$PEERS/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
 py_stamp="$VENV/.sockwire-peers-stamp"
 if [[ -f "$py_stamp" && "$(cat "$py_stamp")" == "$py_key" && -x "$VENV/bin/python" && -x "$VENV/bin/kosoku" ]] &&
-  "$VENV/bin/python" -c 'import websockets, kosoku' >/dev/null 2>&1; then
+  "$VENV/bin/python" -c "$py_imports" >/dev/null 2>&1; then
   say "python venv up to date ($VENV)"
 else
   say "creating python venv in $VENV"
@@ -46,7 +52,9 @@ else
   "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv' failed (Debian: apt-get install python3-venv)"
   "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$PEERS/requirements.txt" ||
     die "pip install -r tests/peers/requirements.txt failed"
-  "$VENV/bin/python" -c 'import websockets, kosoku' || die "the venv cannot import websockets/kosoku"
+  for m in "${PY_MODULES[@]}"; do
+    "$VENV/bin/python" -c "import $m" || die "the venv cannot import $m after pip install"
+  done
   [[ -x "$VENV/bin/kosoku" ]] || die "$VENV/bin/kosoku missing after pip install"
   echo "$py_key" >"$py_stamp"
   say "python venv ready: $("$VENV/bin/python" -m pip freeze --disable-pip-version-check | tr '\n' ' ')"
@@ -55,12 +63,17 @@ fi
 # ---- Node modules ----
 node_key="$(hash_of "$PEERS/package.json" "$PEERS/package-lock.json")-$(node --version)"
 node_stamp="$PEERS/node_modules/.sockwire-peers-stamp"
-if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$node_key" && -f "$PEERS/node_modules/ws/package.json" ]]; then
+if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$node_key" ]] &&
+  (cd "$PEERS" && node --input-type=module -e "$node_imports") >/dev/null 2>&1; then
   say "node modules up to date ($PEERS/node_modules)"
 else
   say "npm ci in $PEERS"
   (cd "$PEERS" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/peers failed"
-  (cd "$PEERS" && node --input-type=module -e "import 'ws';") || die "node cannot import ws after npm ci"
+  for m in "${NODE_MODULES[@]}"; do
+    (cd "$PEERS" && node --input-type=module -e "import '$m';") || die "node cannot import $m after npm ci"
+  done
   echo "$node_key" >"$node_stamp"
-  say "node modules ready: ws $(node -p "require('$PEERS/node_modules/ws/package.json').version")"
+  say "node modules ready: $(cd "$PEERS" && node -p \
+    "process.argv.slice(1).map((m) => m + ' ' + require('./node_modules/' + m + '/package.json').version).join(', ')" \
+    "${NODE_MODULES[@]}")"
 fi

@@ -1,0 +1,333 @@
+//! Engine.IO v4: the transport under Socket.IO (server role).
+//!
+//! Engine.IO gives a browser a message channel that works everywhere: a session
+//! starts on HTTP long-polling (a GET that the server holds until it has packets,
+//! a POST for each batch the client sends) and moves to a WebSocket when one can
+//! be opened, without losing a packet. A session is named by its `sid`; the
+//! server pings every `pingInterval` and closes the session when the pong does not
+//! come within `pingTimeout`.
+//!
+//! # Pieces
+//!
+//! - [`packet`]: the packet and polling-payload codec ([`Packet`], [`Payload`]).
+//! - [`route`]: classifies an HTTP request (`EIO`, `transport`, `sid`, method)
+//!   and refuses bad ones with the reference server's answers.
+//! - [`Session`]: one session's state machine: heartbeat, the held GET, POST
+//!   bodies, the WebSocket transport (it owns the [`ws::Connection`]), the
+//!   upgrade probe, and a bounded send queue in storage the caller lends.
+//!
+//! The application owns the table of sessions (a `HashMap` on a server, a
+//! `heapless` map on a microcontroller) and looks up the `sid` that [`route`]
+//! returns; a miss is answered with [`Error::UnknownSid`].
+//!
+//! # The run loop
+//!
+//! For every HTTP request head (parsed with [`crate::http`]):
+//!
+//! 1. [`route`] it. An error: write [`Error::write_response`], done.
+//! 2. [`Route::Handshake`]: [`Session::open`]. For WebSocket, first accept the
+//!    upgrade with [`ws::ServerHandshake`] (the session then owns the WebSocket).
+//! 3. [`Route::Poll`]: [`Session::handle_poll`]; keep the connection as the
+//!    session's held GET.
+//! 4. [`Route::Post`]: read the body (at most [`Config::max_payload`]),
+//!    [`Session::handle_post`], then [`Session::read_message`] until `None`, then
+//!    answer with [`write_post_ok`].
+//! 5. [`Route::Upgrade`]: validate the WebSocket handshake, then
+//!    [`Session::handle_upgrade`], then write the 101.
+//!
+//! After any input or command: write [`Session::poll_http`] to the held GET's
+//! connection and [`Session::poll_ws`] to the WebSocket until they return 0,
+//! take [`Session::poll_event`]s, and wait for input or
+//! [`Session::poll_timeout`]. Drop the session when
+//! [`Session::is_finished`].
+//!
+//! ```
+//! use sockwire::engineio::{Config, Data, Session, Transport};
+//! use sockwire::entropy::SplitMix64;
+//! use sockwire::time::Instant;
+//!
+//! let now = Instant::from_millis(0);
+//! let mut s = Session::open(now, Transport::Polling, Config::default(),
+//!     [0u8; 1024], &mut SplitMix64::new(1)).unwrap();
+//! // The handshake GET is answered with the open packet.
+//! let mut out = [0u8; 512];
+//! let n = s.poll_http(&mut out).unwrap();
+//! assert!(out[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+//! // The client POSTs two messages.
+//! let mut body = *b"4hello\x1ebAQIDBA==";
+//! let mut payload = s.handle_post(now, &mut body).unwrap();
+//! assert_eq!(s.read_message(now, &mut payload), Ok(Some(Data::Text("hello"))));
+//! assert_eq!(s.read_message(now, &mut payload), Ok(Some(Data::Binary(&[1, 2, 3, 4]))));
+//! assert_eq!(s.read_message(now, &mut payload), Ok(None));
+//! // An echo waits for the client's next GET.
+//! s.send_text("hello").unwrap();
+//! s.handle_poll(now).unwrap();
+//! let n = s.poll_http(&mut out).unwrap();
+//! assert!(out[..n].ends_with(b"\r\n\r\n4hello"));
+//! ```
+
+mod error;
+pub mod packet;
+mod server;
+
+pub use error::Error;
+pub use packet::{Data, Packet, PacketType, Payload, PayloadWriter};
+pub use server::{CloseReason, Event, Session, Sid, WsInput};
+
+use crate::http;
+use crate::time::Duration;
+use crate::ws;
+
+/// The transports of Engine.IO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    WebSocket,
+}
+
+impl Transport {
+    /// The name used in the `transport` query parameter.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Polling => "polling",
+            Transport::WebSocket => "websocket",
+        }
+    }
+}
+
+/// Server settings; the defaults are the reference server's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    /// The request path prefix. Default `/engine.io/` (Socket.IO uses `/socket.io/`).
+    pub path: &'static str,
+    /// Time between the server's pings. Default 25 s.
+    pub ping_interval: Duration,
+    /// How long to wait for a pong. Default 20 s.
+    pub ping_timeout: Duration,
+    /// How long an upgrade may take from the WebSocket's opening to the
+    /// client's `5`. Default 10 s.
+    pub upgrade_timeout: Duration,
+    /// The largest POST body and WebSocket message accepted. Default 1 000 000.
+    pub max_payload: usize,
+    /// Offer the upgrade from polling to WebSocket. Default true.
+    pub allow_upgrades: bool,
+    /// Accept sessions that start on polling. Default true.
+    pub allow_polling: bool,
+    /// Accept WebSocket (handshake or upgrade). Default true.
+    pub allow_websocket: bool,
+    /// Settings of the WebSocket transport; its message and frame limits are
+    /// replaced by `max_payload`.
+    pub ws: ws::Config,
+}
+
+impl Config {
+    /// The reference server's defaults.
+    pub const DEFAULT: Config = Config {
+        path: "/engine.io/",
+        ping_interval: Duration::from_millis(25_000),
+        ping_timeout: Duration::from_millis(20_000),
+        upgrade_timeout: Duration::from_millis(10_000),
+        max_payload: 1_000_000,
+        allow_upgrades: true,
+        allow_polling: true,
+        allow_websocket: true,
+        ws: ws::Config::DEFAULT,
+    };
+
+    fn offers(&self, t: Transport) -> bool {
+        match t {
+            Transport::Polling => self.allow_polling,
+            Transport::WebSocket => self.allow_websocket,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// What an Engine.IO request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Route<'b> {
+    /// A new session (no `sid`) on this transport. For WebSocket the request is
+    /// an upgrade request.
+    Handshake(Transport),
+    /// A long-poll GET for session `sid`.
+    Poll(&'b str),
+    /// A POST of packets for session `sid`.
+    Post(&'b str),
+    /// A WebSocket upgrade request for the polling session `sid`.
+    Upgrade(&'b str),
+}
+
+/// Classifies a request the way the reference server does, in its order:
+/// the path ([`Error::NotFound`]), the transport (code 0), then with a `sid`
+/// the method (code 3), and without one the method (code 2), WebSocket without
+/// an upgrade (code 3) and `EIO=4` (code 5). The `t` cache buster and other
+/// parameters are ignored.
+///
+/// ```
+/// use sockwire::engineio::{route, Config, Error, Route, Transport};
+/// use sockwire::http::{Limits, Request};
+/// let head = b"GET /engine.io/?EIO=4&transport=polling&t=N8hyd6w HTTP/1.1\r\nHost: x\r\n\r\n";
+/// let req = Request::parse(head, &Limits::default()).unwrap();
+/// assert_eq!(route(&req, &Config::default()), Ok(Route::Handshake(Transport::Polling)));
+/// let head = b"GET /engine.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+/// let req = Request::parse(head, &Limits::default()).unwrap();
+/// assert_eq!(route(&req, &Config::default()), Err(Error::UnsupportedProtocolVersion));
+/// ```
+pub fn route<'b>(req: &http::Request<'b>, config: &Config) -> Result<Route<'b>, Error> {
+    if !req.path().starts_with(config.path) {
+        return Err(Error::NotFound);
+    }
+    let transport = match req.query_param("transport") {
+        Some("polling") => Transport::Polling,
+        Some("websocket") => Transport::WebSocket,
+        _ => return Err(Error::UnknownTransport),
+    };
+    if !config.offers(transport) {
+        return Err(Error::UnknownTransport);
+    }
+    let upgrade = req.headers.has_token("upgrade", "websocket");
+    match req.query_param("sid").filter(|s| !s.is_empty()) {
+        Some(sid) => match (transport, req.method) {
+            (Transport::WebSocket, "GET") if upgrade => Ok(Route::Upgrade(sid)),
+            (Transport::Polling, "GET") => Ok(Route::Poll(sid)),
+            (Transport::Polling, "POST") => Ok(Route::Post(sid)),
+            _ => Err(Error::BadRequest),
+        },
+        None => {
+            if req.method != "GET" {
+                return Err(Error::BadHandshakeMethod);
+            }
+            if transport == Transport::WebSocket && !upgrade {
+                return Err(Error::BadRequest);
+            }
+            if req.query_param("EIO") != Some("4") {
+                return Err(Error::UnsupportedProtocolVersion);
+            }
+            Ok(Route::Handshake(transport))
+        }
+    }
+}
+
+/// Writes the answer to a POST: `200 OK`, `text/html`, body `ok`.
+pub fn write_post_ok(out: &mut [u8]) -> Result<usize, Error> {
+    Ok(http::write_head(out, |w| {
+        w.status_line(200);
+        w.header("Content-Type", b"text/html");
+        w.header_u64("Content-Length", 2);
+        w.raw(b"\r\nok");
+    })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Limits, Request};
+
+    fn r(head: &str) -> Result<Route<'_>, Error> {
+        let req = Request::parse(head.as_bytes(), &Limits::default()).unwrap();
+        route(&req, &Config::default())
+    }
+
+    #[test]
+    fn routes() {
+        use Route::*;
+        const UP: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
+        let t = |m: &str, q: &str, extra: &str| {
+            std::format!("{m} /engine.io/?{q} HTTP/1.1\r\nHost: x\r\n{extra}\r\n")
+        };
+        extern crate std;
+        let cases: &[(std::string::String, Result<Route<'_>, Error>)] = &[
+            (
+                t("GET", "EIO=4&transport=polling", ""),
+                Ok(Handshake(Transport::Polling)),
+            ),
+            (
+                t("GET", "EIO=4&transport=websocket", UP),
+                Ok(Handshake(Transport::WebSocket)),
+            ),
+            (
+                t("GET", "EIO=4&transport=websocket", ""),
+                Err(Error::BadRequest),
+            ),
+            (
+                t("GET", "EIO=4&transport=tobi", ""),
+                Err(Error::UnknownTransport),
+            ),
+            (t("GET", "EIO=4", ""), Err(Error::UnknownTransport)),
+            (
+                t("POST", "EIO=4&transport=polling", ""),
+                Err(Error::BadHandshakeMethod),
+            ),
+            (
+                t("GET", "EIO=3&transport=polling", ""),
+                Err(Error::UnsupportedProtocolVersion),
+            ),
+            (
+                t("GET", "EIO=abc&transport=polling", ""),
+                Err(Error::UnsupportedProtocolVersion),
+            ),
+            (
+                t("GET", "transport=polling", ""),
+                Err(Error::UnsupportedProtocolVersion),
+            ),
+            (
+                t("GET", "EIO=4&transport=polling&sid=abc", ""),
+                Ok(Poll("abc")),
+            ),
+            (
+                t("POST", "EIO=4&transport=polling&sid=abc", ""),
+                Ok(Post("abc")),
+            ),
+            (
+                t("PUT", "EIO=4&transport=polling&sid=abc", ""),
+                Err(Error::BadRequest),
+            ),
+            (
+                t("GET", "EIO=4&transport=websocket&sid=abc", UP),
+                Ok(Upgrade("abc")),
+            ),
+            (
+                t("GET", "EIO=4&transport=websocket&sid=abc", ""),
+                Err(Error::BadRequest),
+            ),
+            (
+                t("GET", "EIO=4&transport=polling&sid=", ""),
+                Ok(Handshake(Transport::Polling)),
+            ),
+        ];
+        for (head, want) in cases {
+            assert_eq!(&r(head), want, "{head}");
+        }
+        assert_eq!(
+            r("GET /other/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Err(Error::NotFound)
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let mut out = [0u8; 256];
+        let n = Error::UnknownSid.write_response(&mut out).unwrap();
+        let text = core::str::from_utf8(&out[..n]).unwrap();
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\n{\"code\":1,\"message\":\"Session ID unknown\"}"));
+        let n = Error::PayloadTooLarge.write_response(&mut out).unwrap();
+        assert!(out[..n].starts_with(b"HTTP/1.1 413 "));
+        assert_eq!(
+            Error::PingTimeout.write_response(&mut out),
+            Err(Error::InvalidState)
+        );
+        let n = write_post_ok(&mut out).unwrap();
+        assert!(out[..n].ends_with(b"\r\n\r\nok"));
+    }
+}
