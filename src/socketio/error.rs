@@ -1,0 +1,106 @@
+use core::fmt;
+
+/// Everything that can go wrong in the Socket.IO layer.
+///
+/// The packet codec's variants name what is wrong with a packet. From
+/// [`Packet::decode`](super::Packet::decode) they are the peer's fault, and
+/// the reference server answers every one of them by closing the connection;
+/// from the encoders they are the caller's (the packet would not decode back to
+/// itself). [`BufferTooSmall`](Self::BufferTooSmall) is always the caller's and
+/// leaves the output buffer untouched.
+///
+/// The JSON layer ([`json`](super::json)) shares this type: its failures are
+/// [`JsonSyntax`](Self::JsonSyntax), [`JsonTooDeep`](Self::JsonTooDeep) and
+/// [`BufferTooSmall`](Self::BufferTooSmall).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    // ---- the packet header ----
+    /// The packet is empty or its first character is not a packet type digit
+    /// `0`-`6`.
+    UnknownPacketType,
+    /// A binary packet's attachment count is missing, not a run of decimal
+    /// digits followed by `-`, or zero; or an encoder was given an attachment
+    /// count that does not match the packet type (zero for a binary type,
+    /// non-zero for the others).
+    InvalidAttachments,
+    /// A binary packet announces more attachments than
+    /// [`Limits::max_attachments`](super::Limits::max_attachments).
+    TooManyAttachments,
+    /// A namespace given to an encoder does not start with `/` or contains a
+    /// `,` (the decoder would cut it there).
+    InvalidNamespace,
+    /// The namespace is longer than
+    /// [`Limits::max_namespace_len`](super::Limits::max_namespace_len) bytes.
+    NamespaceTooLong,
+    /// The acknowledgement id does not fit in a `u64`.
+    InvalidAckId,
+
+    // ---- the data ----
+    /// The data does not have the shape the packet type requires: CONNECT
+    /// takes an object or nothing, DISCONNECT nothing, CONNECT_ERROR a string
+    /// or an object, EVENT a non-empty array led by a string or a number, ACK
+    /// an array. Also: whitespace between the header and the data.
+    InvalidPayload,
+    /// An EVENT's name is one the reference implementation reserves:
+    /// `connect`, `connect_error`, `disconnect`, `disconnecting`,
+    /// `newListener` or `removeListener`.
+    ReservedEventName,
+    /// A binary packet's placeholder (an object whose `_placeholder` member is
+    /// `true`) has a `num` that is not an integer below the attachment count.
+    InvalidPlaceholder,
+    /// The data is not JSON (RFC 8259); `offset` is the byte at which it stops
+    /// being valid, counted from the start of the text handed to the decoder
+    /// (the whole packet for [`Packet::decode`](super::Packet::decode)).
+    JsonSyntax {
+        /// Byte offset of the first invalid byte, or the text's length when
+        /// it ends too early.
+        offset: usize,
+    },
+    /// The data nests arrays and objects deeper than the limit
+    /// ([`Limits::max_depth`](super::Limits::max_depth), at most
+    /// [`json::MAX_DEPTH`](super::json::MAX_DEPTH)).
+    JsonTooDeep,
+
+    // ---- the caller misused the API ----
+    /// The output buffer is too small; it was left untouched.
+    BufferTooSmall {
+        /// Bytes needed.
+        required: usize,
+    },
+}
+
+impl Error {
+    /// True for [`BufferTooSmall`](Self::BufferTooSmall), which only the
+    /// caller can cause. Every other variant describes a packet: the peer's
+    /// fault when it comes from a decoder.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Error::BufferTooSmall { .. })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Error::*;
+        let s = match self {
+            UnknownPacketType => "unknown packet type",
+            InvalidAttachments => "invalid attachment count",
+            TooManyAttachments => "too many attachments",
+            InvalidNamespace => "invalid namespace",
+            NamespaceTooLong => "namespace too long",
+            InvalidAckId => "invalid ack id",
+            InvalidPayload => "invalid payload for the packet type",
+            ReservedEventName => "reserved event name",
+            InvalidPlaceholder => "invalid attachment placeholder",
+            JsonSyntax { offset } => return write!(f, "invalid JSON at byte {offset}"),
+            JsonTooDeep => "JSON nested too deeply",
+            BufferTooSmall { required } => {
+                return write!(f, "output buffer too small: {required} bytes required");
+            }
+        };
+        f.write_str(s)
+    }
+}
+
+impl core::error::Error for Error {}
