@@ -829,6 +829,30 @@ fn an_upgrade_that_times_out_leaves_the_session_on_polling() {
 }
 
 #[test]
+fn a_new_upgrade_is_accepted_once_a_failed_probe_has_closed() {
+    let mut h = Harness::open(Transport::Polling);
+    let _ = h.http_answer();
+    h.s.handle_upgrade(h.now).unwrap();
+    h.ws = Some(ws_client());
+    assert_eq!(h.ws_send_text("5"), Ok(vec![]), "upgrade before the probe");
+    // The probe's close frame is out, but its closing handshake is not done.
+    assert_eq!(h.ws_recv().1, Some(Some(1000)));
+    assert_eq!(h.s.handle_upgrade(h.now), Err(Error::BadRequest));
+    // The client answers the close: the slot is free again.
+    let mut reply = vec![0u8; 64];
+    let n = h.ws.as_mut().unwrap().poll_transmit(&mut reply).unwrap();
+    assert!(n > 0, "the client echoes the close");
+    assert_eq!(h.ws_feed(&mut reply[..n]), Ok(vec![]));
+    assert!(!h.s.has_websocket());
+    h.s.handle_upgrade(h.now).unwrap();
+    h.ws = Some(ws_client());
+    assert_eq!(h.ws_send_text("2probe"), Ok(vec![]));
+    assert_eq!(h.ws_recv().0, vec![P::Pong("probe".into())]);
+    assert_eq!(h.ws_send_text("5"), Ok(vec![]));
+    assert_eq!(h.events(), [Event::Upgraded]);
+}
+
+#[test]
 fn a_bad_probe_abandons_the_upgrade_not_the_session() {
     let mut h = Harness::open(Transport::Polling);
     let _ = h.http_answer();

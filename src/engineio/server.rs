@@ -360,7 +360,31 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
         self.queue.push(TAG_BINARY, &[data])
     }
 
-    /// Bytes free in the send queue (a packet takes its length plus 5).
+    /// Queues one text message made of `parts` joined, without joining them
+    /// first (a header and the caller's JSON, say). All or nothing, like
+    /// [`send_text`](Self::send_text).
+    pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
+        self.check_open()?;
+        let mut all: [&[u8]; 8] = [&[]; 8];
+        if parts.len() + 1 > all.len() {
+            return Err(Error::InvalidState);
+        }
+        all[0] = b"4";
+        for (slot, p) in all[1..].iter_mut().zip(parts) {
+            *slot = p.as_bytes();
+        }
+        self.queue.push(TAG_TEXT, &all[..parts.len() + 1])
+    }
+
+    /// The bytes of queue storage a message of `len` bytes takes: compare the
+    /// sum for several messages with [`queue_free`](Self::queue_free) to queue
+    /// them all or none.
+    pub const fn queue_cost(binary: bool, len: usize) -> usize {
+        ENTRY_HEADER + len + if binary { 0 } else { 1 }
+    }
+
+    /// Bytes free in the send queue (a message takes
+    /// [`queue_cost`](Self::queue_cost)).
     pub fn queue_free(&self) -> usize {
         self.queue.buf.as_ref().len() - (self.queue.tail - self.queue.head)
     }
@@ -578,18 +602,24 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     /// session owns the probe WebSocket from here.
     ///
     /// Errors ([`Error::BadRequest`], 400; the session goes on): upgrades are
-    /// off, the session is already on WebSocket or was probed before.
+    /// off, the session is already on WebSocket, or a probe is in progress
+    /// (a failed probe's WebSocket must have closed before another is
+    /// accepted).
     pub fn handle_upgrade(&mut self, now: Instant) -> Result<(), Error> {
         self.now = now;
         self.check_open()?;
+        // A failed probe's WebSocket may be replaced once it has closed.
+        let slot_free = self.ws.is_none() || (self.probe == Probe::Failed && !self.has_websocket());
         if !self.config.allow_upgrades
             || !self.config.allow_websocket
             || self.transport != Transport::Polling
-            || self.ws.is_some()
+            || !slot_free
         {
             return Err(Error::BadRequest);
         }
         self.ws = Some(self.new_ws());
+        self.ws_close = false;
+        self.probe_reply = false;
         self.probe = Probe::Opened {
             deadline: now + self.config.upgrade_timeout,
         };
