@@ -12,7 +12,7 @@ use core::fmt;
 /// The JSON layer ([`json`](super::json)) shares this type: its failures are
 /// [`JsonSyntax`](Self::JsonSyntax), [`JsonTooDeep`](Self::JsonTooDeep) and
 /// [`BufferTooSmall`](Self::BufferTooSmall).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
@@ -63,6 +63,33 @@ pub enum Error {
     /// [`json::MAX_DEPTH`](super::json::MAX_DEPTH)).
     JsonTooDeep,
 
+    // ---- the session (server::Connection) ----
+    /// An EVENT for a namespace the client has not joined (from
+    /// [`Connection::handle_message`](super::Connection::handle_message):
+    /// the packet is dropped, as the reference server does, and the
+    /// connection goes on), or a command for a namespace the client is not in
+    /// (nothing is sent).
+    NotConnected,
+    /// A binary message arrived when no binary packet awaited attachments.
+    UnexpectedBinary,
+    /// A text message arrived while a binary packet still awaited
+    /// attachments.
+    MissingAttachments,
+    /// A binary packet and its attachments do not fit in the
+    /// [`Assembler`](super::Assembler)'s storage.
+    AttachmentsTooLarge,
+    /// The client has joined as many namespaces as the connection holds;
+    /// refuse the CONNECT instead. Nothing changed.
+    TooManyNamespaces,
+    /// As many acks are outstanding as the connection holds. Nothing was sent.
+    AckTableFull,
+    /// The Engine.IO session refused the packet (`QueueFull`: it does not
+    /// fit with its attachments, and nothing was queued; `InvalidState`: the
+    /// session is closed).
+    Engine(crate::engineio::Error),
+    /// The connection ended after a protocol error; nothing more is accepted.
+    InvalidState,
+
     // ---- the caller misused the API ----
     /// The output buffer is too small; it was left untouched.
     BufferTooSmall {
@@ -71,12 +98,24 @@ pub enum Error {
     },
 }
 
+impl From<crate::engineio::Error> for Error {
+    fn from(e: crate::engineio::Error) -> Self {
+        Error::Engine(e)
+    }
+}
+
 impl Error {
-    /// True for [`BufferTooSmall`](Self::BufferTooSmall), which only the
-    /// caller can cause. Every other variant describes a packet: the peer's
-    /// fault when it comes from a decoder.
+    /// True for the caller's mistakes and full tables, which change nothing.
+    /// The packet variants are the peer's fault when they come from a decoder.
     pub fn is_local(&self) -> bool {
-        matches!(self, Error::BufferTooSmall { .. })
+        matches!(
+            self,
+            Error::BufferTooSmall { .. }
+                | Error::TooManyNamespaces
+                | Error::AckTableFull
+                | Error::Engine(_)
+                | Error::InvalidState
+        )
     }
 }
 
@@ -95,6 +134,14 @@ impl fmt::Display for Error {
             InvalidPlaceholder => "invalid attachment placeholder",
             JsonSyntax { offset } => return write!(f, "invalid JSON at byte {offset}"),
             JsonTooDeep => "JSON nested too deeply",
+            NotConnected => "namespace not joined",
+            UnexpectedBinary => "binary message with no packet awaiting attachments",
+            MissingAttachments => "text message while attachments were awaited",
+            AttachmentsTooLarge => "attachments exceed the assembler's storage",
+            TooManyNamespaces => "namespace table full",
+            AckTableFull => "ack table full",
+            Engine(e) => return write!(f, "Engine.IO: {e}"),
+            InvalidState => "the connection has ended",
             BufferTooSmall { required } => {
                 return write!(f, "output buffer too small: {required} bytes required");
             }

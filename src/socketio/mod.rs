@@ -17,6 +17,11 @@
 mod error;
 pub mod json;
 pub mod packet;
+mod server;
 
 pub use error::Error;
 pub use packet::{Limits, Packet, PacketType};
+pub use server::{
+    Assembler, AttachmentIter, Attachments, Config, Connection, Event, MAX_NAMESPACE_LEN, Message,
+    Notice,
+};
