@@ -727,3 +727,35 @@ fn memory_is_fixed_by_the_type() {
     eprintln!("size_of::<socketio::Connection<4, 16>>() = {size}");
     assert!(size <= 1024, "{size}");
 }
+
+#[test]
+fn broadcast_to_rooms_reports_a_full_target() {
+    use socketio::Rooms;
+    // Three clients on "/"; client 2's queue is tiny.
+    let mut clients: Vec<H> = (0..3)
+        .map(|i| H::with(Config::default(), if i == 2 { 256 } else { 4096 }, 4096))
+        .collect();
+    for c in &mut clients {
+        c.join("/");
+    }
+    let mut rooms: Rooms<usize, 4, 4> = Rooms::new();
+    rooms.join("news", 0).unwrap();
+    rooms.join("news", 2).unwrap();
+    rooms.join("sports", 1).unwrap();
+    rooms.join("sports", 2).unwrap();
+    rooms.join("quiet", 1).unwrap();
+    let targets: Vec<usize> = rooms.targets(&["news", "sports"], &["quiet"]).collect();
+    assert_eq!(targets, [0, 2]);
+    let long = format!("\"{}\"", "x".repeat(300));
+    let mut failed = Vec::new();
+    for &i in &targets {
+        let c = &mut clients[i];
+        if let Err(e) = c.sio.emit(&mut c.eio, "/", "headline", &long, &[]) {
+            failed.push((i, e));
+        }
+    }
+    assert_eq!(failed, [(2, Error::Engine(engineio::Error::QueueFull))]);
+    assert_eq!(clients[0].out(), [M::T(format!(r#"2["headline",{long}]"#))]);
+    assert_eq!(clients[1].out(), []);
+    assert_eq!(clients[2].out(), []);
+}

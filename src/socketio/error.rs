@@ -83,6 +83,11 @@ pub enum Error {
     TooManyNamespaces,
     /// As many acks are outstanding as the connection holds. Nothing was sent.
     AckTableFull,
+    /// A [`Rooms`](super::Rooms) table has no room for another room or
+    /// member. Nothing changed.
+    RoomsFull,
+    /// A room name is longer than [`MAX_ROOM_LEN`](super::rooms::MAX_ROOM_LEN).
+    RoomNameTooLong,
     /// The Engine.IO session refused the packet (`QueueFull`: it does not
     /// fit with its attachments, and nothing was queued; `InvalidState`: the
     /// session is closed).
@@ -113,6 +118,8 @@ impl Error {
             Error::BufferTooSmall { .. }
                 | Error::TooManyNamespaces
                 | Error::AckTableFull
+                | Error::RoomsFull
+                | Error::RoomNameTooLong
                 | Error::Engine(_)
                 | Error::InvalidState
         )
@@ -140,6 +147,8 @@ impl fmt::Display for Error {
             AttachmentsTooLarge => "attachments exceed the assembler's storage",
             TooManyNamespaces => "namespace table full",
             AckTableFull => "ack table full",
+            RoomsFull => "rooms table full",
+            RoomNameTooLong => "room name too long",
             Engine(e) => return write!(f, "Engine.IO: {e}"),
             InvalidState => "the connection has ended",
             BufferTooSmall { required } => {

@@ -17,10 +17,12 @@
 mod error;
 pub mod json;
 pub mod packet;
+pub mod rooms;
 mod server;
 
 pub use error::Error;
 pub use packet::{Limits, Packet, PacketType};
+pub use rooms::Rooms;
 pub use server::{
     Assembler, AttachmentIter, Attachments, Config, Connection, Event, MAX_NAMESPACE_LEN, Message,
     Notice,
