@@ -100,6 +100,7 @@ extern crate std;
 pub mod engineio;
 pub mod entropy;
 pub mod http;
+pub mod json;
 pub mod socketio;
 pub mod time;
 pub mod ws;

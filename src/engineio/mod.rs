@@ -68,6 +68,7 @@
 
 mod error;
 pub mod packet;
+mod queue;
 mod server;
 
 pub use error::Error;

@@ -4,6 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::packet::{Data, Packet, Payload, PayloadWriter};
+use super::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
 use super::{Config, Error, Transport};
 use crate::entropy::Entropy;
 use crate::http;
@@ -116,82 +117,6 @@ enum Probe {
     Failed,
 }
 
-const TAG_TEXT: u8 = 0;
-const TAG_BINARY: u8 = 1;
-const ENTRY_HEADER: usize = 5;
-
-/// The send queue: entries `[tag][len: u32 LE][bytes]` in lent storage. Text
-/// entries hold the encoded packet (`4hello`), binary entries the raw bytes.
-#[derive(Debug)]
-struct Queue<B> {
-    buf: B,
-    head: usize,
-    tail: usize,
-}
-
-impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
-    fn push(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        let need = ENTRY_HEADER + len;
-        let cap = self.buf.as_ref().len();
-        if u32::try_from(len).is_err() || self.tail - self.head + need > cap {
-            return Err(Error::QueueFull);
-        }
-        let buf = self.buf.as_mut();
-        if self.tail + need > cap {
-            buf.copy_within(self.head..self.tail, 0);
-            self.tail -= self.head;
-            self.head = 0;
-        }
-        buf[self.tail] = tag;
-        buf[self.tail + 1..self.tail + ENTRY_HEADER].copy_from_slice(&(len as u32).to_le_bytes());
-        let mut at = self.tail + ENTRY_HEADER;
-        for p in parts {
-            buf[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
-        }
-        self.tail = at;
-        Ok(())
-    }
-
-    fn front(&self) -> Option<(u8, &[u8])> {
-        if self.head == self.tail {
-            return None;
-        }
-        let buf = self.buf.as_ref();
-        let tag = buf[self.head];
-        let mut len = [0u8; 4];
-        len.copy_from_slice(&buf[self.head + 1..self.head + ENTRY_HEADER]);
-        let start = self.head + ENTRY_HEADER;
-        Some((tag, &buf[start..start + u32::from_le_bytes(len) as usize]))
-    }
-
-    fn pop(&mut self) {
-        if let Some((_, bytes)) = self.front() {
-            self.head += ENTRY_HEADER + bytes.len();
-            if self.head == self.tail {
-                (self.head, self.tail) = (0, 0);
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        (self.head, self.tail) = (0, 0);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.head == self.tail
-    }
-}
-
-fn entry_packet(tag: u8, bytes: &[u8]) -> Packet<'_> {
-    if tag == TAG_BINARY {
-        return Packet::Message(Data::Binary(bytes));
-    }
-    // Text entries are built from `&str` and an ASCII type digit.
-    Packet::decode_text(core::str::from_utf8(bytes).unwrap_or("6")).unwrap_or(Packet::Noop)
-}
-
 /// One Engine.IO session on the server: heartbeat, long-polling, the WebSocket
 /// transport and the upgrade between them.
 ///
@@ -258,11 +183,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
             probe_reply: false,
             ws_close: false,
             ws_frame_started: false,
-            queue: Queue {
-                buf: storage,
-                head: 0,
-                tail: 0,
-            },
+            queue: Queue::new(storage),
         };
         if transport == Transport::WebSocket {
             s.ws = Some(s.new_ws());
@@ -386,7 +307,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     /// Bytes free in the send queue (a message takes
     /// [`queue_cost`](Self::queue_cost)).
     pub fn queue_free(&self) -> usize {
-        self.queue.buf.as_ref().len() - (self.queue.tail - self.queue.head)
+        self.queue.free()
     }
 
     /// Closes the session after the queued packets and a close packet are
@@ -422,15 +343,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
             return;
         }
         if !graceful {
-            if self.ws_frame_started {
-                // Keep the packet whose frame is half written.
-                let keep = self.queue.front().map(|(t, b)| (t, b.len()));
-                if let Some((_, len)) = keep {
-                    self.queue.tail = self.queue.head + ENTRY_HEADER + len;
-                }
-            } else {
-                self.queue.clear();
-            }
+            // Keep a packet whose frame is half written.
+            self.queue.discard(self.ws_frame_started);
         }
         // A client that closes gets its waiting GET released with a noop (its
         // WebSocket just gets the closing handshake); the server's own closes

@@ -9,7 +9,7 @@ use core::fmt;
 /// itself). [`BufferTooSmall`](Self::BufferTooSmall) is always the caller's and
 /// leaves the output buffer untouched.
 ///
-/// The JSON layer ([`json`](super::json)) shares this type: its failures are
+/// Failures of the JSON layer ([`crate::json`]) arrive as
 /// [`JsonSyntax`](Self::JsonSyntax), [`JsonTooDeep`](Self::JsonTooDeep) and
 /// [`BufferTooSmall`](Self::BufferTooSmall).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub enum Error {
     },
     /// The data nests arrays and objects deeper than the limit
     /// ([`Limits::max_depth`](super::Limits::max_depth), at most
-    /// [`json::MAX_DEPTH`](super::json::MAX_DEPTH)).
+    /// [`json::MAX_DEPTH`](crate::json::MAX_DEPTH)).
     JsonTooDeep,
 
     // ---- the session (server::Connection) ----
@@ -101,6 +101,17 @@ pub enum Error {
         /// Bytes needed.
         required: usize,
     },
+}
+
+impl From<crate::json::Error> for Error {
+    fn from(e: crate::json::Error) -> Self {
+        match e {
+            crate::json::Error::Syntax { offset } => Error::JsonSyntax { offset },
+            crate::json::Error::TooDeep => Error::JsonTooDeep,
+            crate::json::Error::BufferTooSmall { required } => Error::BufferTooSmall { required },
+            _ => Error::InvalidPayload,
+        }
+    }
 }
 
 impl From<crate::engineio::Error> for Error {

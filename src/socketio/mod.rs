@@ -10,16 +10,16 @@
 //!
 //! # Pieces
 //!
-//! - [`json`]: a bounded JSON validator and navigator over borrowed text (no
-//!   tree, no recursion, no allocation).
+//! - [`json`] (the crate's [`crate::json`]): a bounded JSON validator and
+//!   navigator over borrowed text (no tree, no recursion, no allocation).
 //! - [`packet`]: the packet codec ([`Packet`]).
 
 mod error;
-pub mod json;
 pub mod packet;
 pub mod rooms;
 mod server;
 
+pub use crate::json;
 pub use error::Error;
 pub use packet::{Limits, Packet, PacketType};
 pub use rooms::Rooms;

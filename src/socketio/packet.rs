@@ -23,7 +23,7 @@
 //! errors.
 
 use super::Error;
-use super::json::{self, Kind};
+use crate::json::{self, Kind};
 
 /// The packet types of Socket.IO v5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -244,10 +244,10 @@ impl<'a> Packet<'a> {
             return Err(Error::InvalidPayload);
         }
         json::validate(data, limits.max_depth).map_err(|e| match e {
-            Error::JsonSyntax { offset } => Error::JsonSyntax {
+            json::Error::Syntax { offset } => Error::JsonSyntax {
                 offset: offset + self.header_len(),
             },
-            e => e,
+            e => Error::from(e),
         })?;
         let kind = json::kind(data);
         let shape_ok = match self.kind {

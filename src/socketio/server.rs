@@ -1,10 +1,10 @@
 //! One client's Socket.IO connection, server side.
 
 use super::Error;
-use super::json;
 use super::packet::{Limits, Packet, PacketType};
 use crate::engineio::{self, Data, Sid};
 use crate::entropy::Entropy;
+use crate::json;
 use crate::time::{Duration, Instant};
 
 /// The longest namespace a [`Connection`] can hold, in bytes.

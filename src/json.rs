@@ -12,8 +12,11 @@
 //! Everything here works on `&str` that [`validate`] accepted; on other text
 //! the iterators stop early but never panic.
 //!
+//! It lives at the crate root because both protocols use it: Engine.IO for
+//! its open packet, Socket.IO for everything it carries.
+//!
 //! ```
-//! use sockwire::socketio::json;
+//! use sockwire::json;
 //! let args = r#"["chat", {"text": "hi \u00e9", "n": 2}, [1, 2]]"#;
 //! json::validate(args, json::MAX_DEPTH).unwrap();
 //! let mut it = json::elements(args);
@@ -27,11 +30,49 @@
 //! assert_eq!(it.next(), None);
 //! ```
 
-use super::Error;
+use core::fmt;
 
 /// The deepest nesting [`validate`] can check: arrays and objects inside each
-/// other 64 levels deep. [`Limits::max_depth`](super::Limits) is at most this.
+/// other 64 levels deep. Socket.IO's
+/// [`Limits::max_depth`](crate::socketio::Limits) is at most this.
 pub const MAX_DEPTH: usize = 64;
+
+/// What can go wrong in the JSON layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The text is not JSON (RFC 8259): `offset` is the first byte at which
+    /// it stops being valid, or its length when it ends too early.
+    Syntax {
+        /// Byte offset into the text given.
+        offset: usize,
+    },
+    /// Arrays and objects nest deeper than the limit.
+    TooDeep,
+    /// [`unescape`] was given something that is not a JSON string.
+    NotAString,
+    /// The output buffer is too small; it was left untouched.
+    BufferTooSmall {
+        /// Bytes needed.
+        required: usize,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Syntax { offset } => write!(f, "invalid JSON at byte {offset}"),
+            Error::TooDeep => f.write_str("JSON nested too deeply"),
+            Error::NotAString => f.write_str("not a JSON string"),
+            Error::BufferTooSmall { required } => {
+                write!(f, "output buffer too small: {required} bytes required")
+            }
+        }
+    }
+}
+
+impl core::error::Error for Error {}
 
 /// The type of a JSON value, from its first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,14 +109,14 @@ pub fn kind(text: &str) -> Option<Kind> {
 /// Checks that `text` is exactly one JSON value (whitespace around it
 /// allowed), nested at most `max_depth` (capped at [`MAX_DEPTH`]) levels.
 ///
-/// Errors: [`Error::JsonSyntax`] with the offset of the first byte that makes
-/// it invalid; [`Error::JsonTooDeep`]. Runs in one pass, in constant space.
+/// Errors: [`Error::Syntax`] with the offset of the first byte that makes
+/// it invalid; [`Error::TooDeep`]. Runs in one pass, in constant space.
 pub fn validate(text: &str, max_depth: usize) -> Result<(), Error> {
     let b = text.as_bytes();
     let end = scan_value(b, skip_ws(b, 0), max_depth.min(MAX_DEPTH))?;
     let end = skip_ws(b, end);
     if end != b.len() {
-        return Err(Error::JsonSyntax { offset: end });
+        return Err(Error::Syntax { offset: end });
     }
     Ok(())
 }
@@ -88,7 +129,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 fn syntax(offset: usize) -> Error {
-    Error::JsonSyntax { offset }
+    Error::Syntax { offset }
 }
 
 /// Scans the value that starts at `i`; returns the offset just past it.
@@ -101,7 +142,7 @@ fn scan_value(b: &[u8], mut i: usize, max_depth: usize) -> Result<usize, Error> 
         match b.get(i) {
             Some(&open @ (b'{' | b'[')) => {
                 if depth == max_depth {
-                    return Err(Error::JsonTooDeep);
+                    return Err(Error::TooDeep);
                 }
                 let is_object = open == b'{';
                 if is_object {
@@ -403,11 +444,11 @@ pub fn str_eq(raw: &str, s: &str) -> bool {
 
 /// Decodes the raw JSON string `raw` (with its quotes) into `out`.
 ///
-/// Errors: [`Error::InvalidPayload`] if `raw` is not a string;
+/// Errors: [`Error::NotAString`] if `raw` is not a string;
 /// [`Error::BufferTooSmall`] (with the length needed).
 pub fn unescape<'o>(raw: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
     if kind(raw) != Some(Kind::String) {
-        return Err(Error::InvalidPayload);
+        return Err(Error::NotAString);
     }
     let need: usize = chars(raw).map(char::len_utf8).sum();
     if need > out.len() {
@@ -418,7 +459,7 @@ pub fn unescape<'o>(raw: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
         n += c.encode_utf8(&mut out[n..]).len();
     }
     // Only whole chars were written.
-    core::str::from_utf8(&out[..n]).map_err(|_| Error::InvalidPayload)
+    core::str::from_utf8(&out[..n]).map_err(|_| Error::NotAString)
 }
 
 /// The value as an integer, if it is a JSON number with no fraction or
@@ -547,7 +588,7 @@ mod tests {
         ] {
             assert_eq!(
                 validate(s, MAX_DEPTH),
-                Err(Error::JsonSyntax { offset: at }),
+                Err(Error::Syntax { offset: at }),
                 "{s:?}"
             );
         }
@@ -557,13 +598,13 @@ mod tests {
     fn depth_is_bounded_without_recursion() {
         let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);
         assert!(validate(&deep(64), 64).is_ok());
-        assert_eq!(validate(&deep(65), 64), Err(Error::JsonTooDeep));
-        assert_eq!(validate(&deep(3), 2), Err(Error::JsonTooDeep));
+        assert_eq!(validate(&deep(65), 64), Err(Error::TooDeep));
+        assert_eq!(validate(&deep(3), 2), Err(Error::TooDeep));
         // A megabyte of open brackets fails at the limit, in constant space.
-        assert_eq!(validate(&"[".repeat(1 << 20), 32), Err(Error::JsonTooDeep));
+        assert_eq!(validate(&"[".repeat(1 << 20), 32), Err(Error::TooDeep));
         let objs = "{\"a\":".repeat(10) + "1" + &"}".repeat(10);
         assert!(validate(&objs, 10).is_ok());
-        assert_eq!(validate(&objs, 9), Err(Error::JsonTooDeep));
+        assert_eq!(validate(&objs, 9), Err(Error::TooDeep));
         // Mixed nesting keeps each level's container type apart.
         assert!(ok(r#"[{"a":[{"b":[]}]},[{}]]"#));
         assert!(!ok(r#"[{"a":[{"b":[}]}]]"#));
@@ -621,6 +662,6 @@ mod tests {
             unescape(r#""abcd""#, &mut small),
             Err(Error::BufferTooSmall { required: 4 })
         );
-        assert_eq!(unescape("12", &mut small), Err(Error::InvalidPayload));
+        assert_eq!(unescape("12", &mut small), Err(Error::NotAString));
     }
 }

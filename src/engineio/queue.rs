@@ -1,0 +1,105 @@
+//! The bounded send queue both Engine.IO roles keep in storage the caller
+//! lends.
+
+use super::Error;
+use super::packet::{Data, Packet};
+
+pub(crate) const TAG_TEXT: u8 = 0;
+pub(crate) const TAG_BINARY: u8 = 1;
+pub(crate) const ENTRY_HEADER: usize = 5;
+
+/// The send queue: entries `[tag][len: u32 LE][bytes]` in lent storage. Text
+/// entries hold the encoded packet (`4hello`), binary entries the raw bytes.
+#[derive(Debug)]
+pub(crate) struct Queue<B> {
+    buf: B,
+    head: usize,
+    tail: usize,
+}
+
+impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
+    pub(crate) fn push(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let need = ENTRY_HEADER + len;
+        let cap = self.buf.as_ref().len();
+        if u32::try_from(len).is_err() || self.tail - self.head + need > cap {
+            return Err(Error::QueueFull);
+        }
+        let buf = self.buf.as_mut();
+        if self.tail + need > cap {
+            buf.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.head = 0;
+        }
+        buf[self.tail] = tag;
+        buf[self.tail + 1..self.tail + ENTRY_HEADER].copy_from_slice(&(len as u32).to_le_bytes());
+        let mut at = self.tail + ENTRY_HEADER;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        self.tail = at;
+        Ok(())
+    }
+
+    pub(crate) fn front(&self) -> Option<(u8, &[u8])> {
+        if self.head == self.tail {
+            return None;
+        }
+        let buf = self.buf.as_ref();
+        let tag = buf[self.head];
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&buf[self.head + 1..self.head + ENTRY_HEADER]);
+        let start = self.head + ENTRY_HEADER;
+        Some((tag, &buf[start..start + u32::from_le_bytes(len) as usize]))
+    }
+
+    pub(crate) fn pop(&mut self) {
+        if let Some((_, bytes)) = self.front() {
+            self.head += ENTRY_HEADER + bytes.len();
+            if self.head == self.tail {
+                (self.head, self.tail) = (0, 0);
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        (self.head, self.tail) = (0, 0);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == self.tail
+    }
+}
+
+pub(crate) fn entry_packet(tag: u8, bytes: &[u8]) -> Packet<'_> {
+    if tag == TAG_BINARY {
+        return Packet::Message(Data::Binary(bytes));
+    }
+    // Text entries are built from `&str` and an ASCII type digit.
+    Packet::decode_text(core::str::from_utf8(bytes).unwrap_or("6")).unwrap_or(Packet::Noop)
+}
+
+impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
+    /// An empty queue over `buf`.
+    pub(crate) fn new(buf: B) -> Self {
+        Queue {
+            buf,
+            head: 0,
+            tail: 0,
+        }
+    }
+
+    /// Drops every entry, or every entry but the front one.
+    pub(crate) fn discard(&mut self, keep_front: bool) {
+        match self.front().map(|(_, b)| b.len()) {
+            Some(len) if keep_front => self.tail = self.head + ENTRY_HEADER + len,
+            _ => self.clear(),
+        }
+    }
+
+    /// Bytes free.
+    pub(crate) fn free(&self) -> usize {
+        self.buf.as_ref().len() - (self.tail - self.head)
+    }
+}
