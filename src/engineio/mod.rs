@@ -1,4 +1,4 @@
-//! Engine.IO v4: the transport under Socket.IO (server role).
+//! Engine.IO v4: the transport under Socket.IO, in both roles.
 //!
 //! Engine.IO gives a browser a message channel that works everywhere: a session
 //! starts on HTTP long-polling (a GET that the server holds until it has packets,
@@ -12,9 +12,15 @@
 //! - [`packet`]: the packet and polling-payload codec ([`Packet`], [`Payload`]).
 //! - [`route`]: classifies an HTTP request (`EIO`, `transport`, `sid`, method)
 //!   and refuses bad ones with the reference server's answers.
-//! - [`Session`]: one session's state machine: heartbeat, the held GET, POST
-//!   bodies, the WebSocket transport (it owns the [`ws::Connection`]), the
-//!   upgrade probe, and a bounded send queue in storage the caller lends.
+//! - [`Session`]: one session's state machine on the server: heartbeat, the
+//!   held GET, POST bodies, the WebSocket transport (it owns the
+//!   [`ws::Connection`]), the upgrade probe, and a bounded send queue in
+//!   storage the caller lends.
+//! - [`Client`]: one session on the client, over WebSocket
+//!   ([`websocket_target`] is the request target for its opening handshake):
+//!   the open packet, the answered heartbeat and its timeout, the same
+//!   bounded send queue. Long-polling and the upgrade exist on the server
+//!   side only so far.
 //!
 //! The application owns the table of sessions (a `HashMap` on a server, a
 //! `heapless` map on a microcontroller) and looks up the `sid` that [`route`]
@@ -66,11 +72,15 @@
 //! assert!(out[..n].ends_with(b"\r\n\r\n4hello"));
 //! ```
 
+mod client;
 mod error;
 pub mod packet;
 mod queue;
 mod server;
 
+pub use client::{
+    Client, ClientCloseReason, ClientConfig, ClientEvent, MAX_SID_LEN, websocket_target,
+};
 pub use error::Error;
 pub use packet::{Data, Packet, PacketType, Payload, PayloadWriter};
 pub use server::{CloseReason, Event, Session, Sid, WsInput};
