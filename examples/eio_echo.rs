@@ -37,6 +37,13 @@
 //! - when a pass over all connections moved no byte, the loop sleeps 1 ms;
 //!   timers are checked every pass against `poll_timeout`.
 //!
+//! The run loop is independent of what the application does with a
+//! session: that is an [`App`] (here [`Echo`]), which gets a per-session
+//! state at the open, every message with the session, its own timer and the
+//! end of the session. [`serve_app`] runs any `App`;
+//! `examples/sio_server.rs` reuses this file (`#[path]`) with a Socket.IO
+//! application.
+//!
 //! The server closes TCP connections itself only when it must (a refused
 //! request whose body it will not read, `Connection: close`, a WebSocket after
 //! its closing handshake). It then half-closes and reads what the peer still
@@ -252,8 +259,10 @@ impl Conn {
 }
 
 /// One session and the connections that belong to it.
-struct Entry {
+struct Entry<S> {
     session: Session<Vec<u8>>,
+    /// The application's state for this session.
+    app: S,
     /// Whole-message assembly for the WebSocket (allocated when one attaches).
     assembler: Assembler<Vec<u8>>,
     /// The connection of the held GET.
@@ -273,13 +282,12 @@ enum Action {
     },
     /// Refuse a WebSocket handshake; the connection closes.
     RefuseWs(ws::Error),
-    /// A new polling session; this GET is its first held poll.
-    OpenPolling {
-        keep_alive: bool,
-    },
-    /// A new WebSocket session; `accept` is the 101 response.
-    OpenWebSocket {
+    /// A new session: on polling, this GET is its first held poll; on
+    /// WebSocket, `accept` is the 101 response (empty for polling).
+    Open {
+        transport: Transport,
         accept: Vec<u8>,
+        keep_alive: bool,
     },
     Poll {
         sid: String,
@@ -340,9 +348,17 @@ fn classify(head: &[u8], config: &Config) -> Action {
         return refuse(Error::BadRequest, body, keep_body);
     }
     match route {
-        Route::Handshake(Transport::Polling) => Action::OpenPolling { keep_alive },
+        Route::Handshake(Transport::Polling) => Action::Open {
+            transport: Transport::Polling,
+            accept: Vec::new(),
+            keep_alive,
+        },
         Route::Handshake(Transport::WebSocket) => match ws_accept(head) {
-            Ok(accept) => Action::OpenWebSocket { accept },
+            Ok(accept) => Action::Open {
+                transport: Transport::WebSocket,
+                accept,
+                keep_alive,
+            },
             Err(e) => Action::RefuseWs(e),
         },
         Route::Poll(sid) => Action::Poll {
@@ -374,23 +390,76 @@ fn ws_accept(head: &[u8]) -> Result<Vec<u8>, ws::Error> {
     Ok(out[..n].to_vec())
 }
 
-/// The application: echo, except `close-me`.
-fn on_message(sid: &str, session: &mut Session<Vec<u8>>, data: Data<'_>, now: Instant) {
-    let sent = match data {
-        Data::Text("close-me") => {
-            session.close(now);
-            Ok(())
-        }
-        Data::Text(text) => session.send_text(text),
-        Data::Binary(bytes) => session.send_binary(bytes),
-    };
-    match sent {
-        Ok(()) => {}
-        // The session closed earlier in this batch: nothing to echo to.
-        Err(Error::InvalidState) => {}
-        Err(e) => {
-            eprintln!("eio_echo: {sid}: cannot echo ({e}); closing the session");
-            session.close(now);
+/// What the application does with its sessions. The run loop calls it on one
+/// thread; whatever a call queues on the session is sent by the loop
+/// afterwards.
+pub trait App {
+    /// The application's state of one session.
+    type State;
+
+    /// A session opened (its open packet is queued already).
+    fn on_open(&mut self, now: Instant, session: &mut Session<Vec<u8>>) -> Self::State;
+
+    /// A message from the client.
+    fn on_message(
+        &mut self,
+        now: Instant,
+        session: &mut Session<Vec<u8>>,
+        state: &mut Self::State,
+        data: Data<'_>,
+    );
+
+    /// When [`handle_timeout`](Self::handle_timeout) is due next, if ever.
+    fn poll_timeout(&self, _state: &Self::State) -> Option<Instant> {
+        None
+    }
+
+    /// The time from [`poll_timeout`](Self::poll_timeout) came.
+    fn handle_timeout(
+        &mut self,
+        _now: Instant,
+        _session: &mut Session<Vec<u8>>,
+        _state: &mut Self::State,
+    ) {
+    }
+
+    /// The session is finished and dropped.
+    fn on_closed(&mut self, _sid: &str, _state: Self::State) {}
+}
+
+/// The echo application: every message comes back, except `close-me`, which
+/// closes the session.
+pub struct Echo;
+
+impl App for Echo {
+    type State = ();
+
+    fn on_open(&mut self, _now: Instant, _session: &mut Session<Vec<u8>>) {}
+
+    fn on_message(
+        &mut self,
+        now: Instant,
+        session: &mut Session<Vec<u8>>,
+        _: &mut (),
+        data: Data<'_>,
+    ) {
+        let sent = match data {
+            Data::Text("close-me") => {
+                session.close(now);
+                Ok(())
+            }
+            Data::Text(text) => session.send_text(text),
+            Data::Binary(bytes) => session.send_binary(bytes),
+        };
+        match sent {
+            Ok(()) => {}
+            // The session closed earlier in this batch: nothing to echo to.
+            Err(Error::InvalidState) => {}
+            Err(e) => {
+                let sid = session.sid().as_str();
+                eprintln!("eio_echo: {sid}: cannot echo ({e}); closing the session");
+                session.close(now);
+            }
         }
     }
 }
@@ -404,7 +473,12 @@ fn queue_storage(config: &Config) -> Vec<u8> {
 
 /// Hands a session's output to its connections: the held GET's response, the
 /// WebSocket's bytes, and the events.
-fn drain(sid: &str, entry: &mut Entry, conns: &mut BTreeMap<ConnId, Conn>, scratch: &mut [u8]) {
+fn drain<S>(
+    sid: &str,
+    entry: &mut Entry<S>,
+    conns: &mut BTreeMap<ConnId, Conn>,
+    scratch: &mut [u8],
+) {
     // A connection that ended is not answered: `reap` reports it to the
     // session (an aborted poll, the end of the WebSocket) instead.
     if let Some(id) = entry.held
@@ -461,12 +535,13 @@ fn drain(sid: &str, entry: &mut Entry, conns: &mut BTreeMap<ConnId, Conn>, scrat
     }
 }
 
-struct Server {
+struct Server<A: App> {
     config: Config,
+    app: A,
     clock: StdClock,
     entropy: StdEntropy,
     conns: BTreeMap<ConnId, Conn>,
-    sessions: HashMap<String, Entry>,
+    sessions: HashMap<String, Entry<A::State>>,
     next_id: ConnId,
     /// Output buffer for `poll_http` / `poll_ws`: one whole polling response
     /// with the largest packet (a binary message of maxPayload bytes is 4/3 as
@@ -476,10 +551,11 @@ struct Server {
     tmp: Vec<u8>,
 }
 
-impl Server {
-    fn new(config: Config) -> Server {
+impl<A: App> Server<A> {
+    fn new(config: Config, app: A) -> Self {
         Server {
             config,
+            app,
             clock: StdClock::new(),
             entropy: StdEntropy::new(),
             conns: BTreeMap::new(),
@@ -537,6 +613,10 @@ impl Server {
         for (sid, entry) in self.sessions.iter_mut() {
             if entry.session.poll_timeout().is_some_and(|t| t <= now) {
                 entry.session.handle_timeout(now);
+            }
+            if self.app.poll_timeout(&entry.app).is_some_and(|t| t <= now) {
+                self.app
+                    .handle_timeout(now, &mut entry.session, &mut entry.app);
             }
             // Also picks up output left behind by WebSocket backpressure.
             drain(sid, entry, &mut self.conns, &mut self.scratch);
@@ -644,10 +724,14 @@ impl Server {
                 conn.close();
                 return;
             }
-            Action::OpenPolling { keep_alive } => {
-                let session = match Session::open(
+            Action::Open {
+                transport,
+                accept,
+                keep_alive,
+            } => {
+                let mut session = match Session::open(
                     now,
-                    Transport::Polling,
+                    transport,
                     self.config,
                     queue_storage(&self.config),
                     &mut self.entropy,
@@ -660,49 +744,32 @@ impl Server {
                     }
                 };
                 let sid = session.sid().as_str().to_owned();
-                eprintln!("eio_echo: {sid}: open (polling)");
-                conn.state = State::Held {
-                    sid: sid.clone(),
-                    keep_alive,
-                };
-                self.sessions.insert(
-                    sid.clone(),
-                    Entry {
-                        session,
-                        assembler: Assembler::new(Vec::new()),
-                        held: Some(id),
-                        ws: None,
-                    },
-                );
-                sid
-            }
-            Action::OpenWebSocket { accept } => {
-                let session = match Session::open(
-                    now,
-                    Transport::WebSocket,
-                    self.config,
-                    queue_storage(&self.config),
-                    &mut self.entropy,
-                ) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("eio_echo: Session::open: {e}");
-                        conn.refuse(Error::BadRequest, 0, false);
-                        return;
-                    }
-                };
-                let sid = session.sid().as_str().to_owned();
-                eprintln!("eio_echo: {sid}: open (websocket)");
-                // The bytes after the head are already WebSocket frames.
+                eprintln!("eio_echo: {sid}: open ({transport:?})");
+                let websocket = transport == Transport::WebSocket;
+                // The bytes after a WebSocket head are already WebSocket
+                // frames.
                 conn.wbuf.extend_from_slice(&accept);
-                conn.state = State::WebSocket { sid: sid.clone() };
+                conn.state = if websocket {
+                    State::WebSocket { sid: sid.clone() }
+                } else {
+                    State::Held {
+                        sid: sid.clone(),
+                        keep_alive,
+                    }
+                };
+                let app = self.app.on_open(now, &mut session);
                 self.sessions.insert(
                     sid.clone(),
                     Entry {
                         session,
-                        assembler: Assembler::new(vec![0; self.config.max_payload]),
-                        held: None,
-                        ws: Some(id),
+                        app,
+                        assembler: Assembler::new(if websocket {
+                            vec![0; self.config.max_payload]
+                        } else {
+                            Vec::new()
+                        }),
+                        held: (!websocket).then_some(id),
+                        ws: websocket.then_some(id),
                     },
                 );
                 sid
@@ -784,7 +851,10 @@ impl Server {
             Some(entry) => match entry.session.handle_post(now, &mut conn.rbuf[..len]) {
                 Ok(mut payload) => loop {
                     match entry.session.read_message(now, &mut payload) {
-                        Ok(Some(data)) => on_message(&sid, &mut entry.session, data, now),
+                        Ok(Some(data)) => {
+                            self.app
+                                .on_message(now, &mut entry.session, &mut entry.app, data)
+                        }
                         Ok(None) => break None,
                         // The session is closed; the POST gets 400.
                         Err(e) => break Some(e),
@@ -830,7 +900,8 @@ impl Server {
                     off += input.consumed;
                     let consumed = input.consumed;
                     if let Some(data) = input.message {
-                        on_message(sid, &mut entry.session, data, now);
+                        self.app
+                            .on_message(now, &mut entry.session, &mut entry.app, data);
                     } else if consumed == 0 {
                         break;
                     }
@@ -903,16 +974,28 @@ impl Server {
                         conn.close();
                     }
                 }
+                self.app.on_closed(&sid, entry.app);
             }
         }
     }
 }
 
-/// Serves Engine.IO on `listener` until `stop` is set (checked every pass, at
-/// least every few milliseconds).
+/// Serves the echo application ([`Echo`]) on `listener` until `stop` is set
+/// (checked every pass, at least every few milliseconds).
 pub fn serve(listener: TcpListener, config: Config, stop: &AtomicBool) -> io::Result<()> {
+    serve_app(listener, config, Echo, stop)
+}
+
+/// Serves Engine.IO with the application `app` on `listener` until `stop` is
+/// set (checked every pass, at least every few milliseconds).
+pub fn serve_app<A: App>(
+    listener: TcpListener,
+    config: Config,
+    app: A,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let mut server = Server::new(config);
+    let mut server = Server::new(config, app);
     while !stop.load(Ordering::Relaxed) {
         let mut progress = server.accept(&listener);
         progress |= server.pass();
@@ -921,6 +1004,22 @@ pub fn serve(listener: TcpListener, config: Config, stop: &AtomicBool) -> io::Re
         }
     }
     Ok(())
+}
+
+/// Binds `addr`, which must be a loopback address; on failure, exits with a
+/// message naming the program `prog`.
+pub fn bind_loopback(prog: &str, addr: SocketAddr) -> TcpListener {
+    if !addr.ip().is_loopback() {
+        eprintln!("{prog}: refusing to serve on {addr}: this example binds loopback only");
+        std::process::exit(2);
+    }
+    match TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{prog}: cannot bind {addr}: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn usage() -> ! {
@@ -953,17 +1052,7 @@ fn main() {
     let Ok(addr) = addr.parse::<SocketAddr>() else {
         usage()
     };
-    if !addr.ip().is_loopback() {
-        eprintln!("eio_echo: refusing to serve on {addr}: this example binds loopback only");
-        std::process::exit(2);
-    }
-    let listener = match TcpListener::bind(addr) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("eio_echo: cannot bind {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
+    let listener = bind_loopback("eio_echo", addr);
     let local = listener.local_addr().expect("local_addr");
     eprintln!(
         "eio_echo: serving http://{local}{} (pingInterval {} ms, pingTimeout {} ms)",

@@ -75,7 +75,7 @@
 mod client;
 mod error;
 pub mod packet;
-mod queue;
+pub(crate) mod queue;
 mod server;
 
 pub use client::{

@@ -98,6 +98,19 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
         }
     }
 
+    /// Every entry, front first.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (u8, &[u8])> + '_ {
+        let buf = &self.buf.as_ref()[self.head..self.tail];
+        let mut at = 0;
+        core::iter::from_fn(move || {
+            let header = buf.get(at..at + ENTRY_HEADER)?;
+            let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
+            let bytes = buf.get(at + ENTRY_HEADER..at + ENTRY_HEADER + len)?;
+            at += ENTRY_HEADER + len;
+            Some((header[0], bytes))
+        })
+    }
+
     /// Bytes free.
     pub(crate) fn free(&self) -> usize {
         self.buf.as_ref().len() - (self.tail - self.head)

@@ -64,12 +64,16 @@ pub enum Error {
     JsonTooDeep,
 
     // ---- the session (server::Connection) ----
-    /// An EVENT for a namespace the client has not joined (from
-    /// [`Connection::handle_message`](super::Connection::handle_message):
-    /// the packet is dropped, as the reference server does, and the
-    /// connection goes on), or a command for a namespace the client is not in
-    /// (nothing is sent).
+    /// A command for a namespace that is not joined (nothing is sent).
     NotConnected,
+    /// A packet out of place: an EVENT, ACK or DISCONNECT for a namespace
+    /// the client has not joined, a CONNECT for one it has, or a
+    /// CONNECT_ERROR from a client. The reference server (4.8) closes the
+    /// connection.
+    UnexpectedPacket,
+    /// The client's send buffer cannot take the packet and its attachments;
+    /// nothing was buffered.
+    SendBufferFull,
     /// A binary message arrived when no binary packet awaited attachments.
     UnexpectedBinary,
     /// A text message arrived while a binary packet still awaited
@@ -129,6 +133,7 @@ impl Error {
             Error::BufferTooSmall { .. }
                 | Error::TooManyNamespaces
                 | Error::AckTableFull
+                | Error::SendBufferFull
                 | Error::RoomsFull
                 | Error::RoomNameTooLong
                 | Error::Engine(_)
@@ -153,6 +158,8 @@ impl fmt::Display for Error {
             JsonSyntax { offset } => return write!(f, "invalid JSON at byte {offset}"),
             JsonTooDeep => "JSON nested too deeply",
             NotConnected => "namespace not joined",
+            UnexpectedPacket => "packet out of place",
+            SendBufferFull => "send buffer full",
             UnexpectedBinary => "binary message with no packet awaiting attachments",
             MissingAttachments => "text message while attachments were awaited",
             AttachmentsTooLarge => "attachments exceed the assembler's storage",

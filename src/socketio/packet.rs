@@ -162,6 +162,14 @@ impl<'a> Packet<'a> {
     /// [`Error::ReservedEventName`], [`Error::InvalidPlaceholder`],
     /// [`Error::JsonSyntax`], [`Error::JsonTooDeep`].
     pub fn decode(text: &'a str, limits: &Limits) -> Result<Self, Error> {
+        let p = Self::decode_header(text, limits)?;
+        p.check_data(limits)?;
+        Ok(p)
+    }
+
+    /// The header only (type, attachments, namespace, ack id); `data` is the
+    /// rest, unchecked.
+    pub(crate) fn decode_header(text: &'a str, limits: &Limits) -> Result<Self, Error> {
         let b = text.as_bytes();
         let kind = b
             .first()
@@ -220,15 +228,13 @@ impl<'a> Packet<'a> {
             );
         }
         let data = (i < b.len()).then(|| &text[i..]);
-        let p = Packet {
+        Ok(Packet {
             kind,
             nsp,
             ack_id,
             attachments,
             data,
-        };
-        p.check_data(limits)?;
-        Ok(p)
+        })
     }
 
     /// Checks the data's syntax and its shape for the packet type.

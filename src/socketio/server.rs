@@ -101,6 +101,43 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Assembler<B> {
         Ok(())
     }
 
+    /// Takes a text message: the packet, or `None` when it is the header of a
+    /// binary packet (kept until its attachments arrive).
+    pub(crate) fn take_text<'a>(
+        &'a mut self,
+        text: &'a str,
+        limits: &Limits,
+    ) -> Result<Option<(Packet<'a>, Attachments<'a>)>, Error> {
+        if self.is_assembling() {
+            self.missing = 0;
+            return Err(Error::MissingAttachments);
+        }
+        let packet = Packet::decode(text, limits)?;
+        if packet.attachments > 0 {
+            self.start(text, packet.attachments)?;
+            return Ok(None);
+        }
+        Ok(Some((packet, Attachments::NONE)))
+    }
+
+    /// Takes a binary message: the packet once it has all its attachments.
+    pub(crate) fn take_binary(
+        &mut self,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<(Packet<'_>, Attachments<'_>)>, Error> {
+        if !self.is_assembling() {
+            return Err(Error::UnexpectedBinary);
+        }
+        self.push(bytes)?;
+        if self.is_assembling() {
+            return Ok(None);
+        }
+        let (text, attachments) = self.parts();
+        // The text was validated when it arrived.
+        Ok(Some((Packet::decode(text, limits)?, attachments)))
+    }
+
     /// The assembled text and attachments (only valid when `missing == 0`).
     fn parts(&self) -> (&str, Attachments<'_>) {
         let buf = &self.buf.as_ref()[..self.len];
@@ -343,13 +380,12 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     /// protocol itself on `eio` where the reference server does: a CONNECT to
     /// an unknown namespace gets CONNECT_ERROR `Invalid namespace`.
     ///
-    /// Errors:
-    /// - [`Error::NotConnected`]: an EVENT for a namespace the client has not
-    ///   joined. The packet is dropped, as the reference server does, and the
-    ///   connection goes on.
-    /// - a packet that does not decode ([`Packet::decode`]'s errors),
-    ///   [`Error::UnexpectedBinary`], [`Error::MissingAttachments`],
-    ///   [`Error::AttachmentsTooLarge`]: the client broke the protocol; the
+    /// Errors: a packet that does not decode ([`Packet::decode`]'s errors),
+    ///   [`Error::UnexpectedPacket`] (a packet out of place: an event, ack or
+    ///   DISCONNECT for a namespace not joined, a CONNECT for one already
+    ///   joined, a CONNECT_ERROR), [`Error::UnexpectedBinary`],
+    ///   [`Error::MissingAttachments`], [`Error::AttachmentsTooLarge`]: the
+    ///   client broke the protocol; the
     ///   Engine.IO session is closed (as the reference server does), a
     ///   [`Notice::ProtocolError`] follows, and later calls return
     ///   [`Error::InvalidState`].
@@ -367,47 +403,20 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         if self.failed.is_some() {
             return Err(Error::InvalidState);
         }
-        match message {
-            Data::Binary(bytes) => {
-                if !asm.is_assembling() {
-                    return Err(self.fail(now, eio, Error::UnexpectedBinary));
-                }
-                if let Err(e) = asm.push(bytes) {
-                    return Err(self.fail(now, eio, e));
-                }
-                if asm.is_assembling() {
-                    return Ok(None);
-                }
-                let (text, attachments) = asm.parts();
-                // The text was validated when its header arrived.
-                match Packet::decode(text, &self.config.limits) {
-                    Ok(packet) => self.on_packet(eio, packet, attachments),
-                    Err(e) => Err(self.fail(now, eio, e)),
-                }
-            }
-            Data::Text(text) => {
-                if asm.is_assembling() {
-                    asm.missing = 0;
-                    return Err(self.fail(now, eio, Error::MissingAttachments));
-                }
-                let packet = match Packet::decode(text, &self.config.limits) {
-                    Ok(p) => p,
-                    Err(e) => return Err(self.fail(now, eio, e)),
-                };
-                if packet.attachments > 0 {
-                    // The header of a binary packet: wait for its attachments.
-                    if let Err(e) = asm.start(text, packet.attachments) {
-                        return Err(self.fail(now, eio, e));
-                    }
-                    return Ok(None);
-                }
-                self.on_packet(eio, packet, Attachments::NONE)
-            }
+        let taken = match message {
+            Data::Binary(bytes) => asm.take_binary(bytes, &self.config.limits),
+            Data::Text(text) => asm.take_text(text, &self.config.limits),
+        };
+        match taken {
+            Ok(Some((packet, attachments))) => self.on_packet(now, eio, packet, attachments),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.fail(now, eio, e)),
         }
     }
 
     fn on_packet<'a, Q: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
+        now: Instant,
         eio: &mut engineio::Session<Q>,
         p: Packet<'a>,
         attachments: Attachments<'a>,
@@ -419,6 +428,17 @@ impl<const N: usize, const A: usize> Connection<N, A> {
             data: p.data.unwrap_or("[]"),
             attachments,
         };
+        // socket.io 4.8 closes the connection on a packet out of place: a
+        // CONNECT for a joined namespace, anything else for one not joined,
+        // and CONNECT_ERROR, which only servers send.
+        let in_place = match p.kind {
+            PacketType::Connect => !joined,
+            PacketType::ConnectError => false,
+            _ => joined,
+        };
+        if !in_place {
+            return Err(self.fail(now, eio, Error::UnexpectedPacket));
+        }
         Ok(match p.kind {
             PacketType::Connect => {
                 let exists = self
@@ -435,18 +455,10 @@ impl<const N: usize, const A: usize> Connection<N, A> {
                 })
             }
             PacketType::Disconnect => {
-                if !joined {
-                    return Ok(None);
-                }
                 self.namespaces.retain(|n| n.name != p.nsp);
                 Some(Event::Disconnect { nsp: p.nsp })
             }
-            PacketType::Event | PacketType::BinaryEvent => {
-                if !joined {
-                    return Err(Error::NotConnected);
-                }
-                Some(Event::Event(message))
-            }
+            PacketType::Event | PacketType::BinaryEvent => Some(Event::Event(message)),
             PacketType::Ack | PacketType::BinaryAck => {
                 let Some(i) = p
                     .ack_id
@@ -455,13 +467,9 @@ impl<const N: usize, const A: usize> Connection<N, A> {
                     // An unknown or late ack: ignored, as the reference does.
                     return Ok(None);
                 };
-                if !joined {
-                    return Ok(None);
-                }
                 self.acks.swap_remove(i);
                 Some(Event::Ack(message))
             }
-            // Only servers send CONNECT_ERROR; the reference ignores it.
             PacketType::ConnectError => None,
         })
     }
@@ -534,8 +542,8 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     // ------------------------------------------------------------------
 
     /// Accepts the client into `nsp` with a fresh socket id, answering its
-    /// CONNECT with `0<nsp>,{"sid":"..."}`. A second CONNECT to a joined
-    /// namespace gets a new socket id.
+    /// CONNECT with `0<nsp>,{"sid":"..."}`. Accepting a namespace already
+    /// joined gives it a new socket id.
     ///
     /// Errors: [`Error::TooManyNamespaces`] when `N` are joined (refuse it
     /// instead), [`Error::NamespaceTooLong`], [`Error::Engine`] when the
@@ -758,20 +766,20 @@ fn queue<Q: AsMut<[u8]> + AsRef<[u8]>>(
 }
 
 /// A packet header (type, attachments, namespace, ack id) on the stack.
-struct Header {
+pub(crate) struct Header {
     buf: [u8; 1 + 21 + MAX_NAMESPACE_LEN + 1 + 20],
     len: usize,
 }
 
 impl Header {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Header {
             buf: [0; 1 + 21 + MAX_NAMESPACE_LEN + 1 + 20],
             len: 0,
         }
     }
 
-    fn packet(
+    pub(crate) fn packet(
         &mut self,
         kind: PacketType,
         nsp: &str,
@@ -792,7 +800,7 @@ impl Header {
         Ok(())
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Built from a digit, a `&str` namespace and decimal numbers.
         core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }

@@ -1,0 +1,62 @@
+// Reference Node `socket.io` 4.8 server (Socket.IO protocol v5 over Engine.IO
+// v4) in the "reference test-server configuration" of shared/CONFORMANCE.md:
+// the behaviour sio_client.mjs and sio_client.py expect from a server under test.
+//
+// Usage: node sio_server.mjs [PORT]      (PORT 0 or absent: the OS picks one)
+//
+// - Listens on 127.0.0.1 only, path /socket.io/; pingInterval 300 ms,
+//   pingTimeout 200 ms, maxHttpBufferSize 1e6, connectTimeout 1000 ms,
+//   CORS origin "*".
+// - Prints `LISTENING <port>` on stdout once it accepts connections; then runs
+//   until killed (SIGTERM/SIGINT exit 0). Connection events go to stderr.
+// - Namespace "/": on connection emits `auth` with the handshake auth; answers
+//   `message` with `message-back` (same arguments, binary included); acks
+//   `message-with-ack` with its own arguments; on `force-disconnect-transport`
+//   closes the underlying Engine.IO connection (socket.conn.close()), so the
+//   client sees "transport close" and reconnects.
+// - Namespace "/custom": on connection emits `auth` with the handshake auth.
+// - Any other namespace: refused with CONNECT_ERROR {"message":"Invalid namespace"}.
+
+import { createServer } from 'node:http';
+import { Server } from 'socket.io';
+
+const port = Number(process.argv[2] ?? 0);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error('usage: node sio_server.mjs [PORT]');
+  process.exit(2);
+}
+
+const httpServer = createServer();
+const io = new Server(httpServer, {
+  pingInterval: 300,
+  pingTimeout: 200,
+  maxHttpBufferSize: 1e6,
+  connectTimeout: 1000,
+  cors: { origin: '*' },
+});
+
+function logLifecycle(socket) {
+  console.error(`sio_server: connect ${socket.nsp.name} ${socket.id} (${socket.conn.transport.name})`);
+  socket.on('disconnect', (reason) => console.error(`sio_server: disconnect ${socket.nsp.name} ${socket.id}: ${reason}`));
+}
+
+io.on('connection', (socket) => {
+  logLifecycle(socket);
+  socket.emit('auth', socket.handshake.auth);
+  socket.on('message', (...args) => socket.emit('message-back', ...args));
+  socket.on('message-with-ack', (...args) => {
+    const ack = args.pop();
+    ack(...args);
+  });
+  socket.on('force-disconnect-transport', () => socket.conn.close());
+});
+
+io.of('/custom').on('connection', (socket) => {
+  logLifecycle(socket);
+  socket.emit('auth', socket.handshake.auth);
+});
+
+httpServer.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`LISTENING ${httpServer.address().port}\n`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
