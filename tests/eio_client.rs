@@ -3,25 +3,17 @@
 //! open, messages both ways, the heartbeat, every way a session ends.
 
 use sockwire::engineio::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Data, Error, Event,
+    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Error, Event,
     Session, Transport,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::time::{Duration, Instant};
 use sockwire::ws::Assembler;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum M {
-    T(String),
-    B(Vec<u8>),
-}
+#[path = "common/eio_pair.rs"]
+mod eio_pair;
 
-fn own(d: Data<'_>) -> M {
-    match d {
-        Data::Text(t) => M::T(t.into()),
-        Data::Binary(b) => M::B(b.to_vec()),
-    }
-}
+use eio_pair::{M, client_to_server, server_to_client};
 
 struct Pair {
     c: Client<Vec<u8>, SplitMix64>,
@@ -81,63 +73,21 @@ impl Pair {
 
     /// Moves bytes both ways until neither side has anything to write.
     fn drive(&mut self) {
-        let mut out = vec![0u8; self.tx];
         loop {
-            let mut moved = false;
-            // Client -> server.
-            let mut wire = Vec::new();
-            loop {
-                let n = self.c.poll_transmit(&mut out).unwrap();
-                if n == 0 {
-                    break;
-                }
-                wire.extend_from_slice(&out[..n]);
-            }
-            let mut off = 0;
-            while off < wire.len() {
-                moved = true;
-                match self
-                    .s
-                    .handle_ws_input(self.now, &mut wire[off..], &mut self.s_asm)
-                {
-                    Ok(r) => {
-                        off += r.consumed;
-                        if let Some(d) = r.message {
-                            self.at_server.push(own(d));
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-            // Server -> client.
-            let mut wire = Vec::new();
-            loop {
-                let n = self.s.poll_ws(&mut out).unwrap();
-                if n == 0 {
-                    break;
-                }
-                wire.extend_from_slice(&out[..n]);
-            }
-            let mut off = 0;
-            while self.link_up && off < wire.len() {
-                moved = true;
-                match self
-                    .c
-                    .handle_input(self.now, &mut wire[off..], &mut self.c_asm)
-                {
-                    Ok(r) => {
-                        off += r.consumed;
-                        if let Some(d) = r.message {
-                            self.at_client.push(own(d));
-                        }
-                    }
-                    Err(e) => {
-                        self.client_errors.push(e);
-                        break;
-                    }
-                }
-            }
-            if !moved {
+            let (to_server, a) =
+                client_to_server(&mut self.c, &mut self.s, &mut self.s_asm, self.now, self.tx);
+            let (to_client, errors, b) = server_to_client(
+                &mut self.s,
+                &mut self.c,
+                &mut self.c_asm,
+                self.now,
+                self.tx,
+                self.link_up,
+            );
+            self.at_server.extend(to_server);
+            self.at_client.extend(to_client);
+            self.client_errors.extend(errors);
+            if !a && !b {
                 return;
             }
         }

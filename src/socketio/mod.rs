@@ -14,12 +14,17 @@
 //!   navigator over borrowed text (no tree, no recursion, no allocation).
 //! - [`packet`]: the packet codec ([`Packet`]).
 
+mod client;
 mod error;
 pub mod packet;
 pub mod rooms;
 mod server;
 
 pub use crate::json;
+pub use client::{
+    Client, ClientConfig, ClientEvent, ClientNotice, DisconnectReason, MAX_AUTH_LEN,
+    MAX_RECOVERY_LEN, backoff,
+};
 pub use error::Error;
 pub use packet::{Limits, Packet, PacketType};
 pub use rooms::Rooms;
