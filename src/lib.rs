@@ -1,6 +1,5 @@
-//! sockwire: a `no_std`, Sans-IO protocol core for WebSocket (RFC 6455).
-//!
-//! Engine.IO v4 and Socket.IO v5 are being built on top of the same core.
+//! sockwire: a `no_std`, Sans-IO protocol core for WebSocket (RFC 6455),
+//! Engine.IO v4 and Socket.IO v5.
 //!
 //! sockwire never touches a socket, a clock or a random number generator. Each
 //! state machine takes bytes, time ([`time::Instant`]) and randomness
@@ -22,7 +21,25 @@
 //!
 //! No state machine allocates. Message data is handed back as slices of the
 //! caller's input buffer, unmasked in place; a buffer that is too small for an
-//! output gives `BufferTooSmall { required }` and is left untouched.
+//! output gives `BufferTooSmall { required }` and is left untouched. Queues
+//! (Engine.IO's send queue, Socket.IO's send buffer and binary assembler) live
+//! in storage the caller lends, tables (namespaces, acks, rooms) are sized by
+//! const generics, and "full" is a typed error, never a silent drop.
+//!
+//! # The layers
+//!
+//! | module | what | machines |
+//! |---|---|---|
+//! | [`http`] | bounded, incremental HTTP/1.1 head parser and writer | |
+//! | [`ws`] | RFC 6455: opening handshake, frames, connection | [`ws::ServerHandshake`], [`ws::ClientHandshake`], [`ws::Connection`] (both roles) |
+//! | [`engineio`] | Engine.IO v4: packets, payloads, heartbeat, long-polling, WebSocket, upgrade | [`engineio::Session`] (server), [`engineio::Client`] (WebSocket) |
+//! | [`socketio`] | Socket.IO v5: namespaces, events, acks, binary attachments, rooms, reconnection, recovery | [`socketio::Connection`] (server), [`socketio::Client`] |
+//! | [`json`] | a bounded, iterative JSON validator and navigator over borrowed text | |
+//!
+//! An outer machine feeds an inner one and drains it: the Engine.IO session
+//! owns its WebSocket [`ws::Connection`]; a Socket.IO connection takes the
+//! Engine.IO session's messages and queues its packets on it. The module docs
+//! of [`engineio`] and [`socketio`] show their run loops.
 //!
 //! # A WebSocket server's loop
 //!
