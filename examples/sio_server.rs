@@ -160,10 +160,8 @@ impl eio::App for SocketIoApp {
                 eprintln!("sio_server: {sid}: ignored {other:?}");
                 Ok(())
             }
-            // An event for a namespace not joined: dropped, as the reference
-            // server does.
-            Err(socketio::Error::NotConnected) => Ok(()),
-            // A protocol error: the connection has closed the session; the
+            // A protocol error (a packet out of place included, as in
+            // socket.io 4.8): the connection has closed the session; the
             // notice says why.
             Err(_) => Ok(()),
         };
