@@ -1,23 +1,37 @@
-//! One Engine.IO session, client side, over the WebSocket transport.
+//! One Engine.IO session, client side: over WebSocket, or over HTTP
+//! long-polling with the upgrade to WebSocket.
 //!
-//! The client starts directly on WebSocket (`transport=websocket`, what
-//! embedded clients and `socket.io-client` with `transports: ["websocket"]`
-//! do): the caller opens the TCP connection, performs the opening handshake
-//! with [`ws::ClientHandshake`] on [`websocket_target`], and hands the
-//! connection to [`Client::new`]. Long-polling and the upgrade are on the
-//! server side only, for now.
+//! - **WebSocket** ([`Client::new`]): what embedded clients and
+//!   `socket.io-client` with `transports: ["websocket"]` do. The caller opens
+//!   the TCP connection, performs the opening handshake with
+//!   [`ws::ClientHandshake`] on [`websocket_target`], and hands it over.
+//! - **Polling** ([`Client::polling`]): the session starts with HTTP requests
+//!   that [`Client::poll_request`] writes (at most one GET and one POST in
+//!   flight; send each on its own HTTP connection, since the GET is held by the
+//!   server) and whose answers come back through
+//!   [`Client::handle_get_response`] and [`Client::handle_post_response`].
+//!   When the server offers `websocket`, [`Client::wants_upgrade`] says so:
+//!   open a WebSocket to [`Client::upgrade_target`], call
+//!   [`Client::handle_upgrade_open`], and the client probes it (`2probe`,
+//!   `3probe`), pauses polling until its requests are answered, sends `5` and
+//!   moves to it ([`ClientEvent::Upgraded`]), the reference client's sequence.
+//!   A probe that fails leaves the session on polling.
 
-use super::Error;
-use super::packet::{Data, Packet};
-use super::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT};
+use super::packet::{Data, Packet, Payload, PayloadWriter};
+use super::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
 use super::server::WsInput;
+use super::{Error, Transport};
 use crate::entropy::Entropy;
+use crate::http;
 use crate::json;
 use crate::time::{Duration, Instant};
 use crate::ws::{self, Assembler, MessageKind};
 
 /// The longest session id a [`Client`] keeps, in bytes.
 pub const MAX_SID_LEN: usize = 64;
+
+/// Room [`Client::poll_request`] keeps for a POST's head in front of its body.
+const HEAD_ROOM: usize = 512;
 
 /// Client settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +45,11 @@ pub struct ClientConfig {
     /// How long to wait for the server's open packet. Default 20 s (the
     /// reference client's `timeout`).
     pub open_timeout: Duration,
+    /// Polling sessions: try the upgrade to WebSocket when the server offers
+    /// it. Default true.
+    pub upgrade: bool,
+    /// How long an upgrade probe may take. Default 10 s.
+    pub upgrade_timeout: Duration,
     /// Settings of the WebSocket; its message and frame limits are replaced by
     /// `max_payload`.
     pub ws: ws::Config,
@@ -42,6 +61,8 @@ impl ClientConfig {
         path: "/engine.io/",
         max_payload: 1_000_000,
         open_timeout: Duration::from_millis(20_000),
+        upgrade: true,
+        upgrade_timeout: Duration::from_millis(10_000),
         ws: ws::Config::DEFAULT,
     };
 }
@@ -63,14 +84,23 @@ impl Default for ClientConfig {
 /// );
 /// ```
 pub fn websocket_target<'o>(path: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
-    const QUERY: &str = "?EIO=4&transport=websocket";
-    let len = path.len() + QUERY.len();
+    target(path, "websocket", "", out)
+}
+
+/// `<path>?EIO=4&transport=<transport>[&sid=<sid>]` into `out`.
+fn target<'o>(path: &str, transport: &str, sid: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
+    let sid_key = if sid.is_empty() { "" } else { "&sid=" };
+    let parts = [path, "?EIO=4&transport=", transport, sid_key, sid];
+    let len: usize = parts.iter().map(|p| p.len()).sum();
     if out.len() < len {
         return Err(Error::BufferTooSmall { required: len });
     }
-    out[..path.len()].copy_from_slice(path.as_bytes());
-    out[path.len()..len].copy_from_slice(QUERY.as_bytes());
-    core::str::from_utf8(&out[..len]).map_err(|_| Error::InvalidState)
+    let mut n = 0;
+    for p in parts {
+        out[n..n + p.len()].copy_from_slice(p.as_bytes());
+        n += p.len();
+    }
+    core::str::from_utf8(&out[..n]).map_err(|_| Error::InvalidState)
 }
 
 /// Why a client session ended.
@@ -88,8 +118,8 @@ pub enum ClientCloseReason {
     PingTimeout,
     /// No open packet within [`ClientConfig::open_timeout`].
     OpenTimeout,
-    /// The server broke the protocol ("transport error"); the WebSocket is
-    /// closed with the error's code.
+    /// The server broke the protocol, or a polling request failed ("transport
+    /// error"); a WebSocket is closed with the error's code.
     Error(Error),
     /// The application called [`Client::close`] ("forced close").
     ForcedClose,
@@ -101,11 +131,30 @@ pub enum ClientCloseReason {
 #[non_exhaustive]
 pub enum ClientEvent {
     /// The server's open packet arrived: [`Client::sid`] and the heartbeat
-    /// settings are known, and queued messages start to flow.
+    /// settings are known, and queued messages start to flow. On polling,
+    /// check [`Client::wants_upgrade`].
     Open,
+    /// The session moved from polling to the probed WebSocket; the HTTP
+    /// connections can be closed.
+    Upgraded,
+    /// The upgrade probe failed or timed out; the session stays on polling
+    /// and the probe's WebSocket is being closed.
+    UpgradeFailed,
     /// The session is over; the closing frames may still be in
     /// [`Client::poll_transmit`].
     Closed(ClientCloseReason),
+}
+
+/// A polling request [`Client::poll_request`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Request {
+    /// A long-poll GET of this many bytes: send it on the GET connection and
+    /// give the answer to [`Client::handle_get_response`].
+    Get(usize),
+    /// A POST (head and body) of this many bytes: send it on the POST
+    /// connection and give the answer to [`Client::handle_post_response`].
+    Post(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +170,22 @@ enum Phase {
     Closed,
 }
 
-/// One Engine.IO session on the client, over a WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Probe {
+    None,
+    /// `2probe` sent (or due) on the new WebSocket.
+    Sent {
+        deadline: Instant,
+    },
+    /// `3probe` came back: polling is paused until its requests are
+    /// answered, then `5` goes out.
+    Probed,
+    /// The probe failed; no new one is tried.
+    Failed,
+}
+
+/// One Engine.IO session on the client.
 ///
 /// Outgoing messages wait in a bounded queue in storage `B` the caller lends
 /// (each takes [`queue_cost`](Self::queue_cost) bytes; [`Error::QueueFull`]
@@ -130,26 +194,39 @@ enum Phase {
 /// pingInterval + pingTimeout ends the session.
 ///
 /// The run loop is the one of every sockwire machine: feed
-/// [`handle_input`](Self::handle_input), drain
-/// [`poll_transmit`](Self::poll_transmit) and
-/// [`poll_event`](Self::poll_event), sleep until
-/// [`poll_timeout`](Self::poll_timeout).
+/// [`handle_input`](Self::handle_input) (WebSocket bytes) or the polling
+/// answers, drain [`poll_transmit`](Self::poll_transmit),
+/// [`poll_request`](Self::poll_request) and [`poll_event`](Self::poll_event),
+/// sleep until [`poll_timeout`](Self::poll_timeout).
 #[derive(Debug)]
 pub struct Client<B, E> {
-    ws: ws::Connection<E>,
+    config: ClientConfig,
+    transport: Transport,
+    /// The active WebSocket, or the upgrade probe's.
+    ws: Option<ws::Connection<E>>,
+    /// Kept for the upgrade's WebSocket.
+    entropy: Option<E>,
     phase: Phase,
     now: Instant,
     sid: heapless::String<MAX_SID_LEN>,
     ping_interval: Duration,
     ping_timeout: Duration,
     server_max_payload: usize,
+    upgrade_offered: bool,
     /// No ping by then: the server is gone.
     ping_deadline: Option<Instant>,
     pong_due: bool,
     goodbye_due: bool,
     ws_close: Option<u16>,
     frame_started: bool,
-    events: heapless::Deque<ClientEvent, 2>,
+    // ---- polling ----
+    handshake_sent: bool,
+    get_in_flight: bool,
+    post_in_flight: bool,
+    // ---- upgrade ----
+    probe: Probe,
+    probe_ping_due: bool,
+    events: heapless::Deque<ClientEvent, 4>,
     queue: Queue<B>,
 }
 
@@ -158,11 +235,24 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
     /// [`websocket_target`]) just succeeded at `now`. `entropy` masks the
     /// frames.
     pub fn new(now: Instant, config: ClientConfig, storage: B, entropy: E) -> Self {
-        let mut wc = config.ws;
-        wc.max_message_size = config.max_payload as u64;
-        wc.max_frame_size = config.max_payload as u64;
+        let mut c = Self::polling(now, config, storage, entropy);
+        c.transport = Transport::WebSocket;
+        c.ws = c
+            .entropy
+            .take()
+            .map(|e| ws::Connection::client(c.ws_config(), e));
+        c
+    }
+
+    /// A session that starts on long-polling at `now`: its first
+    /// [`poll_request`](Self::poll_request) is the handshake GET. `entropy`
+    /// masks the frames of the upgrade's WebSocket.
+    pub fn polling(now: Instant, config: ClientConfig, storage: B, entropy: E) -> Self {
         Client {
-            ws: ws::Connection::client(wc, entropy),
+            config,
+            transport: Transport::Polling,
+            ws: None,
+            entropy: Some(entropy),
             phase: Phase::Opening {
                 deadline: now + config.open_timeout,
             },
@@ -171,19 +261,37 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
             ping_interval: Duration::from_millis(0),
             ping_timeout: Duration::from_millis(0),
             server_max_payload: 0,
+            upgrade_offered: false,
             ping_deadline: None,
             pong_due: false,
             goodbye_due: false,
             ws_close: None,
             frame_started: false,
+            handshake_sent: false,
+            get_in_flight: false,
+            post_in_flight: false,
+            probe: Probe::None,
+            probe_ping_due: false,
             events: heapless::Deque::new(),
             queue: Queue::new(storage),
         }
     }
 
+    fn ws_config(&self) -> ws::Config {
+        let mut wc = self.config.ws;
+        wc.max_message_size = self.config.max_payload as u64;
+        wc.max_frame_size = self.config.max_payload as u64;
+        wc
+    }
+
     /// The session id, once open (empty before).
     pub fn sid(&self) -> &str {
         &self.sid
+    }
+
+    /// The transport in use.
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// The server's ping interval (zero before the session opens).
@@ -212,10 +320,18 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         self.phase == Phase::Closed
     }
 
-    /// True when the session is over and the WebSocket has closed: drop it
-    /// and close the TCP connection.
+    /// True when the session is over and its WebSocket (if any) has closed:
+    /// drop it and close its connections.
     pub fn is_finished(&self) -> bool {
-        self.is_closed() && self.ws.state() == ws::State::Closed
+        self.is_closed() && !self.has_websocket()
+    }
+
+    /// True while a WebSocket (the transport, or an upgrade probe) still
+    /// needs reading or writing.
+    pub fn has_websocket(&self) -> bool {
+        self.ws
+            .as_ref()
+            .is_some_and(|w| w.state() != ws::State::Closed)
     }
 
     // ------------------------------------------------------------------
@@ -243,7 +359,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         self.queue.push(TAG_TEXT, &all[..parts.len() + 1])
     }
 
-    /// Queues a binary message (a binary frame).
+    /// Queues a binary message (a binary frame, or base64 on polling).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_sendable()?;
         self.queue.push(TAG_BINARY, &[data])
@@ -263,19 +379,23 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
     /// WebSocket closing handshake. Harmless when already closing.
     pub fn close(&mut self, now: Instant) {
         self.now = now;
-        if matches!(self.phase, Phase::Open | Phase::Opening { .. }) {
-            let was_open = self.phase == Phase::Open;
-            self.phase = Phase::Closing;
-            let _ = self
-                .events
-                .push_back(ClientEvent::Closed(ClientCloseReason::ForcedClose));
-            if !was_open {
-                // Nothing was sent yet: just close the WebSocket.
-                self.queue.clear();
-                self.finish(1000);
-            } else {
+        match self.phase {
+            Phase::Open => {
+                self.phase = Phase::Closing;
                 self.goodbye_due = true;
+                let _ = self
+                    .events
+                    .push_back(ClientEvent::Closed(ClientCloseReason::ForcedClose));
             }
+            Phase::Opening { .. } => {
+                // Nothing was sent yet: just close.
+                self.queue.clear();
+                let _ = self
+                    .events
+                    .push_back(ClientEvent::Closed(ClientCloseReason::ForcedClose));
+                self.finish(1000);
+            }
+            _ => {}
         }
     }
 
@@ -286,7 +406,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         }
     }
 
-    /// Ends the session with `reason`: the WebSocket closes with `code`.
+    /// Ends the session with `reason`: a WebSocket closes with `code`.
     fn end(&mut self, reason: ClientCloseReason, code: Option<u16>) {
         if self.phase == Phase::Closed {
             return;
@@ -297,7 +417,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         self.queue.discard(self.frame_started);
         match code {
             Some(code) => self.finish(code),
-            None => self.phase = Phase::Closed,
+            None => {
+                self.finish(1000);
+                self.ws_close = None;
+            }
         }
     }
 
@@ -306,7 +429,12 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         self.ping_deadline = None;
         self.pong_due = false;
         self.goodbye_due = false;
-        if self.ws.state() == ws::State::Open {
+        self.probe_ping_due = false;
+        if self
+            .ws
+            .as_ref()
+            .is_some_and(|w| w.state() == ws::State::Open)
+        {
             self.ws_close = Some(code);
         }
     }
@@ -321,17 +449,20 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
     }
 
     // ------------------------------------------------------------------
-    // Input
+    // WebSocket input
     // ------------------------------------------------------------------
 
-    /// Bytes from the WebSocket. Returns how many were consumed and at most
-    /// one message, which borrows `input` (or `assembler`, for a message that
-    /// arrived in pieces).
+    /// Bytes from the WebSocket (the transport, or the upgrade probe's).
+    /// Returns how many were consumed and at most one message, which borrows
+    /// `input` (or `assembler`, for a message that arrived in pieces).
     ///
     /// Errors (the session ends, [`ClientEvent::Closed`] follows, the
     /// WebSocket's close frame is in [`poll_transmit`](Self::poll_transmit)):
     /// [`Error::WebSocket`], [`Error::InvalidPacket`] (also a malformed open
     /// packet), [`Error::UnexpectedPacket`] (anything before the open packet).
+    /// On a probe, an error only abandons the upgrade
+    /// ([`ClientEvent::UpgradeFailed`]). [`Error::InvalidState`] when there is
+    /// no WebSocket.
     pub fn handle_input<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
         now: Instant,
@@ -339,8 +470,16 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         assembler: &'a mut Assembler<A>,
     ) -> Result<WsInput<'a>, Error> {
         self.now = now;
-        let r = match self.ws.handle_input(now, input) {
+        let probing = self.transport == Transport::Polling;
+        let Some(conn) = self.ws.as_mut() else {
+            return Err(Error::InvalidState);
+        };
+        let r = match conn.handle_input(now, input) {
             Ok(r) => r,
+            Err(e) if probing => {
+                self.abandon_probe();
+                return Err(Error::from(e));
+            }
             Err(e) => return Err(self.fail(Error::from(e))),
         };
         let consumed = r.consumed;
@@ -348,7 +487,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         let message = match r.event {
             None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
             Some(ws::Event::Close { .. }) => {
-                self.end(ClientCloseReason::TransportClose, None);
+                if probing {
+                    self.abandon_probe();
+                } else {
+                    self.end(ClientCloseReason::TransportClose, None);
+                }
                 return done(None);
             }
             Some(ev @ ws::Event::Data { kind, data, fin }) => {
@@ -356,7 +499,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
                     match kind {
                         MessageKind::Text => match core::str::from_utf8(data) {
                             Ok(t) => ws::Message::Text(t),
-                            Err(_) => return Err(self.fail(Error::InvalidPacket)),
+                            Err(_) => return Err(self.ws_fail(probing, Error::InvalidPacket)),
                         },
                         MessageKind::Binary => ws::Message::Binary(data),
                     }
@@ -364,7 +507,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
                     match assembler.push(&ev) {
                         Ok(Some(m)) => m,
                         Ok(None) => return done(None),
-                        Err(e) => return Err(self.fail(Error::from(e))),
+                        Err(e) => return Err(self.ws_fail(probing, Error::from(e))),
                     }
                 }
             }
@@ -375,21 +518,46 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         let packet = match message {
             ws::Message::Text(t) => match Packet::decode_text(t) {
                 Ok(p) => p,
-                Err(e) => return Err(self.fail(e)),
+                Err(e) => return Err(self.ws_fail(probing, e)),
             },
             ws::Message::Binary(b) => Packet::Message(Data::Binary(b)),
         };
+        if probing {
+            match (self.probe, packet) {
+                (Probe::Sent { .. }, Packet::Pong("probe")) => {
+                    self.probe = Probe::Probed;
+                }
+                _ => self.abandon_probe(),
+            }
+            return done(None);
+        }
+        self.on_packet(now, packet)
+            .map(|message| WsInput { consumed, message })
+    }
+
+    fn ws_fail(&mut self, probing: bool, e: Error) -> Error {
+        if probing {
+            self.abandon_probe();
+            e
+        } else {
+            self.fail(e)
+        }
+    }
+
+    /// A packet on the active transport.
+    fn on_packet<'a>(
+        &mut self,
+        now: Instant,
+        packet: Packet<'a>,
+    ) -> Result<Option<Data<'a>>, Error> {
         if let Phase::Opening { .. } = self.phase {
             return match packet {
-                Packet::Open(json) => self.on_open(now, json).map(|()| WsInput {
-                    consumed,
-                    message: None,
-                }),
+                Packet::Open(json) => self.on_open(now, json).map(|()| None),
                 _ => Err(self.fail(Error::UnexpectedPacket)),
             };
         }
         match packet {
-            Packet::Message(d) => return done(Some(d)),
+            Packet::Message(d) => return Ok(Some(d)),
             Packet::Ping(_) => {
                 self.pong_due = true;
                 self.ping_deadline = Some(now + self.ping_interval + self.ping_timeout);
@@ -398,7 +566,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
             // A second open, stray pongs, upgrades and noops mean nothing here.
             Packet::Open(_) | Packet::Pong(_) | Packet::Upgrade | Packet::Noop => {}
         }
-        done(None)
+        Ok(None)
     }
 
     fn on_open(&mut self, now: Instant, open: &str) -> Result<(), Error> {
@@ -413,23 +581,270 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         let Ok(sid) = json::unescape(sid, &mut buf) else {
             return Err(self.fail(Error::InvalidPacket));
         };
-        self.sid = heapless::String::try_from(sid).map_err(|_| Error::InvalidPacket)?;
+        let Ok(sid) = heapless::String::try_from(sid) else {
+            return Err(self.fail(Error::InvalidPacket));
+        };
+        self.sid = sid;
         self.ping_interval = Duration::from_millis(interval);
         self.ping_timeout = Duration::from_millis(timeout);
         self.server_max_payload = json::get(open, "maxPayload")
             .and_then(json::as_u64)
             .map_or(0, |m| m as usize);
+        self.upgrade_offered = json::get(open, "upgrades")
+            .is_some_and(|u| json::elements(u).any(|t| json::str_eq(t, "websocket")));
         self.ping_deadline = Some(now + self.ping_interval + self.ping_timeout);
         self.phase = Phase::Open;
         let _ = self.events.push_back(ClientEvent::Open);
         Ok(())
     }
 
-    /// The TCP stream ended.
+    /// The WebSocket's TCP stream ended (the transport's, or the probe's).
     pub fn handle_eof(&mut self, now: Instant) {
         self.now = now;
-        let _ = self.ws.handle_eof(now);
-        self.end(ClientCloseReason::TransportClose, None);
+        if let Some(w) = self.ws.as_mut() {
+            let _ = w.handle_eof(now);
+        }
+        if self.transport == Transport::Polling {
+            self.abandon_probe();
+        } else {
+            self.end(ClientCloseReason::TransportClose, None);
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Polling
+    // ------------------------------------------------------------------
+
+    /// The next polling request to send, written into `out` (a GET's head, or
+    /// a POST's head and body), or `None` when none is due: a GET is in flight
+    /// (or the session is not on polling), no POST is needed or one is in
+    /// flight, or polling is paused for the upgrade. `host` goes into the
+    /// `Host` header. Call it until `None` after every input and command.
+    ///
+    /// A POST carries the pong, queued messages (as many as fit in `out`
+    /// after 512 bytes kept for the head) and the close packet;
+    /// [`Error::BufferTooSmall`] when not even the first one fits (nothing
+    /// changes).
+    pub fn poll_request(&mut self, host: &str, out: &mut [u8]) -> Result<Option<Request>, Error> {
+        if self.transport != Transport::Polling || self.probe == Probe::Probed {
+            return Ok(None);
+        }
+        let mut path = [0u8; 256];
+        let open = matches!(self.phase, Phase::Open | Phase::Closing);
+        if open
+            && !self.post_in_flight
+            && (self.pong_due || self.goodbye_due || !self.queue.is_empty())
+        {
+            let target = target(self.config.path, "polling", &self.sid, &mut path)?;
+            return self
+                .write_post(host, target, out)
+                .map(|n| Some(Request::Post(n)));
+        }
+        let handshake = matches!(self.phase, Phase::Opening { .. }) && !self.handshake_sent;
+        if !self.get_in_flight && (handshake || self.phase == Phase::Open) {
+            let sid = if handshake { "" } else { self.sid.as_str() };
+            let target = target(self.config.path, "polling", sid, &mut path)?;
+            let n = http::write_head(out, |w| {
+                w.request_line("GET", target);
+                w.header("Host", host.as_bytes());
+                w.header("Accept", b"*/*");
+                w.raw(b"\r\n");
+            })?;
+            self.get_in_flight = true;
+            self.handshake_sent = true;
+            return Ok(Some(Request::Get(n)));
+        }
+        Ok(None)
+    }
+
+    fn write_post(&mut self, host: &str, target: &str, out: &mut [u8]) -> Result<usize, Error> {
+        let start = HEAD_ROOM.min(out.len());
+        let mut w = PayloadWriter::new(&mut out[start..]);
+        let too_small = |required: usize| Error::BufferTooSmall {
+            required: required + HEAD_ROOM,
+        };
+        if self.pong_due {
+            w.push(&Packet::Pong("")).map_err(|e| match e {
+                Error::BufferTooSmall { required } => too_small(required),
+                e => e,
+            })?;
+        }
+        let (mut taken, mut all_taken) = (0, true);
+        for (tag, bytes) in self.queue.entries() {
+            match w.push(&entry_packet(tag, bytes)) {
+                Ok(()) => taken += 1,
+                Err(Error::BufferTooSmall { required }) if w.is_empty() => {
+                    return Err(too_small(required));
+                }
+                Err(_) => {
+                    all_taken = false;
+                    break;
+                }
+            }
+        }
+        let goodbye = self.goodbye_due && all_taken && w.push(&Packet::Close).is_ok();
+        let body_len = w.len();
+        let mut head = [0u8; HEAD_ROOM];
+        let head_len = http::write_head(&mut head, |w| {
+            w.request_line("POST", target);
+            w.header("Host", host.as_bytes());
+            w.header("Content-Type", b"text/plain;charset=UTF-8");
+            w.header_u64("Content-Length", body_len as u64);
+            w.raw(b"\r\n");
+        })?;
+        out.copy_within(start..start + body_len, head_len);
+        out[..head_len].copy_from_slice(&head[..head_len]);
+        for _ in 0..taken {
+            self.queue.pop();
+        }
+        self.pong_due = false;
+        self.post_in_flight = true;
+        if goodbye {
+            self.finish(1000);
+        }
+        Ok(head_len + body_len)
+    }
+
+    /// The answer to the GET [`poll_request`](Self::poll_request) wrote:
+    /// its status and body. Returns the body's packets for
+    /// [`read_message`](Self::read_message); a status other than 200 ends the
+    /// session ([`Error::RequestFailed`]).
+    pub fn handle_get_response<'a>(
+        &mut self,
+        now: Instant,
+        status: u16,
+        body: &'a mut [u8],
+    ) -> Result<Payload<'a>, Error> {
+        self.now = now;
+        self.get_in_flight = false;
+        if status != 200 && !self.is_closed() {
+            return Err(self.fail(Error::RequestFailed(status)));
+        }
+        Ok(Payload::new(body))
+    }
+
+    /// Takes packets from a GET's body until a message: `Ok(None)` when the
+    /// body is done (or the session closed). The open packet, pings and the
+    /// close packet are handled on the way; an invalid packet ends the
+    /// session and returns its error.
+    pub fn read_message<'a>(
+        &mut self,
+        now: Instant,
+        payload: &mut Payload<'a>,
+    ) -> Result<Option<Data<'a>>, Error> {
+        self.now = now;
+        while matches!(self.phase, Phase::Opening { .. } | Phase::Open) {
+            match payload.next() {
+                None => break,
+                Some(Err(e)) => return Err(self.fail(e)),
+                Some(Ok(packet)) => {
+                    if let Some(d) = self.on_packet(now, packet)? {
+                        return Ok(Some(d));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The answer to the POST [`poll_request`](Self::poll_request) wrote; a
+    /// status other than 200 ends the session ([`Error::RequestFailed`]).
+    pub fn handle_post_response(&mut self, now: Instant, status: u16) -> Result<(), Error> {
+        self.now = now;
+        self.post_in_flight = false;
+        if status != 200 && !self.is_closed() {
+            return Err(self.fail(Error::RequestFailed(status)));
+        }
+        Ok(())
+    }
+
+    /// A polling request's connection failed before its answer: the session
+    /// ends ("transport error").
+    pub fn handle_request_failed(&mut self, now: Instant, request: Request) {
+        self.now = now;
+        match request {
+            Request::Get(_) => self.get_in_flight = false,
+            Request::Post(_) => self.post_in_flight = false,
+        }
+        if !self.is_closed() {
+            self.fail(Error::RequestFailed(0));
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Upgrade
+    // ------------------------------------------------------------------
+
+    /// True when the session is on polling, open, the server offers
+    /// `websocket` and [`ClientConfig::upgrade`] is on: open a WebSocket to
+    /// [`upgrade_target`](Self::upgrade_target) and call
+    /// [`handle_upgrade_open`](Self::handle_upgrade_open).
+    pub fn wants_upgrade(&self) -> bool {
+        self.transport == Transport::Polling
+            && self.phase == Phase::Open
+            && self.upgrade_offered
+            && self.config.upgrade
+            && self.probe == Probe::None
+            && self.entropy.is_some()
+    }
+
+    /// The request target of the upgrade's WebSocket handshake:
+    /// `<path>?EIO=4&transport=websocket&sid=<sid>`.
+    pub fn upgrade_target<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, Error> {
+        target(self.config.path, "websocket", &self.sid, out)
+    }
+
+    /// The upgrade's WebSocket handshake succeeded at `now`: the probe starts
+    /// (its bytes come out of [`poll_transmit`](Self::poll_transmit), the
+    /// server's into [`handle_input`](Self::handle_input)).
+    /// [`Error::InvalidState`] unless [`wants_upgrade`](Self::wants_upgrade).
+    pub fn handle_upgrade_open(&mut self, now: Instant) -> Result<(), Error> {
+        self.now = now;
+        if !self.wants_upgrade() {
+            return Err(Error::InvalidState);
+        }
+        let Some(entropy) = self.entropy.take() else {
+            return Err(Error::InvalidState);
+        };
+        self.ws = Some(ws::Connection::client(self.ws_config(), entropy));
+        self.probe = Probe::Sent {
+            deadline: now + self.config.upgrade_timeout,
+        };
+        self.probe_ping_due = true;
+        Ok(())
+    }
+
+    /// The upgrade's WebSocket could not be opened: the session stays on
+    /// polling and no other upgrade is tried.
+    pub fn handle_upgrade_failed(&mut self, now: Instant) {
+        self.now = now;
+        if self.probe == Probe::None {
+            self.probe = Probe::Failed;
+            let _ = self.events.push_back(ClientEvent::UpgradeFailed);
+        }
+    }
+
+    fn abandon_probe(&mut self) {
+        if matches!(self.probe, Probe::Sent { .. } | Probe::Probed) {
+            self.probe = Probe::Failed;
+            self.probe_ping_due = false;
+            if self
+                .ws
+                .as_ref()
+                .is_some_and(|w| w.state() == ws::State::Open)
+            {
+                self.ws_close = Some(1000);
+            }
+            let _ = self.events.push_back(ClientEvent::UpgradeFailed);
+        }
+    }
+
+    /// Probed, and polling has gone quiet: the switch can happen.
+    fn ready_to_switch(&self) -> bool {
+        self.probe == Probe::Probed
+            && !self.get_in_flight
+            && !self.post_in_flight
+            && matches!(self.phase, Phase::Open | Phase::Closing)
     }
 
     // ------------------------------------------------------------------
@@ -444,17 +859,28 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
             Phase::Open => self.ping_deadline,
             _ => None,
         };
-        match (own, self.ws.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let probe = match self.probe {
+            Probe::Sent { deadline } => Some(deadline),
+            _ => None,
+        };
+        [own, probe, self.ws.as_ref().and_then(|w| w.poll_timeout())]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Runs the open timeout, the heartbeat check and the WebSocket's close
-    /// timeout. Harmless when early or repeated.
+    /// Runs the open timeout, the heartbeat check, the probe timeout and the
+    /// WebSocket's close timeout. Harmless when early or repeated.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        self.ws.handle_timeout(now);
+        if let Some(w) = self.ws.as_mut() {
+            w.handle_timeout(now);
+        }
+        if let Probe::Sent { deadline } = self.probe
+            && now >= deadline
+        {
+            self.abandon_probe();
+        }
         match self.phase {
             Phase::Opening { deadline } if now >= deadline => {
                 self.end(ClientCloseReason::OpenTimeout, Some(1000));
@@ -476,51 +902,71 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         self.events.pop_front()
     }
 
-    /// Bytes for the WebSocket: its control frames, the pong, queued messages
-    /// (one frame each, written across calls when `out` is small; needs at
-    /// least 14 bytes), the close packet and the closing frame. 0 when there
-    /// is nothing.
+    /// Bytes for the WebSocket: its control frames, the probe (`2probe`,
+    /// then `5` when polling has gone quiet), the pong, queued messages (one
+    /// frame each, written across calls when `out` is small; needs at least
+    /// 14 bytes), the close packet and the closing frame. 0 when there is
+    /// nothing.
     #[must_use = "the bytes must be written to the WebSocket's connection"]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<usize, Error> {
-        let n = self.ws.poll_transmit(out)?;
-        if n > 0 || self.ws.state() != ws::State::Open {
+        let switch = self.ready_to_switch();
+        let Some(conn) = self.ws.as_mut() else {
+            return Ok(0);
+        };
+        let n = conn.poll_transmit(out)?;
+        if n > 0 {
             return Ok(n);
         }
-        if self.frame_started || self.phase == Phase::Open || self.phase == Phase::Closing {
-            if self.pong_due && !self.frame_started {
-                let n = self.ws.send_text("3", out)?;
-                self.pong_due = false;
+        if conn.state() == ws::State::Open {
+            if self.probe_ping_due {
+                let n = conn.send_text("2probe", out)?;
+                self.probe_ping_due = false;
                 return Ok(n);
             }
-            if let Some((tag, bytes)) = self.queue.front() {
-                let mut n = 0;
-                if !self.frame_started {
-                    let kind = if tag == TAG_BINARY {
-                        MessageKind::Binary
-                    } else {
-                        MessageKind::Text
-                    };
-                    n = self.ws.begin_frame(kind, bytes.len() as u64, true, out)?;
-                    self.frame_started = true;
-                }
-                let from = bytes.len() - self.ws.payload_remaining() as usize;
-                n += self.ws.send_payload(&bytes[from..], &mut out[n..])?;
-                if self.ws.payload_remaining() == 0 {
-                    self.frame_started = false;
-                    self.queue.pop();
-                }
+            if switch {
+                let n = conn.send_text("5", out)?;
+                self.transport = Transport::WebSocket;
+                self.probe = Probe::None;
+                let _ = self.events.push_back(ClientEvent::Upgraded);
                 return Ok(n);
             }
-            if self.goodbye_due {
-                let n = self.ws.send_text("1", out)?;
-                self.finish(1000);
-                return Ok(n);
+            if self.transport == Transport::WebSocket && self.phase != Phase::Closed {
+                if self.pong_due && !self.frame_started {
+                    let n = conn.send_text("3", out)?;
+                    self.pong_due = false;
+                    return Ok(n);
+                }
+                if let Some((tag, bytes)) = self.queue.front() {
+                    let mut n = 0;
+                    if !self.frame_started {
+                        let kind = if tag == TAG_BINARY {
+                            MessageKind::Binary
+                        } else {
+                            MessageKind::Text
+                        };
+                        n = conn.begin_frame(kind, bytes.len() as u64, true, out)?;
+                        self.frame_started = true;
+                    }
+                    let from = bytes.len() - conn.payload_remaining() as usize;
+                    n += conn.send_payload(&bytes[from..], &mut out[n..])?;
+                    if conn.payload_remaining() == 0 {
+                        self.frame_started = false;
+                        self.queue.pop();
+                    }
+                    return Ok(n);
+                }
+                if self.goodbye_due {
+                    let n = conn.send_text("1", out)?;
+                    self.finish(1000);
+                    return Ok(n);
+                }
             }
         }
-        if let Some(code) = self.ws_close {
-            let n = self.ws.close(self.now, code, "", out)?;
-            self.ws_close = None;
-            return Ok(n);
+        if let Some(code) = self.ws_close.take()
+            && let Some(conn) = self.ws.as_mut()
+            && conn.state() == ws::State::Open
+        {
+            return Ok(conn.close(self.now, code, "", out)?);
         }
         Ok(0)
     }

@@ -58,6 +58,10 @@ pub enum Error {
     /// The held GET's connection closed before it was answered
     /// ([`Session::handle_poll_aborted`](super::Session::handle_poll_aborted)).
     PollAborted,
+    /// Client: the server answered a polling request with this status
+    /// instead of 200 (the session is gone: 400 for an unknown sid, say), or
+    /// the request's connection failed (0).
+    RequestFailed(u16),
     /// The WebSocket transport failed; its close frame is queued.
     WebSocket(ws::Error),
 
@@ -211,6 +215,8 @@ impl fmt::Display for Error {
             Error::UnexpectedPacket => f.write_str("packet unexpected in this state"),
             Error::PingTimeout => f.write_str("ping timeout"),
             Error::PollAborted => f.write_str("poll connection closed prematurely"),
+            Error::RequestFailed(0) => f.write_str("a polling request failed"),
+            Error::RequestFailed(status) => write!(f, "a polling request got HTTP {status}"),
             Error::WebSocket(e) => write!(f, "WebSocket transport: {e}"),
             Error::BufferTooSmall { required } => {
                 write!(f, "output buffer too small: {required} bytes needed")

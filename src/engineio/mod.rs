@@ -17,10 +17,10 @@
 //!   [`ws::Connection`]), the upgrade probe, and a bounded send queue in
 //!   storage the caller lends.
 //! - [`Client`]: one session on the client, over WebSocket
-//!   ([`websocket_target`] is the request target for its opening handshake):
-//!   the open packet, the answered heartbeat and its timeout, the same
-//!   bounded send queue. Long-polling and the upgrade exist on the server
-//!   side only so far.
+//!   ([`websocket_target`] is the request target for its opening handshake)
+//!   or over long-polling ([`Client::polling`]: it writes the HTTP requests,
+//!   you carry them) with the upgrade to WebSocket: the open packet, the
+//!   answered heartbeat and its timeout, the same bounded send queue.
 //!
 //! The application owns the table of sessions (a `HashMap` on a server, a
 //! `heapless` map on a microcontroller) and looks up the `sid` that [`route`]
@@ -79,7 +79,7 @@ pub(crate) mod queue;
 mod server;
 
 pub use client::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, MAX_SID_LEN, websocket_target,
+    Client, ClientCloseReason, ClientConfig, ClientEvent, MAX_SID_LEN, Request, websocket_target,
 };
 pub use error::Error;
 pub use packet::{Data, Packet, PacketType, Payload, PayloadWriter};

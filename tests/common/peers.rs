@@ -61,7 +61,7 @@ pub fn node_command(script: &str) -> Command {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         ),
-        Err(e) => panic!("cannot run `node` ({e}): install Node.js >= 18, then {SETUP_HINT}"),
+        Err(e) => panic!("cannot run `node` ({e}): install Node.js >= 20, then {SETUP_HINT}"),
     }
     let ws_pkg = peers_dir()
         .join("node_modules")

@@ -5,13 +5,18 @@
 #     Python peers)
 #   - tests/peers/node_modules: `npm ci` from tests/peers/package-lock.json
 #     (ws, engine.io, engine.io-client, socket.io, socket.io-client for the
-#     Node peers)
+#     Node peers; playwright-core to drive the browser)
+#   - Debian's chromium (/usr/bin/chromium) for the browser test
+#     (tests/peers/browser_sio.mjs), installed with apt-get when missing;
+#     Playwright never downloads a browser.
 # Idempotent: each part keeps a stamp holding the hash of its inputs (the
 # pinned files and the interpreter version) and is skipped while that matches
 # and every peer module imports, so a second run takes about a second. Needs
-# python3 (>= 3.11) with the venv module, node (>= 18) and npm; exits non-zero naming what is missing.
-# Reaches only PyPI and the npm registry. Environment: PYTHON (default
-# python3) picks the interpreter the venv is made from.
+# python3 (>= 3.11) with the venv module, node (>= 20, for playwright-core)
+# and npm, and root (for apt-get) when chromium is not installed yet; exits
+# non-zero naming what is missing. Reaches only PyPI, the npm registry and
+# Debian's package archive. Environment: PYTHON (default python3) picks the
+# interpreter the venv is made from.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -19,7 +24,9 @@ PEERS="$ROOT/tests/peers"
 VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
 PY_MODULES=(websockets kosoku socketio engineio requests websocket)
-NODE_MODULES=(ws engine.io engine.io-client socket.io socket.io-client)
+NODE_MODULES=(ws engine.io engine.io-client socket.io socket.io-client playwright-core)
+# The browser tests/peers/browser_sio.mjs launches (Debian package chromium).
+CHROMIUM=/usr/bin/chromium
 py_imports="import $(IFS=,; echo "${PY_MODULES[*]}")"
 node_imports="$(printf "import '%s'; " "${NODE_MODULES[@]}")"
 
@@ -33,12 +40,26 @@ hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # ---- tools ----
 command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found: install Python >= 3.11 (with venv)"
-command -v node >/dev/null 2>&1 || die "node not found: install Node.js >= 18"
+command -v node >/dev/null 2>&1 || die "node not found: install Node.js >= 20"
 command -v npm >/dev/null 2>&1 || die "npm not found: install npm"
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' ||
   die "$PYTHON is $("$PYTHON" --version 2>&1); websockets 17 needs Python >= 3.11"
-node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' ||
-  die "node is $(node --version); the peers need Node.js >= 18"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+  die "node is $(node --version); the peers need Node.js >= 20 (playwright-core 1.65)"
+
+# ---- Chromium (Debian's; never a browser downloaded by Playwright) ----
+if command -v chromium >/dev/null 2>&1 && [[ -x "$CHROMIUM" ]]; then
+  say "chromium present ($CHROMIUM)"
+else
+  say "installing Debian's chromium with apt-get"
+  [[ "$(id -u)" == 0 ]] ||
+    die "chromium is not installed and this is not root: run 'apt-get update && apt-get install -y --no-install-recommends chromium' as root"
+  command -v apt-get >/dev/null 2>&1 || die "chromium is not installed and apt-get is missing: install Debian's chromium package ($CHROMIUM)"
+  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium) ||
+    die "apt-get install chromium failed (see above): the browser test needs Debian's chromium at $CHROMIUM"
+  [[ -x "$CHROMIUM" ]] || die "apt-get installed chromium but $CHROMIUM is missing"
+  say "chromium ready: $("$CHROMIUM" --version 2>/dev/null || echo "($CHROMIUM --version failed)")"
+fi
 
 # ---- Python venv ----
 py_key="$(hash_of "$PEERS/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
