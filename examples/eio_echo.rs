@@ -282,6 +282,11 @@ enum Action {
     },
     /// Refuse a WebSocket handshake; the connection closes.
     RefuseWs(ws::Error),
+    /// Answer a CORS preflight (`OPTIONS`) with this 204 response.
+    Preflight {
+        response: Vec<u8>,
+        keep_alive: bool,
+    },
     /// A new session: on polling, this GET is its first held poll; on
     /// WebSocket, `accept` is the 101 response (empty for polling).
     Open {
@@ -339,6 +344,38 @@ fn classify(head: &[u8], config: &Config) -> Action {
     }
     // A body larger than maxPayload is not read: 413 and close.
     let keep_body = keep_alive && body <= config.max_payload;
+    // A browser's CORS preflight before a request it may not send without
+    // asking (custom headers, say): allow the methods Engine.IO uses and the
+    // headers asked for, as the reference server's `cors` option does.
+    if req.method == "OPTIONS" && req.path().starts_with(config.path) && body == 0 {
+        let asked = req
+            .headers
+            .get("access-control-request-headers")
+            .unwrap_or(b"");
+        let mut out = vec![0u8; 256 + asked.len()];
+        let n = http::write_head(&mut out, |w| {
+            w.status_line(204);
+            w.header(
+                "Access-Control-Allow-Methods",
+                b"GET,HEAD,PUT,PATCH,POST,DELETE",
+            );
+            if !asked.is_empty() {
+                w.header("Access-Control-Allow-Headers", asked);
+            }
+            w.header_u64("Content-Length", 0);
+            w.raw(b"\r\n");
+        });
+        return match n {
+            Ok(n) => {
+                out.truncate(n);
+                Action::Preflight {
+                    response: out,
+                    keep_alive,
+                }
+            }
+            Err(e) => refuse(Error::from(e), 0, false),
+        };
+    }
     let route = match engineio::route(&req, config) {
         Ok(route) => route,
         Err(e) => return refuse(e, body, keep_body),
@@ -712,6 +749,14 @@ impl<A: App> Server<A> {
                 keep_alive,
             } => {
                 conn.refuse(error, body, keep_alive);
+                return;
+            }
+            Action::Preflight {
+                response,
+                keep_alive,
+            } => {
+                conn.push_http(&response, !keep_alive);
+                conn.next_request(keep_alive);
                 return;
             }
             Action::RefuseWs(e) => {

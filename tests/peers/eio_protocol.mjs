@@ -238,6 +238,27 @@ async function badHandshakeMethod() {
   expectRefusal(res, 2, 'Bad handshake method', 'POST without sid');
 }
 
+async function corsPreflight() {
+  // A browser asks before a request with a custom header: 204, the methods,
+  // and the headers it asked for.
+  const res = await within(
+    fetch(httpUrl('EIO=4&transport=polling'), {
+      method: 'OPTIONS',
+      headers: {
+        Origin: 'http://127.0.0.1:9',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type,x-test',
+      },
+    }),
+    where('CORS preflight'),
+  );
+  expectEq(res.status, 204, 'preflight status');
+  const methods = (res.headers.get('access-control-allow-methods') ?? '').split(',');
+  for (const m of ['GET', 'POST']) if (!methods.includes(m)) fail(where(`preflight allows ${describe(methods)}, not ${m}`));
+  expectEq(res.headers.get('access-control-allow-headers'), 'content-type,x-test', 'preflight allowed headers');
+  expectEq(res.headers.get('access-control-allow-origin'), '*', 'preflight origin');
+}
+
 async function unknownSid() {
   const res = await get('GET with an unknown sid', 'no-such-session');
   expectRefusal(res, 1, 'Session ID unknown', 'GET with an unknown sid');
@@ -425,6 +446,7 @@ const CHECKS = [
   ['bad transport', badTransport],
   ['bad handshake method', badHandshakeMethod],
   ['unknown sid', unknownSid],
+  ['CORS preflight', corsPreflight],
   ['websocket handshake', websocketHandshake],
   ['websocket bad handshake', websocketBadHandshake],
   ['polling messages', pollingMessages],
