@@ -786,3 +786,21 @@ fn broadcast_to_rooms_reports_a_full_target() {
     assert_eq!(clients[1].out(), []);
     assert_eq!(clients[2].out(), []);
 }
+
+#[test]
+fn emits_the_other_side_could_not_decode_are_refused_before_queueing() {
+    let mut h = H::new();
+    h.join("/");
+    let free = h.eio.queue_free();
+    let eleven: Vec<&[u8]> = vec![&[1u8][..]; 11];
+    assert_eq!(
+        h.sio.emit(&mut h.eio, "/", "x", "", &eleven),
+        Err(Error::TooManyAttachments)
+    );
+    let long_name = "n".repeat(socketio::MAX_EVENT_NAME_LEN);
+    assert!(matches!(
+        h.sio.emit(&mut h.eio, "/", &long_name, "", &[]),
+        Err(Error::BufferTooSmall { .. })
+    ));
+    assert_eq!(h.eio.queue_free(), free, "nothing was queued");
+}

@@ -19,7 +19,7 @@
 
 use super::packet::{Data, Packet, Payload, PayloadWriter};
 use super::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
-use super::server::WsInput;
+use super::server::{WsInput, ws_packet};
 use super::{Error, Transport};
 use crate::entropy::Entropy;
 use crate::http;
@@ -484,7 +484,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         };
         let consumed = r.consumed;
         let done = |message| Ok(WsInput { consumed, message });
-        let message = match r.event {
+        let event = match r.event {
             None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
             Some(ws::Event::Close { .. }) => {
                 if probing {
@@ -494,33 +494,15 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
                 }
                 return done(None);
             }
-            Some(ev @ ws::Event::Data { kind, data, fin }) => {
-                if fin && assembler.pending_len() == 0 {
-                    match kind {
-                        MessageKind::Text => match core::str::from_utf8(data) {
-                            Ok(t) => ws::Message::Text(t),
-                            Err(_) => return Err(self.ws_fail(probing, Error::InvalidPacket)),
-                        },
-                        MessageKind::Binary => ws::Message::Binary(data),
-                    }
-                } else {
-                    match assembler.push(&ev) {
-                        Ok(Some(m)) => m,
-                        Ok(None) => return done(None),
-                        Err(e) => return Err(self.ws_fail(probing, Error::from(e))),
-                    }
-                }
-            }
+            Some(ev) => ev,
         };
         if matches!(self.phase, Phase::Closed | Phase::Closing) {
             return done(None);
         }
-        let packet = match message {
-            ws::Message::Text(t) => match Packet::decode_text(t) {
-                Ok(p) => p,
-                Err(e) => return Err(self.ws_fail(probing, e)),
-            },
-            ws::Message::Binary(b) => Packet::Message(Data::Binary(b)),
+        let packet = match ws_packet(event, assembler) {
+            Ok(Some(p)) => p,
+            Ok(None) => return done(None),
+            Err(e) => return Err(self.ws_fail(probing, e)),
         };
         if probing {
             match (self.probe, packet) {

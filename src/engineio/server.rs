@@ -75,6 +75,35 @@ pub enum Event {
     Closed(CloseReason),
 }
 
+/// A WebSocket data event as an Engine.IO packet: a whole message is decoded
+/// where it lies, pieces go through `assembler`. `Ok(None)`: more pieces to
+/// come (or not a data event). Shared by both roles.
+pub(crate) fn ws_packet<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
+    event: ws::Event<'a>,
+    assembler: &'a mut Assembler<A>,
+) -> Result<Option<Packet<'a>>, Error> {
+    let ws::Event::Data { kind, data, fin } = event else {
+        return Ok(None);
+    };
+    let message = if fin && assembler.pending_len() == 0 {
+        match kind {
+            MessageKind::Text => {
+                ws::Message::Text(core::str::from_utf8(data).map_err(|_| Error::InvalidPacket)?)
+            }
+            MessageKind::Binary => ws::Message::Binary(data),
+        }
+    } else {
+        match assembler.push(&event).map_err(Error::from)? {
+            Some(m) => m,
+            None => return Ok(None),
+        }
+    };
+    Ok(Some(match message {
+        ws::Message::Text(t) => Packet::decode_text(t)?,
+        ws::Message::Binary(b) => Packet::Message(Data::Binary(b)),
+    }))
+}
+
 /// The result of [`Session::handle_ws_input`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -572,36 +601,18 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
         };
         let consumed = input.consumed;
         let done = |message| Ok(WsInput { consumed, message });
-        let message = match input.event {
+        let event = match input.event {
             None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
             Some(ws::Event::Close { .. }) => {
                 self.on_ws_gone();
                 return done(None);
             }
-            Some(ev @ ws::Event::Data { kind, data, fin }) => {
-                if fin && assembler.pending_len() == 0 {
-                    match kind {
-                        MessageKind::Text => match core::str::from_utf8(data) {
-                            Ok(t) => ws::Message::Text(t),
-                            Err(_) => return Err(self.ws_fail(Error::InvalidPacket)),
-                        },
-                        MessageKind::Binary => ws::Message::Binary(data),
-                    }
-                } else {
-                    match assembler.push(&ev) {
-                        Ok(Some(m)) => m,
-                        Ok(None) => return done(None),
-                        Err(e) => return Err(self.ws_fail(Error::from(e))),
-                    }
-                }
-            }
+            Some(ev) => ev,
         };
-        let packet = match message {
-            ws::Message::Text(t) => match Packet::decode_text(t) {
-                Ok(p) => p,
-                Err(e) => return Err(self.ws_fail(e)),
-            },
-            ws::Message::Binary(b) => Packet::Message(Data::Binary(b)),
+        let packet = match ws_packet(event, assembler) {
+            Ok(Some(p)) => p,
+            Ok(None) => return done(None),
+            Err(e) => return Err(self.ws_fail(e)),
         };
         if self.transport == Transport::WebSocket {
             if self.phase != Phase::Open {

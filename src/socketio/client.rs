@@ -3,7 +3,7 @@
 
 use super::Error;
 use super::packet::{Limits, Packet, PacketType};
-use super::server::{Assembler, Attachments, Header, MAX_NAMESPACE_LEN, Message};
+use super::server::{Assembler, Attachments, EventText, Header, MAX_NAMESPACE_LEN, Message};
 use crate::engineio::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT};
 use crate::engineio::{self, Data};
 use crate::entropy::Entropy;
@@ -391,15 +391,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         if !self.is_connected(nsp) || self.phase != Phase::Open || !self.buffer.is_empty() {
             return Ok(false);
         }
-        let mut header = Header::new();
-        header.packet(PacketType::Event, nsp, 0, None)?;
-        let mut quoted = [0u8; 2 * MAX_NAMESPACE_LEN];
-        let n = json::write_str(name, &mut quoted)?;
-        let quoted = core::str::from_utf8(&quoted[..n]).map_err(|_| Error::InvalidPayload)?;
-        let comma = if args.is_empty() { "" } else { "," };
-        Ok(eio
-            .send_text_parts(&[header.as_str(), "[", quoted, comma, args, "]"])
-            .is_ok())
+        let text = EventText::new(nsp, None, name, 0, &self.config.limits)?;
+        Ok(eio.send_text_parts(&text.parts(args)).is_ok())
     }
 
     /// Answers the server's event `ack_id` on `nsp` (through the send buffer).
@@ -454,24 +447,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
         self.find(nsp).ok_or(Error::NotConnected)?;
-        if attachments.len() > self.config.limits.max_attachments {
-            return Err(Error::TooManyAttachments);
-        }
-        let kind = if attachments.is_empty() {
-            PacketType::Event
-        } else {
-            PacketType::BinaryEvent
-        };
-        let mut header = Header::new();
-        header.packet(kind, nsp, attachments.len(), ack_id)?;
-        let mut quoted = [0u8; 2 * MAX_NAMESPACE_LEN];
-        let n = json::write_str(name, &mut quoted)?;
-        let quoted = core::str::from_utf8(&quoted[..n]).map_err(|_| Error::InvalidPayload)?;
-        let comma = if args.is_empty() { "" } else { "," };
-        self.buffer_packet(
-            &[header.as_str(), "[", quoted, comma, args, "]"],
-            attachments,
-        )
+        let text = EventText::new(nsp, ack_id, name, attachments.len(), &self.config.limits)?;
+        self.buffer_packet(&text.parts(args), attachments)
     }
 
     /// Buffers one packet and its attachments, all or nothing.

@@ -100,6 +100,6 @@ pub use error::Error;
 pub use packet::{Limits, Packet, PacketType};
 pub use rooms::Rooms;
 pub use server::{
-    Assembler, AttachmentIter, Attachments, Config, Connection, Event, MAX_NAMESPACE_LEN, Message,
-    Notice,
+    Assembler, AttachmentIter, Attachments, Config, Connection, Event, MAX_EVENT_NAME_LEN,
+    MAX_NAMESPACE_LEN, Message, Notice,
 };

@@ -709,19 +709,8 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
         self.check_joined(nsp)?;
-        let kind = if attachments.is_empty() {
-            PacketType::Event
-        } else {
-            PacketType::BinaryEvent
-        };
-        let mut header = Header::new();
-        header.packet(kind, nsp, attachments.len(), ack_id)?;
-        let mut quoted = [0u8; 2 * MAX_NAMESPACE_LEN];
-        let n = json::write_str(name, &mut quoted)?;
-        let quoted = core::str::from_utf8(&quoted[..n]).map_err(|_| Error::InvalidPayload)?;
-        let comma = if args.is_empty() { "" } else { "," };
-        let text = [header.as_str(), "[", quoted, comma, args, "]"];
-        queue(eio, &text, attachments)
+        let text = EventText::new(nsp, ack_id, name, attachments.len(), &self.config.limits)?;
+        queue(eio, &text.parts(args), attachments)
     }
 
     fn check_usable(&self) -> Result<(), Error> {
@@ -763,6 +752,57 @@ fn queue<Q: AsMut<[u8]> + AsRef<[u8]>>(
         eio.send_binary(a)?;
     }
     Ok(())
+}
+
+/// The longest event name [`Connection::emit`] and
+/// [`Client::emit`](super::Client::emit) take, in bytes once written as a JSON
+/// string (quotes and escapes included); longer is [`Error::BufferTooSmall`].
+pub const MAX_EVENT_NAME_LEN: usize = 256;
+
+/// An EVENT's text on the stack, in the parts queued without joining them:
+/// the header, `[`, the quoted name, `,` when there are arguments, the
+/// arguments, `]`.
+pub(crate) struct EventText {
+    header: Header,
+    name: [u8; MAX_EVENT_NAME_LEN],
+    name_len: usize,
+}
+
+impl EventText {
+    /// Errors: [`Error::TooManyAttachments`] past the limits,
+    /// [`Error::NamespaceTooLong`], [`Error::BufferTooSmall`] for a name
+    /// longer than [`MAX_EVENT_NAME_LEN`].
+    pub(crate) fn new(
+        nsp: &str,
+        ack_id: Option<u64>,
+        name: &str,
+        attachments: usize,
+        limits: &Limits,
+    ) -> Result<Self, Error> {
+        if attachments > limits.max_attachments {
+            return Err(Error::TooManyAttachments);
+        }
+        let kind = if attachments == 0 {
+            PacketType::Event
+        } else {
+            PacketType::BinaryEvent
+        };
+        let mut text = EventText {
+            header: Header::new(),
+            name: [0; MAX_EVENT_NAME_LEN],
+            name_len: 0,
+        };
+        text.header.packet(kind, nsp, attachments, ack_id)?;
+        text.name_len = json::write_str(name, &mut text.name)?;
+        Ok(text)
+    }
+
+    pub(crate) fn parts<'s>(&'s self, args: &'s str) -> [&'s str; 6] {
+        // Written from a `&str` by `json::write_str`.
+        let name = core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("\"\"");
+        let comma = if args.is_empty() { "" } else { "," };
+        [self.header.as_str(), "[", name, comma, args, "]"]
+    }
 }
 
 /// A packet header (type, attachments, namespace, ack id) on the stack.
