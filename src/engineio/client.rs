@@ -18,14 +18,14 @@
 //!   A probe that fails leaves the session on polling.
 
 use super::packet::{Data, Packet, Payload, PayloadWriter};
-use super::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
+use super::queue::{ENTRY_HEADER, Queue, TAG_BINARY, entry_packet};
 use super::server::{WsInput, ws_packet};
 use super::{Error, Transport};
 use crate::entropy::Entropy;
 use crate::http;
 use crate::json;
 use crate::time::{Duration, Instant};
-use crate::ws::{self, Assembler, MessageKind};
+use crate::ws::{self, Assembler};
 
 /// The longest session id a [`Client`] keeps, in bytes.
 pub const MAX_SID_LEN: usize = 64;
@@ -348,15 +348,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
     /// Queues one text message made of `parts` joined (at most 7).
     pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
         self.check_sendable()?;
-        let mut all: [&[u8]; 8] = [&[]; 8];
-        if parts.len() + 1 > all.len() {
-            return Err(Error::InvalidState);
-        }
-        all[0] = b"4";
-        for (slot, p) in all[1..].iter_mut().zip(parts) {
-            *slot = p.as_bytes();
-        }
-        self.queue.push(TAG_TEXT, &all[..parts.len() + 1])
+        self.queue.push_text_parts(parts)
     }
 
     /// Queues a binary message (a binary frame, or base64 on polling).
@@ -918,23 +910,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
                     self.pong_due = false;
                     return Ok(n);
                 }
-                if let Some((tag, bytes)) = self.queue.front() {
-                    let mut n = 0;
-                    if !self.frame_started {
-                        let kind = if tag == TAG_BINARY {
-                            MessageKind::Binary
-                        } else {
-                            MessageKind::Text
-                        };
-                        n = conn.begin_frame(kind, bytes.len() as u64, true, out)?;
-                        self.frame_started = true;
-                    }
-                    let from = bytes.len() - conn.payload_remaining() as usize;
-                    n += conn.send_payload(&bytes[from..], &mut out[n..])?;
-                    if conn.payload_remaining() == 0 {
-                        self.frame_started = false;
-                        self.queue.pop();
-                    }
+                if let Some((n, _)) =
+                    self.queue
+                        .write_front_frame(conn, &mut self.frame_started, out)?
+                {
                     return Ok(n);
                 }
                 if self.goodbye_due {

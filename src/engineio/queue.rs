@@ -3,6 +3,8 @@
 
 use super::Error;
 use super::packet::{Data, Packet};
+use crate::entropy::Entropy;
+use crate::ws::{self, MessageKind};
 
 pub(crate) const TAG_TEXT: u8 = 0;
 pub(crate) const TAG_BINARY: u8 = 1;
@@ -109,6 +111,52 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
             at += ENTRY_HEADER + len;
             Some((header[0], bytes))
         })
+    }
+
+    /// Queues one message packet, `4` and `parts` joined (at most 7 parts).
+    pub(crate) fn push_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
+        let mut all: [&[u8]; 8] = [&[]; 8];
+        if parts.len() + 1 > all.len() {
+            return Err(Error::InvalidState);
+        }
+        all[0] = b"4";
+        for (slot, p) in all[1..].iter_mut().zip(parts) {
+            *slot = p.as_bytes();
+        }
+        self.push(TAG_TEXT, &all[..parts.len() + 1])
+    }
+
+    /// Writes the front entry, or its next piece, as one WebSocket frame into
+    /// `out` (a frame may take several calls when `out` is small; `started`
+    /// remembers that its header is out) and pops it once it is all written.
+    /// `None` when the queue is empty; `Some((written, popped))` otherwise.
+    pub(crate) fn write_front_frame<E: Entropy>(
+        &mut self,
+        conn: &mut ws::Connection<E>,
+        started: &mut bool,
+        out: &mut [u8],
+    ) -> Result<Option<(usize, bool)>, ws::Error> {
+        let Some((tag, bytes)) = self.front() else {
+            return Ok(None);
+        };
+        let mut n = 0;
+        if !*started {
+            let kind = if tag == TAG_BINARY {
+                MessageKind::Binary
+            } else {
+                MessageKind::Text
+            };
+            n = conn.begin_frame(kind, bytes.len() as u64, true, out)?;
+            *started = true;
+        }
+        let from = bytes.len() - conn.payload_remaining() as usize;
+        n += conn.send_payload(&bytes[from..], &mut out[n..])?;
+        let done = conn.payload_remaining() == 0;
+        if done {
+            *started = false;
+            self.pop();
+        }
+        Ok(Some((n, done)))
     }
 
     /// Bytes free.

@@ -315,15 +315,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     /// [`send_text`](Self::send_text).
     pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
         self.check_open()?;
-        let mut all: [&[u8]; 8] = [&[]; 8];
-        if parts.len() + 1 > all.len() {
-            return Err(Error::InvalidState);
-        }
-        all[0] = b"4";
-        for (slot, p) in all[1..].iter_mut().zip(parts) {
-            *slot = p.as_bytes();
-        }
-        self.queue.push(TAG_TEXT, &all[..parts.len() + 1])
+        self.queue.push_text_parts(parts)
     }
 
     /// The bytes of queue storage a message of `len` bytes takes: compare the
@@ -839,29 +831,14 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
             return Ok(n);
         }
         if self.transport == Transport::WebSocket
-            && let Some((tag, bytes)) = self.queue.front()
+            && let Some((n, popped)) =
+                self.queue
+                    .write_front_frame(conn, &mut self.ws_frame_started, out)?
         {
-            let mut n = 0;
-            if !self.ws_frame_started {
-                let kind = if tag == TAG_BINARY {
-                    MessageKind::Binary
-                } else {
-                    MessageKind::Text
-                };
-                n = conn.begin_frame(kind, bytes.len() as u64, true, out)?;
-                self.ws_frame_started = true;
-            }
-            let remaining = conn.payload_remaining() as usize;
-            let from = bytes.len() - remaining;
-            let k = remaining.min(out.len() - n);
-            out[n..n + k].copy_from_slice(&bytes[from..from + k]);
-            conn.payload_written(k as u64)?;
-            if conn.payload_remaining() == 0 {
-                self.ws_frame_started = false;
-                self.queue.pop();
+            if popped {
                 self.try_finish();
             }
-            return Ok(n + k);
+            return Ok(n);
         }
         if self.ws_close {
             self.ws_close = false;
