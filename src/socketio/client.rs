@@ -2,6 +2,7 @@
 //! reconnection with exponential back-off, and connection state recovery.
 
 use super::Error;
+use super::acks::Acks;
 use super::packet::{Limits, Packet, PacketType};
 use super::server::{Assembler, Attachments, EventText, Header, MAX_NAMESPACE_LEN, Message};
 use crate::engineio::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT};
@@ -205,12 +206,6 @@ enum Phase {
     Stopped,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PendingAck {
-    id: u64,
-    deadline: Option<Instant>,
-}
-
 /// A Socket.IO client over one Engine.IO client session at a time.
 ///
 /// It joins up to `N` namespaces and keeps up to `A` acks outstanding. Emits
@@ -231,8 +226,7 @@ pub struct Client<B, const N: usize = 4, const A: usize = 16> {
     phase: Phase,
     attempts: u32,
     namespaces: heapless::Vec<Namespace, N>,
-    acks: heapless::Vec<PendingAck, A>,
-    next_ack_id: u64,
+    acks: Acks<A>,
     buffer: Queue<B>,
     notices: heapless::Deque<ClientNotice, 8>,
 }
@@ -248,8 +242,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
             phase: Phase::Down { retry_at: None },
             attempts: 0,
             namespaces: heapless::Vec::new(),
-            acks: heapless::Vec::new(),
-            next_ack_id: 0,
+            acks: Acks::new(),
             buffer: Queue::new(send_buffer),
             notices: heapless::Deque::new(),
         }
@@ -361,16 +354,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         attachments: &[&[u8]],
         timeout: Option<Duration>,
     ) -> Result<u64, Error> {
-        if self.acks.is_full() {
-            return Err(Error::AckTableFull);
-        }
-        let id = self.next_ack_id;
+        let id = self.acks.next_id()?;
         self.buffer_event(nsp, Some(id), name, args, attachments)?;
-        self.next_ack_id += 1;
-        let _ = self.acks.push(PendingAck {
-            id,
-            deadline: timeout.map(|t| now + t),
-        });
+        self.acks.sent(now, timeout);
         Ok(id)
     }
 
@@ -761,13 +747,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
                 }
                 Some(ClientEvent::Event(message))
             }
-            PacketType::Ack | PacketType::BinaryAck => {
-                let k = p
-                    .ack_id
-                    .and_then(|id| self.acks.iter().position(|a| a.id == id))?;
-                self.acks.swap_remove(k);
-                Some(ClientEvent::Ack(message))
-            }
+            PacketType::Ack | PacketType::BinaryAck => self
+                .acks
+                .resolve(p.ack_id)
+                .then_some(ClientEvent::Ack(message)),
         }
     }
 
@@ -782,8 +765,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
             Phase::Down { retry_at } => retry_at,
             _ => None,
         };
-        let acks = self.acks.iter().filter_map(|a| a.deadline).min();
-        match (retry, acks) {
+        match (retry, self.acks.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -803,13 +785,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
             });
         }
         while !self.notices.is_full()
-            && let Some(i) = self
-                .acks
-                .iter()
-                .position(|a| a.deadline.is_some_and(|d| now >= d))
+            && let Some(id) = self.acks.pop_expired(now)
         {
-            let a = self.acks.swap_remove(i);
-            let _ = self.notices.push_back(ClientNotice::AckTimeout(a.id));
+            let _ = self.notices.push_back(ClientNotice::AckTimeout(id));
         }
     }
 

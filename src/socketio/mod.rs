@@ -85,6 +85,7 @@
 //! connected. `examples/sio_server.rs` and `examples/sio_client.rs` are
 //! complete programs over `std::net`.
 
+mod acks;
 mod client;
 mod error;
 pub mod packet;

@@ -1,6 +1,7 @@
 //! One client's Socket.IO connection, server side.
 
 use super::Error;
+use super::acks::Acks;
 use super::packet::{Limits, Packet, PacketType};
 use crate::engineio::{self, Data, Sid};
 use crate::entropy::Entropy;
@@ -305,12 +306,6 @@ struct Namespace {
     sid: Sid,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PendingAck {
-    id: u64,
-    deadline: Option<Instant>,
-}
-
 /// One client's Socket.IO connection on the server: the namespaces it joined
 /// (at most `N`), the acks it owes us (at most `A`), the connect timeout.
 ///
@@ -322,8 +317,7 @@ struct PendingAck {
 pub struct Connection<const N: usize = 4, const A: usize = 16> {
     config: Config,
     namespaces: heapless::Vec<Namespace, N>,
-    acks: heapless::Vec<PendingAck, A>,
-    next_ack_id: u64,
+    acks: Acks<A>,
     connect_deadline: Option<Instant>,
     notices: heapless::Deque<Notice, 4>,
     failed: Option<Error>,
@@ -337,8 +331,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         Connection {
             config,
             namespaces: heapless::Vec::new(),
-            acks: heapless::Vec::new(),
-            next_ack_id: 0,
+            acks: Acks::new(),
             connect_deadline: Some(now + config.connect_timeout),
             notices: heapless::Deque::new(),
             failed: None,
@@ -460,15 +453,8 @@ impl<const N: usize, const A: usize> Connection<N, A> {
             }
             PacketType::Event | PacketType::BinaryEvent => Some(Event::Event(message)),
             PacketType::Ack | PacketType::BinaryAck => {
-                let Some(i) = p
-                    .ack_id
-                    .and_then(|id| self.acks.iter().position(|a| a.id == id))
-                else {
-                    // An unknown or late ack: ignored, as the reference does.
-                    return Ok(None);
-                };
-                self.acks.swap_remove(i);
-                Some(Event::Ack(message))
+                // An unknown or late ack is ignored, as the reference does.
+                self.acks.resolve(p.ack_id).then_some(Event::Ack(message))
             }
             PacketType::ConnectError => None,
         })
@@ -495,8 +481,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let acks = self.acks.iter().filter_map(|a| a.deadline).min();
-        match (self.connect_deadline, acks) {
+        match (self.connect_deadline, self.acks.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -516,18 +501,12 @@ impl<const N: usize, const A: usize> Connection<N, A> {
                 eio.close(now);
             }
         }
-        while let Some(i) = self
-            .acks
-            .iter()
-            .position(|a| a.deadline.is_some_and(|d| now >= d))
+        // A full notice queue keeps the expired acks for the next call (the
+        // run-loop contract drains it first).
+        while !self.notices.is_full()
+            && let Some(id) = self.acks.pop_expired(now)
         {
-            // Room: one notice per expired ack is drained before the next call
-            // by the run-loop contract; a full queue keeps the ack for later.
-            if self.notices.is_full() {
-                break;
-            }
-            let a = self.acks.swap_remove(i);
-            let _ = self.notices.push_back(Notice::AckTimeout(a.id));
+            let _ = self.notices.push_back(Notice::AckTimeout(id));
         }
     }
 
@@ -649,17 +628,9 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         attachments: &[&[u8]],
         timeout: Option<Duration>,
     ) -> Result<u64, Error> {
-        if self.acks.is_full() {
-            return Err(Error::AckTableFull);
-        }
-        let id = self.next_ack_id;
+        let id = self.acks.next_id()?;
         self.send_event(eio, nsp, Some(id), name, args, attachments)?;
-        self.next_ack_id += 1;
-        // Room was checked above.
-        let _ = self.acks.push(PendingAck {
-            id,
-            deadline: timeout.map(|t| now + t),
-        });
+        self.acks.sent(now, timeout);
         Ok(id)
     }
 
