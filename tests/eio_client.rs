@@ -311,3 +311,24 @@ fn a_full_queue_refuses_without_loss() {
     );
     assert_eq!(c.send_text("0123456789"), Err(Error::QueueFull));
 }
+
+#[test]
+fn empty_messages_go_both_ways() {
+    // Regression: an empty frame's header used to be followed by a payload
+    // write that failed, jamming the WebSocket in both roles.
+    let mut p = opened();
+    p.c.send_binary(&[]).unwrap();
+    p.c.send_text("").unwrap();
+    p.c.send_text("after").unwrap();
+    p.s.send_binary(&[]).unwrap();
+    p.s.send_text("").unwrap();
+    p.s.send_text("after").unwrap();
+    p.drive();
+    let want = [M::B(vec![]), M::T(String::new()), M::T("after".into())];
+    assert_eq!(p.at_server, want);
+    assert_eq!(p.at_client, want);
+    // The heartbeat still flows.
+    p.advance(300);
+    p.advance(600);
+    assert!(p.c.is_open());
+}

@@ -149,8 +149,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
             n = conn.begin_frame(kind, bytes.len() as u64, true, out)?;
             *started = true;
         }
-        let from = bytes.len() - conn.payload_remaining() as usize;
-        n += conn.send_payload(&bytes[from..], &mut out[n..])?;
+        // An empty message is its header alone.
+        if conn.payload_remaining() > 0 {
+            let from = bytes.len() - conn.payload_remaining() as usize;
+            n += conn.send_payload(&bytes[from..], &mut out[n..])?;
+        }
         let done = conn.payload_remaining() == 0;
         if done {
             *started = false;

@@ -590,10 +590,17 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
             let mut off = [0u8; 2 * MAX_RECOVERY_LEN + 2];
             let n = json::write_str(&ns.offset, &mut off)?;
             let off = core::str::from_utf8(&off[..n]).map_err(|_| Error::InvalidPayload)?;
-            // `{"pid":P,"offset":O` + `,` + inner + `}`: seven parts.
+            // `{"pid":P,"offset":O` + `,` + inner + `}`; with no event
+            // received yet there is no offset, and the reference client then
+            // leaves the field out.
+            let (off_key, off) = if ns.offset.is_empty() {
+                ("", "")
+            } else {
+                (",\"offset\":", off)
+            };
             let mut text = [0u8; MAX_AUTH_LEN + 4 * MAX_RECOVERY_LEN + 32];
             let mut len = 0;
-            for p in ["{\"pid\":", pid, ",\"offset\":", off, sep, inner, "}"] {
+            for p in ["{\"pid\":", pid, off_key, off, sep, inner, "}"] {
                 text[len..len + p.len()].copy_from_slice(p.as_bytes());
                 len += p.len();
             }

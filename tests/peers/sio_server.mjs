@@ -2,7 +2,8 @@
 // v4) in the "reference test-server configuration" of shared/CONFORMANCE.md:
 // the behaviour sio_client.mjs and sio_client.py expect from a server under test.
 //
-// Usage: node sio_server.mjs [PORT]      (PORT 0 or absent: the OS picks one)
+// Usage: node sio_server.mjs [PORT] [--recovery]
+//        (PORT 0 or absent: the OS picks one)
 //
 // - Listens on 127.0.0.1 only, path /socket.io/; pingInterval 300 ms,
 //   pingTimeout 200 ms, maxHttpBufferSize 1e6, connectTimeout 1000 ms,
@@ -14,15 +15,29 @@
 //   `message-with-ack` with its own arguments; on `force-disconnect-transport`
 //   closes the underlying Engine.IO connection (socket.conn.close()), so the
 //   client sees "transport close" and reconnects.
+//   `emit-later` [delayMs, payload] schedules `io.emit('later', payload)` (to
+//   every socket of "/") after delayMs milliseconds, so that a client can have
+//   an event emitted while it is disconnected.
 // - Namespace "/custom": on connection emits `auth` with the handshake auth.
 // - Any other namespace: refused with CONNECT_ERROR {"message":"Invalid namespace"}.
+// - `--recovery` (or the environment variable SIO_RECOVERY=1): the Server gets
+//   `connectionStateRecovery: {}` (socket.io >= 4.6 defaults: 2 min
+//   maxDisconnectionDuration, middlewares run again). Then the CONNECT reply
+//   carries a `pid`, every non-volatile event without ack (`auth` and
+//   `message-back` included) gets its offset appended as the last argument,
+//   and a client that reconnects with {"pid","offset"} of an event it
+//   received gets the missed events, then `40{"sid","pid"}` with the same sid.
+//   Without the flag the behaviour above is unchanged.
 
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
-const port = Number(process.argv[2] ?? 0);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error('usage: node sio_server.mjs [PORT]');
+const args = process.argv.slice(2);
+const recovery = args.includes('--recovery') || process.env.SIO_RECOVERY === '1';
+const positional = args.filter((a) => !a.startsWith('--'));
+const port = Number(positional[0] ?? 0);
+if (!Number.isInteger(port) || port < 0 || port > 65535 || args.some((a) => a.startsWith('--') && a !== '--recovery')) {
+  console.error('usage: node sio_server.mjs [PORT] [--recovery]');
   process.exit(2);
 }
 
@@ -33,10 +48,12 @@ const io = new Server(httpServer, {
   maxHttpBufferSize: 1e6,
   connectTimeout: 1000,
   cors: { origin: '*' },
+  ...(recovery ? { connectionStateRecovery: {} } : {}),
 });
+if (recovery) console.error('sio_server: connection state recovery on');
 
 function logLifecycle(socket) {
-  console.error(`sio_server: connect ${socket.nsp.name} ${socket.id} (${socket.conn.transport.name})`);
+  console.error(`sio_server: connect ${socket.nsp.name} ${socket.id} (${socket.conn.transport.name})${socket.recovered ? ' recovered' : ''}`);
   socket.on('disconnect', (reason) => console.error(`sio_server: disconnect ${socket.nsp.name} ${socket.id}: ${reason}`));
 }
 
@@ -49,6 +66,9 @@ io.on('connection', (socket) => {
     ack(...args);
   });
   socket.on('force-disconnect-transport', () => socket.conn.close());
+  socket.on('emit-later', (delayMs, payload) => {
+    setTimeout(() => io.emit('later', payload), Number(delayMs) || 0);
+  });
 });
 
 io.of('/custom').on('connection', (socket) => {
