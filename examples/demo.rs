@@ -1,15 +1,31 @@
-//! The main demo: a sockwire WebSocket server and client talking over TCP on
-//! 127.0.0.1, both driven by the same Sans-IO core.
+//! The main demo: sockwire servers and clients talking over TCP on 127.0.0.1,
+//! all driven by the same Sans-IO core.
 //!
 //! ```text
 //! cargo run --example demo
 //! ```
 //!
-//! The server side is written against the Sans-IO API directly (handshake,
-//! `handle_input`, `poll_transmit`), to show the run loop; the client uses the
-//! blocking helper built on the same API.
+//! 1. WebSocket: the server side is written against the Sans-IO API directly
+//!    (handshake, `handle_input`, `poll_transmit`), to show the run loop; the
+//!    client uses the blocking helper built on the same API.
+//! 2. Socket.IO: the server of `examples/sio_server.rs` (the reference test
+//!    server's behaviour, over Engine.IO long-polling and WebSocket) and the
+//!    client of `examples/sio_client.rs` join two namespaces with auth, send
+//!    events, an ack and a binary attachment, then the server drops the
+//!    transport and the client reconnects by itself.
+
+#[path = "sio_client.rs"]
+#[allow(dead_code)]
+mod sio_client;
+#[path = "sio_server.rs"]
+#[allow(dead_code)]
+mod sio_server;
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sio_client::{OwnedEvent, Runner};
 use std::net::{TcpListener, TcpStream};
 
 use sockwire::time::StdClock;
@@ -99,7 +115,7 @@ fn server(mut tcp: TcpStream) -> io::Result<()> {
     Ok(())
 }
 
-fn main() -> io::Result<()> {
+pub fn main() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let server = std::thread::spawn(move || server(listener.accept()?.0));
@@ -134,5 +150,127 @@ fn main() -> io::Result<()> {
         }
     }
     server.join().expect("server thread")?;
+    socket_io()
+}
+
+/// Waits for the first event `want` accepts, printing the others.
+fn wait(
+    runner: &mut Runner,
+    what: &str,
+    want: impl Fn(&OwnedEvent) -> bool,
+) -> io::Result<OwnedEvent> {
+    loop {
+        match runner.next_event(Duration::from_secs(10)) {
+            Some(e) if want(&e) => return Ok(e),
+            Some(e) => println!("socket.io client: ({e:?})"),
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no {what}"),
+                ));
+            }
+        }
+    }
+}
+
+fn socket_io() -> io::Result<()> {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server = std::thread::spawn(move || sio_server::serve(listener, &STOP));
+    println!();
+    println!("socket.io server: http://{addr}/socket.io/ (namespaces / and /custom)");
+
+    let mut client = Runner::connect(
+        &addr.to_string(),
+        "/socket.io/",
+        &[("/", Some(r#"{"token":"demo"}"#)), ("/custom", None)],
+    )?;
+    let is_event = |name: &'static str| move |e: &OwnedEvent| matches!(e, OwnedEvent::Event(m) if m.name.as_deref() == Some(name));
+    // Two joins and each namespace's `auth` event, in whatever order they come.
+    let (mut joined, mut auths) = (0, 0);
+    while joined < 2 || auths < 2 {
+        let e = wait(&mut client, "connect", |e| {
+            matches!(e, OwnedEvent::Connect { .. }) || is_event("auth")(e)
+        })?;
+        match e {
+            OwnedEvent::Connect { nsp, sid, .. } => {
+                println!("socket.io client: joined {nsp} as socket {sid}");
+                joined += 1;
+            }
+            OwnedEvent::Event(m) => {
+                println!("socket.io client: {} says auth = [{}]", m.nsp, m.args);
+                auths += 1;
+            }
+            _ => {}
+        }
+    }
+    let fail = |e: sockwire::socketio::Error| io::Error::other(e.to_string());
+    client
+        .emit("/", "message", r#""hello",{"n":1}"#, &[])
+        .map_err(fail)?;
+    if let OwnedEvent::Event(m) = wait(&mut client, "message-back", is_event("message-back"))? {
+        println!("socket.io client: message-back [{}]", m.args);
+    }
+    let id = client
+        .emit_with_ack(
+            "/",
+            "message-with-ack",
+            r#""ack me""#,
+            &[],
+            Some(Duration::from_secs(5)),
+        )
+        .map_err(fail)?;
+    if let OwnedEvent::Ack(m) = wait(&mut client, "ack", |e| matches!(e, OwnedEvent::Ack(_)))? {
+        println!("socket.io client: ack {id} answered with [{}]", m.args);
+    }
+    client
+        .emit(
+            "/",
+            "message",
+            r#"{"_placeholder":true,"num":0}"#,
+            &[&[0xde, 0xad, 0xbe, 0xef]],
+        )
+        .map_err(fail)?;
+    if let OwnedEvent::Event(m) =
+        wait(&mut client, "binary message-back", is_event("message-back"))?
+    {
+        println!(
+            "socket.io client: binary message-back, attachment {:02x?}",
+            m.attachments[0]
+        );
+    }
+    // The server drops the transport; the client reconnects by itself and
+    // delivers what was emitted meanwhile.
+    client
+        .emit("/", "force-disconnect-transport", "", &[])
+        .map_err(fail)?;
+    if let OwnedEvent::Disconnected { nsp, reason } = wait(&mut client, "disconnect", |e| {
+        matches!(e, OwnedEvent::Disconnected { .. })
+    })? {
+        println!("socket.io client: {nsp} disconnected ({reason:?})");
+    }
+    client
+        .emit("/", "message", r#""sent while disconnected""#, &[])
+        .map_err(fail)?;
+    if let OwnedEvent::Reconnect { attempt } = wait(&mut client, "reconnect", |e| {
+        matches!(e, OwnedEvent::Reconnect { .. })
+    })? {
+        println!("socket.io client: reconnecting (attempt {attempt})");
+    }
+    if let OwnedEvent::Event(m) = wait(
+        &mut client,
+        "buffered message-back",
+        is_event("message-back"),
+    )? {
+        println!(
+            "socket.io client: after reconnecting, message-back [{}]",
+            m.args
+        );
+    }
+    client.close(Duration::from_secs(2));
+    STOP.store(true, Ordering::SeqCst);
+    server.join().expect("server thread")?;
+    println!("socket.io demo over");
     Ok(())
 }
