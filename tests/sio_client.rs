@@ -630,3 +630,36 @@ fn a_protocol_error_from_the_server_closes_the_transport_and_reconnects() {
         "a reconnection is scheduled"
     );
 }
+
+#[test]
+fn a_dropped_namespace_does_not_block_the_send_buffer() {
+    // Emits buffered for a namespace that is then refused must not hold up
+    // the others (they can never be sent).
+    let mut st = Stack::new(4096);
+    st.refuse = vec!["/admin"];
+    st.connect("/admin", None);
+    st.connect("/", None);
+    st.sio.emit("/admin", "echo", "1", &[&[1]]).unwrap();
+    st.sio.emit("/", "echo", "2", &[]).unwrap();
+    st.open_transport();
+    st.drive();
+    let seen = st.take();
+    assert!(seen.contains(&C::ConnectError(
+        "/admin".into(),
+        r#"{"message":"Not authorized"}"#.into()
+    )));
+    assert!(
+        seen.contains(&C::Event("/".into(), None, r#"["echo-back",2]"#.into(), 0)),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_namespace_joined_without_the_transport_at_hand_still_connects() {
+    let mut st = connected();
+    st.sio
+        .connect::<Vec<u8>, SplitMix64>(None, "/late", None)
+        .unwrap();
+    st.drive();
+    assert_eq!(st.take(), [C::Connect("/late".into(), false)]);
+}

@@ -466,8 +466,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
 
     /// Moves buffered packets to the transport, in order, while their
     /// namespace is connected and the transport takes a packet with all its
-    /// attachments. Call it after every input and command, with the
-    /// transport's other output.
+    /// attachments, and sends the CONNECT of a namespace joined while the
+    /// transport was open. Call it after every input and command, with the
+    /// transport's other output. Packets still buffered for a namespace that
+    /// was left, refused or removed by the server are dropped: they can
+    /// never be sent.
     pub fn flush<Q, E>(&mut self, eio: &mut engineio::Client<Q, E>) -> Result<(), Error>
     where
         Q: AsMut<[u8]> + AsRef<[u8]>,
@@ -475,6 +478,12 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
     {
         if self.phase != Phase::Open || !eio.is_open() {
             return Ok(());
+        }
+        // A namespace joined while open, whose CONNECT could not go out then.
+        for i in 0..self.namespaces.len() {
+            if self.namespaces[i].state == NsState::Waiting {
+                self.send_connect(eio, i)?;
+            }
         }
         enum Step {
             Skip,
@@ -492,6 +501,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
                     let text = core::str::from_utf8(text).unwrap_or("");
                     match Packet::decode_header(text, &Limits::DEFAULT) {
                         Err(_) => Step::Skip,
+                        // Left, refused or removed by the server: it can never go
+                        // out (its attachments follow it as strays).
+                        Ok(p) if p.kind != PacketType::Disconnect && self.find(p.nsp).is_none() => {
+                            Step::Skip
+                        }
                         Ok(p) if p.kind != PacketType::Disconnect && !self.is_connected(p.nsp) => {
                             // Head of line: wait for this namespace.
                             Step::Wait
