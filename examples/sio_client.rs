@@ -1,8 +1,9 @@
-//! A Socket.IO v5 client over WebSocket on `std::net`, with automatic
-//! reconnection, on one thread and with no other crate.
+//! A Socket.IO v5 client on `std::net`, over WebSocket or over HTTP
+//! long-polling upgraded to WebSocket, with automatic reconnection, on one
+//! thread and with no other crate.
 //!
 //! ```text
-//! cargo run --example sio_client -- 127.0.0.1:3000
+//! cargo run --example sio_client -- 127.0.0.1:3000 [--polling | --polling-only]
 //! ```
 //!
 //! The demo joins `/`, emits `message` and prints the `message-back` the
@@ -15,13 +16,24 @@
 //!
 //! Three Sans-IO machines stacked by the application:
 //!
-//! - [`Transport`]: one TCP connection, the WebSocket opening handshake
-//!   (`ws::ClientHandshake` on `engineio::websocket_target`) and the
-//!   `engineio::Client` on top of it. Reads use a short read timeout so that
-//!   the timers (heartbeat, closing handshake) run; every `poll_transmit` is
-//!   written out after each input and command. Opening a transport (TCP
-//!   connect + handshake) blocks for at most 5 s; a demo may, an application
-//!   with other work would make it a state machine too.
+//! - [`Transport`]: the `engineio::Client` and its connections. On
+//!   WebSocket ([`TransportKind::WebSocket`]): one TCP connection and the
+//!   opening handshake (`ws::ClientHandshake` on
+//!   `engineio::websocket_target`). On long-polling
+//!   ([`TransportKind::Polling`]): two keep-alive HTTP/1.1 connections, one
+//!   for the GET the server holds and one for the POSTs, the requests written
+//!   by `poll_request`, the answers parsed as they arrive (`http::HeadParser`,
+//!   `http::Response::parse`, the body by `Content-Length`); when
+//!   `wants_upgrade()` says the server offers websocket, a third connection
+//!   runs the WebSocket handshake for `upgrade_target` (without blocking),
+//!   then the probe, and the HTTP connections are closed once the session
+//!   moved. Reads use a short timeout (several connections: non-blocking
+//!   reads every millisecond, std has no `poll`) so that the timers
+//!   (heartbeat, probe, closing handshake) run; everything the client has to
+//!   send is written out after each input and command. Opening a WebSocket
+//!   transport (TCP connect + handshake) blocks for at most 5 s, and every
+//!   TCP connect for at most 5 s; a demo may, an application with other work
+//!   would make them state machines too.
 //! - [`Runner`]: the `socketio::Client` over whichever `Transport` is current.
 //!   Every Engine.IO message goes to `handle_message`, the Engine.IO `Open`
 //!   event to `handle_open`, its `Closed` event (or a failed connection
@@ -39,8 +51,9 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use sockwire::engineio::{self, ClientCloseReason, Data};
-use sockwire::entropy::StdEntropy;
+use sockwire::engineio::{self, ClientCloseReason, Data, Request};
+use sockwire::entropy::{Entropy, SplitMix64, StdEntropy};
+use sockwire::http::{self, HeadParser, Limits, Version};
 use sockwire::socketio::{self, ClientEvent, ClientNotice, DisconnectReason};
 use sockwire::time::{Duration, Instant, StdClock};
 use sockwire::ws::{self, ClientHandshake, ClientRequest};
@@ -61,6 +74,13 @@ const OPEN_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 const WRITE_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 /// The longest a single read waits, so the caller gets control back often.
 const MAX_WAIT: StdDuration = StdDuration::from_millis(20);
+/// The most unconsumed input one connection holds (a long-polling answer
+/// carries several messages).
+const MAX_BUF: usize = 16 * 1024 * 1024;
+/// Room for a POST's head in front of its body: the body of a request buffer
+/// of `MAX_PAYLOAD + REQUEST_HEAD_ROOM` bytes stays within `MAX_PAYLOAD`, the
+/// server's maxHttpBufferSize.
+const REQUEST_HEAD_ROOM: usize = 512;
 
 /// The Engine.IO client of one transport.
 pub type Eio = engineio::Client<Vec<u8>, StdEntropy>;
@@ -88,28 +108,338 @@ pub fn loopback_addr(addr: &str) -> io::Result<SocketAddr> {
 }
 
 // ---------------------------------------------------------------------------
-// One transport: TCP + WebSocket + Engine.IO client
+// One transport: WebSocket, or HTTP long-polling with the upgrade
 // ---------------------------------------------------------------------------
 
-/// One Engine.IO session over one TCP connection.
-pub struct Transport {
+/// How a [`Transport`] starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    /// One WebSocket from the start (`transports: ["websocket"]`).
+    WebSocket,
+    /// HTTP long-polling, upgraded to WebSocket when the server offers it and
+    /// the upgrade is on (`transports: ["polling", "websocket"]`, the
+    /// reference client's default).
+    Polling,
+}
+
+/// A TCP connection and the bytes received on it not yet consumed.
+struct Conn {
     tcp: TcpStream,
+    /// `buf[..len]` is unconsumed input; the buffer grows up to `MAX_BUF`.
+    buf: Vec<u8>,
+    len: usize,
+    /// The stream ended (or failed): nothing more is read or written.
+    eof: bool,
+    /// The end was reported to the Engine.IO client (WebSocket only).
+    eof_handled: bool,
+}
+
+impl Conn {
+    fn connect(addr: SocketAddr) -> io::Result<Conn> {
+        let tcp = TcpStream::connect_timeout(&addr, OPEN_TIMEOUT)?;
+        tcp.set_nodelay(true)?;
+        tcp.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        Ok(Conn {
+            tcp,
+            buf: vec![0u8; READ_BUF],
+            len: 0,
+            eof: false,
+            eof_handled: false,
+        })
+    }
+
+    /// Reads once: waiting up to `wait`, or not at all when `wait` is
+    /// `None`. Returns the bytes read; an end or an error sets `eof`.
+    fn fill(&mut self, wait: Option<StdDuration>) -> usize {
+        if self.eof {
+            return 0;
+        }
+        if self.len == self.buf.len() {
+            if self.buf.len() >= MAX_BUF {
+                // More unconsumed input than anything this file accepts.
+                self.eof = true;
+                return 0;
+            }
+            self.buf.resize((self.buf.len() * 2).min(MAX_BUF), 0);
+        }
+        let set = match wait {
+            Some(w) => self
+                .tcp
+                .set_read_timeout(Some(w.max(StdDuration::from_millis(1)))),
+            None => self.tcp.set_nonblocking(true),
+        };
+        if set.is_err() {
+            self.eof = true;
+            return 0;
+        }
+        let r = self.tcp.read(&mut self.buf[self.len..]);
+        if wait.is_none() && self.tcp.set_nonblocking(false).is_err() {
+            self.eof = true;
+        }
+        match r {
+            Ok(0) => {
+                self.eof = true;
+                0
+            }
+            Ok(n) => {
+                self.len += n;
+                n
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                0
+            }
+            Err(_) => {
+                // Reset: the same as the end of the stream.
+                self.eof = true;
+                0
+            }
+        }
+    }
+
+    /// Makes room for `total` unconsumed bytes; false when over `MAX_BUF`.
+    fn reserve(&mut self, total: usize) -> bool {
+        if total > MAX_BUF {
+            return false;
+        }
+        if self.buf.len() < total {
+            self.buf.resize(total, 0);
+        }
+        true
+    }
+
+    /// Drops the first `n` unconsumed bytes.
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
+/// A WebSocket whose opening handshake is running.
+///
+/// `ws::ClientHandshake` borrows its request, so this keeps the request
+/// target and the seed of the `Sec-WebSocket-Key` and rebuilds the same
+/// handshake for every look at the response.
+struct PendingWs {
+    conn: Conn,
+    target: String,
+    seed: u64,
+    deadline: StdInstant,
+}
+
+impl PendingWs {
+    /// Connects to `addr` and writes the handshake request for `target`;
+    /// returns the bytes written too.
+    fn start(
+        addr: SocketAddr,
+        host: &str,
+        target: &str,
+        entropy: &mut StdEntropy,
+        wbuf: &mut [u8],
+    ) -> io::Result<(PendingWs, usize)> {
+        let mut seed = [0u8; 8];
+        entropy.fill_bytes(&mut seed);
+        let mut p = PendingWs {
+            conn: Conn::connect(addr)?,
+            target: target.to_owned(),
+            seed: u64::from_le_bytes(seed),
+            deadline: StdInstant::now() + OPEN_TIMEOUT,
+        };
+        let n = p
+            .handshake(host)
+            .write_request(wbuf)
+            .map_err(|e| other("handshake request", e))?;
+        p.conn.tcp.write_all(&wbuf[..n])?;
+        Ok((p, n))
+    }
+
+    fn handshake<'a>(&'a self, host: &'a str) -> ClientHandshake<'a> {
+        ClientHandshake::new(
+            ClientRequest::new(host, &self.target),
+            &mut SplitMix64::new(self.seed),
+        )
+    }
+
+    /// Reads (waiting up to `wait`, or not at all) and looks at the
+    /// response: `Ok(Some(head_len))` once the server's valid `101` arrived
+    /// (the bytes after the head are frames), `Ok(None)` while incomplete.
+    fn poll(&mut self, host: &str, wait: Option<StdDuration>) -> io::Result<Option<usize>> {
+        if StdInstant::now() >= self.deadline {
+            return Err(io::Error::new(ErrorKind::TimedOut, "handshake timed out"));
+        }
+        self.conn.fill(wait);
+        // The default limits (8 KiB head) are below READ_BUF: a response
+        // that does not fit is an error before the buffer is full.
+        match self
+            .handshake(host)
+            .handle_input(&self.conn.buf[..self.conn.len])
+        {
+            Ok(Some(res)) => Ok(Some(res.head_len())),
+            Ok(None) if self.conn.eof => Err(ErrorKind::UnexpectedEof.into()),
+            Ok(None) => Ok(None),
+            Err(e) => Err(other("handshake response", e)),
+        }
+    }
+}
+
+/// One of the two long-polling connections (the GET's or the POST's): one
+/// request at a time, kept alive between them.
+#[derive(Default)]
+struct HttpConn {
+    conn: Option<Conn>,
+    head: Option<HeadParser>,
+    /// The request waiting for its answer.
+    in_flight: Option<Request>,
+}
+
+/// A complete answer on an [`HttpConn`].
+struct Answer {
+    status: u16,
+    head_len: usize,
+    body_len: usize,
+    /// The server closes the connection after it.
+    close: bool,
+}
+
+impl HttpConn {
+    /// Sends one request, on the kept-alive connection if the server has not
+    /// closed it, else on a new one (then returns true).
+    fn send(&mut self, addr: SocketAddr, bytes: &[u8]) -> io::Result<bool> {
+        if let Some(c) = self.conn.as_mut() {
+            // An idle connection the server closed (its keep-alive timeout)
+            // reads as ended; stray bytes would confuse the next answer.
+            c.fill(None);
+            if c.eof || c.len > 0 {
+                self.conn = None;
+            }
+        }
+        let fresh = self.conn.is_none();
+        let conn = match self.conn.as_mut() {
+            Some(c) => c,
+            None => self.conn.insert(Conn::connect(addr)?),
+        };
+        if let Err(e) = conn.tcp.write_all(bytes) {
+            self.conn = None;
+            return Err(e);
+        }
+        self.head = Some(HeadParser::new(Limits::DEFAULT));
+        Ok(fresh)
+    }
+
+    /// Looks for the complete answer (head, then `Content-Length` bytes of
+    /// body) in what arrived. `Ok(None)` while incomplete.
+    fn answer(&mut self) -> Result<Option<Answer>, String> {
+        let (Some(conn), Some(head)) = (self.conn.as_mut(), self.head.as_mut()) else {
+            return Ok(None);
+        };
+        let Some(head_len) = head
+            .advance(&conn.buf[..conn.len])
+            .map_err(|e| format!("response head: {e}"))?
+        else {
+            return Ok(None);
+        };
+        let res = http::Response::parse(&conn.buf[..head_len], head.limits())
+            .map_err(|e| format!("response head: {e}"))?;
+        let h = &res.headers;
+        let mut close = h.has_token("connection", "close")
+            || (res.version == Version::Http10 && !h.has_token("connection", "keep-alive"));
+        let length = h.get("content-length").map(|v| {
+            std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+        });
+        let body_len = match (length, h.get("transfer-encoding")) {
+            (Some(Some(n)), None) => n,
+            (Some(None), _) => return Err("a bad Content-Length".into()),
+            // An error answer (engine.io's JSON ones are short): its status
+            // is what counts; the connection is not reused.
+            _ if res.status != 200 => {
+                close = true;
+                0
+            }
+            _ => return Err("an answer without Content-Length (unsupported)".into()),
+        };
+        let status = res.status;
+        if !conn.reserve(head_len + body_len) {
+            return Err(format!("a {body_len}-byte body is too large"));
+        }
+        if conn.len < head_len + body_len {
+            return Ok(None);
+        }
+        Ok(Some(Answer {
+            status,
+            head_len,
+            body_len,
+            close,
+        }))
+    }
+
+    /// The answer was handled: ready for the next request.
+    fn done(&mut self, a: &Answer) {
+        self.in_flight = None;
+        self.head = None;
+        match self.conn.as_mut() {
+            Some(c) if !a.close => c.consume(a.head_len + a.body_len),
+            _ => self.conn = None,
+        }
+    }
+}
+
+/// At most `max` bytes of `bytes`, lossily as text (for the HTTP trace).
+fn excerpt(bytes: &[u8], max: usize) -> String {
+    let cut = bytes.len().min(max);
+    let mut s = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+    if cut < bytes.len() {
+        s.push_str(&format!("...<{} bytes>", bytes.len()));
+    }
+    s
+}
+
+/// One Engine.IO session: on one WebSocket, or on long-polling (two HTTP
+/// connections, then the upgrade's WebSocket).
+pub struct Transport {
     /// The Engine.IO client (drive it through the methods below).
     pub eio: Eio,
+    addr: SocketAddr,
+    /// The `Host` header of every request.
+    host: String,
+    /// The WebSocket: the session's, or the upgrade's once its handshake
+    /// succeeded.
+    ws: Option<Conn>,
+    /// The upgrade's WebSocket while its handshake runs.
+    upgrading: Option<PendingWs>,
+    get: HttpConn,
+    post: HttpConn,
+    /// Polling requests are written here (a POST body stays within the
+    /// server's maxHttpBufferSize).
+    req_buf: Vec<u8>,
+    /// The upgrade's handshake key.
+    entropy: StdEntropy,
     ws_asm: ws::Assembler<Vec<u8>>,
-    /// Received bytes not yet consumed: `rbuf[..rlen]`.
-    rbuf: Vec<u8>,
-    rlen: usize,
     wbuf: Vec<u8>,
-    /// The TCP stream ended (or failed).
-    eof: bool,
-    /// The first input error, if any (the session ended because of it).
+    /// The first input error, if any (the session, or the upgrade probe,
+    /// ended because of it).
     pub error: Option<engineio::Error>,
-    /// The first `poll_transmit` error, if any (nothing more is written).
+    /// The first `poll_transmit` or `poll_request` error, if any (nothing
+    /// more is written).
     pub transmit_error: Option<engineio::Error>,
-    /// Bytes received and sent on this connection.
+    /// Why the upgrade's WebSocket could not be opened, or a polling request
+    /// failed, if one did.
+    pub io_error: Option<String>,
+    /// Bytes received and sent on this transport's connections.
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// HTTP connections opened (keep-alive: 2 for a whole session, unless
+    /// the server closed one).
+    pub http_connects: usize,
+    /// When `Some`, every polling request and answer is logged here:
+    /// `-> <request line> | <body excerpt>` and
+    /// `<- <status> <Get(n)|Post(n)> | <body excerpt>`.
+    pub http_trace: Option<Vec<String>>,
 }
 
 impl Transport {
@@ -121,64 +451,81 @@ impl Transport {
         config: engineio::ClientConfig,
         now: Instant,
     ) -> io::Result<Self> {
-        let tcp = TcpStream::connect_timeout(&addr, OPEN_TIMEOUT)?;
-        tcp.set_nodelay(true)?;
-        tcp.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        let mut tcp = tcp;
         let host = addr.to_string();
         let mut target = [0u8; 512];
         let target = engineio::websocket_target(config.path, &mut target)
             .map_err(|e| other("request target", e))?;
         let mut entropy = StdEntropy::new();
-        let mut hs = ClientHandshake::new(ClientRequest::new(&host, target), &mut entropy);
         let mut wbuf = vec![0u8; WRITE_BUF];
-        let n = hs
-            .write_request(&mut wbuf)
-            .map_err(|e| other("handshake request", e))?;
-        tcp.write_all(&wbuf[..n])?;
-        let mut rbuf = vec![0u8; READ_BUF];
-        let mut filled = 0;
-        let deadline = StdInstant::now() + OPEN_TIMEOUT;
+        let (mut p, n) = PendingWs::start(addr, &host, target, &mut entropy, &mut wbuf)?;
         let head_len = loop {
-            let left = deadline.saturating_duration_since(StdInstant::now());
-            if left.is_zero() {
-                return Err(io::Error::new(ErrorKind::TimedOut, "handshake timed out"));
-            }
-            tcp.set_read_timeout(Some(left))?;
-            let n = match tcp.read(&mut rbuf[filled..]) {
-                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
-                Ok(n) => n,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            filled += n;
-            // The default limits (8 KiB head) are below READ_BUF: a response
-            // that does not fit is an error before the buffer is full.
-            if let Some(res) = hs
-                .handle_input(&rbuf[..filled])
-                .map_err(|e| other("handshake response", e))?
-            {
-                break res.head_len();
+            let left = p.deadline.saturating_duration_since(StdInstant::now());
+            if let Some(head_len) = p.poll(&host, Some(left))? {
+                break head_len;
             }
         };
         // Frames may have arrived with the head: they stay in the buffer.
-        rbuf.copy_within(head_len..filled, 0);
+        p.conn.consume(head_len);
         let eio = engineio::Client::new(now, config, vec![0u8; STORAGE], entropy);
-        Ok(Transport {
-            tcp,
+        let mut t = Self::with(eio, addr, host, wbuf);
+        t.bytes_in = (p.conn.len + head_len) as u64;
+        t.bytes_out = n as u64;
+        t.ws = Some(p.conn);
+        Ok(t)
+    }
+
+    /// Starts an Engine.IO session on long-polling at `now`: connects the GET
+    /// connection to `addr` and sends the handshake GET. The session
+    /// upgrades to WebSocket when the server offers it and `config.upgrade`
+    /// is on.
+    pub fn polling(
+        addr: SocketAddr,
+        config: engineio::ClientConfig,
+        now: Instant,
+    ) -> io::Result<Self> {
+        let eio = engineio::Client::polling(now, config, vec![0u8; STORAGE], StdEntropy::new());
+        let mut t = Self::with(eio, addr, addr.to_string(), vec![0u8; WRITE_BUF]);
+        // A refused connection fails here, like a refused WebSocket.
+        t.get.conn = Some(Conn::connect(addr)?);
+        t.http_connects = 1;
+        t.write_out(now);
+        Ok(t)
+    }
+
+    /// [`open`](Self::open) or [`polling`](Self::polling).
+    pub fn start(
+        addr: SocketAddr,
+        config: engineio::ClientConfig,
+        kind: TransportKind,
+        now: Instant,
+    ) -> io::Result<Self> {
+        match kind {
+            TransportKind::WebSocket => Self::open(addr, config, now),
+            TransportKind::Polling => Self::polling(addr, config, now),
+        }
+    }
+
+    fn with(eio: Eio, addr: SocketAddr, host: String, wbuf: Vec<u8>) -> Self {
+        Transport {
             eio,
+            addr,
+            host,
+            ws: None,
+            upgrading: None,
+            get: HttpConn::default(),
+            post: HttpConn::default(),
+            req_buf: Vec::new(),
+            entropy: StdEntropy::new(),
             ws_asm: ws::Assembler::new(vec![0u8; STORAGE]),
-            rbuf,
-            rlen: filled - head_len,
             wbuf,
-            eof: false,
             error: None,
             transmit_error: None,
+            io_error: None,
             bytes_in: 0,
-            bytes_out: n as u64,
-        })
+            bytes_out: 0,
+            http_connects: 0,
+            http_trace: None,
+        }
     }
 
     /// The Engine.IO client settings for `path` with this file's limits.
@@ -190,40 +537,143 @@ impl Transport {
         }
     }
 
-    /// Writes everything the Engine.IO client has to send. A write error
-    /// ends the connection (the stream counts as ended); a `poll_transmit`
-    /// error is kept in `transmit_error` (and logged once).
+    /// How many HTTP connections are open (0 on WebSocket, and once the
+    /// upgrade is done).
+    pub fn http_connections(&self) -> usize {
+        usize::from(self.get.conn.is_some()) + usize::from(self.post.conn.is_some())
+    }
+
+    /// True while the upgrade's WebSocket handshake runs.
+    pub fn is_upgrading(&self) -> bool {
+        self.upgrading.is_some()
+    }
+
+    /// Writes everything the Engine.IO client has to send (WebSocket bytes,
+    /// polling requests) and starts the upgrade when it is wanted. A write
+    /// error ends that connection; a `poll_transmit`/`poll_request` error is
+    /// kept in `transmit_error` (and logged once).
     pub fn write_out(&mut self, now: Instant) {
+        self.write_ws(now);
+        self.write_requests(now);
+        self.start_upgrade(now);
+        self.retire();
+    }
+
+    fn transmit_failed(&mut self, what: &str, e: engineio::Error) {
+        if self.transmit_error.is_none() {
+            eprintln!("sio_client: {what} failed: {e} ({e:?})");
+            self.transmit_error = Some(e);
+        }
+    }
+
+    fn write_ws(&mut self, now: Instant) {
         loop {
             let n = match self.eio.poll_transmit(&mut self.wbuf) {
                 Ok(n) => n,
-                Err(e) => {
-                    if self.transmit_error.is_none() {
-                        eprintln!("sio_client: poll_transmit failed: {e} ({e:?})");
-                        self.transmit_error = Some(e);
-                    }
-                    return;
-                }
+                Err(e) => return self.transmit_failed("poll_transmit", e),
             };
             if n == 0 {
                 return;
             }
-            if self.eof {
+            let Some(ws) = self.ws.as_mut().filter(|w| !w.eof) else {
                 // Nobody is listening any more: drop the bytes.
                 continue;
-            }
-            if self.tcp.write_all(&self.wbuf[..n]).is_err() {
-                self.end_of_stream(now);
+            };
+            if ws.tcp.write_all(&self.wbuf[..n]).is_err() {
+                ws.eof = true;
+                self.ws_ended(now);
                 continue;
             }
             self.bytes_out += n as u64;
         }
     }
 
-    fn end_of_stream(&mut self, now: Instant) {
-        if !self.eof {
-            self.eof = true;
+    /// The WebSocket's stream ended: tell the Engine.IO client once.
+    fn ws_ended(&mut self, now: Instant) {
+        if let Some(ws) = self.ws.as_mut().filter(|w| w.eof && !w.eof_handled) {
+            ws.eof_handled = true;
             self.eio.handle_eof(now);
+        }
+    }
+
+    fn write_requests(&mut self, now: Instant) {
+        if self.req_buf.is_empty() && self.eio.transport() == engineio::Transport::Polling {
+            self.req_buf = vec![0u8; MAX_PAYLOAD + REQUEST_HEAD_ROOM];
+        }
+        loop {
+            let req = match self.eio.poll_request(&self.host, &mut self.req_buf) {
+                Ok(Some(req)) => req,
+                Ok(None) => return,
+                Err(e) => return self.transmit_failed("poll_request", e),
+            };
+            let (n, http) = match req {
+                Request::Get(n) => (n, &mut self.get),
+                Request::Post(n) => (n, &mut self.post),
+            };
+            match http.send(self.addr, &self.req_buf[..n]) {
+                Ok(fresh) => {
+                    self.http_connects += usize::from(fresh);
+                    http.in_flight = Some(req);
+                    self.bytes_out += n as u64;
+                    let bytes = &self.req_buf[..n];
+                    if let Some(t) = self.http_trace.as_mut() {
+                        let line_end = bytes.iter().position(|&b| b == b'\r').unwrap_or(0);
+                        let body = bytes
+                            .windows(4)
+                            .position(|w| w == b"\r\n\r\n")
+                            .map_or(n, |p| p + 4);
+                        t.push(format!(
+                            "-> {} | {}",
+                            excerpt(&bytes[..line_end], 200),
+                            excerpt(&bytes[body..], 300)
+                        ));
+                    }
+                }
+                Err(e) => {
+                    self.io_error.get_or_insert(format!("{req:?}: {e}"));
+                    self.eio.handle_request_failed(now, req);
+                }
+            }
+        }
+    }
+
+    /// Opens the upgrade's connection and writes its handshake request.
+    fn start_upgrade(&mut self, now: Instant) {
+        if !self.eio.wants_upgrade() || self.upgrading.is_some() || self.ws.is_some() {
+            return;
+        }
+        let mut target = [0u8; 512];
+        let started = match self.eio.upgrade_target(&mut target) {
+            Ok(target) => PendingWs::start(
+                self.addr,
+                &self.host,
+                target,
+                &mut self.entropy,
+                &mut self.wbuf,
+            ),
+            Err(e) => Err(other("upgrade target", e)),
+        };
+        match started {
+            Ok((p, n)) => {
+                self.bytes_out += n as u64;
+                self.upgrading = Some(p);
+            }
+            Err(e) => {
+                self.io_error.get_or_insert(format!("upgrade: {e}"));
+                self.eio.handle_upgrade_failed(now);
+            }
+        }
+    }
+
+    /// Drops the connections nobody needs any more: the HTTP ones once the
+    /// session moved to WebSocket, a probe's WebSocket that closed.
+    fn retire(&mut self) {
+        if self.eio.transport() == engineio::Transport::WebSocket {
+            self.get = HttpConn::default();
+            self.post = HttpConn::default();
+            self.req_buf = Vec::new();
+        } else if self.ws.is_some() && !self.eio.has_websocket() {
+            self.ws = None;
         }
     }
 
@@ -231,12 +681,20 @@ impl Transport {
     /// to `on_message` with the client (to answer on it). The output is
     /// written after every step.
     fn process(&mut self, now: Instant, on_message: &mut impl FnMut(&mut Eio, Data<'_>)) {
+        self.process_ws(now, on_message);
+        self.process_upgrade(now);
+        self.process_http(Side::Get, now, on_message);
+        self.process_http(Side::Post, now, on_message);
+        self.write_out(now);
+    }
+
+    fn process_ws(&mut self, now: Instant, on_message: &mut impl FnMut(&mut Eio, Data<'_>)) {
         let mut off = 0;
         let mut stalls = 0;
-        while off < self.rlen {
+        while let Some(ws) = self.ws.as_mut().filter(|w| off < w.len) {
             let r = self
                 .eio
-                .handle_input(now, &mut self.rbuf[off..self.rlen], &mut self.ws_asm);
+                .handle_input(now, &mut ws.buf[off..ws.len], &mut self.ws_asm);
             match r {
                 Ok(input) => {
                     off += input.consumed;
@@ -257,16 +715,106 @@ impl Transport {
                     }
                 }
                 Err(e) => {
-                    // The session is over (its Closed event is queued); the
-                    // close frame goes out, the rest of the input is noise.
+                    // The session (or the probe) is over; the close frame
+                    // goes out, the rest of the input is noise.
                     self.error.get_or_insert(e);
+                    off = ws.len;
                     self.write_out(now);
-                    off = self.rlen;
                 }
             }
         }
-        self.rbuf.copy_within(off..self.rlen, 0);
-        self.rlen -= off;
+        if let Some(ws) = self.ws.as_mut() {
+            ws.consume(off.min(ws.len));
+        }
+        self.ws_ended(now);
+    }
+
+    /// The upgrade's handshake: done, failed or still waiting.
+    fn process_upgrade(&mut self, now: Instant) {
+        let Some(p) = self.upgrading.as_mut() else {
+            return;
+        };
+        let before = p.conn.len;
+        let polled = p.poll(&self.host, None);
+        self.bytes_in += (p.conn.len - before) as u64;
+        match polled {
+            Ok(None) => {}
+            Ok(Some(head_len)) => {
+                let mut p = self.upgrading.take().unwrap();
+                p.conn.consume(head_len);
+                if self.eio.handle_upgrade_open(now).is_ok() {
+                    self.ws = Some(p.conn);
+                }
+                // Else the session ended meanwhile: the connection is dropped.
+            }
+            Err(e) => {
+                self.upgrading = None;
+                self.io_error.get_or_insert(format!("upgrade: {e}"));
+                self.eio.handle_upgrade_failed(now);
+            }
+        }
+    }
+
+    fn process_http(
+        &mut self,
+        side: Side,
+        now: Instant,
+        on_message: &mut impl FnMut(&mut Eio, Data<'_>),
+    ) {
+        let http = match side {
+            Side::Get => &mut self.get,
+            Side::Post => &mut self.post,
+        };
+        let Some(req) = http.in_flight else {
+            // An idle connection that ended (or said something) is dropped.
+            if http.conn.as_ref().is_some_and(|c| c.eof || c.len > 0) {
+                http.conn = None;
+            }
+            return;
+        };
+        let answer = match http.answer() {
+            Ok(None) if http.conn.as_ref().is_some_and(|c| !c.eof) => return,
+            Ok(None) => Err("the connection ended before the answer".to_owned()),
+            other => other,
+        };
+        let a = match answer {
+            Ok(Some(a)) => a,
+            Ok(None) => unreachable!(),
+            Err(e) => {
+                *http = HttpConn::default();
+                self.io_error.get_or_insert(format!("{req:?}: {e}"));
+                self.eio.handle_request_failed(now, req);
+                return;
+            }
+        };
+        let conn = http.conn.as_mut().expect("an answer came on a connection");
+        let body = &mut conn.buf[a.head_len..a.head_len + a.body_len];
+        if let Some(t) = self.http_trace.as_mut() {
+            t.push(format!("<- {} {req:?} | {}", a.status, excerpt(body, 300)));
+        }
+        match req {
+            Request::Get(_) => match self.eio.handle_get_response(now, a.status, body) {
+                Ok(mut payload) => loop {
+                    match self.eio.read_message(now, &mut payload) {
+                        Ok(Some(data)) => on_message(&mut self.eio, data),
+                        Ok(None) => break,
+                        Err(e) => {
+                            self.error.get_or_insert(e);
+                            break;
+                        }
+                    }
+                },
+                Err(e) => {
+                    self.error.get_or_insert(e);
+                }
+            },
+            Request::Post(_) => {
+                if let Err(e) = self.eio.handle_post_response(now, a.status) {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+        http.done(&a);
     }
 
     /// Processes what is buffered, then waits up to `wait` for bytes and
@@ -278,37 +826,49 @@ impl Transport {
         on_message: &mut impl FnMut(&mut Eio, Data<'_>),
     ) -> bool {
         self.process(clock.now(), on_message);
-        if self.eof {
-            std::thread::sleep(wait);
-            return false;
-        }
-        if self.rlen == self.rbuf.len() {
-            // Cannot happen: the connection consumes payloads as they come.
-            self.rlen = 0;
-        }
-        let wait = wait.max(StdDuration::from_millis(1));
-        if self.tcp.set_read_timeout(Some(wait)).is_err() {
-            self.end_of_stream(clock.now());
-            return false;
-        }
-        let got = match self.tcp.read(&mut self.rbuf[self.rlen..]) {
-            Ok(0) => {
-                self.end_of_stream(clock.now());
-                return false;
-            }
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => 0,
-            Err(e) if e.kind() == ErrorKind::Interrupted => 0,
-            Err(_) => {
-                // Reset: the same as the end of the stream.
-                self.end_of_stream(clock.now());
-                return false;
-            }
-        };
-        self.rlen += got;
+        let got = self.wait_for_input(wait);
         self.bytes_in += got as u64;
         self.process(clock.now(), on_message);
         got > 0
+    }
+
+    /// Reads from every open connection, waiting up to `wait` for the first
+    /// bytes: a blocking read with a timeout when there is one connection,
+    /// else non-blocking reads every millisecond (std has no `poll`).
+    fn wait_for_input(&mut self, wait: StdDuration) -> usize {
+        let mut conns: Vec<&mut Conn> = [
+            self.ws.as_mut(),
+            self.upgrading.as_mut().map(|p| &mut p.conn),
+            self.get.conn.as_mut(),
+            self.post.conn.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|c| !c.eof)
+        .collect();
+        match conns.as_mut_slice() {
+            [] => {
+                std::thread::sleep(wait);
+                0
+            }
+            [one] => one.fill(Some(wait)),
+            many => {
+                let deadline = StdInstant::now() + wait;
+                loop {
+                    let mut got = 0;
+                    let mut ended = false;
+                    for c in many.iter_mut() {
+                        got += c.fill(None);
+                        ended |= c.eof;
+                    }
+                    let left = deadline.saturating_duration_since(StdInstant::now());
+                    if got > 0 || ended || left.is_zero() {
+                        break got;
+                    }
+                    std::thread::sleep(left.min(StdDuration::from_millis(1)));
+                }
+            }
+        }
     }
 
     /// Runs the Engine.IO timers due at `now` and writes what they produced.
@@ -316,14 +876,31 @@ impl Transport {
         if self.eio.poll_timeout().is_some_and(|t| t <= now) {
             self.eio.handle_timeout(now);
         }
+        if self
+            .upgrading
+            .as_ref()
+            .is_some_and(|p| StdInstant::now() >= p.deadline)
+        {
+            self.process_upgrade(now);
+        }
         self.write_out(now);
     }
 
-    /// True once the session is over and the WebSocket closed (or the
-    /// stream ended): drop it, which closes the TCP connection.
+    /// True once the session is over, its WebSocket closed (or its stream
+    /// ended) and a last POST answered: drop it, which closes the TCP
+    /// connections.
     pub fn is_finished(&self) -> bool {
-        self.eio.is_finished() || (self.eof && self.eio.is_closed())
+        let ws_done = self.eio.is_finished()
+            || (self.ws.as_ref().is_some_and(|w| w.eof) && self.eio.is_closed());
+        ws_done && self.post.in_flight.is_none()
     }
+}
+
+/// Which polling connection.
+#[derive(Clone, Copy)]
+enum Side {
+    Get,
+    Post,
 }
 
 /// How long to wait at most from `now` until `next`, capped at `cap`.
@@ -397,6 +974,10 @@ pub enum OwnedEvent {
     },
     /// The Engine.IO session ended.
     TransportClosed(ClientCloseReason),
+    /// The session moved from long-polling to WebSocket.
+    Upgraded,
+    /// The upgrade to WebSocket failed; the session stays on long-polling.
+    UpgradeFailed,
     /// A connection attempt failed before the session opened (TCP connect
     /// or WebSocket handshake).
     TransportFailed(String),
@@ -465,6 +1046,7 @@ fn own(e: ClientEvent<'_>) -> OwnedEvent {
 pub struct Runner {
     addr: SocketAddr,
     eio_config: engineio::ClientConfig,
+    kind: TransportKind,
     clock: StdClock,
     entropy: StdEntropy,
     sio: Sio,
@@ -493,6 +1075,21 @@ impl Runner {
         Self::with_config(addr, path, socketio::ClientConfig::DEFAULT, namespaces)
     }
 
+    /// [`connect`](Self::connect) starting every transport as `kind`: on
+    /// `Polling`, `upgrade` says whether to move to WebSocket when the server
+    /// offers it (the reference client's default transports are
+    /// `["polling", "websocket"]`: `Polling` with `upgrade`).
+    pub fn connect_with(
+        addr: &str,
+        path: &'static str,
+        namespaces: &[(&str, Option<&str>)],
+        kind: TransportKind,
+        upgrade: bool,
+    ) -> io::Result<Runner> {
+        let config = socketio::ClientConfig::DEFAULT;
+        Self::build(addr, path, config, namespaces, kind, upgrade)
+    }
+
     /// [`connect`](Self::connect) with Socket.IO client settings.
     pub fn with_config(
         addr: &str,
@@ -500,10 +1097,32 @@ impl Runner {
         config: socketio::ClientConfig,
         namespaces: &[(&str, Option<&str>)],
     ) -> io::Result<Runner> {
+        Self::build(
+            addr,
+            path,
+            config,
+            namespaces,
+            TransportKind::WebSocket,
+            true,
+        )
+    }
+
+    fn build(
+        addr: &str,
+        path: &'static str,
+        config: socketio::ClientConfig,
+        namespaces: &[(&str, Option<&str>)],
+        kind: TransportKind,
+        upgrade: bool,
+    ) -> io::Result<Runner> {
         let addr = loopback_addr(addr)?;
         let mut runner = Runner {
             addr,
-            eio_config: Transport::config(path),
+            eio_config: engineio::ClientConfig {
+                upgrade,
+                ..Transport::config(path)
+            },
+            kind,
             clock: StdClock::new(),
             entropy: StdEntropy::new(),
             sio: socketio::Client::new(config, vec![0u8; STORAGE]),
@@ -605,6 +1224,15 @@ impl Runner {
             .as_ref()
             .filter(|t| t.eio.is_open())
             .map(|t| t.eio.sid().to_owned())
+    }
+
+    /// The current transport's Engine.IO transport (polling or websocket),
+    /// if a session is open.
+    pub fn transport_name(&self) -> Option<engineio::Transport> {
+        self.transport
+            .as_ref()
+            .filter(|t| t.eio.is_open())
+            .map(|t| t.eio.transport())
     }
 
     /// The current transport's first `poll_transmit` error, if any.
@@ -802,13 +1430,14 @@ impl Runner {
         }
     }
 
-    /// A new TCP connection, handshake and Engine.IO client; a failure is
-    /// reported to the Socket.IO client as a closed transport (it schedules
-    /// the next attempt; its notices are drained by the caller's loop).
+    /// A new transport (a WebSocket, or the first polling connection) and
+    /// Engine.IO client; a failure is reported to the Socket.IO client as a
+    /// closed transport (it schedules the next attempt; its notices are
+    /// drained by the caller's loop).
     fn open_transport(&mut self) {
         // A previous transport still closing is abandoned.
         self.transport = None;
-        match Transport::open(self.addr, self.eio_config, self.clock.now()) {
+        match Transport::start(self.addr, self.eio_config, self.kind, self.clock.now()) {
             Ok(t) => self.transport = Some(t),
             Err(e) => {
                 self.events
@@ -847,6 +1476,8 @@ fn drain_eio(
                 events.push_back(OwnedEvent::TransportClosed(reason));
                 sio.handle_transport_closed(now, reason, entropy);
             }
+            engineio::ClientEvent::Upgraded => events.push_back(OwnedEvent::Upgraded),
+            engineio::ClientEvent::UpgradeFailed => events.push_back(OwnedEvent::UpgradeFailed),
             other => events.push_back(OwnedEvent::Error(format!("unknown eio event {other:?}"))),
         }
     }
@@ -857,17 +1488,27 @@ fn drain_eio(
 // ---------------------------------------------------------------------------
 
 fn main() {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:3000".into());
-    if let Err(e) = demo(&addr) {
+    let mut addr = "127.0.0.1:3000".to_owned();
+    let (mut kind, mut upgrade) = (TransportKind::WebSocket, true);
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--polling" => kind = TransportKind::Polling,
+            "--polling-only" => (kind, upgrade) = (TransportKind::Polling, false),
+            _ if arg.starts_with("--") => {
+                eprintln!("usage: sio_client [ADDR] [--polling | --polling-only]");
+                std::process::exit(2);
+            }
+            _ => addr = arg,
+        }
+    }
+    if let Err(e) = demo(&addr, kind, upgrade) {
         eprintln!("sio_client: {e}");
         std::process::exit(1);
     }
 }
 
-fn demo(addr: &str) -> io::Result<()> {
-    let mut runner = Runner::connect(addr, "/socket.io/", &[("/", None)])?;
+fn demo(addr: &str, kind: TransportKind, upgrade: bool) -> io::Result<()> {
+    let mut runner = Runner::connect_with(addr, "/socket.io/", &[("/", None)], kind, upgrade)?;
     let step = StdDuration::from_secs(10);
     let timed_out = |what: &str| io::Error::new(ErrorKind::TimedOut, format!("no {what}"));
     loop {

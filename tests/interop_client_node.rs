@@ -1,12 +1,14 @@
 //! sockwire's clients against the reference Node servers:
 //!
 //! - the Engine.IO client (`engineio::Client` over `ws::ClientHandshake`,
-//!   driven by `examples/sio_client.rs`'s `Transport`) against
+//!   or over HTTP long-polling with the upgrade to WebSocket, driven by
+//!   `examples/sio_client.rs`'s `Transport`) against
 //!   `tests/peers/eio_server.mjs` (`engine.io` 6.6);
 //! - the Socket.IO client (`examples/sio_client.rs`'s `Runner`: the
 //!   `socketio::Client` with automatic reconnection) against
 //!   `tests/peers/sio_server.mjs` (`socket.io` 4.8), also with
-//!   `--recovery` (connection state recovery on).
+//!   `--recovery` (connection state recovery on), and over polling with the
+//!   upgrade (the reference client's default transports).
 //!
 //! Each test starts its own peer on 127.0.0.1 (port chosen by the OS, read
 //! from its `LISTENING <port>` line), is bounded to about 30 s, and kills the
@@ -22,9 +24,9 @@ mod common;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use common::peers::{self, Peer, SETUP_HINT};
-use sio_client::{OwnedEvent, OwnedMessage, Runner, Transport};
-use sockwire::engineio::{ClientCloseReason, ClientEvent, Data};
+use common::peers::{self, Peer};
+use sio_client::{OwnedEvent, OwnedMessage, Runner, Transport, TransportKind};
+use sockwire::engineio::{self, ClientCloseReason, ClientConfig, ClientEvent, Data};
 use sockwire::socketio::DisconnectReason;
 use sockwire::time::StdClock;
 
@@ -41,18 +43,7 @@ const AUTH: &str = r#"{"token":"123"}"#;
 
 /// Starts `tests/peers/SCRIPT ARGS...` and waits for its port.
 fn start_peer(script: &str, args: &[&str]) -> (Peer, u16) {
-    for module in ["engine.io", "socket.io"] {
-        let pkg = peers::peers_dir()
-            .join("node_modules")
-            .join(module)
-            .join("package.json");
-        assert!(
-            pkg.is_file(),
-            "the npm module `{module}` is not installed ({} missing): {SETUP_HINT}",
-            pkg.display()
-        );
-    }
-    let mut cmd = peers::node_command(script);
+    let mut cmd = peers::node_with_modules(script, &["engine.io", "socket.io"]);
     cmd.args(args);
     let mut peer = Peer::spawn(script, cmd);
     let port = peer.wait_listening(Duration::from_secs(20));
@@ -111,7 +102,8 @@ fn short(m: &M) -> String {
     }
 }
 
-/// The Engine.IO client on one TCP connection to `eio_server.mjs`.
+/// The Engine.IO client on one transport to `eio_server.mjs` (a WebSocket,
+/// or long-polling).
 struct Eio {
     t: Transport,
     clock: StdClock,
@@ -123,11 +115,18 @@ struct Eio {
 }
 
 impl Eio {
-    fn open(port: u16) -> Eio {
+    /// A session starting as `kind`, upgrading from polling if `upgrade`;
+    /// polling requests and answers are traced.
+    fn start(port: u16, kind: TransportKind, upgrade: bool) -> Eio {
         let clock = StdClock::new();
         let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        let t = Transport::open(addr, Transport::config("/engine.io/"), clock.now())
-            .unwrap_or_else(|e| panic!("TCP connect + WebSocket handshake to {addr}: {e}"));
+        let config = ClientConfig {
+            upgrade,
+            ..Transport::config("/engine.io/")
+        };
+        let mut t = Transport::start(addr, config, kind, clock.now())
+            .unwrap_or_else(|e| panic!("{kind:?} transport to {addr}: {e}"));
+        t.http_trace = Some(Vec::new());
         Eio {
             t,
             clock,
@@ -185,10 +184,11 @@ impl Eio {
             assert!(
                 Instant::now() < until,
                 "timed out waiting for {what} (messages so far: {:?}; input error: {:?}; \
-                 poll_transmit error: {:?})",
+                 poll_transmit error: {:?}; I/O error: {:?})",
                 self.messages.iter().map(short).collect::<Vec<_>>(),
                 self.t.error,
-                self.t.transmit_error
+                self.t.transmit_error,
+                self.t.io_error
             );
             self.pump();
         }
@@ -203,10 +203,11 @@ impl Eio {
             assert!(
                 Instant::now() < until,
                 "timed out waiting for {what} (events so far: {:?}; input error: {:?}; \
-                 poll_transmit error: {:?})",
+                 poll_transmit error: {:?}; I/O error: {:?})",
                 self.events,
                 self.t.error,
-                self.t.transmit_error
+                self.t.transmit_error,
+                self.t.io_error
             );
             self.pump();
         }
@@ -231,10 +232,88 @@ impl Eio {
 
     /// Opened: the open packet was parsed.
     fn opened(port: u16, b: &Budget) -> Eio {
-        let mut c = Eio::open(port);
+        Eio::opened_with(port, TransportKind::WebSocket, true, b)
+    }
+
+    /// [`opened`](Self::opened), starting as `kind`.
+    fn opened_with(port: u16, kind: TransportKind, upgrade: bool, b: &Budget) -> Eio {
+        let mut c = Eio::start(port, kind, upgrade);
         assert_eq!(c.next_event(b, "the open packet"), ClientEvent::Open);
         assert!(c.t.eio.is_open());
         c
+    }
+
+    /// The traced polling requests (`-> `) and answers (`<- `).
+    fn trace(&self) -> &[String] {
+        self.t.http_trace.as_deref().unwrap_or_default()
+    }
+
+    /// Text, the 256 byte values, 100 KiB of each and 5 queued at once
+    /// (back in order) echoed; `on` ends each step's name.
+    fn echo_set(&mut self, b: &Budget, on: &str) {
+        self.echo(
+            b,
+            M::T("hello ✓ wörld 😀".into()),
+            &format!("text echo{on}"),
+        );
+        self.echo(
+            b,
+            M::B((0..=255).collect()),
+            &format!("binary echo{on} (256 byte values)"),
+        );
+        self.echo(
+            b,
+            M::T(pseudo_random_text(100 * 1024)),
+            &format!("100 KiB text echo{on}"),
+        );
+        self.echo(
+            b,
+            M::B(peers::pseudo_random(100 * 1024, 7)),
+            &format!("100 KiB binary echo{on}"),
+        );
+        // Several queued at once come back in order.
+        for i in 0..5 {
+            self.t.eio.send_text(&format!("burst {i}")).unwrap();
+        }
+        self.t.write_out(self.clock.now());
+        for i in 0..5 {
+            let got = self.next_message(b, "burst echo");
+            assert_eq!(got, M::T(format!("burst {i}")), "burst echo{on}");
+        }
+        println!("ok - 5 queued messages echoed in order{on}");
+    }
+
+    /// Pumps for `d`; asserts that at least `at_least` pings came and the
+    /// session stayed open with no event. Returns the pings.
+    fn survive_heartbeats(&mut self, d: Duration, at_least: usize) -> usize {
+        let before = self.pings;
+        self.pump_for(d);
+        let pings = self.pings - before;
+        assert!(
+            pings >= at_least,
+            "at least {at_least} pings received in {d:?}, saw {pings}"
+        );
+        assert!(self.events.is_empty(), "no event: {:?}", self.events);
+        assert!(self.t.eio.is_open(), "still open after {pings} heartbeats");
+        pings
+    }
+
+    /// `close()`: one `Closed(ForcedClose)` event, then the transport
+    /// finishes with no input error.
+    fn close_cleanly(&mut self, b: &Budget, what: &str) {
+        self.t.eio.close(self.clock.now());
+        self.t.write_out(self.clock.now());
+        assert_eq!(
+            self.next_event(b, "Closed(ForcedClose)"),
+            ClientEvent::Closed(ClientCloseReason::ForcedClose)
+        );
+        self.until_finished(b, what);
+        assert!(self.t.error.is_none(), "input error: {:?}", self.t.error);
+        assert!(
+            self.events.is_empty(),
+            "one Closed event only: {:?}",
+            self.events
+        );
     }
 
     fn until_finished(&mut self, b: &Budget, what: &str) {
@@ -272,31 +351,7 @@ fn eio_client_opens_over_websocket_and_gets_echoes() {
     assert_eq!(c.t.eio.server_max_payload(), 1_000_000, "maxPayload");
     println!("ok - open packet: sid {sid}, pingInterval 300, pingTimeout 200");
 
-    c.echo(&b, M::T("hello ✓ wörld 😀".into()), "text echo");
-    c.echo(
-        &b,
-        M::B((0..=255).collect()),
-        "binary echo (256 byte values)",
-    );
-    c.echo(
-        &b,
-        M::T(pseudo_random_text(100 * 1024)),
-        "100 KiB text echo",
-    );
-    c.echo(
-        &b,
-        M::B(peers::pseudo_random(100 * 1024, 7)),
-        "100 KiB binary echo",
-    );
-    // Several queued at once come back in order.
-    for i in 0..5 {
-        c.t.eio.send_text(&format!("burst {i}")).unwrap();
-    }
-    c.t.write_out(c.clock.now());
-    for i in 0..5 {
-        assert_eq!(c.next_message(&b, "burst echo"), M::T(format!("burst {i}")));
-    }
-    println!("ok - 5 queued messages echoed in order");
+    c.echo_set(&b, "");
     assert!(c.events.is_empty(), "no event: {:?}", c.events);
     assert!(c.t.error.is_none(), "input error: {:?}", c.t.error);
     let log = peer_log(peer);
@@ -326,15 +381,8 @@ fn eio_client_survives_heartbeats() {
     let sid = c.t.eio.sid().to_owned();
     // pingInterval 300 + pingTimeout 200: a missed pong closes the session
     // on the server within 500 ms, a missed ping on the client.
-    c.pump_for(Duration::from_millis(2000));
-    assert!(
-        c.pings >= 3,
-        "at least 3 pings received in 2 s, saw {}",
-        c.pings
-    );
-    assert!(c.events.is_empty(), "no event: {:?}", c.events);
-    assert!(c.t.eio.is_open(), "still open after {} heartbeats", c.pings);
-    println!("ok - {} heartbeats, still open", c.pings);
+    let pings = c.survive_heartbeats(Duration::from_millis(2000), 3);
+    println!("ok - {pings} heartbeats, still open");
     c.echo(&b, M::T("still here".into()), "echo after the heartbeats");
     // Dropping the connection is the first reason the server has to close.
     drop(c);
@@ -387,15 +435,7 @@ fn eio_client_close_ends_cleanly() {
     let mut c = Eio::opened(port, &b);
     let sid = c.t.eio.sid().to_owned();
     c.echo(&b, M::T("before close".into()), "echo before close");
-    c.t.eio.close(c.clock.now());
-    c.t.write_out(c.clock.now());
-    assert_eq!(
-        c.next_event(&b, "Closed(ForcedClose)"),
-        ClientEvent::Closed(ClientCloseReason::ForcedClose)
-    );
-    c.until_finished(&b, "after close()");
-    assert!(c.t.error.is_none(), "input error: {:?}", c.t.error);
-    assert!(c.events.is_empty(), "one Closed event only: {:?}", c.events);
+    c.close_cleanly(&b, "after close()");
     println!("ok - close(): Closed(ForcedClose), closing handshake finished");
     drop(c);
     let log = peer_log(peer);
@@ -520,6 +560,49 @@ fn sio_runner(port: u16, nsps: &[(&str, Option<&str>)]) -> Runner {
         .unwrap_or_else(|e| panic!("Runner::connect: {e}"))
 }
 
+/// Emits `message` on "/" and returns the `message-back`, checked to carry
+/// the same arguments and attachments.
+fn message_back(
+    r: &mut Runner,
+    b: &Budget,
+    what: &str,
+    args: &str,
+    attachments: &[&[u8]],
+) -> OwnedMessage {
+    r.emit("/", "message", args, attachments).unwrap();
+    let all = collect_until(r, b, what, |all| has_event(all, "/", "message-back"));
+    let back = event(&all, "/", "message-back").clone();
+    assert_eq!(back.args, args, "{what}: the same arguments back");
+    assert_eq!(back.attachments, attachments, "{what}: the same bytes back");
+    back
+}
+
+/// Emits `message-with-ack` on "/" and returns the ack id and the ack,
+/// checked to carry that id, the same arguments and attachments.
+fn acked(
+    r: &mut Runner,
+    b: &Budget,
+    what: &str,
+    args: &str,
+    attachments: &[&[u8]],
+) -> (u64, OwnedMessage) {
+    let id = r
+        .emit_with_ack("/", "message-with-ack", args, attachments, Some(STEP))
+        .unwrap();
+    let all = collect_until(r, b, what, |all| {
+        all.iter().any(|e| matches!(e, OwnedEvent::Ack(_)))
+    });
+    match all.last() {
+        Some(OwnedEvent::Ack(m)) => {
+            assert_eq!(m.ack_id, Some(id), "{what}: the ack id");
+            assert_eq!(m.args, args, "{what}: the ack carries the arguments");
+            assert_eq!(m.attachments, attachments, "{what}: the same bytes back");
+            (id, m.clone())
+        }
+        other => panic!("{what}: expected the ack, got {other:?}"),
+    }
+}
+
 /// The first argument of an event, as raw JSON.
 fn first_arg(m: &OwnedMessage) -> String {
     m.arg_list().into_iter().next().unwrap_or_default()
@@ -578,43 +661,24 @@ fn sio_client_events_acks_and_binary() {
     connect_all(&mut r, &b, &["/"]);
 
     let args = r#"1,"two",{"three":3}"#;
-    r.emit("/", "message", args, &[]).unwrap();
-    let all = collect_until(&mut r, &b, "message-back", |all| {
-        has_event(all, "/", "message-back")
-    });
-    let back = event(&all, "/", "message-back");
-    assert_eq!(back.args, args, "message-back has the same arguments");
+    let back = message_back(&mut r, &b, "message-back", args, &[]);
     assert_eq!(back.data, format!(r#"["message-back",{args}]"#));
     assert_eq!(back.ack_id, None);
     println!("ok - message -> message-back [{args}]");
 
-    let id = r
-        .emit_with_ack("/", "message-with-ack", args, &[], Some(STEP))
-        .unwrap();
-    let all = collect_until(&mut r, &b, "the ack", |all| {
-        all.iter().any(|e| matches!(e, OwnedEvent::Ack(_)))
-    });
-    match all.last() {
-        Some(OwnedEvent::Ack(m)) => {
-            assert_eq!(m.ack_id, Some(id), "the ack id");
-            assert_eq!(m.data, format!("[{args}]"), "the ack carries the arguments");
-            assert_eq!(m.args, args);
-        }
-        other => panic!("expected the ack, got {other:?}"),
-    }
+    let (id, ack) = acked(&mut r, &b, "the ack", args, &[]);
+    assert_eq!(
+        ack.data,
+        format!("[{args}]"),
+        "the ack carries the arguments"
+    );
     println!("ok - message-with-ack id {id} -> ack [{args}]");
 
     // Binary: one attachment, then two, then an empty one, with the
     // placeholders nested.
     let one = peers::pseudo_random(1000, 11);
-    r.emit("/", "message", r#"{"_placeholder":true,"num":0}"#, &[&one])
-        .unwrap();
-    let all = collect_until(&mut r, &b, "binary message-back", |all| {
-        has_event(all, "/", "message-back")
-    });
-    let back = event(&all, "/", "message-back");
-    assert_eq!(back.args, r#"{"_placeholder":true,"num":0}"#);
-    assert_eq!(back.attachments, vec![one.clone()], "the same bytes back");
+    let placeholder = r#"{"_placeholder":true,"num":0}"#;
+    message_back(&mut r, &b, "binary message-back", placeholder, &[&one]);
     println!("ok - message + 1000-byte attachment -> message-back with the same bytes");
 
     let two: Vec<u8> = (0..=255).collect();
@@ -638,26 +702,7 @@ fn sio_client_events_acks_and_binary() {
     );
 
     // A binary ack: the server acks with the Buffer it got (BINARY_ACK).
-    let id = r
-        .emit_with_ack(
-            "/",
-            "message-with-ack",
-            r#"{"_placeholder":true,"num":0}"#,
-            &[&two],
-            Some(STEP),
-        )
-        .unwrap();
-    let all = collect_until(&mut r, &b, "the binary ack", |all| {
-        all.iter().any(|e| matches!(e, OwnedEvent::Ack(_)))
-    });
-    match all.last() {
-        Some(OwnedEvent::Ack(m)) => {
-            assert_eq!(m.ack_id, Some(id));
-            assert_eq!(m.args, r#"{"_placeholder":true,"num":0}"#);
-            assert_eq!(m.attachments, vec![two.clone()]);
-        }
-        other => panic!("expected the binary ack, got {other:?}"),
-    }
+    let (id, _) = acked(&mut r, &b, "the binary ack", placeholder, &[&two]);
     println!("ok - binary message-with-ack -> binary ack with the same bytes");
     assert!(
         r.received()
@@ -676,13 +721,8 @@ fn sio_client_sends_an_empty_attachment() {
     let mut r = sio_runner(port, &[("/", None)]);
     connect_all(&mut r, &b, &["/"]);
     let args = r#"{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}"#;
-    r.emit("/", "message", args, &[&[], &[1, 2, 3]]).unwrap();
-    let all = collect_until(&mut r, &b, "message-back with an empty attachment", |all| {
-        has_event(all, "/", "message-back")
-    });
-    let back = event(&all, "/", "message-back");
-    assert_eq!(back.args, args);
-    assert_eq!(back.attachments, vec![vec![], vec![1, 2, 3]]);
+    let what = "message-back with an empty attachment";
+    message_back(&mut r, &b, what, args, &[&[], &[1, 2, 3]]);
     assert_eq!(r.transmit_error(), None);
     println!("ok - an empty attachment both ways");
     r.close(Duration::from_secs(2));
@@ -972,5 +1012,320 @@ fn sio_client_recovers_its_connection_state() {
             sids[0]
         )),
         "the server restored the session"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Long-polling and the upgrade to WebSocket
+// ---------------------------------------------------------------------------
+
+/// `b` + the base64 of the bytes 0..=11: how the 256 byte values start on
+/// polling.
+const BINARY_ON_POLLING: &str = "bAAECAwQFBgcICQoL";
+
+/// The body of a traced request or answer (after its start line).
+fn traced_bodies<'a>(trace: &'a [String], prefix: &'a str) -> impl Iterator<Item = &'a str> {
+    trace
+        .iter()
+        .filter(move |l| l.starts_with(prefix))
+        .map(|l| l.split_once(" | ").map_or("", |(_, body)| body))
+}
+
+#[test]
+fn eio_client_on_polling_only_echoes_survives_heartbeats_and_closes() {
+    let b = Budget::new();
+    let (peer, port) = start_peer("eio_server.mjs", &[]);
+    let mut c = Eio::opened_with(port, TransportKind::Polling, false, &b);
+    let sid = c.t.eio.sid().to_owned();
+    assert_eq!(c.t.eio.transport(), engineio::Transport::Polling);
+    assert_eq!(c.t.eio.ping_interval().as_millis(), 300, "pingInterval");
+    assert_eq!(c.t.eio.ping_timeout().as_millis(), 200, "pingTimeout");
+    assert!(!c.t.eio.wants_upgrade(), "the upgrade is off");
+    // The handshake GET went out before the trace was on: its answer is the
+    // first line, then every request carries the sid.
+    let open = traced_bodies(c.trace(), "<- 200 Get").next().unwrap_or("");
+    assert!(
+        open.starts_with(&format!(r#"0{{"sid":"{sid}","upgrades":["websocket"]"#)),
+        "the open packet in the first GET's answer offers websocket: {:#?}",
+        c.trace()
+    );
+    let sid_param = format!("/engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1");
+    assert!(
+        c.trace()
+            .iter()
+            .filter(|l| l.starts_with("-> "))
+            .all(|l| l.contains(&sid_param)),
+        "every later request carries the sid: {:#?}",
+        c.trace()
+    );
+    println!("ok - open on polling: sid {sid}");
+
+    c.echo_set(&b, " on polling");
+    assert!(
+        traced_bodies(c.trace(), "-> POST").any(|body| body.starts_with(BINARY_ON_POLLING)),
+        "the binary message was POSTed as base64: {:#?}",
+        c.trace()
+    );
+    assert!(
+        traced_bodies(c.trace(), "<- 200 Get").any(|body| body.starts_with(BINARY_ON_POLLING)),
+        "its echo came back in a GET as base64: {:#?}",
+        c.trace()
+    );
+    println!("ok - binary travels as base64 both ways");
+
+    let pings = c.survive_heartbeats(Duration::from_millis(2000), 3);
+    assert_eq!(c.t.eio.transport(), engineio::Transport::Polling);
+    let ping_gets = traced_bodies(c.trace(), "<- 200 Get")
+        .filter(|body| body.split('\u{1e}').any(|p| p == "2"))
+        .count();
+    let pong_posts = traced_bodies(c.trace(), "-> POST")
+        .filter(|body| body.split('\u{1e}').any(|p| p == "3"))
+        .count();
+    assert!(
+        ping_gets >= 3 && pong_posts >= 3,
+        "pings in GET bodies ({ping_gets}), pongs in POSTs ({pong_posts}): {:#?}",
+        c.trace()
+    );
+    assert!(
+        c.t.http_connects <= 3,
+        "the two HTTP connections are kept alive ({} opened)",
+        c.t.http_connects
+    );
+    println!(
+        "ok - {pings} heartbeats on polling ({ping_gets} pings in GETs, {pong_posts} pongs in POSTs), \
+         {} HTTP connection(s)",
+        c.t.http_connects
+    );
+    c.echo(&b, M::T("still here".into()), "echo after the heartbeats");
+
+    c.close_cleanly(&b, "after close() on polling");
+    assert!(
+        traced_bodies(c.trace(), "-> POST")
+            .any(|body| body.split('\u{1e}').next_back() == Some("1")),
+        "the close packet was POSTed: {:#?}",
+        c.trace()
+    );
+    assert!(c.t.io_error.is_none(), "I/O error: {:?}", c.t.io_error);
+    println!("ok - close(): the close packet POSTed, Closed(ForcedClose)");
+    drop(c);
+    let log = peer_log(peer);
+    assert!(
+        log.contains(&format!("eio_server: open {sid} (polling)")),
+        "the server saw the session open on polling"
+    );
+    assert!(
+        !log.contains("eio_server: upgrade"),
+        "no upgrade with the upgrade off"
+    );
+    assert!(
+        log.contains(&format!("eio_server: close {sid}: transport close")),
+        "the server saw the client close the session (no ping timeout)"
+    );
+}
+
+#[test]
+fn eio_server_close_on_polling_is_a_server_close() {
+    let b = Budget::new();
+    let (peer, port) = start_peer("eio_server.mjs", &[]);
+    let mut c = Eio::opened_with(port, TransportKind::Polling, false, &b);
+    let sid = c.t.eio.sid().to_owned();
+    c.t.eio.send_text("close-me").unwrap();
+    c.t.write_out(c.clock.now());
+    // Unlike on WebSocket, engine.io ends a polling session with the close
+    // packet `1` in the held GET's answer.
+    assert_eq!(
+        c.next_event(&b, "the end of the session after close-me"),
+        ClientEvent::Closed(ClientCloseReason::ServerClose),
+        "close-me on polling: the close packet ends the session"
+    );
+    assert!(
+        traced_bodies(c.trace(), "<- 200 Get").any(|body| body.split('\u{1e}').any(|p| p == "1")),
+        "the close packet came in a GET: {:#?}",
+        c.trace()
+    );
+    c.until_finished(&b, "after close-me on polling");
+    assert!(c.messages.is_empty(), "no echo: {:?}", c.messages);
+    assert!(c.t.error.is_none(), "input error: {:?}", c.t.error);
+    println!("ok - close-me on polling: Closed(ServerClose)");
+    drop(c);
+    let log = peer_log(peer);
+    assert!(
+        log.contains(&format!("eio_server: close {sid}: forced close")),
+        "the server closed the session itself"
+    );
+}
+
+#[test]
+fn eio_client_upgrades_from_polling_without_losing_a_message() {
+    let b = Budget::new();
+    let (peer, port) = start_peer("eio_server.mjs", &[]);
+    let mut c = Eio::start(port, TransportKind::Polling, true);
+    let mut sent = Vec::new();
+    let mut send = |c: &mut Eio, text: String| {
+        c.t.eio.send_text(&text).expect("send_text");
+        c.t.write_out(c.clock.now());
+        sent.push(M::T(text));
+    };
+    send(&mut c, "queued before open".into());
+    assert_eq!(c.next_event(&b, "the open packet"), ClientEvent::Open);
+    let sid = c.t.eio.sid().to_owned();
+    assert_eq!(c.t.eio.transport(), engineio::Transport::Polling);
+    // The upgrade starts at once (its WebSocket handshake is on the way):
+    // these go out on polling, or wait for the new transport.
+    for i in 0..3 {
+        send(&mut c, format!("before upgrade {i}"));
+    }
+    let mut during = 0;
+    let until = Instant::now() + b.step("Upgraded");
+    let upgraded = loop {
+        if let Some(e) = c.events.pop_front() {
+            break e;
+        }
+        assert!(
+            Instant::now() < until,
+            "no upgrade (I/O error {:?}, input error {:?})\ntrace: {:#?}",
+            c.t.io_error,
+            c.t.error,
+            c.trace()
+        );
+        send(&mut c, format!("during upgrade {during}"));
+        during += 1;
+        c.pump();
+    };
+    assert_eq!(upgraded, ClientEvent::Upgraded, "the upgrade succeeded");
+    assert_eq!(c.t.eio.transport(), engineio::Transport::WebSocket);
+    assert_eq!(c.t.http_connections(), 0, "the HTTP connections are closed");
+    assert!(during > 0, "messages were sent while upgrading");
+    println!("ok - upgraded to WebSocket; {during} message(s) sent during the upgrade");
+    for i in 0..3 {
+        send(&mut c, format!("after upgrade {i}"));
+    }
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        got.push(c.next_message(&b, "the echoes of the messages around the upgrade"));
+    }
+    assert!(
+        got == sent,
+        "every message exactly once, in order:\nsent {:?}\ngot  {:?}",
+        sent.iter().map(short).collect::<Vec<_>>(),
+        got.iter().map(short).collect::<Vec<_>>()
+    );
+    println!(
+        "ok - {} messages sent before, during and after the upgrade echoed once each, in order",
+        sent.len()
+    );
+
+    // Over the WebSocket now; polling has stopped.
+    let requests = c.trace().len();
+    c.echo_set(&b, " after the upgrade");
+    c.survive_heartbeats(Duration::from_millis(1000), 1);
+    assert!(c.messages.is_empty(), "no duplicate: {:?}", c.messages);
+    assert_eq!(
+        c.trace().len(),
+        requests,
+        "no polling request after the upgrade"
+    );
+    c.close_cleanly(&b, "after close() on the upgraded WebSocket");
+    drop(c);
+    let log = peer_log(peer);
+    assert!(
+        log.contains(&format!("eio_server: open {sid} (polling)")),
+        "the session opened on polling"
+    );
+    assert!(
+        log.contains(&format!("eio_server: upgrade {sid} -> websocket")),
+        "the server saw the upgrade"
+    );
+    assert!(
+        log.contains(&format!("eio_server: close {sid}: transport close")),
+        "the server saw the client close the session"
+    );
+}
+
+#[test]
+fn sio_client_over_polling_upgrades_and_exchanges() {
+    let b = Budget::new();
+    let (peer, port) = start_peer("sio_server.mjs", &[]);
+    let mut r = Runner::connect_with(
+        &format!("127.0.0.1:{port}"),
+        "/socket.io/",
+        &[("/", Some(AUTH))],
+        TransportKind::Polling,
+        true,
+    )
+    .unwrap_or_else(|e| panic!("Runner::connect_with: {e}"));
+    let (mut seen, sids) = connect_all(&mut r, &b, &["/"]);
+    assert!(
+        matches!(seen.first(), Some(OwnedEvent::TransportOpen { .. })),
+        "the transport opened first: {seen:#?}"
+    );
+    assert_eq!(event(&seen, "/", "auth").args, AUTH, "the handshake auth");
+    println!("ok - joined / over polling with auth {AUTH}");
+
+    // Emits around the upgrade come back once each, in order.
+    for i in 0..5 {
+        r.emit("/", "message", &format!(r#""around the upgrade",{i}"#), &[])
+            .unwrap();
+    }
+    let all = collect_until(&mut r, &b, "5 message-back", |all| {
+        all.iter()
+            .filter(|e| is_event(e, "/", "message-back"))
+            .count()
+            == 5
+    });
+    let backs: Vec<&str> = all
+        .iter()
+        .filter_map(|e| match e {
+            OwnedEvent::Event(m) if m.name.as_deref() == Some("message-back") => {
+                Some(m.args.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let want: Vec<String> = (0..5)
+        .map(|i| format!(r#""around the upgrade",{i}"#))
+        .collect();
+    assert_eq!(backs, want, "every message-back once, in order");
+    seen.extend(all);
+
+    if !seen.contains(&OwnedEvent::Upgraded) {
+        seen.extend(collect_until(&mut r, &b, "Upgraded", |all| {
+            all.contains(&OwnedEvent::Upgraded)
+        }));
+    }
+    assert!(
+        !seen.contains(&OwnedEvent::UpgradeFailed),
+        "no failed upgrade: {seen:#?}"
+    );
+    assert_eq!(
+        r.transport_name(),
+        Some(engineio::Transport::WebSocket),
+        "on WebSocket after the upgrade"
+    );
+    println!("ok - upgraded to WebSocket; 5 message-back in order");
+
+    let args = r#"1,"two",{"three":3}"#;
+    message_back(&mut r, &b, "message-back", args, &[]);
+    acked(&mut r, &b, "the ack", args, &[]);
+    println!("ok - message -> message-back, message-with-ack -> ack");
+    let bytes = peers::pseudo_random(1000, 13);
+    let placeholder = r#"{"_placeholder":true,"num":0}"#;
+    message_back(&mut r, &b, "binary message-back", placeholder, &[&bytes]);
+    acked(&mut r, &b, "the binary ack", placeholder, &[&bytes]);
+    println!("ok - binary message-back and binary ack");
+    assert!(r.is_connected("/"));
+    r.close(Duration::from_secs(2));
+    assert!(!r.has_transport(), "the transport closed");
+    let log = peer_log(peer);
+    assert!(
+        log.contains(&format!("sio_server: connect / {} (polling)", sids[0])),
+        "the server saw / connect on polling"
+    );
+    assert!(
+        log.contains(&format!(
+            "sio_server: disconnect / {}: client namespace disconnect",
+            sids[0]
+        )),
+        "the server saw / leave"
     );
 }

@@ -22,81 +22,13 @@ mod sio_server;
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use common::peers::{self, SETUP_HINT};
+use common::peers::{self, SETUP_HINT, ServerThread};
 
 /// A peer run is killed after this long (its own timeouts are shorter).
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `examples/sio_server.rs`'s `serve` on a thread, stopped on drop.
-struct SioServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl SioServer {
-    fn start() -> SioServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local_addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = thread::spawn(move || sio_server::serve(listener, &flag));
-        SioServer {
-            addr,
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops the server and checks that `serve` returned `Ok`.
-    fn finish(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let handle = self.handle.take().expect("server already stopped");
-        match handle.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("sio_server::serve failed: {e}"),
-            Err(_) => panic!("the sio_server thread panicked"),
-        }
-    }
-}
-
-impl Drop for SioServer {
-    fn drop(&mut self) {
-        // On a failing test: stop the thread without asserting again.
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
-    }
-}
-
-/// `node tests/peers/SCRIPT`, after checking the npm modules it imports.
-fn node(script: &str, modules: &[&str]) -> Command {
-    let cmd = peers::node_command(script);
-    for module in modules {
-        let pkg = peers::peers_dir()
-            .join("node_modules")
-            .join(module)
-            .join("package.json");
-        assert!(
-            pkg.is_file(),
-            "the npm module `{module}` is not installed ({} missing): {SETUP_HINT}",
-            pkg.display()
-        );
-    }
-    cmd
-}
 
 /// `.venv/bin/python tests/peers/SCRIPT`, after checking that the venv has
 /// python-socketio and its sync transports.
@@ -116,20 +48,17 @@ fn python(script: &str) -> Command {
     cmd
 }
 
-/// Runs a peer against a fresh server; asserts exit status 0 (the peer's
-/// output is printed, and shown on failure).
+/// Runs a peer against a fresh server (`examples/sio_server.rs`'s `serve`
+/// on a thread); asserts exit status 0 (the peer's output is printed, and
+/// shown on failure).
 fn run_against_server(name: &str, make_cmd: impl FnOnce(&str) -> Command) {
-    let server = SioServer::start();
-    let cmd = make_cmd(&server.base_url());
-    let out = peers::run_to_end(name, cmd, PEER_TIMEOUT);
-    out.assert_success();
-    server.finish();
+    ServerThread::start("sio_server", sio_server::serve).run_peer(name, PEER_TIMEOUT, make_cmd);
 }
 
 #[test]
 fn sio_protocol_conformance() {
     run_against_server("node sio_protocol.mjs", |url| {
-        let mut cmd = node("sio_protocol.mjs", &["ws"]);
+        let mut cmd = peers::node_with_modules("sio_protocol.mjs", &["ws"]);
         cmd.arg(url);
         cmd
     });
@@ -137,7 +66,7 @@ fn sio_protocol_conformance() {
 
 fn node_client(scenario: &str) {
     run_against_server(&format!("node sio_client.mjs {scenario}"), |url| {
-        let mut cmd = node("sio_client.mjs", &["socket.io-client"]);
+        let mut cmd = peers::node_with_modules("sio_client.mjs", &["socket.io-client"]);
         cmd.args([url, scenario]);
         cmd
     });

@@ -108,8 +108,9 @@ fn target<'o>(path: &str, transport: &str, sid: &str, out: &'o mut [u8]) -> Resu
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ClientCloseReason {
-    /// The server sent a close packet ("io server disconnect" at the
-    /// Socket.IO level).
+    /// The server sent a close packet (the reference client reports it as
+    /// "transport close"; Socket.IO's "io server disconnect" is its own
+    /// DISCONNECT packet, which ends a namespace, not the session).
     ServerClose,
     /// The WebSocket closed or its TCP stream ended ("transport close").
     TransportClose,

@@ -6,8 +6,11 @@
 //! script: these tests never skip.
 //!
 //! Contents:
-//! - locating the peers: [`node_command`], [`python_command`];
+//! - locating the peers: [`node_command`], [`node_with_modules`],
+//!   [`require_npm_modules`], [`python_command`];
 //! - running them bounded in time, killed on drop: [`Peer`], [`run_to_end`];
+//! - a sockwire example server (`serve(listener, &stop)`) on a thread,
+//!   stopped on drop, with a peer run against it: [`ServerThread`];
 //! - sockwire's side of the scenarios, written only against the std blocking
 //!   helper: [`EchoServer`] (sockwire as server) and [`run_client_scenario`]
 //!   (sockwire as client of a peer's `ws_server.*`).
@@ -19,6 +22,7 @@ use std::io::{self, BufRead, BufReader, ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -74,6 +78,30 @@ pub fn node_command(script: &str) -> Command {
     );
     let mut cmd = Command::new("node");
     cmd.arg(peers_dir().join(script)).current_dir(peers_dir());
+    cmd
+}
+
+/// Panics naming `setup-peers.sh` unless every npm module in `modules` is
+/// installed in `tests/peers/node_modules`.
+pub fn require_npm_modules(modules: &[&str]) {
+    for module in modules {
+        let pkg = peers_dir()
+            .join("node_modules")
+            .join(module)
+            .join("package.json");
+        assert!(
+            pkg.is_file(),
+            "the npm module `{module}` is not installed ({} missing): {SETUP_HINT}",
+            pkg.display()
+        );
+    }
+}
+
+/// [`node_command`] for a script that also imports the npm `modules`
+/// (checked with [`require_npm_modules`]).
+pub fn node_with_modules(script: &str, modules: &[&str]) -> Command {
+    let cmd = node_command(script);
+    require_npm_modules(modules);
     cmd
 }
 
@@ -284,6 +312,76 @@ impl Drop for Peer {
 /// Runs a peer to completion, bounded by `timeout`.
 pub fn run_to_end(name: &str, cmd: Command, timeout: Duration) -> PeerOutput {
     Peer::spawn(name, cmd).wait(timeout)
+}
+
+// ---------------------------------------------------------------------------
+// A sockwire example server on a thread
+// ---------------------------------------------------------------------------
+
+/// An example's `serve(listener, &stop)` (`examples/eio_echo.rs`,
+/// `examples/sio_server.rs`) on a thread on 127.0.0.1, stopped on drop.
+pub struct ServerThread {
+    /// Names the server in failures (`eio_echo`, `sio_server`).
+    name: &'static str,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl ServerThread {
+    /// Binds 127.0.0.1:0 and runs `serve` on a thread until stopped.
+    pub fn start<F>(name: &'static str, serve: F) -> ServerThread
+    where
+        F: FnOnce(TcpListener, &AtomicBool) -> io::Result<()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local_addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = thread::spawn(move || serve(listener, &flag));
+        ServerThread {
+            name,
+            addr,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server and checks that `serve` returned `Ok`.
+    pub fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let handle = self.handle.take().expect("server already stopped");
+        match handle.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{}::serve failed: {e}", self.name),
+            Err(_) => panic!("the {} server thread panicked", self.name),
+        }
+    }
+
+    /// Runs the peer `make_cmd(base_url)` against this server, bounded by
+    /// `timeout`; asserts its exit status 0 (its output is printed, and shown
+    /// on failure), then stops the server.
+    pub fn run_peer(self, name: &str, timeout: Duration, make_cmd: impl FnOnce(&str) -> Command) {
+        let cmd = make_cmd(&self.base_url());
+        let out = run_to_end(name, cmd, timeout);
+        out.assert_success();
+        self.finish();
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        // On a failing test: stop the thread without asserting again.
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
