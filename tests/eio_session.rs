@@ -517,7 +517,7 @@ fn bad_base64_closes_the_session() {
 fn an_invalid_packet_on_websocket_closes_the_session_and_the_socket() {
     let mut h = Harness::open(Transport::WebSocket);
     let _ = h.ws_recv();
-    assert_eq!(h.ws_send_text("abc"), Err(Error::InvalidPacket));
+    assert_eq!(h.ws_send_text("abc"), Ok(vec![]));
     // A close packet, then the closing handshake.
     let (packets, close) = h.ws_recv();
     assert_eq!(packets, [P::Close]);
@@ -979,4 +979,138 @@ fn commands_after_the_end_are_invalid_state() {
     h.advance_to(10_000);
     h.advance_to(10_000);
     assert_eq!(h.events(), [Event::Closed(CloseReason::ForcedClose)]);
+}
+
+// ------------------------------------------------------------------ regressions: found by fuzzing
+
+#[test]
+fn a_get_held_when_the_session_finishes_at_its_deadline_gets_close() {
+    let mut h = Harness::open(Transport::Polling);
+    // The handshake GET is held and not drained; the session closes and its
+    // deadline passes.
+    h.s.close(at(0));
+    h.advance_to(TIMEOUT + 1);
+    assert_eq!(
+        h.http_answer().map(|(_, p)| p.last().cloned()),
+        Some(Some(P::Close))
+    );
+    assert!(h.s.is_finished());
+}
+
+#[test]
+fn the_close_frame_survives_a_buffer_too_small() {
+    let mut h = Harness::open(Transport::WebSocket);
+    let _ = h.ws_recv();
+    h.s.close(h.now);
+    let mut out = [0u8; 4096];
+    let n = h.s.poll_ws(&mut out).unwrap();
+    assert_eq!(&out[..n], b"\x81\x011", "the close packet");
+    let mut tiny = [0u8; 3];
+    assert!(matches!(
+        h.s.poll_ws(&mut tiny),
+        Err(Error::BufferTooSmall { .. })
+    ));
+    let n = h.s.poll_ws(&mut out).unwrap();
+    assert_eq!(
+        &out[..2],
+        b"\x88\x02",
+        "the close frame is still due ({n} bytes)"
+    );
+}
+
+#[test]
+fn a_half_written_frame_is_finished_after_a_failure_or_a_close() {
+    for how in ["peer error", "close and deadline"] {
+        let mut h = Harness::open(Transport::WebSocket);
+        let _ = h.ws_recv();
+        h.s.send_text(&"x".repeat(100)).unwrap();
+        let mut wire = vec![0u8; 20];
+        assert_eq!(
+            h.s.poll_ws(&mut wire),
+            Ok(20),
+            "header and 18 payload bytes"
+        );
+        match how {
+            // An unmasked frame: the WebSocket fails with 1002.
+            "peer error" => assert!(
+                h.s.handle_ws_input(h.now, &mut [0x81u8, 0x01, b'x'], &mut h.asm)
+                    .is_err()
+            ),
+            _ => {
+                h.s.close(h.now);
+                h.advance_to(TIMEOUT + 1);
+            }
+        }
+        // The rest of the frame, then the close frame.
+        let mut out = [0u8; 4096];
+        let mut rest = Vec::new();
+        loop {
+            let n = h.s.poll_ws(&mut out).unwrap();
+            if n == 0 {
+                break;
+            }
+            rest.extend_from_slice(&out[..n]);
+        }
+        wire.extend_from_slice(&rest);
+        let mut c = ws_client();
+        let mut got = Vec::new();
+        let mut closed = false;
+        let mut off = 0;
+        while off < wire.len() {
+            let r = c.handle_input(h.now, &mut wire[off..]).unwrap();
+            off += r.consumed;
+            match r.event {
+                Some(ws::Event::Data { data, .. }) => got.extend_from_slice(data),
+                Some(ws::Event::Close { .. }) => closed = true,
+                _ => {}
+            }
+        }
+        assert_eq!(got, format!("4{}", "x".repeat(100)).into_bytes(), "{how}");
+        assert!(closed, "{how}: the close frame follows");
+    }
+}
+
+#[test]
+fn a_message_that_breaks_engine_io_is_consumed_and_the_rest_read() {
+    let mut h = Harness::open(Transport::WebSocket);
+    let _ = h.ws_recv();
+    // A client ping (wrong direction), then a message, in one read.
+    let c = h.ws.as_mut().unwrap();
+    let mut wire = vec![0u8; 64];
+    let mut n = c.send_text("2", &mut wire).unwrap();
+    n += c.send_text("4after", &mut wire[n..]).unwrap();
+    let first =
+        h.s.handle_ws_input(h.now, &mut wire[..n], &mut h.asm)
+            .unwrap();
+    assert_eq!(first.consumed, 7, "exactly the ping's frame");
+    assert_eq!(first.message, None);
+    // The rest reads without a WebSocket error (the session is closed, so
+    // the message is not delivered).
+    let rest =
+        h.s.handle_ws_input(h.now, &mut wire[7..n], &mut h.asm)
+            .unwrap();
+    assert_eq!((rest.consumed, rest.message), (n - 7, None));
+    assert_eq!(
+        h.events(),
+        [Event::Closed(CloseReason::TransportError(
+            Error::InvalidHeartbeat
+        ))]
+    );
+    assert_eq!(h.ws_recv().1, Some(Some(1000)), "a clean close, not 1007");
+}
+
+#[test]
+fn text_with_the_polling_separator_is_refused_on_polling_only() {
+    let mut h = Harness::open(Transport::Polling);
+    let _ = h.http_answer();
+    assert_eq!(h.s.send_text("a\x1eb"), Err(Error::SeparatorInText));
+    assert_eq!(
+        h.s.send_text_parts(&["a", "\x1e"]),
+        Err(Error::SeparatorInText)
+    );
+    assert!(Error::SeparatorInText.is_local());
+    let mut h = Harness::open(Transport::WebSocket);
+    let _ = h.ws_recv();
+    h.s.send_text("a\x1eb").unwrap();
+    assert_eq!(h.ws_recv().0, [text("a\x1eb")]);
 }

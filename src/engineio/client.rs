@@ -341,7 +341,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
 
     /// Queues a text message (also before the session opens).
     /// [`Error::QueueFull`] queues nothing; [`Error::InvalidState`] once
-    /// closing.
+    /// closing; [`Error::SeparatorInText`] for text holding 0x1e while on
+    /// polling.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.send_text_parts(&[text])
     }
@@ -349,6 +350,14 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
     /// Queues one text message made of `parts` joined (at most 7).
     pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
         self.check_sendable()?;
+        // Long-polling separates packets with 0x1e.
+        if self.transport == Transport::Polling
+            && parts
+                .iter()
+                .any(|p| p.as_bytes().contains(&super::packet::SEPARATOR))
+        {
+            return Err(Error::SeparatorInText);
+        }
         self.queue.push_text_parts(parts)
     }
 
@@ -449,11 +458,15 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
     /// Returns how many were consumed and at most one message, which borrows
     /// `input` (or `assembler`, for a message that arrived in pieces).
     ///
-    /// Errors (the session ends, [`ClientEvent::Closed`] follows, the
-    /// WebSocket's close frame is in [`poll_transmit`](Self::poll_transmit)):
-    /// [`Error::WebSocket`], [`Error::InvalidPacket`] (also a malformed open
-    /// packet), [`Error::UnexpectedPacket`] (anything before the open packet).
-    /// On a probe, an error only abandons the upgrade
+    /// A message that breaks Engine.IO (an invalid packet, a malformed open
+    /// packet, anything before the open packet) ends the session:
+    /// [`ClientEvent::Closed`] with [`ClientCloseReason::Error`] says why
+    /// ([`Error::InvalidPacket`], [`Error::UnexpectedPacket`]), the message
+    /// counts as consumed and the rest of the input is read as usual. An error
+    /// is returned only when the WebSocket itself fails ([`Error::WebSocket`],
+    /// with its close code; its close frame is in
+    /// [`poll_transmit`](Self::poll_transmit)): stop reading then. On a
+    /// probe, either only abandons the upgrade
     /// ([`ClientEvent::UpgradeFailed`]). [`Error::InvalidState`] when there is
     /// no WebSocket.
     pub fn handle_input<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
@@ -492,10 +505,15 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         if matches!(self.phase, Phase::Closed | Phase::Closing) {
             return done(None);
         }
+        // A message that breaks Engine.IO ends the session (or the probe); its
+        // bytes are consumed so the closing handshake can still be read.
         let packet = match ws_packet(event, assembler) {
             Ok(Some(p)) => p,
             Ok(None) => return done(None),
-            Err(e) => return Err(self.ws_fail(probing, e)),
+            Err(e) => {
+                self.ws_fail(probing, e);
+                return done(None);
+            }
         };
         if probing {
             match (self.probe, packet) {
@@ -506,8 +524,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
             }
             return done(None);
         }
-        self.on_packet(now, packet)
-            .map(|message| WsInput { consumed, message })
+        done(self.on_packet(now, packet).unwrap_or(None))
     }
 
     fn ws_fail(&mut self, probing: bool, e: Error) -> Error {
@@ -892,6 +909,14 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         if n > 0 {
             return Ok(n);
         }
+        // A frame already begun goes out whole, whatever happened since.
+        if self.frame_started
+            && let Some((n, _)) = self
+                .queue
+                .write_front_frame(conn, &mut self.frame_started, out)?
+        {
+            return Ok(n);
+        }
         if conn.state() == ws::State::Open {
             if self.probe_ping_due {
                 let n = conn.send_text("2probe", out)?;
@@ -924,11 +949,14 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
                 }
             }
         }
-        if let Some(code) = self.ws_close.take()
+        if let Some(code) = self.ws_close
             && let Some(conn) = self.ws.as_mut()
             && conn.state() == ws::State::Open
         {
-            return Ok(conn.close(self.now, code, "", out)?);
+            // Cleared only once written: a buffer too small keeps it due.
+            let n = conn.close(self.now, code, "", out)?;
+            self.ws_close = None;
+            return Ok(n);
         }
         Ok(0)
     }

@@ -73,6 +73,9 @@ pub enum Error {
     },
     /// The session's send queue has no room for the packet; nothing was queued.
     QueueFull,
+    /// A text message holds the record separator 0x1e, which long-polling
+    /// uses between packets; nothing was queued.
+    SeparatorInText,
     /// The call is not allowed now: the session is closed, or there is no
     /// WebSocket to feed.
     InvalidState,
@@ -121,7 +124,10 @@ impl Error {
     pub fn is_local(&self) -> bool {
         matches!(
             self,
-            Error::BufferTooSmall { .. } | Error::QueueFull | Error::InvalidState
+            Error::BufferTooSmall { .. }
+                | Error::QueueFull
+                | Error::SeparatorInText
+                | Error::InvalidState
         )
     }
 
@@ -222,6 +228,7 @@ impl fmt::Display for Error {
                 write!(f, "output buffer too small: {required} bytes needed")
             }
             Error::QueueFull => f.write_str("the send queue is full"),
+            Error::SeparatorInText => f.write_str("text holds 0x1e, which long-polling cannot carry"),
             Error::InvalidState => f.write_str("not allowed in the session's state"),
         }
     }

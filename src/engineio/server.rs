@@ -298,9 +298,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     // ------------------------------------------------------------------
 
     /// Queues a text message. [`Error::QueueFull`] queues nothing;
-    /// [`Error::InvalidState`] after the session closed.
+    /// [`Error::InvalidState`] after the session closed;
+    /// [`Error::SeparatorInText`] for text holding 0x1e while on polling.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.check_open()?;
+        self.check_text(text)?;
         self.queue.push(TAG_TEXT, &[b"4", text.as_bytes()])
     }
 
@@ -311,11 +313,24 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     }
 
     /// Queues one text message made of `parts` joined, without joining them
-    /// first (a header and the caller's JSON, say). All or nothing, like
+    /// first (a header and the caller's JSON, say): at most 7 parts (more is
+    /// [`Error::InvalidState`]). All or nothing, like
     /// [`send_text`](Self::send_text).
     pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
         self.check_open()?;
+        for p in parts {
+            self.check_text(p)?;
+        }
         self.queue.push_text_parts(parts)
+    }
+
+    /// Long-polling separates packets with 0x1e: a text holding it cannot be
+    /// carried while the session is on polling.
+    fn check_text(&self, text: &str) -> Result<(), Error> {
+        if self.transport == Transport::Polling && text.as_bytes().contains(&super::packet::SEPARATOR) {
+            return Err(Error::SeparatorInText);
+        }
+        Ok(())
     }
 
     /// The bytes of queue storage a message of `len` bytes takes: compare the
@@ -406,8 +421,13 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
 
     fn finish(&mut self) {
         self.phase = Phase::Closed;
-        self.queue.clear();
-        self.ws_frame_started = false;
+        // A frame already begun must be finished: the WebSocket can send
+        // nothing else, its close frame included, before it.
+        self.queue.discard(self.ws_frame_started);
+        // A GET still held gets the close packet instead of waiting forever.
+        if self.get_held && self.transport == Transport::Polling {
+            let _ = self.queue.push(TAG_TEXT, &[b"1"]);
+        }
         self.next_ping = None;
         self.pong_deadline = None;
         self.close_ws();
@@ -567,9 +587,14 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     /// [`Config::max_payload`](super::Config::max_payload) bytes, or less to
     /// bound memory further).
     ///
-    /// A WebSocket protocol error closes the session (or abandons the probe)
-    /// and returns [`Error::WebSocket`]; the close frame is in
-    /// [`poll_ws`](Self::poll_ws).
+    /// A message that breaks Engine.IO (an invalid packet, a client ping, a
+    /// message over the assembler's limit) closes the session (or abandons the
+    /// probe): [`Event::Closed`] says why, the message counts as consumed and
+    /// the rest of the input, the client's close frame included, is read as
+    /// usual. An error is returned only when the WebSocket itself fails
+    /// ([`Error::WebSocket`], with its close code; the session closes and the
+    /// close frame is in [`poll_ws`](Self::poll_ws)): stop reading then.
+    /// [`Error::InvalidState`] when there is no WebSocket.
     pub fn handle_ws_input<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
         now: Instant,
@@ -601,19 +626,21 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
             }
             Some(ev) => ev,
         };
+        // A message that breaks Engine.IO ends the session (or the probe); its
+        // bytes are consumed so the closing handshake can still be read.
         let packet = match ws_packet(event, assembler) {
             Ok(Some(p)) => p,
             Ok(None) => return done(None),
-            Err(e) => return Err(self.ws_fail(e)),
+            Err(e) => {
+                self.ws_fail(e);
+                return done(None);
+            }
         };
         if self.transport == Transport::WebSocket {
             if self.phase != Phase::Open {
                 return done(None);
             }
-            return self.on_packet(packet).map(|m| WsInput {
-                consumed,
-                message: m,
-            });
+            return done(self.on_packet(packet).unwrap_or(None));
         }
         self.on_probe_packet(packet);
         done(None)
@@ -822,6 +849,17 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
         if n > 0 {
             return Ok(n);
         }
+        // A frame already begun goes out whole, whatever happened since.
+        if self.ws_frame_started
+            && let Some((n, popped)) =
+                self.queue
+                    .write_front_frame(conn, &mut self.ws_frame_started, out)?
+        {
+            if popped {
+                self.try_finish();
+            }
+            return Ok(n);
+        }
         if conn.state() != ws::State::Open {
             return Ok(0);
         }
@@ -841,8 +879,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
             return Ok(n);
         }
         if self.ws_close {
+            // Cleared only once written: a buffer too small keeps it due.
+            let n = conn.close(now, 1000, "", out)?;
             self.ws_close = false;
-            return Ok(conn.close(now, 1000, "", out)?);
+            return Ok(n);
         }
         Ok(0)
     }
