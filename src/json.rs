@@ -432,11 +432,11 @@ fn chars(raw: &str) -> impl Iterator<Item = char> + '_ {
 /// True when the raw JSON string `raw` (with its quotes) decodes to `s`.
 /// False for anything that is not a string.
 pub fn str_eq(raw: &str, s: &str) -> bool {
-    if !raw.starts_with('"') || raw.len() < 2 {
+    let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
         return false;
-    }
-    if !raw.contains('\\') {
-        return &raw[1..raw.len() - 1] == s;
+    };
+    if !inner.contains('\\') {
+        return inner == s;
     }
     let mut want = s.chars();
     chars(raw).all(|c| want.next() == Some(c)) && want.next().is_none()
@@ -652,6 +652,9 @@ mod tests {
         assert!(str_eq(r#""\uD83D""#, "\u{fffd}"));
         assert!(!str_eq(r#""ab""#, "a"));
         assert!(!str_eq("1", "1"));
+        // Unterminated, ending inside a multi-byte character: no panic.
+        assert!(!str_eq("\"é", "x"));
+        assert!(!str_eq("\"", ""));
         let mut small = [0u8; 3];
         assert_eq!(
             write_str("abcd", &mut small),

@@ -156,6 +156,8 @@ fn messages_flow_both_ways_through_small_buffers() {
 fn messages_queued_before_the_open_packet_wait_for_it() {
     let mut p = Pair::new();
     p.c.send_text("early").unwrap();
+    // Nothing goes out before the open packet.
+    assert_eq!(p.c.poll_transmit(&mut [0u8; 64]), Ok(0));
     p.c.send_text_parts(&["2[", "\"parts\"", "]"]).unwrap();
     p.drive();
     assert_eq!(

@@ -663,3 +663,27 @@ fn a_namespace_joined_without_the_transport_at_hand_still_connects() {
     st.drive();
     assert_eq!(st.take(), [C::Connect("/late".into(), false)]);
 }
+
+#[test]
+fn refusals_the_decoders_would_make_are_made_at_the_source() {
+    let mut st = Stack::new(4096);
+    // Auth with whitespace around it is trimmed (the CONNECT must not carry
+    // whitespace before its data), so the namespace can be joined.
+    st.connect("/", Some(" {\"token\":\"x\"} "));
+    st.open_transport();
+    st.drive();
+    assert_eq!(st.take(), [C::Connect("/".into(), false)]);
+    assert_eq!(
+        st.server_seen,
+        [S::Connect("/".into(), Some(r#"{"token":"x"}"#.into()))]
+    );
+    assert_eq!(
+        st.sio.emit("/", "disconnect", "", &[]),
+        Err(Error::ReservedEventName)
+    );
+    let eleven: Vec<&[u8]> = vec![&[1u8][..]; 11];
+    assert_eq!(
+        st.sio.ack("/", 1, "", &eleven),
+        Err(Error::TooManyAttachments)
+    );
+}

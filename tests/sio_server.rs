@@ -802,5 +802,15 @@ fn emits_the_other_side_could_not_decode_are_refused_before_queueing() {
         h.sio.emit(&mut h.eio, "/", &long_name, "", &[]),
         Err(Error::BufferTooSmall { .. })
     ));
+    for reserved in ["connect", "disconnect", "connect_error", "newListener"] {
+        assert_eq!(
+            h.sio.emit(&mut h.eio, "/", reserved, "", &[]),
+            Err(Error::ReservedEventName)
+        );
+    }
+    assert_eq!(
+        h.sio.ack(&mut h.eio, "/", 1, "", &eleven),
+        Err(Error::TooManyAttachments)
+    );
     assert_eq!(h.eio.queue_free(), free, "nothing was queued");
 }

@@ -911,9 +911,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         }
         // A frame already begun goes out whole, whatever happened since.
         if self.frame_started
-            && let Some((n, _)) = self
-                .queue
-                .write_front_frame(conn, &mut self.frame_started, out)?
+            && let Some((n, _)) =
+                self.queue
+                    .write_front_frame(conn, &mut self.frame_started, out)?
         {
             return Ok(n);
         }
@@ -930,7 +930,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
                 let _ = self.events.push_back(ClientEvent::Upgraded);
                 return Ok(n);
             }
-            if self.transport == Transport::WebSocket && self.phase != Phase::Closed {
+            // Queued messages wait for the open packet, as the reference
+            // client's do.
+            if self.transport == Transport::WebSocket
+                && matches!(self.phase, Phase::Open | Phase::Closing)
+            {
                 if self.pong_due && !self.frame_started {
                     let n = conn.send_text("3", out)?;
                     self.pong_due = false;

@@ -228,7 +228,9 @@ impl fmt::Display for Error {
                 write!(f, "output buffer too small: {required} bytes needed")
             }
             Error::QueueFull => f.write_str("the send queue is full"),
-            Error::SeparatorInText => f.write_str("text holds 0x1e, which long-polling cannot carry"),
+            Error::SeparatorInText => {
+                f.write_str("text holds 0x1e, which long-polling cannot carry")
+            }
             Error::InvalidState => f.write_str("not allowed in the session's state"),
         }
     }

@@ -327,7 +327,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     /// Long-polling separates packets with 0x1e: a text holding it cannot be
     /// carried while the session is on polling.
     fn check_text(&self, text: &str) -> Result<(), Error> {
-        if self.transport == Transport::Polling && text.as_bytes().contains(&super::packet::SEPARATOR) {
+        if self.transport == Transport::Polling
+            && text.as_bytes().contains(&super::packet::SEPARATOR)
+        {
             return Err(Error::SeparatorInText);
         }
         Ok(())

@@ -294,7 +294,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
             return Err(Error::InvalidNamespace);
         }
         let name = heapless::String::try_from(nsp).map_err(|_| Error::NamespaceTooLong)?;
-        let auth = auth.unwrap_or("");
+        // Sent right after the header, where no whitespace may come.
+        let auth = auth.unwrap_or("").trim_matches([' ', '\t', '\n', '\r']);
         if !auth.is_empty()
             && (json::validate(auth, self.config.limits.max_depth).is_err()
                 || json::kind(auth) != Some(json::Kind::Object))
@@ -390,6 +391,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
         self.find(nsp).ok_or(Error::NotConnected)?;
+        if attachments.len() > self.config.limits.max_attachments {
+            return Err(Error::TooManyAttachments);
+        }
         let kind = if attachments.is_empty() {
             PacketType::Ack
         } else {

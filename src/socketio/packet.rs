@@ -163,7 +163,9 @@ impl<'a> Packet<'a> {
     /// [`Error::JsonSyntax`], [`Error::JsonTooDeep`].
     pub fn decode(text: &'a str, limits: &Limits) -> Result<Self, Error> {
         let p = Self::decode_header(text, limits)?;
-        p.check_data(limits)?;
+        // The data is the text's tail: its offset, however the header was
+        // spelled.
+        p.check_data(limits, text.len() - p.data.map_or(0, str::len))?;
         Ok(p)
     }
 
@@ -237,8 +239,9 @@ impl<'a> Packet<'a> {
         })
     }
 
-    /// Checks the data's syntax and its shape for the packet type.
-    fn check_data(&self, limits: &Limits) -> Result<(), Error> {
+    /// Checks the data's syntax and its shape for the packet type; the data
+    /// starts at `data_offset` in the packet's text.
+    fn check_data(&self, limits: &Limits, data_offset: usize) -> Result<(), Error> {
         let Some(data) = self.data else {
             return match self.kind {
                 PacketType::Connect | PacketType::Disconnect | PacketType::ConnectError => Ok(()),
@@ -251,7 +254,7 @@ impl<'a> Packet<'a> {
         }
         json::validate(data, limits.max_depth).map_err(|e| match e {
             json::Error::Syntax { offset } => Error::JsonSyntax {
-                offset: offset + self.header_len(),
+                offset: offset + data_offset,
             },
             e => Error::from(e),
         })?;
@@ -611,6 +614,10 @@ mod tests {
             ),
             (r#"42["a",]"#, Error::JsonSyntax { offset: 6 }),
             (r#"42/x,["a""#, Error::JsonSyntax { offset: 8 }),
+            // Offsets count from where the data starts, however the header
+            // is spelled.
+            (r#"42007[1,]"#, Error::JsonSyntax { offset: 7 }),
+            (r#"42/,[1,]"#, Error::JsonSyntax { offset: 6 }),
         ];
         for &(wire, want) in cases {
             assert_eq!(dec(wire), Err(want), "{wire}");

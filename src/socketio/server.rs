@@ -599,7 +599,8 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     /// Errors: [`Error::NotConnected`] when the client has not joined `nsp`;
     /// [`Error::Engine`]`(QueueFull)` when the session cannot take the packet
     /// and all its attachments (nothing is queued);
-    /// [`Error::TooManyAttachments`].
+    /// [`Error::TooManyAttachments`]; [`Error::ReservedEventName`] for
+    /// `connect`, `disconnect` and the other names the decoders refuse.
     pub fn emit<Q: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
         eio: &mut engineio::Session<Q>,
@@ -645,6 +646,9 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
         self.check_joined(nsp)?;
+        if attachments.len() > self.config.limits.max_attachments {
+            return Err(Error::TooManyAttachments);
+        }
         let kind = if attachments.is_empty() {
             PacketType::Ack
         } else {
@@ -741,8 +745,9 @@ pub(crate) struct EventText {
 
 impl EventText {
     /// Errors: [`Error::TooManyAttachments`] past the limits,
-    /// [`Error::NamespaceTooLong`], [`Error::BufferTooSmall`] for a name
-    /// longer than [`MAX_EVENT_NAME_LEN`].
+    /// [`Error::ReservedEventName`], [`Error::NamespaceTooLong`],
+    /// [`Error::BufferTooSmall`] for a name longer than
+    /// [`MAX_EVENT_NAME_LEN`].
     pub(crate) fn new(
         nsp: &str,
         ack_id: Option<u64>,
@@ -752,6 +757,10 @@ impl EventText {
     ) -> Result<Self, Error> {
         if attachments > limits.max_attachments {
             return Err(Error::TooManyAttachments);
+        }
+        // Every decoder refuses these (the reference implementations throw).
+        if super::packet::RESERVED_EVENTS.contains(&name) {
+            return Err(Error::ReservedEventName);
         }
         let kind = if attachments == 0 {
             PacketType::Event
