@@ -687,3 +687,23 @@ fn refusals_the_decoders_would_make_are_made_at_the_source() {
         Err(Error::TooManyAttachments)
     );
 }
+
+#[test]
+fn a_namespace_past_the_configured_limit_is_refused_at_connect() {
+    let cfg = socketio::ClientConfig {
+        limits: socketio::Limits {
+            max_namespace_len: 8,
+            ..socketio::Limits::DEFAULT
+        },
+        ..socketio::ClientConfig::default()
+    };
+    let mut c: Client<Vec<u8>, 2, 2> = Client::new(cfg, vec![0u8; 256]);
+    assert_eq!(
+        c.connect::<Vec<u8>, SplitMix64>(None, "/12345678", None),
+        Err(Error::NamespaceTooLong)
+    );
+    assert_eq!(
+        c.connect::<Vec<u8>, SplitMix64>(None, "/1234567", None),
+        Ok(())
+    );
+}

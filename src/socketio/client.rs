@@ -293,6 +293,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         if !nsp.starts_with('/') || nsp.contains(',') {
             return Err(Error::InvalidNamespace);
         }
+        // The server's answers name it too: past the decoder's limit, every
+        // one would fail to decode.
+        if nsp.len() > self.config.limits.max_namespace_len {
+            return Err(Error::NamespaceTooLong);
+        }
         let name = heapless::String::try_from(nsp).map_err(|_| Error::NamespaceTooLong)?;
         // Sent right after the header, where no whitespace may come.
         let auth = auth.unwrap_or("").trim_matches([' ', '\t', '\n', '\r']);
