@@ -6,16 +6,32 @@
 //! it checks beyond "does not panic".
 
 pub mod connection;
+pub mod eio_packet;
+pub mod eio_server;
 pub mod frame;
 pub mod handshake;
 pub mod http_head;
 pub mod reader;
 pub mod seeds;
+pub mod eio_client;
+pub mod json;
+pub mod sio_client;
+pub mod sio_common;
+pub mod sio_packet;
+pub mod sio_seeds;
+pub mod sio_server;
 
 pub use connection::{ws_connection_client, ws_connection_server};
+pub use eio_packet::eio_packet;
+pub use eio_server::eio_server;
 pub use frame::ws_frame_roundtrip;
 pub use handshake::{ws_handshake_client, ws_handshake_server};
 pub use http_head::http_head;
+pub use eio_client::eio_client;
+pub use json::json;
+pub use sio_client::sio_client;
+pub use sio_packet::sio_packet;
+pub use sio_server::sio_server;
 
 /// A target's entry point.
 pub type Target = fn(&[u8]);
@@ -28,6 +44,13 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ws_connection_server", ws_connection_server),
     ("ws_connection_client", ws_connection_client),
     ("ws_frame_roundtrip", ws_frame_roundtrip),
+    ("eio_packet", eio_packet),
+    ("eio_server", eio_server),
+    ("json", json),
+    ("sio_packet", sio_packet),
+    ("sio_server", sio_server),
+    ("sio_client", sio_client),
+    ("eio_client", eio_client),
 ];
 
 /// Runs `data` through the target called `name`.
@@ -70,7 +93,8 @@ mod tests {
 
     #[test]
     fn every_target_has_seeds() {
-        let seeds = seeds::all();
+        let mut seeds = seeds::all();
+        seeds.extend(sio_seeds::all());
         for (target, _) in TARGETS {
             assert!(seeds.iter().any(|(t, _, _)| t == target), "{target}");
         }

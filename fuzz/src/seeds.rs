@@ -6,6 +6,8 @@
 
 use sockwire::ws::apply_mask;
 
+use crate::eio_server::op as eio_op;
+
 /// Builds an input in the format [`R`](crate::reader::R) reads.
 #[derive(Default)]
 pub struct Writer(pub Vec<u8>);
@@ -39,6 +41,82 @@ impl Writer {
     /// The input.
     pub fn done(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.0)
+    }
+}
+
+/// The Engine.IO v4 open packet of the protocol notes.
+pub const EIO_OPEN: &[u8] = br#"0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+
+/// A packet in [`crate::eio_packet::read_packet`]'s format.
+#[derive(Clone, Copy)]
+pub enum P<'a> {
+    /// `4...`.
+    Text(&'a str),
+    /// `b...` (a binary frame over WebSocket).
+    Binary(&'a [u8]),
+    /// `2probe`.
+    PingProbe,
+    /// `2`.
+    Ping,
+    /// `3probe`.
+    PongProbe,
+    /// `3`.
+    Pong,
+    /// `6`.
+    Noop,
+    /// `1`.
+    Close,
+    /// `5`.
+    Upgrade,
+}
+
+impl Writer {
+    /// One packet in `read_packet`'s format.
+    pub fn packet(&mut self, p: P<'_>) -> &mut Self {
+        match p {
+            P::Text(t) => self.u8(0).short(t.as_bytes()),
+            P::Binary(b) => self.u8(1).short(b),
+            P::PingProbe => self.u8(2),
+            P::Ping => self.u8(3),
+            P::PongProbe => self.u8(4),
+            P::Pong => self.u8(5),
+            P::Noop => self.u8(6),
+            P::Close => self.u8(7),
+            P::Upgrade => self.u8(8),
+        }
+    }
+    /// An `eio_server` op with no arguments.
+    pub fn op(&mut self, op: u8) -> &mut Self {
+        self.u8(op)
+    }
+    /// `eio_server`: client frames, one per packet, `f` for each.
+    pub fn ws_frames(&mut self, flags: u8, packets: &[(P<'_>, u8)]) -> &mut Self {
+        assert!(!packets.is_empty() && packets.len() <= 8);
+        self.u8(eio_op::WS_FRAMES | flags << 4)
+            .u8(packets.len() as u8 - 1);
+        for &(p, f) in packets {
+            self.packet(p).u8(f);
+        }
+        self
+    }
+    /// `eio_server`: a POST of `body` as raw bytes.
+    pub fn post_raw(&mut self, body: &[u8]) -> &mut Self {
+        self.u8(eio_op::POST)
+            .u8(1)
+            .u16(body.len() as u16)
+            .bytes(body)
+    }
+    /// `eio_server`: a POST of packets.
+    pub fn post(&mut self, packets: &[P<'_>]) -> &mut Self {
+        self.u8(eio_op::POST).u8(0).u8(packets.len() as u8);
+        for &p in packets {
+            self.packet(p);
+        }
+        self
+    }
+    /// `eio_server`: a raw request head (routed), then its arguments.
+    pub fn head(&mut self, head: &[u8]) -> &mut Self {
+        self.u8(eio_op::REQUEST | 0x10).short(head)
     }
 }
 
@@ -152,6 +230,54 @@ fn stream(masked: bool) -> Vec<(&'static str, Vec<u8>)> {
 /// Connection ops (see [`crate::connection::Op`]).
 fn op_input(w: &mut Writer, bytes: &[u8]) {
     w.u8(0x20).u16(bytes.len() as u16).bytes(bytes);
+}
+
+/// Inputs that show each [`Known`](crate::eio_server::Known) defect of
+/// `src/` (the `eio_server` target fails on them in strict mode).
+pub fn known_eio_server() -> Vec<(crate::eio_server::Known, &'static str, Vec<u8>)> {
+    use crate::eio_server::Known;
+    use crate::eio_server::op::*;
+    let mut w = Writer::default();
+    let mut v = Vec::new();
+    const BIG_OUT: u8 = 255;
+    // The handshake GET is held, close() queues the goodbye behind the open
+    // packet, the deadline passes before the GET is answered: the queue is
+    // dropped and the GET is never answered.
+    w.u8(0).u16(0).u8(1);
+    w.u8(OPEN).u16(1024).op(CLOSE).u8(ADVANCE).u8(4);
+    v.push((
+        Known::HeldGetNeverAnswered,
+        "known-held-get-never-answered",
+        w.done(),
+    ));
+    // The close packet goes out, the Close frame meets a 3-byte buffer.
+    w.u8(0).u16(0).u8(1);
+    w.u8(OPEN | 0x10).u16(1024).u8(POLL_WS).u8(BIG_OUT);
+    w.op(CLOSE).u8(POLL_WS | 0x10).u8(BIG_OUT);
+    w.u8(POLL_WS | 0x30).u8(3).u8(POLL_WS).u8(BIG_OUT);
+    v.push((Known::CloseFrameLost, "known-close-frame-lost", w.done()));
+    // A 101-byte message's frame is begun (20 bytes out), then the client
+    // sends an unmasked frame: the session fails and drops the rest.
+    w.u8(0).u16(0).u8(1);
+    w.u8(OPEN | 0x10).u16(1024).u8(POLL_WS).u8(BIG_OUT);
+    w.u8(SEND).short(&[b'x'; 100]).u8(POLL_WS | 0x30).u8(8);
+    w.u8(WS_RAW | 0x10).u16(3).bytes(b"\x81\x01x");
+    v.push((
+        Known::FrameAbandoned,
+        "known-frame-abandoned-on-error",
+        w.done(),
+    ));
+    // The same frame, then close() and the deadline passes: poll_ws fails.
+    w.u8(0).u16(0).u8(1);
+    w.u8(OPEN | 0x10).u16(1024).u8(POLL_WS).u8(BIG_OUT);
+    w.u8(SEND).short(&[b'x'; 100]).u8(POLL_WS | 0x30).u8(8);
+    w.op(CLOSE).u8(ADVANCE).u8(4).u8(POLL_WS).u8(BIG_OUT);
+    v.push((
+        Known::FrameAbandoned,
+        "known-frame-abandoned-at-deadline",
+        w.done(),
+    ));
+    v
 }
 
 /// Seeds per target: (target, name, input).
@@ -392,6 +518,280 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
         w.u8(3 | (3 << 3)).u8(0); // 125-byte limits
         op_input(&mut w, &frame(0x82, masked, &[7; 200])[..8]);
         out.push((target, "frame-too-large".into(), w.done()));
+    }
+
+    // ---- eio_packet mode 0: bytes (one packet, and a polling body)
+    let mut long = b"b".to_vec();
+    {
+        use base64::Engine as _;
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let mut enc = vec![0u8; 1336];
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(&data, &mut enc)
+            .unwrap();
+        long.extend_from_slice(&enc[..n]);
+    }
+    let packets: Vec<(&str, &[u8])> = vec![
+        ("open", EIO_OPEN),
+        ("close", b"1"),
+        ("ping", b"2"),
+        ("ping-probe", b"2probe"),
+        ("pong-probe", b"3probe"),
+        ("message", b"4hello"),
+        ("message-empty", b"4"),
+        ("message-utf8", "4€".as_bytes()),
+        ("upgrade", b"5"),
+        ("noop", b"6"),
+        ("noop-junk", b"6junk"),
+        ("binary", b"bAQIDBA=="),
+        ("binary-unpadded", b"bAQIDBA"),
+        ("binary-empty", b"b"),
+        ("binary-long", &long),
+        ("empty", b""),
+        ("type-7", b"7"),
+        ("not-utf8", b"4\xff"),
+        ("base64-invalid", b"b!!!!"),
+        ("base64-padding-inside", b"bAQ=IDBA"),
+        ("base64-one-char", b"bA"),
+        ("payload-two-texts", b"4hello\x1e4world"),
+        ("payload-text-binary", b"4hello\x1ebAQIDBA=="),
+        ("payload-text-ping-binary", b"4hello\x1e2\x1ebAQIDBA=="),
+        ("payload-invalid-middle", b"4a\x1e9\x1e4b"),
+        ("payload-trailing-separator", b"4a\x1e"),
+    ];
+    for (name, bytes) in packets {
+        out.push(("eio_packet", name.to_string(), w.u8(0).bytes(bytes).done()));
+    }
+    // mode 1: size, packets through PayloadWriter and back
+    w.u8(1).u16(2048);
+    for p in [
+        P::Text("hello"),
+        P::Binary(&[1, 2, 3, 4]),
+        P::PingProbe,
+        P::PongProbe,
+        P::Ping,
+        P::Pong,
+        P::Noop,
+        P::Close,
+        P::Upgrade,
+        P::Text("κόσμε"),
+    ] {
+        w.packet(p);
+    }
+    w.u8(9).short(&EIO_OPEN[1..]);
+    out.push(("eio_packet", "writer-all-types".into(), w.done()));
+    w.u8(1).u16(8);
+    w.packet(P::Text("abc"))
+        .packet(P::Text("abc"))
+        .packet(P::Noop);
+    out.push(("eio_packet", "writer-full".into(), w.done()));
+
+    // ---- eio_server: config max_payload seed, then ops
+    use crate::eio_server::op::*;
+    let eio = |w: &mut Writer, config: u8| {
+        w.u8(config).u16(0).u8(1);
+    };
+    const POLLING_GET: &[u8] =
+        b"GET /engine.io/?EIO=4&transport=polling&t=N8hyd6w HTTP/1.1\r\nHost: localhost:3000\r\n\r\n";
+    const BIG_OUT: u8 = 255;
+    // Polling: handshake GET, the open packet, a message each way, a POST.
+    eio(&mut w, 0);
+    w.head(POLLING_GET).u16(1024);
+    w.u8(POLL_HTTP).u8(BIG_OUT);
+    w.u8(SEND).short(b"hello");
+    w.op(POLL).u8(POLL_HTTP).u8(BIG_OUT);
+    w.post_raw(b"4hello\x1e4world");
+    w.post_raw(b"4hello\x1ebAQIDBA==");
+    w.u8(SEND | 0x10).short(&[1, 2, 3, 4]);
+    w.op(POLL).u8(POLL_HTTP).u8(BIG_OUT);
+    out.push(("eio_server", "polling-session".into(), w.done()));
+    // Routing refusals and near misses.
+    eio(&mut w, 0);
+    for head in [
+        &b"POST /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET /engine.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /engine.io/?EIO=4&transport=tobi HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /other/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /engine.io/?EIO=4&transport=polling&sid=abc HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"PUT /engine.io/?EIO=4&transport=polling&sid=abc HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /engine.io/?EIO=4&transport=polling HTTP/2.0\r\nHost: x\r\n\r\n",
+        b"GET /engine.io/ HTTP/1.1\r\nBad Header\r\n\r\n",
+    ] {
+        w.head(head);
+    }
+    // Structured: a handshake, then poll, post, upgrade for the session's sid.
+    w.u8(REQUEST).u8(0).u8(4).u16(1024); // GET polling, EIO=4, t=
+    w.u8(POLL_HTTP).u8(BIG_OUT);
+    w.u8(REQUEST).u8(0x10).u8(0); // GET polling sid
+    w.u8(REQUEST)
+        .u8(0x11)
+        .u8(8)
+        .u8(0)
+        .u8(1)
+        .packet(P::Text("hi")); // POST polling sid
+    w.u8(REQUEST).u8(0x54).u8(0); // upgrade
+    w.u8(REQUEST).u8(0x30).u8(0); // unknown sid
+    out.push(("eio_server", "routes".into(), w.done()));
+    // WebSocket from the start: open packet, messages both ways, fragments.
+    eio(&mut w, 0);
+    w.u8(REQUEST).u8(0x44).u8(0).u16(1024);
+    w.u8(POLL_WS).u8(BIG_OUT);
+    w.ws_frames(
+        0,
+        &[
+            (P::Text("hello"), 0),
+            (P::Binary(&[1, 2, 3, 4]), 1),
+            (P::Text("κόσμε"), 6),
+        ],
+    );
+    w.u8(SEND)
+        .short(b"hello")
+        .u8(SEND | 0x10)
+        .short(&[1, 2, 3, 4]);
+    w.u8(POLL_WS).u8(BIG_OUT);
+    w.ws_frames(0, &[(P::Pong, 0), (P::Noop, 0), (P::Close, 0)]);
+    w.u8(POLL_WS).u8(BIG_OUT);
+    out.push(("eio_server", "websocket-session".into(), w.done()));
+    // The upgrade: probe, 3probe, the held GET released with 6, then 5.
+    eio(&mut w, 0);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.u8(SEND).short(b"before");
+    w.op(UPGRADE);
+    w.ws_frames(0, &[(P::PingProbe, 0)]);
+    w.u8(POLL_WS).u8(BIG_OUT);
+    w.op(POLL).u8(POLL_HTTP).u8(BIG_OUT);
+    w.op(POLL).u8(POLL_HTTP).u8(BIG_OUT);
+    w.ws_frames(0, &[(P::Upgrade, 0)]);
+    w.u8(SEND).short(b"after");
+    w.u8(POLL_WS).u8(BIG_OUT);
+    w.ws_frames(0, &[(P::Text("world"), 0)]);
+    w.op(POLL);
+    out.push(("eio_server", "upgrade".into(), w.done()));
+    // A probe that times out, and one that sends something else.
+    eio(&mut w, 0);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.op(UPGRADE)
+        .u8(ADVANCE)
+        .u8(10)
+        .u8(POLL_WS)
+        .u8(BIG_OUT)
+        .op(FEED_REPLIES);
+    w.op(UPGRADE);
+    out.push(("eio_server", "upgrade-timeout".into(), w.done()));
+    eio(&mut w, 0);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.op(UPGRADE);
+    w.ws_frames(0, &[(P::Text("early"), 0)]);
+    w.u8(POLL_WS).u8(BIG_OUT).op(FEED_REPLIES);
+    out.push(("eio_server", "upgrade-bad-probe".into(), w.done()));
+    // Heartbeat on polling: ping after pingInterval, pong by POST.
+    eio(&mut w, 0);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.op(POLL).u8(ADVANCE).u8(6).u8(POLL_HTTP).u8(BIG_OUT);
+    w.post_raw(b"3");
+    w.u8(ADVANCE)
+        .u8(3)
+        .op(POLL)
+        .u8(ADVANCE)
+        .u8(3)
+        .u8(POLL_HTTP)
+        .u8(BIG_OUT);
+    w.post(&[P::Pong, P::Text("still here")]);
+    out.push(("eio_server", "heartbeat".into(), w.done()));
+    // No pong: the session closes with a ping timeout.
+    eio(&mut w, 0);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.u8(ADVANCE)
+        .u8(6)
+        .u8(ADVANCE)
+        .u8(4)
+        .op(POLL)
+        .u8(POLL_HTTP)
+        .u8(BIG_OUT);
+    out.push(("eio_server", "ping-timeout".into(), w.done()));
+    // Heartbeat on WebSocket.
+    eio(&mut w, 0);
+    w.u8(OPEN | 0x10).u16(1024).u8(POLL_WS).u8(BIG_OUT);
+    w.u8(ADVANCE).u8(6).u8(POLL_WS).u8(BIG_OUT);
+    w.ws_frames(0, &[(P::Pong, 0)]);
+    w.u8(ADVANCE)
+        .u8(6)
+        .u8(POLL_WS)
+        .u8(BIG_OUT)
+        .u8(ADVANCE)
+        .u8(4);
+    out.push(("eio_server", "ws-heartbeat".into(), w.done()));
+    // A second GET while one waits: 400, the first gets a close packet.
+    eio(&mut w, 0);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.op(POLL).op(POLL).u8(POLL_HTTP).u8(BIG_OUT);
+    out.push(("eio_server", "duplicate-get".into(), w.done()));
+    // The client's close packet while a GET waits: that GET returns 6.
+    eio(&mut w, 0);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.op(POLL).post_raw(b"1").u8(POLL_HTTP).u8(BIG_OUT);
+    out.push(("eio_server", "client-close".into(), w.done()));
+    // The server closes a WebSocket session; the client answers.
+    eio(&mut w, 0);
+    w.u8(OPEN | 0x10).u16(1024).u8(POLL_WS).u8(BIG_OUT);
+    w.u8(SEND).short(b"bye").op(CLOSE).u8(POLL_WS).u8(BIG_OUT);
+    w.op(FEED_REPLIES).u8(ADVANCE).u8(3);
+    out.push(("eio_server", "ws-close".into(), w.done()));
+    // A polling session closed with a GET held, and without.
+    eio(&mut w, 0);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.u8(SEND)
+        .short(b"bye")
+        .op(CLOSE)
+        .u8(ADVANCE)
+        .u8(4)
+        .op(POLL);
+    out.push(("eio_server", "polling-close".into(), w.done()));
+    // Small buffers: a queue full, frames written in pieces, a too-small GET.
+    w.u8(0).u16(4096 - 300).u8(1);
+    w.u8(OPEN | 0x10).u16(300);
+    w.u8(SEND | 0x10)
+        .short(&[7; 120])
+        .u8(SEND)
+        .short(&[b'f'; 80]); // the second is QueueFull
+    w.u8(POLL_WS).u8(5).u8(POLL_WS).u8(3).u8(POLL_WS).u8(1);
+    w.u8(SEND)
+        .short(b"x")
+        .u8(POLL_WS)
+        .u8(0)
+        .u8(POLL_WS)
+        .u8(BIG_OUT);
+    out.push(("eio_server", "small-buffers".into(), w.done()));
+    eio(&mut w, 0);
+    w.u8(OPEN)
+        .u16(200)
+        .u8(POLL_HTTP)
+        .u8(10)
+        .u8(POLL_HTTP)
+        .u8(BIG_OUT);
+    out.push(("eio_server", "small-get".into(), w.done()));
+    // Bad input: a body over maxPayload, a heartbeat from the client, raw
+    // WebSocket bytes, EOF.
+    w.u8(0).u16(4096 - 16).u8(1);
+    w.u8(OPEN).u16(1024).u8(POLL_HTTP).u8(BIG_OUT);
+    w.post_raw(b"4this body is longer than sixteen bytes");
+    w.post_raw(b"2");
+    out.push(("eio_server", "bad-post".into(), w.done()));
+    eio(&mut w, 0);
+    w.u8(OPEN | 0x10).u16(1024).u8(POLL_WS).u8(BIG_OUT);
+    let raw = frame(0x81, true, b"4raw");
+    w.u8(WS_RAW).u16(raw.len() as u16).bytes(&raw);
+    let bad = frame(0x81, false, b"4unmasked");
+    w.u8(WS_RAW).u16(bad.len() as u16).bytes(&bad);
+    w.u8(POLL_WS).u8(BIG_OUT).op(WS_EOF);
+    out.push(("eio_server", "ws-raw-and-eof".into(), w.done()));
+    eio(&mut w, 0);
+    w.u8(OPEN | 0x10).u16(1024).u8(POLL_WS).u8(BIG_OUT);
+    w.ws_frames(2, &[(P::Ping, 0)]);
+    out.push(("eio_server", "ws-client-ping".into(), w.done()));
+    for (_, name, data) in known_eio_server() {
+        out.push(("eio_server", name.into(), data));
     }
 
     // ---- ws_frame_roundtrip: mode, ...
