@@ -18,7 +18,7 @@
 //!   A probe that fails leaves the session on polling.
 
 use super::packet::{Data, Packet, Payload, PayloadWriter};
-use super::queue::{ENTRY_HEADER, Queue, TAG_BINARY, entry_packet};
+use super::queue::{self, Queue, TAG_BINARY, entry_packet};
 use super::server::{WsInput, ws_packet};
 use super::{Error, Transport};
 use crate::entropy::Entropy;
@@ -374,7 +374,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
 
     /// The queue storage a message of `len` bytes takes.
     pub const fn queue_cost(binary: bool, len: usize) -> usize {
-        ENTRY_HEADER + len + if binary { 0 } else { 1 }
+        queue::cost(binary, len)
     }
 
     /// Ends the session after the queued messages: a close packet, then the
@@ -527,12 +527,12 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         done(self.on_packet(now, packet).unwrap_or(None))
     }
 
-    fn ws_fail(&mut self, probing: bool, e: Error) -> Error {
+    /// An invalid message on the WebSocket: fails the session, or the probe.
+    fn ws_fail(&mut self, probing: bool, e: Error) {
         if probing {
             self.abandon_probe();
-            e
         } else {
-            self.fail(e)
+            self.fail(e);
         }
     }
 

@@ -10,6 +10,12 @@ pub(crate) const TAG_TEXT: u8 = 0;
 pub(crate) const TAG_BINARY: u8 = 1;
 pub(crate) const ENTRY_HEADER: usize = 5;
 
+/// The storage a message of `len` bytes takes: the entry header, plus the `4`
+/// type digit a text entry keeps in front.
+pub(crate) const fn cost(binary: bool, len: usize) -> usize {
+    ENTRY_HEADER + len + if binary { 0 } else { 1 }
+}
+
 /// The send queue: entries `[tag][len: u32 LE][bytes]` in lent storage. Text
 /// entries hold the encoded packet (`4hello`), binary entries the raw bytes.
 #[derive(Debug)]

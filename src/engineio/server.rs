@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::packet::{Data, Packet, Payload, PayloadWriter};
-use super::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
+use super::queue::{self, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
 use super::{Config, Error, Transport};
 use crate::entropy::Entropy;
 use crate::http;
@@ -339,7 +339,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     /// sum for several messages with [`queue_free`](Self::queue_free) to queue
     /// them all or none.
     pub const fn queue_cost(binary: bool, len: usize) -> usize {
-        ENTRY_HEADER + len + if binary { 0 } else { 1 }
+        queue::cost(binary, len)
     }
 
     /// Bytes free in the send queue (a message takes
@@ -685,12 +685,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     }
 
     /// An invalid message on the WebSocket: fails the session, or the probe.
-    fn ws_fail(&mut self, e: Error) -> Error {
+    fn ws_fail(&mut self, e: Error) {
         if self.transport == Transport::WebSocket {
-            self.fail(e)
+            self.fail(e);
         } else {
             self.abandon_probe();
-            e
         }
     }
 
