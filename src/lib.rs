@@ -111,6 +111,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
@@ -118,7 +120,11 @@ pub mod engineio;
 pub mod entropy;
 pub mod http;
 pub mod json;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod runner;
 pub mod socketio;
+pub mod storage;
 pub mod time;
 pub mod ws;
 

@@ -7,7 +7,8 @@
 //! The HTTP head and WebSocket framing cases are in `tests/bad_input.rs`.
 
 use sockwire::engineio::{
-    CloseReason, Config, Data, Error, Event, Payload, Route, Session, Transport, route,
+    CloseReason, Config, Data, Error, Payload, Route, Session, SessionEvent as Event, Transport,
+    route,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::http::{Limits, Request};

@@ -3,8 +3,8 @@
 //! open, messages both ways, the heartbeat, every way a session ends.
 
 use sockwire::engineio::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Error, Event,
-    Session, Transport,
+    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Error, Session,
+    SessionEvent as Event, Transport,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::time::{Duration, Instant};

@@ -9,8 +9,8 @@ mod eio_pair;
 
 use eio_pair::{M, client_to_server, own, server_to_client};
 use sockwire::engineio::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Error, Event,
-    Request, Route, Session, Transport, route, write_post_ok,
+    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Error, Request,
+    Route, Session, SessionEvent as Event, Transport, route, write_post_ok,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::http::{self, Limits};

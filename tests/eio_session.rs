@@ -5,7 +5,8 @@
 //! sleeping.
 
 use sockwire::engineio::{
-    CloseReason, Config, Data, Error, Event, Packet, Payload, Route, Session, Transport, route,
+    CloseReason, Config, Data, Error, Packet, Payload, Route, Session, SessionEvent as Event,
+    Transport, route,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::http::{Limits, Request};

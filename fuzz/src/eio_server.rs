@@ -92,7 +92,7 @@
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 
-use sockwire::engineio::{self, Config, Error, Event, Packet, Payload, Route, Session, Transport};
+use sockwire::engineio::{self, Config, Error, SessionEvent as Event, Packet, Payload, Route, Session, Transport};
 use sockwire::entropy::SplitMix64;
 use sockwire::http::{HeadParser, Limits, Request, Response};
 use sockwire::time::{Duration, Instant};
@@ -450,6 +450,7 @@ impl Harness {
                 close_timeout: Duration::from_millis(CLOSE_TIMEOUTS[usize::from(c & 3)]),
                 ..ws::Config::DEFAULT
             },
+            ..Config::DEFAULT
         };
         let asm_size = if c & 32 != 0 {
             max_payload / 2

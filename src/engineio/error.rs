@@ -41,6 +41,11 @@ pub enum Error {
     DuplicatePoll,
     /// The HTTP head itself is invalid: its [`http::Error::status`].
     Http(http::Error),
+    /// The server is full: no room for another connection or session. 503.
+    Unavailable,
+    /// A request head or body did not arrive in time. 408; the connection
+    /// closes.
+    RequestTimeout,
 
     // ---- the peer broke the protocol; the session is closed ----
     /// An empty packet, an unknown packet type, or text that is not UTF-8
@@ -114,6 +119,8 @@ impl Error {
             Error::Forbidden => Some(403),
             Error::NotFound => Some(404),
             Error::PayloadTooLarge => Some(413),
+            Error::Unavailable => Some(503),
+            Error::RequestTimeout => Some(408),
             Error::Http(e) => e.status(),
             Error::WebSocket(e) => e.http_status(),
             _ => None,
@@ -214,6 +221,8 @@ impl fmt::Display for Error {
             Error::NotFound => f.write_str("not the Engine.IO path"),
             Error::PayloadTooLarge => f.write_str("request body exceeds maxPayload"),
             Error::DuplicatePoll => f.write_str("a second GET while one is waiting"),
+            Error::Unavailable => f.write_str("the server is full"),
+            Error::RequestTimeout => f.write_str("the request did not arrive in time"),
             Error::Http(e) => write!(f, "invalid HTTP request: {e}"),
             Error::InvalidPacket => f.write_str("invalid Engine.IO packet"),
             Error::InvalidBase64 => f.write_str("invalid base64 in a binary packet"),

@@ -76,14 +76,16 @@ mod client;
 mod error;
 pub mod packet;
 pub(crate) mod queue;
-mod server;
+pub mod server;
+pub mod session;
 
 pub use client::{
     Client, ClientCloseReason, ClientConfig, ClientEvent, MAX_SID_LEN, Request, websocket_target,
 };
 pub use error::Error;
 pub use packet::{Data, Packet, PacketType, Payload, PayloadWriter};
-pub use server::{CloseReason, Event, Session, Sid, WsInput};
+pub use server::{Event, Input, Origins, Server, Transmit, UserState};
+pub use session::{CloseReason, Event as SessionEvent, Session, Sid, WsInput};
 
 use crate::http;
 use crate::time::Duration;
@@ -133,6 +135,31 @@ pub struct Config {
     /// Settings of the WebSocket transport; its message and frame limits are
     /// replaced by `max_payload`.
     pub ws: ws::Config,
+    // ---- the endpoint ([`Server`]) ----
+    /// Bounds on a request head. Default 8 KiB, 64 fields.
+    pub http: http::Limits,
+    /// The `Origin`s allowed on polling and WebSocket requests. Default
+    /// [`Origins::Any`], as the reference server.
+    pub allowed_origins: Origins,
+    /// How long a request head may take from its first byte (or from the
+    /// accept, for a connection that sends nothing). Default 10 s.
+    pub head_timeout: Duration,
+    /// How long a POST body may take after its head. Default 10 s.
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may sit idle between requests.
+    /// Default 30 s.
+    pub idle_timeout: Duration,
+    /// The most TCP connections at once; more are refused with 503. Default
+    /// 100 000.
+    pub max_connections: usize,
+    /// The most sessions at once; a new one beyond is refused with 503.
+    /// Default 100 000.
+    pub max_sessions: usize,
+    /// The bytes of each session's send queue (a packet takes its length plus
+    /// 5 or 6). Default 2 x `max_payload` + 4 KiB, so that the echoes of a
+    /// whole polling body fit; memory a session never writes is never
+    /// touched.
+    pub send_queue_len: usize,
 }
 
 impl Config {
@@ -147,6 +174,14 @@ impl Config {
         allow_polling: true,
         allow_websocket: true,
         ws: ws::Config::DEFAULT,
+        http: http::Limits::DEFAULT,
+        allowed_origins: Origins::Any,
+        head_timeout: Duration::from_millis(10_000),
+        body_timeout: Duration::from_millis(10_000),
+        idle_timeout: Duration::from_millis(30_000),
+        max_connections: 100_000,
+        max_sessions: 100_000,
+        send_queue_len: 2 * 1_000_000 + 4096,
     };
 
     fn offers(&self, t: Transport) -> bool {

@@ -1,718 +1,963 @@
-//! One Engine.IO session, server side.
+//! The Engine.IO server endpoint: every TCP connection, the routing, the
+//! session table.
+//!
+//! [`Server`] is to [`Session`] what quinn-proto's `Endpoint` is to its
+//! `Connection`s. The caller names each TCP connection by a handle of its
+//! choice (`H`: a counter, a slab index, a smoltcp socket handle) and moves
+//! bytes; the server owns, per connection, the HTTP/1.1 state (the request
+//! head, `Content-Length` bodies, keep-alive, CORS preflights, the held
+//! long-poll GET, the WebSocket handshake and then its frames), and it owns the
+//! sessions: it routes every request to its session, opens new ones, answers
+//! refusals as the reference server does, and drops sessions when they end.
+//!
+//! # The run loop
+//!
+//! ```text
+//! a TCP connection is accepted -> handle_accept(now, conn)   (Err: write Error::write_response, close)
+//! bytes arrived on conn        -> handle_input(now, conn, &mut unconsumed)
+//!                                 drop `consumed` bytes, keep the rest; call again while it
+//!                                 consumes or returns a message
+//! the peer closed conn         -> handle_closed(now, conn)
+//! then, always                 -> while let Some(t) = poll_transmit(&mut out)? { write out[..t.len]
+//!                                 to t.conn, then close it if t.close_after }
+//!                                 while let Some(e) = poll_event() { ... }
+//!                                 sleep until input or poll_timeout(); then handle_timeout(now)
+//! ```
+//!
+//! [`handle_input`](Server::handle_input) keeps no copy of the caller's bytes:
+//! a partial request head, or a POST body that has not arrived whole, is left
+//! unconsumed (0 consumed and nothing else means exactly "need more bytes"),
+//! so a connection's read buffer must hold a head and a body:
+//! [`Server::input_capacity`]. Messages come back from `handle_input` itself,
+//! borrowed from the input (unmasked or base64-decoded in place): zero copy.
+//!
+//! ```
+//! use sockwire::engineio::{Config, Data, Server};
+//! use sockwire::entropy::SplitMix64;
+//! use sockwire::storage::Fixed;
+//! use sockwire::time::Instant;
+//!
+//! // No heap: 4 connections, 2 sessions, 2 KiB per session buffer.
+//! let mut server: Server<u8, (), Fixed<4, 2, 2048>, _> =
+//!     Server::new(Config::default(), SplitMix64::new(1));
+//! let now = Instant::from_millis(0);
+//! let mut head = *b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+//! let input = server.handle_input(now, 7, &mut head).unwrap();
+//! assert_eq!(input.consumed, head.len());
+//! let mut out = [0u8; 512];
+//! let t = server.poll_transmit(&mut out).unwrap().unwrap();
+//! assert_eq!(t.conn, 7);
+//! let response = std::str::from_utf8(&out[..t.len]).unwrap();
+//! assert!(response.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(response.contains("\r\n\r\n0{\"sid\":\""));
+//! ```
+//!
+//! # Hostile peers
+//!
+//! Peers that stall, trickle or flood are shed without the well-behaved ones
+//! noticing: a request head must be complete within [`Config::head_timeout`] of
+//! its first byte (or of the accept, for a connection that sends nothing), a
+//! body within [`Config::body_timeout`]; an idle keep-alive connection is
+//! closed after [`Config::idle_timeout`]; connections and sessions are capped
+//! ([`Config::max_connections`], [`Config::max_sessions`], and the
+//! [`Storage`]'s capacity) with a 503 when full; `Origin` is checked against
+//! [`Config::allowed_origins`] on polling and WebSocket requests (403).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use core::marker::PhantomData;
 
-use super::packet::{Data, Packet, Payload, PayloadWriter};
-use super::queue::{self, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
-use super::{Config, Error, Transport};
+use super::packet::{Data, Payload, SEPARATOR};
+use super::session::{CloseReason, Event as SessionEvent, Session, Sid};
+use super::{Config, Error, Route, Transport};
 use crate::entropy::Entropy;
-use crate::http;
+use crate::http::{self, HeadParser, Request, Version};
+use crate::storage::{Buffers, Fifo, Map, Storage, TimerKey, Timers};
 use crate::time::Instant;
-use crate::ws::{self, Assembler, MessageKind};
+use crate::ws::{self, Assembler};
 
-/// A session id: 20 URL-safe base64 characters of 15 random bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Sid([u8; 20]);
-
-impl Sid {
-    /// A fresh id from `entropy`.
-    pub fn random(entropy: &mut impl Entropy) -> Self {
-        let mut raw = [0u8; 15];
-        entropy.fill_bytes(&mut raw);
-        let mut sid = [0u8; 20];
-        // 15 bytes are exactly 20 characters.
-        let _ = URL_SAFE_NO_PAD.encode_slice(raw, &mut sid);
-        Sid(sid)
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        // Base64 output is ASCII.
-        core::str::from_utf8(&self.0).unwrap_or("")
-    }
-}
-
-impl core::fmt::Debug for Sid {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<str> for Sid {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-/// Why a session closed (the reference server's reasons).
+/// Which `Origin`s may use the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The client sent a close packet, or its WebSocket ended ("transport close").
-    TransportClose,
-    /// The transport failed or the client misbehaved ("transport error").
-    TransportError(Error),
-    /// An invalid packet ("parse error").
-    ParseError(Error),
-    /// No pong within the ping timeout ("ping timeout").
-    PingTimeout,
-    /// The application called [`Session::close`] ("forced close").
-    ForcedClose,
+pub enum Origins {
+    /// Any origin (the reference server's default). Polling responses carry
+    /// `Access-Control-Allow-Origin: *`.
+    Any,
+    /// Only these origins (`scheme://host[:port]`, compared exactly; at most
+    /// 255). A polling or WebSocket request with another `Origin` is refused
+    /// with 403 `{"code":4,"message":"Forbidden"}`; a request without `Origin`
+    /// (not from a browser) is allowed. Polling responses echo the origin,
+    /// with `Vary: Origin`.
+    List(&'static [&'static str]),
 }
 
-/// What the application must know besides messages.
+/// What the application learns from [`Server::poll_event`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Event {
-    /// The session moved from polling to WebSocket.
-    Upgraded,
-    /// The session is over; the final answers may still be in `poll_http` and
-    /// `poll_ws`.
-    Closed(CloseReason),
-}
-
-/// A WebSocket data event as an Engine.IO packet: a whole message is decoded
-/// where it lies, pieces go through `assembler`. `Ok(None)`: more pieces to
-/// come (or not a data event). Shared by both roles.
-pub(crate) fn ws_packet<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
-    event: ws::Event<'a>,
-    assembler: &'a mut Assembler<A>,
-) -> Result<Option<Packet<'a>>, Error> {
-    let ws::Event::Data { kind, data, fin } = event else {
-        return Ok(None);
-    };
-    let message = if fin && assembler.pending_len() == 0 {
-        match kind {
-            MessageKind::Text => {
-                ws::Message::Text(core::str::from_utf8(data).map_err(|_| Error::InvalidPacket)?)
-            }
-            MessageKind::Binary => ws::Message::Binary(data),
-        }
-    } else {
-        match assembler.push(&event).map_err(Error::from)? {
-            Some(m) => m,
-            None => return Ok(None),
-        }
-    };
-    Ok(Some(match message {
-        ws::Message::Text(t) => Packet::decode_text(t)?,
-        ws::Message::Binary(b) => Packet::Message(Data::Binary(b)),
-    }))
-}
-
-/// The result of [`Session::handle_ws_input`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct WsInput<'a> {
-    /// Bytes consumed; feed the rest next.
-    pub consumed: usize,
-    /// A message, borrowed from the input or the assembler.
-    pub message: Option<Data<'a>>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-enum Phase {
-    Open,
-    /// The goodbye packet is queued; the session ends when the queue is
-    /// written, at the deadline, or (unless `linger`) as soon as no transport
-    /// can take it. The deadline is never in the past, so a caller that cannot
-    /// write right away does not spin on `poll_timeout`.
-    Closing {
-        deadline: Instant,
-        linger: bool,
-    },
-    Closed,
-}
-
-/// The WebSocket of a polling session that is being upgraded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-enum Probe {
-    None,
-    /// The WebSocket is open; `2probe` not yet seen.
+    /// A session opened.
     Opened {
-        deadline: Instant,
-    },
-    /// `3probe` answered; waiting for `5`.
-    Probed {
-        deadline: Instant,
-    },
-    /// Failed or timed out; the WebSocket is being closed.
-    Failed,
-}
-
-/// One Engine.IO session on the server: heartbeat, long-polling, the WebSocket
-/// transport and the upgrade between them.
-///
-/// Outgoing packets wait in a bounded queue in storage `B` that the caller
-/// lends (`[u8; N]`, `&mut [u8]`, `Vec<u8>`): each takes its length plus 5
-/// bytes, and [`Error::QueueFull`] refuses a packet that does not fit. Incoming
-/// messages borrow the caller's input.
-///
-/// See the [module docs](super) for the run loop.
-#[derive(Debug)]
-pub struct Session<B> {
-    config: Config,
-    sid: Sid,
-    transport: Transport,
-    phase: Phase,
-    now: Instant,
-    events: heapless::Deque<Event, 4>,
-    // ---- heartbeat ----
-    next_ping: Option<Instant>,
-    pong_deadline: Option<Instant>,
-    // ---- polling ----
-    get_held: bool,
-    // ---- WebSocket (the active transport, or the upgrade probe) ----
-    ws: Option<ws::Connection>,
-    probe: Probe,
-    probe_reply: bool,
-    ws_close: bool,
-    /// The queue's front packet is being written as a WebSocket frame (its
-    /// header is out; `payload_remaining` says how much of it is left).
-    ws_frame_started: bool,
-    queue: Queue<B>,
-}
-
-impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
-    /// Opens a session with a fresh [`Sid`] and queues the open packet.
-    ///
-    /// - [`Transport::Polling`]: the handshake GET is held, so
-    ///   [`poll_http`](Self::poll_http) answers it at once.
-    /// - [`Transport::WebSocket`]: the caller has answered the upgrade with 101;
-    ///   the session owns the WebSocket from here and
-    ///   [`poll_ws`](Self::poll_ws) writes the open packet.
-    ///
-    /// [`Error::QueueFull`] if `storage` cannot hold the open packet (about 160
-    /// bytes).
-    pub fn open(
-        now: Instant,
+        /// Its id.
+        sid: Sid,
+        /// The transport it started on.
         transport: Transport,
-        config: Config,
-        storage: B,
-        entropy: &mut impl Entropy,
-    ) -> Result<Self, Error> {
-        let mut s = Session {
-            config,
-            sid: Sid::random(entropy),
-            transport,
-            phase: Phase::Open,
-            now,
-            events: heapless::Deque::new(),
-            next_ping: Some(now + config.ping_interval),
-            pong_deadline: None,
-            get_held: transport == Transport::Polling,
-            ws: None,
-            probe: Probe::None,
-            probe_reply: false,
-            ws_close: false,
-            ws_frame_started: false,
-            queue: Queue::new(storage),
-        };
-        if transport == Transport::WebSocket {
-            s.ws = Some(s.new_ws());
+    },
+    /// A session moved from polling to WebSocket.
+    Upgraded {
+        /// Its id.
+        sid: Sid,
+    },
+    /// A session closed: it takes no more commands; its last packets may
+    /// still be going out, and it leaves the table once they are.
+    Closed {
+        /// Its id.
+        sid: Sid,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Bytes for one connection, from [`Server::poll_transmit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Transmit<H> {
+    /// The connection.
+    pub conn: H,
+    /// Bytes written at the start of the caller's buffer (0 when only
+    /// `close_after` is set).
+    pub len: usize,
+    /// Close the connection once they are written; the server has forgotten
+    /// it (a later [`Server::handle_closed`] for it is harmless).
+    pub close_after: bool,
+}
+
+/// The result of [`Server::handle_input`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Input<T> {
+    /// Bytes consumed from the front of the input; pass the rest, with what
+    /// arrives after it, next time.
+    pub consumed: usize,
+    /// What the input meant: for [`Server::handle_input`], a message of a
+    /// session, borrowed from the input.
+    pub message: Option<T>,
+    /// The connection takes no more input until its output is transmitted (a
+    /// response is waiting, or it is a held long-poll GET): drain
+    /// [`Server::poll_transmit`], then call again.
+    pub blocked: bool,
+}
+
+impl<T> Input<T> {
+    fn consumed(consumed: usize) -> Self {
+        Input {
+            consumed,
+            message: None,
+            blocked: false,
         }
-        let json = s.open_json();
-        s.queue.push(TAG_TEXT, &[b"0", json.as_bytes()])?;
-        Ok(s)
+    }
+}
+
+/// The per-session state of a layer above (the Socket.IO connection), made
+/// when a session opens; its deadline joins the session's.
+pub trait UserState<B>: Sized {
+    /// What the server keeps to make the state of a new session.
+    type Init;
+    /// The state of a session that opened at `now`; `buffer(len)` gives a
+    /// buffer of the server's storage.
+    fn new(init: &Self::Init, now: Instant, buffer: fn(usize) -> B) -> Self;
+    /// When the layer above needs its timeout handled for this session.
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+impl<B> UserState<B> for () {
+    type Init = ();
+    fn new(_: &(), _: Instant, _: fn(usize) -> B) {}
+}
+
+/// A fixed response waiting to be written to a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pending {
+    None,
+    /// A refusal with the reference server's status and body.
+    Refuse(Error),
+    /// A WebSocket handshake refusal.
+    RefuseWs(ws::Error),
+    /// `ok` to a POST.
+    PostOk,
+    /// 204 to a CORS preflight, allowing these request headers.
+    Preflight(heapless::Vec<u8, 256>),
+    /// The 101 of a WebSocket; with `close`, followed by a close frame (a
+    /// second WebSocket for a session that has one, as the reference does).
+    Accept {
+        response: heapless::Vec<u8, 192>,
+        close: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Reading a request head.
+    Head,
+    /// Reading a POST body for `sid`: `left` bytes of it not consumed yet.
+    Body { sid: Sid, left: usize },
+    /// Skipping `left` body bytes of a refused request.
+    Skip { left: usize },
+    /// A long-poll GET held by `sid`.
+    Held { sid: Sid },
+    /// The WebSocket of `sid`.
+    WebSocket { sid: Sid },
+    /// A WebSocket refused after its 101: input is dropped until the deadline.
+    Discard,
+    /// Closes once the pending response is written.
+    Closing,
+}
+
+/// One TCP connection's state (internal; public only as a table entry type).
+#[derive(Debug)]
+pub struct Conn {
+    state: State,
+    parser: HeadParser,
+    pending: Pending,
+    keep_alive: bool,
+    /// The index in [`Origins::List`] of the request's origin, to echo it.
+    origin: Option<u8>,
+    deadline: Option<Instant>,
+    /// In the ready queue.
+    queued: bool,
+    /// The current request head has started arriving.
+    head_started: bool,
+    /// The caller cannot take more bytes for it now ([`Server::set_paused`]).
+    paused: bool,
+    /// Queued while paused: queue it when resumed.
+    wants: bool,
+}
+
+/// One session's entry (internal; public only as a table entry type).
+#[derive(Debug)]
+pub struct Entry<H, B, U> {
+    session: Session<B>,
+    assembler: Assembler<B>,
+    /// The connection of the held GET.
+    held: Option<H>,
+    /// The connection of the WebSocket (the transport, or the probe).
+    ws: Option<H>,
+    deadline: Option<Instant>,
+    /// `Opened` not yet reported.
+    opened: bool,
+    /// In the notify queue.
+    notified: bool,
+    user: U,
+}
+
+/// The tables besides the sessions, borrowed apart from them.
+struct Core<H, C, T, R, N> {
+    config: Config,
+    now: Instant,
+    conns: C,
+    timers: T,
+    ready: R,
+    notify: N,
+    /// A session touched by an input whose message still borrows its entry:
+    /// scheduled by the next call.
+    dirty: Option<Sid>,
+    _h: PhantomData<H>,
+}
+
+/// The Engine.IO server endpoint.
+///
+/// - `H` names connections (any `Copy + Ord` handle the caller chooses);
+/// - `U` is per-session state of a layer above (`()` for none);
+/// - `S` stores the tables: [`storage::Fixed`](crate::storage::Fixed) without
+///   a heap, `storage::Growable` (feature `alloc`) with one;
+/// - `E` is the entropy for session ids.
+///
+/// See the [module docs](self) for the run loop.
+pub struct Server<H, U, S, E>
+where
+    U: UserState<<S as Buffers>::Buf>,
+    S: Storage<H, Sid, Conn, Entry<H, <S as Buffers>::Buf, U>>,
+{
+    sessions: S::Sessions,
+    core: Core<H, S::Conns, S::Timers, S::Ready, S::Notify>,
+    entropy: E,
+    init: U::Init,
+}
+
+impl<H, U, S, E> core::fmt::Debug for Server<H, U, S, E>
+where
+    U: UserState<<S as Buffers>::Buf>,
+    S: Storage<H, Sid, Conn, Entry<H, <S as Buffers>::Buf, U>>,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Server")
+            .field("connections", &self.core.conns.len())
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+type Buf<S> = <S as Buffers>::Buf;
+type EntryOf<H, S, U> = Entry<H, Buf<S>, U>;
+
+impl<H, U, S, E> Server<H, U, S, E>
+where
+    H: Copy + Ord + core::fmt::Debug,
+    U: UserState<Buf<S>>,
+    S: Storage<H, Sid, Conn, Entry<H, Buf<S>, U>>,
+    E: Entropy,
+{
+    /// A server with no connections.
+    pub fn new(config: Config, entropy: E) -> Self
+    where
+        U::Init: Default,
+    {
+        Self::with_state(config, Default::default(), entropy)
     }
 
-    fn new_ws(&self) -> ws::Connection {
-        let mut c = self.config.ws;
-        c.max_message_size = self.config.max_payload as u64;
-        c.max_frame_size = self.config.max_payload as u64;
-        ws::Connection::server(c)
-    }
-
-    fn open_json(&self) -> heapless::String<192> {
-        use core::fmt::Write as _;
-        let upgrades = if self.transport == Transport::Polling
-            && self.config.allow_upgrades
-            && self.config.allow_websocket
-        {
-            "[\"websocket\"]"
-        } else {
-            "[]"
-        };
-        let mut json = heapless::String::new();
-        // At most 8 + 20 + 14 + 13 + 16 + 3 * 20 + 29 characters: it fits.
-        let _ = write!(
-            json,
-            "{{\"sid\":\"{}\",\"upgrades\":{},\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
-            self.sid.as_str(),
-            upgrades,
-            self.config.ping_interval.as_millis(),
-            self.config.ping_timeout.as_millis(),
-            self.config.max_payload,
-        );
-        json
-    }
-
-    /// The session id.
-    pub fn sid(&self) -> &Sid {
-        &self.sid
-    }
-
-    /// The transport in use.
-    pub fn transport(&self) -> Transport {
-        self.transport
+    /// A server whose layer above makes each session's state from `init`.
+    pub fn with_state(config: Config, init: U::Init, entropy: E) -> Self {
+        Server {
+            init,
+            sessions: Default::default(),
+            core: Core {
+                config,
+                now: Instant::ZERO,
+                conns: Default::default(),
+                timers: Default::default(),
+                ready: Default::default(),
+                notify: Default::default(),
+                dirty: None,
+                _h: PhantomData,
+            },
+            entropy,
+        }
     }
 
     /// The settings.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.core.config
     }
 
-    /// True once the session is no longer open: [`Event::Closed`] was queued
-    /// and commands are refused. Its last packets and the goodbye may still be
-    /// going out; [`is_finished`](Self::is_finished) says when they are.
-    pub fn is_closed(&self) -> bool {
-        self.phase != Phase::Open
+    /// The bytes a connection's read buffer must be able to hold: the largest
+    /// request head plus the largest body.
+    pub fn input_capacity(&self) -> usize {
+        self.core.config.http.max_head_len + self.core.config.max_payload
     }
 
-    /// True when a GET is waiting for [`poll_http`](Self::poll_http).
-    pub fn has_held_poll(&self) -> bool {
-        self.get_held
+    /// The number of connections.
+    pub fn connections(&self) -> usize {
+        self.core.conns.len()
     }
 
-    /// True while the session has a WebSocket that still needs reading or
-    /// writing (the active transport, or an upgrade probe being closed).
-    pub fn has_websocket(&self) -> bool {
-        self.ws
-            .as_ref()
-            .is_some_and(|w| w.state() != ws::State::Closed)
+    /// The number of sessions (open, or closing and still writing).
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
     }
 
-    /// True when the session is closed and nothing is left to write: drop it.
-    pub fn is_finished(&self) -> bool {
-        self.phase == Phase::Closed && !self.get_held && !self.has_websocket()
+    /// The session `sid` and the layer above's state for it.
+    pub fn session(&self, sid: &Sid) -> Option<(&Session<Buf<S>>, &U)> {
+        self.sessions.get(sid).map(|e| (&e.session, &e.user))
     }
 
-    // ------------------------------------------------------------------
-    // Commands
-    // ------------------------------------------------------------------
-
-    /// Queues a text message. [`Error::QueueFull`] queues nothing;
-    /// [`Error::InvalidState`] after the session closed;
-    /// [`Error::SeparatorInText`] for text holding 0x1e while on polling.
-    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.check_open()?;
-        self.check_text(text)?;
-        self.queue.push(TAG_TEXT, &[b"4", text.as_bytes()])
-    }
-
-    /// Queues a binary message (base64 on polling, a binary frame on WebSocket).
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.check_open()?;
-        self.queue.push(TAG_BINARY, &[data])
-    }
-
-    /// Queues one text message made of `parts` joined, without joining them
-    /// first (a header and the caller's JSON, say): at most 7 parts (more is
-    /// [`Error::InvalidState`]). All or nothing, like
-    /// [`send_text`](Self::send_text).
-    pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
-        self.check_open()?;
-        for p in parts {
-            self.check_text(p)?;
-        }
-        self.queue.push_text_parts(parts)
-    }
-
-    /// Long-polling separates packets with 0x1e: a text holding it cannot be
-    /// carried while the session is on polling.
-    fn check_text(&self, text: &str) -> Result<(), Error> {
-        if self.transport == Transport::Polling
-            && text.as_bytes().contains(&super::packet::SEPARATOR)
-        {
-            return Err(Error::SeparatorInText);
-        }
-        Ok(())
-    }
-
-    /// The bytes of queue storage a message of `len` bytes takes: compare the
-    /// sum for several messages with [`queue_free`](Self::queue_free) to queue
-    /// them all or none.
-    pub const fn queue_cost(binary: bool, len: usize) -> usize {
-        queue::cost(binary, len)
-    }
-
-    /// Bytes free in the send queue (a message takes
-    /// [`queue_cost`](Self::queue_cost)).
-    pub fn queue_free(&self) -> usize {
-        self.queue.free()
-    }
-
-    /// Closes the session after the queued packets and a close packet are
-    /// delivered (or after the ping timeout if the client does not poll).
-    pub fn close(&mut self, now: Instant) {
-        self.now = now;
-        self.begin_close(CloseReason::ForcedClose, true);
-    }
-
-    fn check_open(&self) -> Result<(), Error> {
-        match self.phase {
-            Phase::Open => Ok(()),
-            _ => Err(Error::InvalidState),
-        }
-    }
-
-    fn check_not_closed(&self) -> Result<(), Error> {
-        match self.phase {
-            Phase::Closed => Err(Error::InvalidState),
-            _ => Ok(()),
-        }
-    }
-
-    // ------------------------------------------------------------------
-    // Closing
-    // ------------------------------------------------------------------
-
-    /// Queues the goodbye and starts closing. `graceful` keeps the queued
-    /// packets; otherwise they are dropped and the session ends as soon as the
-    /// goodbye cannot be delivered right away.
-    fn begin_close(&mut self, reason: CloseReason, graceful: bool) {
-        if self.phase != Phase::Open {
-            return;
-        }
-        if !graceful {
-            // Keep a packet whose frame is half written.
-            self.queue.discard(self.ws_frame_started);
-        }
-        // A client that closes gets its waiting GET released with a noop (its
-        // WebSocket just gets the closing handshake); the server's own closes
-        // send a close packet first.
-        let goodbye: &[u8] = match (reason, self.transport) {
-            (CloseReason::TransportClose, Transport::Polling) => b"6",
-            (CloseReason::TransportClose, Transport::WebSocket) => b"",
-            _ => b"1",
-        };
-        if !goodbye.is_empty() {
-            // Only a graceful close with a full queue can fail here; the
-            // session then ends at the deadline without the goodbye.
-            let _ = self.queue.push(TAG_TEXT, &[goodbye]);
-        }
-        self.phase = Phase::Closing {
-            deadline: self.now + self.config.ping_timeout,
-            linger: graceful,
-        };
-        // Room for it: at most one Upgraded and one Closed are ever queued.
-        let _ = self.events.push_back(Event::Closed(reason));
-        self.try_finish();
-    }
-
-    fn can_deliver(&self) -> bool {
-        match self.transport {
-            Transport::Polling => self.get_held,
-            Transport::WebSocket => self.ws_is_open(),
-        }
-    }
-
-    fn try_finish(&mut self) {
-        if let Phase::Closing { deadline, linger } = self.phase
-            && (self.queue.is_empty() || self.now >= deadline || (!linger && !self.can_deliver()))
-        {
-            self.finish();
-        }
-    }
-
-    fn finish(&mut self) {
-        self.phase = Phase::Closed;
-        // A frame already begun must be finished: the WebSocket can send
-        // nothing else, its close frame included, before it.
-        self.queue.discard(self.ws_frame_started);
-        // A GET still held gets the close packet instead of waiting forever.
-        if self.get_held && self.transport == Transport::Polling {
-            let _ = self.queue.push(TAG_TEXT, &[b"1"]);
-        }
-        self.next_ping = None;
-        self.pong_deadline = None;
-        self.close_ws();
-    }
-
-    /// A protocol violation: close at once (a waiting GET gets a close packet).
-    fn fail(&mut self, e: Error) -> Error {
-        let reason = match e {
-            Error::InvalidPacket | Error::InvalidBase64 => CloseReason::ParseError(e),
-            Error::PingTimeout => CloseReason::PingTimeout,
-            _ => CloseReason::TransportError(e),
-        };
-        self.begin_close(reason, false);
-        e
+    /// The entropy source.
+    pub fn entropy(&mut self) -> &mut E {
+        &mut self.entropy
     }
 
     // ------------------------------------------------------------------
     // Input
     // ------------------------------------------------------------------
 
-    /// A long-poll GET arrived for this session; it is held until
-    /// [`poll_http`](Self::poll_http) answers it.
+    /// A TCP connection was accepted; its head deadline starts now.
+    /// ([`handle_input`](Self::handle_input) on an unknown handle accepts it
+    /// too.)
     ///
-    /// Errors: [`Error::BadRequest`] when the session is on WebSocket (400, the
-    /// session goes on); [`Error::DuplicatePoll`] when a GET is already held
-    /// (400 for this one; the held one gets a close packet and the session
-    /// closes); [`Error::InvalidState`] when the session is closed (answer as
-    /// for an unknown sid).
-    pub fn handle_poll(&mut self, now: Instant) -> Result<(), Error> {
-        self.now = now;
-        // A closing session still delivers its queue and goodbye.
-        self.check_not_closed()?;
-        if self.transport == Transport::WebSocket {
-            return Err(Error::BadRequest);
+    /// Errors: [`Error::Unavailable`] when the connection table is full
+    /// (answer with [`Error::write_response`], 503, and close);
+    /// [`Error::InvalidState`] when `conn` is already known.
+    pub fn handle_accept(&mut self, now: Instant, conn: H) -> Result<(), Error> {
+        self.flush_dirty();
+        self.core.now = now;
+        if self.core.conns.get(&conn).is_some() {
+            return Err(Error::InvalidState);
         }
-        if self.get_held {
-            return Err(self.fail(Error::DuplicatePoll));
-        }
-        self.get_held = true;
-        Ok(())
+        self.core.accept(conn, S::MAX_CONNS)
     }
 
-    /// The held GET's connection closed before it was answered: the session
-    /// closes ("transport error"), as the reference server does for a
-    /// cancelled long-poll. Nothing happens when no GET is held.
-    pub fn handle_poll_aborted(&mut self, now: Instant) {
-        self.now = now;
-        if !self.get_held {
-            return;
-        }
-        self.get_held = false;
-        if self.phase == Phase::Open && self.transport == Transport::Polling {
-            self.fail(Error::PollAborted);
-        }
-        self.try_finish();
-    }
-
-    /// A POST body arrived. Returns its packets for
-    /// [`read_message`](Self::read_message). Answer the POST with
-    /// [`write_post_ok`](super::write_post_ok) once they are all read; when
-    /// `read_message` failed, answer with that error's
-    /// [`write_response`](Error::write_response) (400: the session is closed,
-    /// as the reference server's test suite expects).
+    /// Bytes from connection `conn`: the caller's unconsumed bytes, from the
+    /// first one not yet consumed. Returns how many were consumed and, at
+    /// most, one message of one session. Call again with the rest while it
+    /// consumes something or returns a message.
     ///
-    /// Errors: [`Error::PayloadTooLarge`] (413, the session goes on),
-    /// [`Error::BadRequest`] when the session is on WebSocket,
-    /// [`Error::InvalidState`] when it is closed.
-    pub fn handle_post<'a>(
-        &mut self,
+    /// Errors: [`Error::Unavailable`] for an unknown `conn` when the
+    /// connection table is full (as [`handle_accept`](Self::handle_accept)).
+    /// Everything the peer does wrong is answered on the wire (an HTTP
+    /// refusal, a close) and not returned.
+    pub fn handle_input<'a>(
+        &'a mut self,
         now: Instant,
-        body: &'a mut [u8],
-    ) -> Result<Payload<'a>, Error> {
-        self.now = now;
-        // While closing, the body is accepted and its packets ignored.
-        self.check_not_closed()?;
-        if self.transport == Transport::WebSocket {
-            return Err(Error::BadRequest);
-        }
-        if body.len() > self.config.max_payload {
-            return Err(Error::PayloadTooLarge);
-        }
-        Ok(Payload::new(body))
+        conn: H,
+        input: &'a mut [u8],
+    ) -> Result<Input<(Sid, Data<'a>)>, Error> {
+        self.input_with(now, conn, input, |_, sid, _, _, data| (sid, data))
     }
 
-    /// Takes packets from a POST body until a message: `Ok(None)` when the body
-    /// is done (or the session closed). Heartbeat and close packets are handled
-    /// on the way. An invalid packet closes the session and returns its error;
-    /// the messages before it were delivered.
-    pub fn read_message<'a>(
-        &mut self,
+    /// [`handle_input`](Self::handle_input) for a layer above: a message is
+    /// handed to `f` together with its session and the layer's state, and
+    /// `f`'s answer is returned instead.
+    pub fn input_with<'a, R>(
+        &'a mut self,
         now: Instant,
-        payload: &mut Payload<'a>,
-    ) -> Result<Option<Data<'a>>, Error> {
-        self.now = now;
-        while self.phase == Phase::Open {
-            match payload.next() {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(self.fail(e)),
-                Some(Ok(packet)) => {
-                    if let Some(data) = self.on_packet(packet)? {
-                        return Ok(Some(data));
+        conn: H,
+        input: &'a mut [u8],
+        f: impl FnOnce(Instant, Sid, &mut Session<Buf<S>>, &'a mut U, Data<'a>) -> R,
+    ) -> Result<Input<R>, Error> {
+        self.core.now = now;
+        self.flush_dirty();
+        if self.core.conns.get(&conn).is_none() {
+            self.core.accept(conn, S::MAX_CONNS)?;
+        }
+        let Some(c) = self.core.conns.get_mut(&conn) else {
+            return Err(Error::InvalidState);
+        };
+        if c.pending != Pending::None {
+            return Ok(Input {
+                consumed: 0,
+                message: None,
+                blocked: true,
+            });
+        }
+        match c.state {
+            State::Head => {
+                if input.is_empty() {
+                    return Ok(Input::consumed(0));
+                }
+                if !c.head_started {
+                    // The first byte of a head: its deadline starts.
+                    c.head_started = true;
+                    let t = now + self.core.config.head_timeout;
+                    self.core.set_conn_deadline(conn, Some(t));
+                }
+                let c = self.core.conns.get_mut(&conn).expect("present");
+                match c.parser.advance(input) {
+                    Ok(None) => Ok(Input::consumed(0)),
+                    Err(e) => {
+                        self.core
+                            .respond(conn, Pending::Refuse(Error::from(e)), false);
+                        Ok(Input::consumed(input.len()))
+                    }
+                    Ok(Some(n)) => {
+                        c.parser.reset();
+                        c.head_started = false;
+                        self.on_head(conn, &input[..n]);
+                        Ok(Input::consumed(n))
                     }
                 }
             }
-        }
-        Ok(None)
-    }
-
-    /// A packet on the active transport.
-    fn on_packet<'a>(&mut self, packet: Packet<'a>) -> Result<Option<Data<'a>>, Error> {
-        match packet {
-            Packet::Message(d) => return Ok(Some(d)),
-            Packet::Pong(_) => {
-                self.pong_deadline = None;
-                self.next_ping = Some(self.now + self.config.ping_interval);
-            }
-            Packet::Ping(_) => return Err(self.fail(Error::InvalidHeartbeat)),
-            Packet::Close => self.begin_close(CloseReason::TransportClose, false),
-            // The reference server ignores these on the active transport.
-            Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}
-        }
-        Ok(None)
-    }
-
-    /// A WebSocket upgrade request arrived for this polling session (the caller
-    /// has validated the WebSocket handshake and writes the 101 after `Ok`). The
-    /// session owns the probe WebSocket from here.
-    ///
-    /// Errors ([`Error::BadRequest`], 400; the session goes on): upgrades are
-    /// off, the session is already on WebSocket, or a probe is in progress
-    /// (a failed probe's WebSocket must have closed before another is
-    /// accepted).
-    pub fn handle_upgrade(&mut self, now: Instant) -> Result<(), Error> {
-        self.now = now;
-        self.check_open()?;
-        // A failed probe's WebSocket may be replaced once it has closed.
-        let slot_free = self.ws.is_none() || (self.probe == Probe::Failed && !self.has_websocket());
-        if !self.config.allow_upgrades
-            || !self.config.allow_websocket
-            || self.transport != Transport::Polling
-            || !slot_free
-        {
-            return Err(Error::BadRequest);
-        }
-        self.ws = Some(self.new_ws());
-        self.ws_close = false;
-        self.probe_reply = false;
-        self.probe = Probe::Opened {
-            deadline: now + self.config.upgrade_timeout,
-        };
-        Ok(())
-    }
-
-    /// Bytes from the session's WebSocket. Returns how many were consumed and at
-    /// most one message, which borrows `input` (or `assembler`, for a message
-    /// that arrived in pieces: give it a buffer of
-    /// [`Config::max_payload`](super::Config::max_payload) bytes, or less to
-    /// bound memory further).
-    ///
-    /// A message that breaks Engine.IO (an invalid packet, a client ping, a
-    /// message over the assembler's limit) closes the session (or abandons the
-    /// probe): [`Event::Closed`] says why, the message counts as consumed and
-    /// the rest of the input, the client's close frame included, is read as
-    /// usual. An error is returned only when the WebSocket itself fails
-    /// ([`Error::WebSocket`], with its close code; the session closes and the
-    /// close frame is in [`poll_ws`](Self::poll_ws)): stop reading then.
-    /// [`Error::InvalidState`] when there is no WebSocket.
-    pub fn handle_ws_input<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
-        &mut self,
-        now: Instant,
-        input: &'a mut [u8],
-        assembler: &'a mut Assembler<A>,
-    ) -> Result<WsInput<'a>, Error> {
-        self.now = now;
-        let Some(conn) = self.ws.as_mut() else {
-            return Err(Error::InvalidState);
-        };
-        let input = match conn.handle_input(now, input) {
-            Ok(i) => i,
-            Err(e) => {
-                let e = Error::from(e);
-                if self.transport == Transport::WebSocket {
-                    return Err(self.fail(e));
+            State::Body { sid, left } => self.on_body(now, conn, sid, left, input, f),
+            State::Skip { left } => {
+                let k = left.min(input.len());
+                let c = self.core.conns.get_mut(&conn).expect("present");
+                if k == left {
+                    c.state = State::Head;
+                    let idle = now + self.core.config.idle_timeout;
+                    self.core.set_conn_deadline(conn, Some(idle));
+                } else {
+                    c.state = State::Skip { left: left - k };
                 }
-                self.probe = Probe::Failed;
-                return Err(e);
+                Ok(Input::consumed(k))
+            }
+            State::Held { .. } => Ok(Input {
+                consumed: 0,
+                message: None,
+                blocked: !input.is_empty(),
+            }),
+            State::WebSocket { sid } => self.on_ws(now, conn, sid, input, f),
+            State::Discard | State::Closing => Ok(Input::consumed(input.len())),
+        }
+    }
+
+    /// The peer closed connection `conn`, or it failed. A held GET's session
+    /// closes (as the reference server does for a cancelled long-poll); a
+    /// WebSocket's session closes unless it is an upgrade probe. Harmless for
+    /// an unknown connection.
+    pub fn handle_closed(&mut self, now: Instant, conn: H) {
+        self.flush_dirty();
+        self.core.now = now;
+        let Some(c) = self.core.conns.remove(&conn) else {
+            return;
+        };
+        let _ = self
+            .core
+            .timers
+            .update(TimerKey::Conn(conn), c.deadline, None);
+        let sid = match c.state {
+            State::Held { sid } | State::WebSocket { sid } => sid,
+            _ => return,
+        };
+        let Some(entry) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if entry.held == Some(conn) {
+            entry.held = None;
+            entry.session.handle_poll_aborted(now);
+        }
+        if entry.ws == Some(conn) {
+            entry.ws = None;
+            entry.session.handle_ws_eof(now);
+        }
+        self.core.touch(sid, entry);
+    }
+
+    // ------------------------------------------------------------------
+    // Requests
+    // ------------------------------------------------------------------
+
+    fn on_head(&mut self, conn: H, head: &[u8]) {
+        let now = self.core.now;
+        let config = self.core.config;
+        let refuse = |core: &mut Core<H, S::Conns, S::Timers, S::Ready, S::Notify>,
+                      e: Error,
+                      skip: Option<usize>| core.refuse(conn, e, skip);
+        let req = match Request::parse(head, &config.http) {
+            Ok(req) => req,
+            Err(e) => return refuse(&mut self.core, Error::from(e), None),
+        };
+        let keep_alive = match req.version {
+            Version::Http11 => !req.headers.has_token("connection", "close"),
+            _ => req.headers.has_token("connection", "keep-alive"),
+        };
+        if let Some(c) = self.core.conns.get_mut(&conn) {
+            c.keep_alive = keep_alive;
+            c.origin = None;
+        }
+        // Bodies are framed by Content-Length only: without a usable length
+        // the connection cannot be read further.
+        let body = match req.headers.count("content-length") {
+            0 => 0,
+            1 => match req
+                .headers
+                .get("content-length")
+                .and_then(|v| core::str::from_utf8(v).ok())
+                .and_then(|v| v.parse::<usize>().ok())
+            {
+                Some(n) => n,
+                None => {
+                    return refuse(
+                        &mut self.core,
+                        Error::Http(http::Error::InvalidHeader),
+                        None,
+                    );
+                }
+            },
+            _ => {
+                return refuse(
+                    &mut self.core,
+                    Error::Http(http::Error::InvalidHeader),
+                    None,
+                );
             }
         };
-        let consumed = input.consumed;
-        let done = |message| Ok(WsInput { consumed, message });
-        let event = match input.event {
-            None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
-            Some(ws::Event::Close { .. }) => {
-                self.on_ws_gone();
-                return done(None);
+        if req.headers.get("transfer-encoding").is_some() {
+            return refuse(
+                &mut self.core,
+                Error::Http(http::Error::InvalidHeader),
+                None,
+            );
+        }
+        // A body larger than maxPayload is not read: 413 and close. A refused
+        // WebSocket upgrade closes too (its client waits for the close).
+        let upgrade = req.headers.has_token("upgrade", "websocket");
+        let skip = (keep_alive && body <= config.max_payload && !upgrade).then_some(body);
+        // The origin check, before anything else about the request.
+        if let Some(origin) = req.headers.get("origin")
+            && let super::Origins::List(list) = config.allowed_origins
+        {
+            match list.iter().position(|o| o.as_bytes() == origin) {
+                Some(i) if i < 256 => {
+                    if let Some(c) = self.core.conns.get_mut(&conn) {
+                        c.origin = Some(i as u8);
+                    }
+                }
+                _ => return refuse(&mut self.core, Error::Forbidden, None),
             }
-            Some(ev) => ev,
+        }
+        if req.method == "OPTIONS" && req.path().starts_with(config.path) && body == 0 {
+            let asked = req
+                .headers
+                .get("access-control-request-headers")
+                .unwrap_or(b"");
+            match heapless::Vec::from_slice(asked) {
+                Ok(asked) => self
+                    .core
+                    .respond(conn, Pending::Preflight(asked), keep_alive),
+                Err(_) => refuse(&mut self.core, Error::BadRequest, None),
+            }
+            return;
+        }
+        let route = match super::route(&req, &config) {
+            Ok(route) => route,
+            Err(e) => return refuse(&mut self.core, e, skip),
         };
-        // A message that breaks Engine.IO ends the session (or the probe); its
-        // bytes are consumed so the closing handshake can still be read.
-        let packet = match ws_packet(event, assembler) {
-            Ok(Some(p)) => p,
-            Ok(None) => return done(None),
+        if body > 0 && !matches!(route, Route::Post(_)) {
+            // A GET with a body: nothing in Engine.IO sends one.
+            return refuse(&mut self.core, Error::BadRequest, skip);
+        }
+        match route {
+            Route::Handshake(transport) => {
+                let accept = if transport == Transport::WebSocket {
+                    match ws_accept(head, &config) {
+                        Ok(a) => Some(a),
+                        Err(e) => return self.core.respond(conn, Pending::RefuseWs(e), false),
+                    }
+                } else {
+                    None
+                };
+                self.open(conn, transport, accept);
+            }
+            Route::Poll(sid) => {
+                let Some((sid, entry)) = lookup::<H, S, U>(&mut self.sessions, sid) else {
+                    return refuse(&mut self.core, Error::UnknownSid, skip);
+                };
+                match entry.session.handle_poll(now) {
+                    Ok(()) => {
+                        entry.held = Some(conn);
+                        if let Some(c) = self.core.conns.get_mut(&conn) {
+                            c.state = State::Held { sid };
+                        }
+                        // A held GET has no deadline of its own: the
+                        // session's heartbeat ends it.
+                        self.core.set_conn_deadline(conn, None);
+                    }
+                    // A session that is closing takes no more requests.
+                    Err(Error::InvalidState) => refuse(&mut self.core, Error::UnknownSid, skip),
+                    // DuplicatePoll: the held GET gets its close packet
+                    // through the session.
+                    Err(e) => refuse(&mut self.core, e, skip),
+                }
+                self.core.touch(sid, entry);
+            }
+            Route::Post(_) if body > config.max_payload => {
+                refuse(&mut self.core, Error::PayloadTooLarge, None)
+            }
+            Route::Post(sid) => {
+                let Some((sid, entry)) = lookup::<H, S, U>(&mut self.sessions, sid) else {
+                    return refuse(&mut self.core, Error::UnknownSid, skip);
+                };
+                if body == 0 {
+                    // An empty body is one empty (invalid) packet: no bytes
+                    // will come to trigger it, so read it now.
+                    let failed = match entry.session.handle_post(now, &mut []) {
+                        Ok(mut payload) => entry.session.read_message(now, &mut payload).err(),
+                        Err(e) => Some(e),
+                    };
+                    match failed {
+                        None => self.core.respond(conn, Pending::PostOk, keep_alive),
+                        Some(e) => refuse(&mut self.core, post_refusal(e), skip),
+                    }
+                    self.core.touch(sid, entry);
+                    return;
+                }
+                if let Some(c) = self.core.conns.get_mut(&conn) {
+                    c.state = State::Body { sid, left: body };
+                }
+                let t = now + config.body_timeout;
+                self.core.set_conn_deadline(conn, Some(t));
+            }
+            Route::Upgrade(sid) => {
+                let accept = match ws_accept(head, &config) {
+                    Ok(a) => a,
+                    Err(e) => return self.core.respond(conn, Pending::RefuseWs(e), false),
+                };
+                let Some((sid, entry)) = lookup::<H, S, U>(&mut self.sessions, sid) else {
+                    return refuse(&mut self.core, Error::UnknownSid, None);
+                };
+                match entry.session.handle_upgrade(now) {
+                    Ok(()) => {
+                        if let Some(old) = entry.ws.replace(conn) {
+                            // A failed probe's connection: done with it.
+                            self.core.close_conn(old);
+                        }
+                        entry.assembler = Assembler::new(S::assembler_buf(config.max_payload));
+                        self.core.respond(
+                            conn,
+                            Pending::Accept {
+                                response: accept,
+                                close: false,
+                            },
+                            true,
+                        );
+                        if let Some(c) = self.core.conns.get_mut(&conn) {
+                            c.state = State::WebSocket { sid };
+                        }
+                        self.core.set_conn_deadline(conn, None);
+                    }
+                    Err(Error::InvalidState) => refuse(&mut self.core, Error::UnknownSid, None),
+                    // Upgraded already, or an upgrade in progress: the
+                    // reference server completes this WebSocket's handshake
+                    // and then closes it.
+                    Err(_) => self.core.respond(
+                        conn,
+                        Pending::Accept {
+                            response: accept,
+                            close: true,
+                        },
+                        true,
+                    ),
+                }
+                self.core.touch(sid, entry);
+            }
+        }
+    }
+
+    /// A new session on `conn`: its first held GET, or its WebSocket (whose
+    /// 101 is `accept`).
+    /// Schedules the session an earlier input touched.
+    fn flush_dirty(&mut self) {
+        if let Some(sid) = self.core.dirty.take() {
+            if let Some(entry) = self.sessions.get_mut(&sid) {
+                self.core.touch(sid, entry);
+            }
+            self.reap(sid);
+        }
+    }
+
+    fn open(&mut self, conn: H, transport: Transport, accept: Option<heapless::Vec<u8, 192>>) {
+        let now = self.core.now;
+        let config = self.core.config;
+        let cap = config.max_sessions.min(S::MAX_SESSIONS);
+        if self.sessions.len() >= cap {
+            let close = accept.is_some();
+            return self
+                .core
+                .respond(conn, Pending::Refuse(Error::Unavailable), !close);
+        }
+        let queue = S::queue_buf(config.send_queue_len);
+        let session = match Session::open(now, transport, config, queue, &mut self.entropy) {
+            Ok(s) => s,
+            Err(_) => {
+                return self
+                    .core
+                    .respond(conn, Pending::Refuse(Error::Unavailable), false);
+            }
+        };
+        let sid = *session.sid();
+        if self.sessions.get(&sid).is_some() {
+            // A repeated id: the entropy is broken; refuse rather than mix
+            // two clients.
+            return self
+                .core
+                .respond(conn, Pending::Refuse(Error::Unavailable), false);
+        }
+        let websocket = transport == Transport::WebSocket;
+        let entry = Entry {
+            session,
+            assembler: Assembler::new(S::assembler_buf(if websocket {
+                config.max_payload
+            } else {
+                0
+            })),
+            held: (!websocket).then_some(conn),
+            ws: websocket.then_some(conn),
+            deadline: None,
+            opened: true,
+            notified: false,
+            user: U::new(&self.init, now, S::assembler_buf),
+        };
+        if self.sessions.insert(sid, entry).is_err() {
+            return self
+                .core
+                .respond(conn, Pending::Refuse(Error::Unavailable), false);
+        }
+        if let Some(c) = self.core.conns.get_mut(&conn) {
+            c.state = if websocket {
+                State::WebSocket { sid }
+            } else {
+                State::Held { sid }
+            };
+        }
+        self.core.set_conn_deadline(conn, None);
+        if let Some(response) = accept {
+            self.core.respond(
+                conn,
+                Pending::Accept {
+                    response,
+                    close: false,
+                },
+                true,
+            );
+        }
+        if let Some(entry) = self.sessions.get_mut(&sid) {
+            self.core.touch(sid, entry);
+        }
+    }
+
+    fn on_body<'a, R>(
+        &'a mut self,
+        now: Instant,
+        conn: H,
+        sid: Sid,
+        left: usize,
+        input: &'a mut [u8],
+        f: impl FnOnce(Instant, Sid, &mut Session<Buf<S>>, &'a mut U, Data<'a>) -> R,
+    ) -> Result<Input<R>, Error> {
+        if input.len() < left {
+            // The whole body first: a packet may span reads.
+            return Ok(Input::consumed(0));
+        }
+        let keep_alive = self.core.conns.get(&conn).is_some_and(|c| c.keep_alive);
+        let Some(entry) = self.sessions.get_mut(&sid) else {
+            self.core
+                .respond(conn, Pending::Refuse(Error::UnknownSid), keep_alive);
+            return Ok(Input::consumed(left));
+        };
+        // One packet per call: up to the next separator.
+        let (record, consumed, last) = match input[..left].iter().position(|&b| b == SEPARATOR) {
+            Some(i) if i + 1 < left => (i, i + 1, false),
+            // A trailing separator leaves an empty (invalid) last packet.
+            Some(i) => (i, left - 1, false),
+            None => (left, left, true),
+        };
+        let (record_bytes, _) = input.split_at_mut(record);
+        let result = match entry.session.handle_post(now, record_bytes) {
+            Ok(mut payload) => read_one(&mut entry.session, now, &mut payload),
+            Err(e) => Err(e),
+        };
+        let Entry { session, user, .. } = entry;
+        match result {
+            Ok(message) => {
+                let message = message.map(|data| f(now, sid, session, user, data));
+                if last {
+                    self.core.respond(conn, Pending::PostOk, keep_alive);
+                } else if let Some(c) = self.core.conns.get_mut(&conn) {
+                    c.state = State::Body {
+                        sid,
+                        left: left - consumed,
+                    };
+                }
+                self.core.dirty = Some(sid);
+                Ok(Input {
+                    consumed,
+                    message,
+                    blocked: false,
+                })
+            }
             Err(e) => {
-                self.ws_fail(e);
-                return done(None);
+                // The session is closed (or refused the body): 400 or 413,
+                // and the rest of the body is dropped.
+                self.core
+                    .respond(conn, Pending::Refuse(post_refusal(e)), keep_alive);
+                self.core.dirty = Some(sid);
+                Ok(Input::consumed(left))
             }
+        }
+    }
+
+    fn on_ws<'a, R>(
+        &'a mut self,
+        now: Instant,
+        conn: H,
+        sid: Sid,
+        input: &'a mut [u8],
+        f: impl FnOnce(Instant, Sid, &mut Session<Buf<S>>, &'a mut U, Data<'a>) -> R,
+    ) -> Result<Input<R>, Error> {
+        if input.is_empty() {
+            return Ok(Input::consumed(0));
+        }
+        let Some(entry) = self.sessions.get_mut(&sid) else {
+            self.core.close_conn(conn);
+            return Ok(Input::consumed(input.len()));
         };
-        if self.transport == Transport::WebSocket {
-            if self.phase != Phase::Open {
-                return done(None);
-            }
-            return done(self.on_packet(packet).unwrap_or(None));
+        if entry.ws != Some(conn) {
+            self.core.close_conn(conn);
+            return Ok(Input::consumed(input.len()));
         }
-        self.on_probe_packet(packet);
-        done(None)
+        let Entry {
+            session,
+            assembler,
+            user,
+            ..
+        } = entry;
+        let all = input.len();
+        self.core.dirty = Some(sid);
+        let r = match session.handle_ws_input(now, input, assembler) {
+            Ok(r) => r,
+            // The WebSocket failed: its close frame is queued; nothing more
+            // is read from it.
+            Err(_) => return Ok(Input::consumed(all)),
+        };
+        let consumed = r.consumed;
+        let message = r.message.map(|data| f(now, sid, session, user, data));
+        Ok(Input {
+            consumed,
+            message,
+            blocked: false,
+        })
     }
 
-    /// A packet on the probe WebSocket.
-    fn on_probe_packet(&mut self, packet: Packet<'_>) {
-        match (self.probe, packet) {
-            (Probe::Opened { deadline }, Packet::Ping("probe")) => {
-                self.probe_reply = true;
-                self.probe = Probe::Probed { deadline };
-            }
-            (Probe::Probed { .. }, Packet::Upgrade) if self.phase == Phase::Open => {
-                self.transport = Transport::WebSocket;
-                self.probe = Probe::None;
-                let _ = self.events.push_back(Event::Upgraded);
-            }
-            (Probe::Failed, _) => {}
-            _ => self.abandon_probe(),
+    // ------------------------------------------------------------------
+    // Commands on sessions (for the application or a layer above)
+    // ------------------------------------------------------------------
+
+    /// Runs `f` on session `sid` and its layer state, then schedules what it
+    /// queued. `None` for an unknown session.
+    pub fn with_session<R>(
+        &mut self,
+        sid: &Sid,
+        f: impl FnOnce(&mut Session<Buf<S>>, &mut U) -> R,
+    ) -> Option<R> {
+        self.flush_dirty();
+        let entry = self.sessions.get_mut(sid)?;
+        let r = f(&mut entry.session, &mut entry.user);
+        self.core.touch(*sid, entry);
+        Some(r)
+    }
+
+    /// Runs `f` on every session (in no promised order), then schedules what
+    /// each queued.
+    pub fn for_each_session(&mut self, mut f: impl FnMut(&Sid, &mut Session<Buf<S>>, &mut U)) {
+        self.flush_dirty();
+        let core = &mut self.core;
+        self.sessions.for_each_mut(|sid, entry| {
+            f(sid, &mut entry.session, &mut entry.user);
+            core.touch(*sid, entry);
+        });
+    }
+
+    /// Queues a text message on session `sid`.
+    pub fn send_text(&mut self, sid: &Sid, text: &str) -> Result<(), Error> {
+        self.with_session(sid, |s, _| s.send_text(text))
+            .unwrap_or(Err(Error::UnknownSid))
+    }
+
+    /// Queues a binary message on session `sid`.
+    pub fn send_binary(&mut self, sid: &Sid, data: &[u8]) -> Result<(), Error> {
+        self.with_session(sid, |s, _| s.send_binary(data))
+            .unwrap_or(Err(Error::UnknownSid))
+    }
+
+    /// Backpressure from the caller: while `conn` is paused,
+    /// [`poll_transmit`](Self::poll_transmit) writes nothing for it (its
+    /// session's packets wait in the session's bounded queue, and emits to it
+    /// report a full queue). Pause a connection whose socket does not take
+    /// bytes as fast as they come; resume it when it drains.
+    pub fn set_paused(&mut self, conn: H, paused: bool) {
+        self.flush_dirty();
+        let Some(c) = self.core.conns.get_mut(&conn) else {
+            return;
+        };
+        c.paused = paused;
+        if !paused && core::mem::take(&mut c.wants) {
+            self.core.queue(conn);
         }
     }
 
-    /// Starts the WebSocket's closing handshake, if it is open.
-    fn close_ws(&mut self) {
-        if self.ws_is_open() {
-            self.ws_close = true;
-        }
-    }
-
-    fn ws_is_open(&self) -> bool {
-        self.ws
-            .as_ref()
-            .is_some_and(|w| w.state() == ws::State::Open)
-    }
-
-    fn abandon_probe(&mut self) {
-        self.probe = Probe::Failed;
-        self.probe_reply = false;
-        self.close_ws();
-    }
-
-    /// An invalid message on the WebSocket: fails the session, or the probe.
-    fn ws_fail(&mut self, e: Error) {
-        if self.transport == Transport::WebSocket {
-            self.fail(e);
-        } else {
-            self.abandon_probe();
-        }
-    }
-
-    /// The WebSocket closed or ended.
-    fn on_ws_gone(&mut self) {
-        if self.transport == Transport::WebSocket {
-            self.begin_close(CloseReason::TransportClose, false);
-            self.try_finish();
-        } else {
-            self.probe = Probe::Failed;
-            self.probe_reply = false;
-        }
-    }
-
-    /// The WebSocket's TCP stream ended.
-    pub fn handle_ws_eof(&mut self, now: Instant) {
-        self.now = now;
-        if let Some(c) = self.ws.as_mut() {
-            let _ = c.handle_eof(now);
-        }
-        self.on_ws_gone();
-        // The phase may be Closing with a goodbye that can no longer go out.
-        self.try_finish();
+    /// Closes session `sid` after its queued packets (a close packet goes
+    /// last).
+    pub fn close(&mut self, now: Instant, sid: &Sid) {
+        self.core.now = now;
+        let _ = self.with_session(sid, |s, _| s.close(now));
     }
 
     // ------------------------------------------------------------------
@@ -720,171 +965,702 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
     // ------------------------------------------------------------------
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next. Changes after
-    /// every input and command.
+    /// every input, command and timeout; never in the past of the last call
+    /// unless something is due at once.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut consider = |d: Option<Instant>| {
-            if let Some(d) = d {
-                t = Some(t.map_or(d, |t| t.min(d)));
-            }
-        };
-        match self.phase {
-            Phase::Open => {
-                consider(self.pong_deadline);
-                consider(self.next_ping.filter(|_| self.pong_deadline.is_none()));
-            }
-            Phase::Closing { deadline, .. } => consider(Some(deadline)),
-            Phase::Closed => {}
-        }
-        if let Probe::Opened { deadline } | Probe::Probed { deadline } = self.probe {
-            consider(Some(deadline));
-        }
-        consider(self.ws.as_ref().and_then(|w| w.poll_timeout()));
-        t
+        self.core.timers.first()
     }
 
-    /// Runs the timers: the heartbeat ping, the pong deadline, the upgrade
-    /// timeout, the close deadline. Harmless when early or repeated.
+    /// Runs the timers that are due: heartbeats, upgrade and close deadlines,
+    /// connection deadlines; removes finished sessions. Harmless when early or
+    /// repeated.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = now;
-        if let Some(c) = self.ws.as_mut() {
-            c.handle_timeout(now);
-        }
-        if let Probe::Opened { deadline } | Probe::Probed { deadline } = self.probe
-            && now >= deadline
-        {
-            self.abandon_probe();
-        }
-        if self.phase == Phase::Open {
-            if self.pong_deadline.is_some_and(|d| now >= d) {
-                self.fail(Error::PingTimeout);
-            } else if self.pong_deadline.is_none() && self.next_ping.is_some_and(|p| now >= p) {
-                // A full queue means the client is not reading; the pong
-                // deadline ends the session then.
-                let _ = self.queue.push(TAG_TEXT, &[b"2"]);
-                self.next_ping = None;
-                self.pong_deadline = Some(now + self.config.ping_timeout);
+        self.timeout_with(now, |_, _, _, _| {});
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) for a layer above: `f` runs
+    /// for every session whose deadline is due, after the session's own
+    /// timers.
+    pub fn timeout_with(
+        &mut self,
+        now: Instant,
+        mut f: impl FnMut(Instant, Sid, &mut Session<Buf<S>>, &mut U),
+    ) {
+        self.flush_dirty();
+        self.core.now = now;
+        while let Some(key) = self.core.timers.pop_due(now) {
+            match key {
+                TimerKey::Conn(conn) => self.core.conn_timeout(conn),
+                TimerKey::Session(sid) => {
+                    let Some(entry) = self.sessions.get_mut(&sid) else {
+                        continue;
+                    };
+                    entry.deadline = None;
+                    entry.session.handle_timeout(now);
+                    f(now, sid, &mut entry.session, &mut entry.user);
+                    self.core.touch(sid, entry);
+                    if !entry.session.is_finished()
+                        && let Some(t) = entry.deadline.filter(|t| *t <= now)
+                    {
+                        // A deadline that did not move would spin here: the
+                        // next millisecond then.
+                        let later = now + crate::time::Duration::from_millis(1);
+                        if self
+                            .core
+                            .timers
+                            .update(TimerKey::Session(sid), Some(t), Some(later))
+                            .is_ok()
+                        {
+                            entry.deadline = Some(later);
+                        }
+                    }
+                    self.reap(sid);
+                }
             }
         }
-        self.try_finish();
+    }
+
+    /// Removes `sid` if it is finished and has told everything.
+    fn reap(&mut self, sid: Sid) {
+        let Some(entry) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if !entry.session.is_finished() || entry.opened || entry.session.has_event() {
+            return;
+        }
+        let _ = self
+            .core
+            .timers
+            .update(TimerKey::Session(sid), entry.deadline, None);
+        let (held, ws) = (entry.held, entry.ws);
+        self.sessions.remove(&sid);
+        for conn in [held, ws].into_iter().flatten() {
+            self.core.close_conn(conn);
+        }
     }
 
     // ------------------------------------------------------------------
     // Output
     // ------------------------------------------------------------------
 
-    /// What the application must know: upgrades and the end of the session.
+    /// What the application must know: sessions opened, upgraded, closed.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.flush_dirty();
+        while let Some(sid) = self.core.notify.pop() {
+            let Some(entry) = self.sessions.get_mut(&sid) else {
+                continue;
+            };
+            let event = if entry.opened {
+                entry.opened = false;
+                Some(Event::Opened {
+                    sid,
+                    transport: entry.session.transport(),
+                })
+            } else {
+                match entry.session.poll_event() {
+                    Some(SessionEvent::Upgraded) => Some(Event::Upgraded { sid }),
+                    Some(SessionEvent::Closed(reason)) => Some(Event::Closed { sid, reason }),
+                    _ => None,
+                }
+            };
+            if entry.opened || entry.session.has_event() {
+                // More to tell: stay in line (at the back, which is fair).
+                if self.core.notify.push(sid).is_err() {
+                    entry.notified = false;
+                }
+            } else {
+                entry.notified = false;
+                self.reap(sid);
+            }
+            if event.is_some() {
+                return event;
+            }
+        }
+        None
     }
 
-    /// The answer to the held GET, as a whole HTTP response, or 0 when it must
-    /// keep waiting (or no GET is held). Writes as many queued packets as fit in
-    /// `out`; [`Error::BufferTooSmall`] when not even the first one does.
-    #[must_use = "the response must be written to the held GET's connection"]
-    pub fn poll_http(&mut self, out: &mut [u8]) -> Result<usize, Error> {
-        if !self.get_held {
-            return Ok(0);
+    /// Bytes to send on one connection, written into `out`, or `None` when no
+    /// connection has any. Drain it after every input, command and timeout.
+    ///
+    /// Errors: [`Error::BufferTooSmall`] when `out` cannot hold the next
+    /// response (nothing is lost: call again with a larger buffer; 64 KiB
+    /// always suffices for the default `max_payload` of a polling response
+    /// split across calls, and a WebSocket needs at least 16 bytes).
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<Option<Transmit<H>>, Error> {
+        self.flush_dirty();
+        while let Some(conn) = self.core.ready.pop() {
+            let Some(c) = self.core.conns.get_mut(&conn) else {
+                continue;
+            };
+            c.queued = false;
+            if c.paused {
+                c.wants = true;
+                continue;
+            }
+            if let Some(t) = self.transmit_pending(conn, out)? {
+                return Ok(Some(t));
+            }
+            let Some(c) = self.core.conns.get(&conn) else {
+                continue;
+            };
+            match c.state {
+                State::Held { sid } => {
+                    if let Some(t) = self.transmit_held(conn, sid, out)? {
+                        return Ok(Some(t));
+                    }
+                }
+                State::WebSocket { sid } => {
+                    if let Some(t) = self.transmit_ws(conn, sid, out)? {
+                        return Ok(Some(t));
+                    }
+                }
+                State::Closing => {
+                    self.core.forget(conn);
+                    return Ok(Some(Transmit {
+                        conn,
+                        len: 0,
+                        close_after: true,
+                    }));
+                }
+                _ => {}
+            }
         }
-        // Room for the head; the body is written after it and the head then
-        // written in front.
-        const HEAD_ROOM: usize = 96;
-        let release_only = self.transport == Transport::WebSocket
-            || (self.queue.is_empty() && matches!(self.probe, Probe::Probed { .. }));
-        if self.queue.is_empty() && !release_only {
-            return Ok(0);
+        Ok(None)
+    }
+
+    /// A fixed response waiting on `conn`.
+    fn transmit_pending(&mut self, conn: H, out: &mut [u8]) -> Result<Option<Transmit<H>>, Error> {
+        let core = &mut self.core;
+        let Some(c) = core.conns.get_mut(&conn) else {
+            return Ok(None);
+        };
+        if c.pending == Pending::None {
+            return Ok(None);
         }
-        let body_start = HEAD_ROOM.min(out.len());
-        let mut w = PayloadWriter::new(&mut out[body_start..]);
-        if release_only {
-            if let Err(Error::BufferTooSmall { required }) = w.push(&Packet::Noop) {
+        let closing = c.state == State::Closing;
+        let cors = Cors::of(&core.config, c.origin);
+        let written = match &c.pending {
+            Pending::None => Ok(0),
+            Pending::Refuse(e) => {
+                let mut tmp = [0u8; 256];
+                let n = match e.write_response(&mut tmp) {
+                    Ok(n) => n,
+                    Err(_) => Error::BadRequest.write_response(&mut tmp)?,
+                };
+                splice(out, &tmp[..n], cors, closing)
+            }
+            Pending::RefuseWs(e) => {
+                let mut tmp = [0u8; 256];
+                let n = match e.write_response(&mut tmp) {
+                    Ok(n) => n,
+                    Err(_) => ws::write_refusal(400, &mut tmp).map_err(Error::from)?,
+                };
+                splice(out, &tmp[..n], Cors::None, true)
+            }
+            Pending::PostOk => {
+                let mut tmp = [0u8; 128];
+                let n = super::write_post_ok(&mut tmp)?;
+                splice(out, &tmp[..n], cors, closing)
+            }
+            Pending::Preflight(asked) => {
+                let mut tmp = [0u8; 512];
+                let n = http::write_head(&mut tmp, |w| {
+                    w.status_line(204);
+                    w.header(
+                        "Access-Control-Allow-Methods",
+                        b"GET,HEAD,PUT,PATCH,POST,DELETE",
+                    );
+                    if !asked.is_empty() {
+                        w.header("Access-Control-Allow-Headers", asked);
+                    }
+                    w.header_u64("Content-Length", 0);
+                    w.raw(b"\r\n");
+                })?;
+                splice(out, &tmp[..n], cors, closing)
+            }
+            Pending::Accept { response, close } => {
+                let extra = if *close { 2 } else { 0 };
+                let n = response.len();
+                if out.len() < n + extra {
+                    Err(Error::BufferTooSmall {
+                        required: n + extra,
+                    })
+                } else {
+                    out[..n].copy_from_slice(response);
+                    if *close {
+                        // An empty close frame, as `ws` sends for close().
+                        out[n..n + 2].copy_from_slice(&[0x88, 0x00]);
+                    }
+                    Ok(n + extra)
+                }
+            }
+        };
+        let len = match written {
+            Ok(n) => n,
+            Err(e) => {
+                core.queue(conn);
+                return Err(e);
+            }
+        };
+        let was = core::mem::replace(&mut c.pending, Pending::None);
+        if closing {
+            core.forget(conn);
+            return Ok(Some(Transmit {
+                conn,
+                len,
+                close_after: true,
+            }));
+        }
+        match (was, c.state) {
+            (Pending::Accept { close: true, .. }, _) => {
+                // Wait a moment for the client's close frame, then close.
+                c.state = State::Discard;
+                let t = core.now + crate::time::Duration::from_millis(2_000);
+                core.set_conn_deadline(conn, Some(t));
+            }
+            (Pending::Accept { .. }, State::WebSocket { .. }) => {
+                // The session may have frames to send already.
+                core.queue(conn);
+            }
+            (_, State::Head) => {
+                let idle = core.now + core.config.idle_timeout;
+                core.set_conn_deadline(conn, Some(idle));
+            }
+            _ => {}
+        }
+        Ok(Some(Transmit {
+            conn,
+            len,
+            close_after: false,
+        }))
+    }
+
+    fn transmit_held(
+        &mut self,
+        conn: H,
+        sid: Sid,
+        out: &mut [u8],
+    ) -> Result<Option<Transmit<H>>, Error> {
+        let Some(entry) = self.sessions.get_mut(&sid) else {
+            self.core.close_conn(conn);
+            return Ok(None);
+        };
+        let Some(c) = self.core.conns.get_mut(&conn) else {
+            return Ok(None);
+        };
+        let cors = Cors::of(&self.core.config, c.origin);
+        let keep_alive = c.keep_alive;
+        // Room for the spliced headers, taken from the end of `out`.
+        let room = cors.len()
+            + if keep_alive {
+                0
+            } else {
+                CONNECTION_CLOSE.len()
+            };
+        let avail = out.len().saturating_sub(room);
+        let n = match entry.session.poll_http(&mut out[..avail]) {
+            Ok(n) => n,
+            Err(Error::BufferTooSmall { required }) => {
+                self.core.queue(conn);
                 return Err(Error::BufferTooSmall {
-                    required: required + HEAD_ROOM,
+                    required: required + room,
                 });
             }
-        } else {
-            let mut count = 0;
-            while let Some((tag, bytes)) = self.queue.front() {
-                match w.push(&entry_packet(tag, bytes)) {
-                    Ok(()) => {
-                        self.queue.pop();
-                        count += 1;
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        entry.held = None;
+        let len = splice_in_place(out, n, cors, !keep_alive);
+        // The other transport may have something now (an upgrade's close).
+        if let Some(ws) = entry.ws {
+            self.core.queue(ws);
+        }
+        self.core.schedule(sid, entry);
+        if !keep_alive {
+            self.core.forget(conn);
+            return Ok(Some(Transmit {
+                conn,
+                len,
+                close_after: true,
+            }));
+        }
+        if let Some(c) = self.core.conns.get_mut(&conn) {
+            c.state = State::Head;
+        }
+        let idle = self.core.now + self.core.config.idle_timeout;
+        self.core.set_conn_deadline(conn, Some(idle));
+        Ok(Some(Transmit {
+            conn,
+            len,
+            close_after: false,
+        }))
+    }
+
+    fn transmit_ws(
+        &mut self,
+        conn: H,
+        sid: Sid,
+        out: &mut [u8],
+    ) -> Result<Option<Transmit<H>>, Error> {
+        let Some(entry) = self.sessions.get_mut(&sid) else {
+            self.core.forget(conn);
+            return Ok(Some(Transmit {
+                conn,
+                len: 0,
+                close_after: true,
+            }));
+        };
+        if entry.ws != Some(conn) {
+            self.core.forget(conn);
+            return Ok(Some(Transmit {
+                conn,
+                len: 0,
+                close_after: true,
+            }));
+        }
+        let mut len = 0;
+        let mut drained = false;
+        loop {
+            match entry.session.poll_ws(&mut out[len..]) {
+                Ok(0) => {
+                    drained = true;
+                    break;
+                }
+                Ok(n) => len += n,
+                Err(Error::BufferTooSmall { required }) => {
+                    if len == 0 {
+                        self.core.queue(conn);
+                        return Err(Error::BufferTooSmall { required });
                     }
-                    Err(Error::BufferTooSmall { required }) if count == 0 => {
-                        return Err(Error::BufferTooSmall {
-                            required: required + HEAD_ROOM,
-                        });
+                    break;
+                }
+                Err(e) => {
+                    if len == 0 {
+                        return Err(e);
                     }
-                    Err(_) => break,
+                    break;
                 }
             }
         }
-        let body_len = w.len();
-        let mut head = [0u8; HEAD_ROOM];
-        let head_len = http::write_head(&mut head, |w| {
-            w.status_line(200);
-            w.header("Content-Type", b"text/plain; charset=UTF-8");
-            w.header_u64("Content-Length", body_len as u64);
-            w.raw(b"\r\n");
-        })?;
-        out.copy_within(body_start..body_start + body_len, head_len);
-        out[..head_len].copy_from_slice(&head[..head_len]);
-        self.get_held = false;
-        self.try_finish();
-        Ok(head_len + body_len)
+        let gone = drained && !entry.session.has_websocket();
+        if gone {
+            // The closing handshake is over: the server closes TCP.
+            entry.ws = None;
+        }
+        if let Some(held) = entry.held {
+            self.core.queue(held);
+        }
+        self.core.schedule(sid, entry);
+        if gone {
+            self.core.forget(conn);
+            self.reap(sid);
+            return Ok(Some(Transmit {
+                conn,
+                len,
+                close_after: true,
+            }));
+        }
+        if !drained {
+            // More to write: stay in line.
+            self.core.queue(conn);
+        }
+        if len == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Transmit {
+            conn,
+            len,
+            close_after: false,
+        }))
+    }
+}
+
+/// The session named by `sid` in a request.
+fn lookup<'m, H, S, U>(
+    sessions: &'m mut S::Sessions,
+    sid: &str,
+) -> Option<(Sid, &'m mut EntryOf<H, S, U>)>
+where
+    U: UserState<Buf<S>>,
+    S: Storage<H, Sid, Conn, Entry<H, Buf<S>, U>>,
+{
+    let sid = Sid::parse(sid)?;
+    sessions.get_mut(&sid).map(|e| (sid, e))
+}
+
+/// Reads one packet's message from a one-packet payload.
+fn read_one<'a, B: AsMut<[u8]> + AsRef<[u8]>>(
+    session: &mut Session<B>,
+    now: Instant,
+    payload: &mut Payload<'a>,
+) -> Result<Option<Data<'a>>, Error> {
+    session.read_message(now, payload)
+}
+
+/// How a failed POST is answered: a closed session as an unknown one.
+fn post_refusal(e: Error) -> Error {
+    match e {
+        Error::InvalidState => Error::UnknownSid,
+        e if e.http_status().is_some() => e,
+        _ => Error::BadRequest,
+    }
+}
+
+/// Validates a WebSocket upgrade request and writes its 101.
+fn ws_accept(head: &[u8], config: &Config) -> Result<heapless::Vec<u8, 192>, ws::Error> {
+    let mut handshake = ws::ServerHandshake::with_limits(config.http);
+    let req = handshake.handle_input(head)?.ok_or(ws::Error::NotUpgrade)?;
+    let mut out = [0u8; 192];
+    let n = req.accept(&ws::Accept::default(), &mut out)?;
+    heapless::Vec::from_slice(&out[..n]).map_err(|_| ws::Error::BufferTooSmall { required: n })
+}
+
+const CONNECTION_CLOSE: &[u8] = b"Connection: close\r\n";
+
+/// The CORS headers of a response.
+#[derive(Clone, Copy)]
+enum Cors {
+    None,
+    Any,
+    Origin(&'static str),
+}
+
+impl Cors {
+    fn of(config: &Config, origin: Option<u8>) -> Cors {
+        match (config.allowed_origins, origin) {
+            (super::Origins::Any, _) => Cors::Any,
+            (super::Origins::List(list), Some(i)) => list
+                .get(usize::from(i))
+                .map_or(Cors::None, |o| Cors::Origin(o)),
+            _ => Cors::None,
+        }
     }
 
-    /// Bytes for the session's WebSocket: its control frames, the probe's
-    /// `3probe`, queued packets (one frame each, written across calls when
-    /// `out` is small; needs at least 10 bytes), the closing frame. 0 when
-    /// there is nothing.
-    #[must_use = "the bytes must be written to the WebSocket's connection"]
-    pub fn poll_ws(&mut self, out: &mut [u8]) -> Result<usize, Error> {
-        let now = self.now;
-        let Some(conn) = self.ws.as_mut() else {
-            return Ok(0);
+    fn parts(self) -> [&'static [u8]; 3] {
+        match self {
+            Cors::None => [b"", b"", b""],
+            Cors::Any => [b"Access-Control-Allow-Origin: *\r\n", b"", b""],
+            Cors::Origin(o) => [
+                b"Access-Control-Allow-Origin: ",
+                o.as_bytes(),
+                b"\r\nVary: Origin\r\n",
+            ],
+        }
+    }
+
+    fn len(self) -> usize {
+        self.parts().iter().map(|p| p.len()).sum()
+    }
+}
+
+/// Copies `response` into `out` with the CORS headers (and `Connection:
+/// close`) after its status line.
+fn splice(out: &mut [u8], response: &[u8], cors: Cors, close: bool) -> Result<usize, Error> {
+    let extra = cors.len() + if close { CONNECTION_CLOSE.len() } else { 0 };
+    let total = response.len() + extra;
+    if out.len() < total {
+        return Err(Error::BufferTooSmall { required: total });
+    }
+    out[..response.len()].copy_from_slice(response);
+    Ok(splice_in_place(out, response.len(), cors, close))
+}
+
+/// Inserts the CORS headers (and `Connection: close`) after the status line of
+/// the `n`-byte response at the start of `out`, which has room for them.
+fn splice_in_place(out: &mut [u8], n: usize, cors: Cors, close: bool) -> usize {
+    let Some(line_end) = out[..n]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| i + 2)
+    else {
+        return n;
+    };
+    let mut parts = [&b""[..]; 4];
+    parts[..3].copy_from_slice(&cors.parts());
+    if close {
+        parts[3] = CONNECTION_CLOSE;
+    }
+    let extra: usize = parts.iter().map(|p| p.len()).sum();
+    out.copy_within(line_end..n, line_end + extra);
+    let mut at = line_end;
+    for p in parts {
+        out[at..at + p.len()].copy_from_slice(p);
+        at += p.len();
+    }
+    n + extra
+}
+
+impl<H, C, T, R, N> Core<H, C, T, R, N>
+where
+    H: Copy + Ord,
+    C: Map<H, Conn>,
+    T: Timers<TimerKey<H, Sid>>,
+    R: Fifo<H>,
+    N: Fifo<Sid>,
+{
+    fn accept(&mut self, conn: H, storage_cap: usize) -> Result<(), Error> {
+        if self.conns.len() >= self.config.max_connections.min(storage_cap) {
+            return Err(Error::Unavailable);
+        }
+        let c = Conn {
+            state: State::Head,
+            parser: HeadParser::new(self.config.http),
+            pending: Pending::None,
+            keep_alive: true,
+            origin: None,
+            deadline: None,
+            queued: false,
+            head_started: false,
+            paused: false,
+            wants: false,
         };
-        let n = conn.poll_transmit(out)?;
-        if n > 0 {
-            return Ok(n);
+        if self.conns.insert(conn, c).is_err() {
+            return Err(Error::Unavailable);
         }
-        // A frame already begun goes out whole, whatever happened since.
-        if self.ws_frame_started
-            && let Some((n, popped)) =
-                self.queue
-                    .write_front_frame(conn, &mut self.ws_frame_started, out)?
+        let t = self.now + self.config.head_timeout;
+        self.set_conn_deadline(conn, Some(t));
+        Ok(())
+    }
+
+    fn set_conn_deadline(&mut self, conn: H, t: Option<Instant>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let old = core::mem::replace(&mut c.deadline, t);
+        if self.timers.update(TimerKey::Conn(conn), old, t).is_err() {
+            // The timer table is full (a fixed table): keep no deadline rather
+            // than a wrong one.
+            c.deadline = None;
+        }
+    }
+
+    /// Puts `conn` in the ready queue (or, while it is paused, remembers
+    /// that it wants to be).
+    fn queue(&mut self, conn: H) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.paused {
+            c.wants = true;
+        } else if !c.queued && self.ready.push(conn).is_ok() {
+            c.queued = true;
+        }
+    }
+
+    /// A fixed response for `conn`; after it the connection reads the next
+    /// request (`keep`) or closes.
+    fn respond(&mut self, conn: H, pending: Pending, keep: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.pending = pending;
+        let keep = keep && c.keep_alive;
+        if !keep {
+            c.state = State::Closing;
+        } else if !matches!(c.state, State::WebSocket { .. }) {
+            c.state = State::Head;
+        }
+        // No deadline while the response waits for the caller to take it;
+        // closing connections get the idle one (a peer that does not read).
+        let t = (!keep).then(|| self.now + self.config.idle_timeout);
+        self.set_conn_deadline(conn, t);
+        self.queue(conn);
+    }
+
+    /// Refuses the request on `conn` with `e`; with `skip`, its body of that
+    /// many bytes is skipped and the connection kept, else it closes.
+    fn refuse(&mut self, conn: H, e: Error, skip: Option<usize>) {
+        self.respond(conn, Pending::Refuse(e), skip.is_some());
+        if let Some(left) = skip.filter(|l| *l > 0)
+            && let Some(c) = self.conns.get_mut(&conn)
+            && c.state == State::Head
         {
-            if popped {
-                self.try_finish();
+            c.state = State::Skip { left };
+        }
+    }
+
+    /// Closes `conn` from our side (a `close_after` transmit comes).
+    fn close_conn(&mut self, conn: H) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.state = State::Closing;
+            self.set_conn_deadline(conn, None);
+            self.queue(conn);
+        }
+    }
+
+    /// Forgets `conn` (a `close_after` transmit is being returned for it).
+    fn forget(&mut self, conn: H) {
+        if let Some(c) = self.conns.remove(&conn) {
+            let _ = self.timers.update(TimerKey::Conn(conn), c.deadline, None);
+        }
+    }
+
+    fn conn_timeout(&mut self, conn: H) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.deadline = None;
+        match c.state {
+            // A head that started but did not finish in time: 408, as Node's
+            // HTTP server answers a headers timeout.
+            State::Head if c.head_started => {
+                self.respond(conn, Pending::Refuse(Error::RequestTimeout), false)
             }
-            return Ok(n);
-        }
-        if conn.state() != ws::State::Open {
-            return Ok(0);
-        }
-        if self.probe_reply {
-            let n = conn.send_text("3probe", out)?;
-            self.probe_reply = false;
-            return Ok(n);
-        }
-        if self.transport == Transport::WebSocket
-            && let Some((n, popped)) =
-                self.queue
-                    .write_front_frame(conn, &mut self.ws_frame_started, out)?
-        {
-            if popped {
-                self.try_finish();
+            State::Body { .. } | State::Skip { .. } => {
+                self.respond(conn, Pending::Refuse(Error::RequestTimeout), false)
             }
-            return Ok(n);
+            // Silent or idle, or a closing connection whose peer does not
+            // read: close.
+            _ => {
+                c.pending = Pending::None;
+                self.close_conn(conn);
+            }
         }
-        if self.ws_close {
-            // Cleared only once written: a buffer too small keeps it due.
-            let n = conn.close(now, 1000, "", out)?;
-            self.ws_close = false;
-            return Ok(n);
+    }
+
+    /// Schedules what `entry`'s session has to send and tell.
+    /// A finished session gets a deadline of now: `handle_timeout` reaps it.
+    fn touch<B: AsMut<[u8]> + AsRef<[u8]>, U: UserState<B>>(
+        &mut self,
+        sid: Sid,
+        entry: &mut Entry<H, B, U>,
+    ) {
+        for conn in [entry.held, entry.ws].into_iter().flatten() {
+            self.queue(conn);
         }
-        Ok(0)
+        self.schedule(sid, entry);
+    }
+
+    /// The session's events and deadline (not its connections: for the
+    /// transmit paths, which just wrote what it had).
+    fn schedule<B: AsMut<[u8]> + AsRef<[u8]>, U: UserState<B>>(
+        &mut self,
+        sid: Sid,
+        entry: &mut Entry<H, B, U>,
+    ) {
+        if (entry.opened || entry.session.has_event()) && !entry.notified {
+            entry.notified = self.notify.push(sid).is_ok();
+        }
+        let finished = entry.session.is_finished();
+        let t = if finished {
+            // Reaped at once by `handle_timeout` once it has told everything
+            // (until then `poll_event` reaps it).
+            (!entry.opened && !entry.session.has_event()).then_some(self.now)
+        } else {
+            match (entry.session.poll_timeout(), entry.user.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
+        if t != entry.deadline {
+            let old = core::mem::replace(&mut entry.deadline, t);
+            if self.timers.update(TimerKey::Session(sid), old, t).is_err() {
+                entry.deadline = None;
+            }
+        }
     }
 }

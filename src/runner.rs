@@ -1,0 +1,585 @@
+//! A server runner over `std::net` (feature `std`): the endpoints'
+//! Sans-IO run loop, with real sockets and no busy loop.
+//!
+//! The run loop of the crate docs, made concrete for blocking sockets:
+//!
+//! - one thread accepts connections;
+//! - each connection has a reader thread (blocking reads, handed to the
+//!   endpoint thread through a bounded channel, so a flood blocks its reader
+//!   and TCP's own flow control pushes back) and a writer thread (blocking
+//!   writes from an unbounded channel whose backlog is counted: past
+//!   [`Options::write_high`] bytes the endpoint pauses the connection with
+//!   `set_paused`, and resumes it when the writer drains);
+//! - one endpoint thread owns the endpoint ([`Endpoint`]: the Engine.IO or
+//!   Socket.IO server with its application) and sleeps until a message from a
+//!   socket thread or the endpoint's `poll_timeout`.
+//!
+//! An idle server uses no CPU beyond one wake-up every
+//! [`Options::stop_check`] to look at the stop flag. Threads are cheap on
+//! Linux (a reader and a writer cost about 20 KiB of resident memory); a
+//! driver over an event loop (tokio, mio, smoltcp) uses the same endpoint with
+//! none, as `examples/tokio_server.rs` shows.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::time::Duration as StdDuration;
+use std::vec;
+use std::vec::Vec;
+
+use crate::engineio::{self, Data, Session, Sid};
+use crate::entropy::StdEntropy;
+use crate::storage::Growable;
+use crate::time::{Instant, StdClock};
+
+/// A connection handle of the runner.
+pub type ConnId = u64;
+
+/// Bytes for a connection (the runner's view of the endpoints' `Transmit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The connection.
+    pub conn: ConnId,
+    /// Bytes at the start of the buffer.
+    pub len: usize,
+    /// Close the connection after them.
+    pub close_after: bool,
+}
+
+/// What one call of [`Endpoint::input`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Bytes consumed.
+    pub consumed: usize,
+    /// Something happened besides consuming (a message was handled).
+    pub progressed: bool,
+    /// The connection waits for its output to be written.
+    pub blocked: bool,
+}
+
+/// A Sans-IO endpoint with its application, as the runner drives it.
+pub trait Endpoint {
+    /// A connection was accepted; `Err` carries the refusal to write before
+    /// closing it.
+    fn accept(&mut self, now: Instant, conn: ConnId) -> Result<(), Vec<u8>>;
+    /// Bytes from `conn` (its unconsumed bytes, from the first).
+    fn input(&mut self, now: Instant, conn: ConnId, bytes: &mut [u8]) -> Step;
+    /// `conn` closed.
+    fn closed(&mut self, now: Instant, conn: ConnId);
+    /// Bytes to send; `Err(required)` when `out` is too small.
+    fn transmit(&mut self, out: &mut [u8]) -> Result<Option<Transmit>, usize>;
+    /// Backpressure on `conn`.
+    fn set_paused(&mut self, conn: ConnId, paused: bool);
+    /// When to call [`handle_timeout`](Self::handle_timeout).
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Runs the due timers.
+    fn handle_timeout(&mut self, now: Instant);
+    /// Lets the application act on events (after every input, timeout and
+    /// message from outside).
+    fn process(&mut self, now: Instant);
+    /// How many unconsumed bytes a connection may hold before it is closed as
+    /// a flood.
+    fn input_capacity(&self) -> usize;
+}
+
+/// Runner settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Bytes waiting for a connection's writer past which the endpoint pauses
+    /// it. Default 1 MiB.
+    pub write_high: usize,
+    /// ... and below which it resumes it. Default 256 KiB.
+    pub write_low: usize,
+    /// How often the endpoint thread looks at the stop flag while idle.
+    /// Default 250 ms.
+    pub stop_check: StdDuration,
+    /// Stack size of the reader and writer threads. Default 64 KiB.
+    pub thread_stack: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            write_high: 1 << 20,
+            write_low: 256 << 10,
+            stop_check: StdDuration::from_millis(250),
+            thread_stack: 64 << 10,
+        }
+    }
+}
+
+enum Msg {
+    Accepted(ConnId, TcpStream),
+    Data(ConnId, Vec<u8>),
+    Closed(ConnId),
+    Drained(ConnId),
+}
+
+struct ConnIo {
+    /// Unconsumed input.
+    input: Vec<u8>,
+    writer: Sender<WriteCmd>,
+    backlog: Arc<AtomicUsize>,
+    paused: bool,
+    stream: TcpStream,
+}
+
+enum WriteCmd {
+    Bytes(Vec<u8>),
+    Close,
+}
+
+/// Runs `endpoint` on `listener` until `stop` is set (seen within
+/// [`Options::stop_check`]).
+pub fn serve<E: Endpoint>(
+    listener: TcpListener,
+    endpoint: &mut E,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    serve_with(listener, endpoint, stop, Options::default())
+}
+
+/// [`serve`] with settings.
+pub fn serve_with<E: Endpoint>(
+    listener: TcpListener,
+    endpoint: &mut E,
+    stop: &AtomicBool,
+    options: Options,
+) -> io::Result<()> {
+    let local = listener.local_addr()?;
+    let (tx, rx) = mpsc::sync_channel::<Msg>(4096);
+    let accepting = Arc::new(AtomicBool::new(true));
+    let acceptor = {
+        let tx = tx.clone();
+        let accepting = accepting.clone();
+        std::thread::Builder::new()
+            .name("sockwire-accept".into())
+            .spawn(move || accept_loop(listener, tx, accepting))?
+    };
+    let result = run(endpoint, &rx, &tx, stop, options);
+    // Wake the accept thread with a connection of our own, then let it go.
+    accepting.store(false, Ordering::SeqCst);
+    let _ = TcpStream::connect(local);
+    let _ = acceptor.join();
+    result
+}
+
+fn accept_loop(listener: TcpListener, tx: SyncSender<Msg>, accepting: Arc<AtomicBool>) {
+    let mut next: ConnId = 0;
+    while accepting.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if !accepting.load(Ordering::SeqCst) {
+                    break;
+                }
+                let _ = stream.set_nodelay(true);
+                next += 1;
+                if tx.send(Msg::Accepted(next, stream)).is_err() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Out of descriptors, say: wait a moment rather than spin.
+            Err(_) => std::thread::sleep(StdDuration::from_millis(10)),
+        }
+    }
+}
+
+fn spawn_reader(
+    id: ConnId,
+    mut stream: TcpStream,
+    tx: SyncSender<Msg>,
+    stack: usize,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("sockwire-read".into())
+        .stack_size(stack)
+        .spawn(move || {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send(Msg::Data(id, buf[..n].to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = tx.send(Msg::Closed(id));
+        })
+        .map(|_| ())
+}
+
+fn spawn_writer(
+    id: ConnId,
+    mut stream: TcpStream,
+    rx: Receiver<WriteCmd>,
+    backlog: Arc<AtomicUsize>,
+    tx: SyncSender<Msg>,
+    options: Options,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("sockwire-write".into())
+        .stack_size(options.thread_stack)
+        .spawn(move || {
+            while let Ok(cmd) = rx.recv() {
+                match cmd {
+                    WriteCmd::Bytes(bytes) => {
+                        if stream.write_all(&bytes).is_err() {
+                            let _ = stream.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        let before = backlog.fetch_sub(bytes.len(), Ordering::SeqCst);
+                        let after = before - bytes.len();
+                        if before > options.write_low && after <= options.write_low {
+                            let _ = tx.send(Msg::Drained(id));
+                        }
+                    }
+                    WriteCmd::Close => {
+                        // Half-close, then give the peer a moment to read the
+                        // last bytes before the reset an unread buffer causes.
+                        let _ = stream.shutdown(Shutdown::Write);
+                        std::thread::sleep(StdDuration::from_millis(200));
+                        let _ = stream.shutdown(Shutdown::Both);
+                        return;
+                    }
+                }
+            }
+        })
+        .map(|_| ())
+}
+
+fn run<E: Endpoint>(
+    endpoint: &mut E,
+    rx: &Receiver<Msg>,
+    tx: &SyncSender<Msg>,
+    stop: &AtomicBool,
+    options: Options,
+) -> io::Result<()> {
+    let clock = StdClock::new();
+    let mut conns: HashMap<ConnId, ConnIo> = HashMap::new();
+    let mut out = vec![0u8; 256 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        // Sleep until a message or the endpoint's next deadline.
+        let now = clock.now();
+        let wait = match endpoint.poll_timeout() {
+            Some(t) => StdDuration::from_millis(t.saturating_duration_since(now).as_millis()),
+            None => options.stop_check,
+        }
+        .min(options.stop_check);
+        let first = if wait.is_zero() {
+            rx.try_recv().ok()
+        } else {
+            match rx.recv_timeout(wait) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        let mut next = first;
+        // Take every message that is already here before writing.
+        while let Some(msg) = next {
+            let now = clock.now();
+            handle_msg(endpoint, &mut conns, msg, now, tx, options);
+            next = rx.try_recv().ok();
+        }
+        let now = clock.now();
+        if endpoint.poll_timeout().is_some_and(|t| t <= now) {
+            endpoint.handle_timeout(now);
+        }
+        endpoint.process(now);
+        flush(endpoint, &mut conns, &mut out, options, &clock);
+    }
+    for (_, c) in conns.drain() {
+        let _ = c.stream.shutdown(Shutdown::Both);
+    }
+    Ok(())
+}
+
+fn handle_msg<E: Endpoint>(
+    endpoint: &mut E,
+    conns: &mut HashMap<ConnId, ConnIo>,
+    msg: Msg,
+    now: Instant,
+    tx: &SyncSender<Msg>,
+    options: Options,
+) {
+    match msg {
+        Msg::Accepted(id, stream) => {
+            if let Err(refusal) = endpoint.accept(now, id) {
+                let mut stream = stream;
+                let _ = stream.write_all(&refusal);
+                let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
+            let (Ok(r), Ok(w)) = (stream.try_clone(), stream.try_clone()) else {
+                endpoint.closed(now, id);
+                return;
+            };
+            let (wtx, wrx) = mpsc::channel();
+            let backlog = Arc::new(AtomicUsize::new(0));
+            let started = spawn_writer(id, w, wrx, backlog.clone(), tx.clone(), options)
+                .and_then(|()| spawn_reader(id, r, tx.clone(), options.thread_stack));
+            if started.is_err() {
+                let _ = stream.shutdown(Shutdown::Both);
+                endpoint.closed(now, id);
+                return;
+            }
+            conns.insert(
+                id,
+                ConnIo {
+                    input: Vec::new(),
+                    writer: wtx,
+                    backlog,
+                    paused: false,
+                    stream,
+                },
+            );
+        }
+        Msg::Data(id, bytes) => {
+            let Some(c) = conns.get_mut(&id) else {
+                return;
+            };
+            c.input.extend_from_slice(&bytes);
+            feed(endpoint, conns, id, now);
+        }
+        Msg::Closed(id) => {
+            if let Some(c) = conns.remove(&id) {
+                let _ = c.writer.send(WriteCmd::Close);
+                endpoint.closed(now, id);
+            }
+        }
+        Msg::Drained(id) => {
+            if let Some(c) = conns.get_mut(&id)
+                && c.paused
+            {
+                c.paused = false;
+                endpoint.set_paused(id, false);
+            }
+        }
+    }
+}
+
+/// Feeds a connection's unconsumed input to the endpoint until it stops
+/// making progress.
+fn feed<E: Endpoint>(
+    endpoint: &mut E,
+    conns: &mut HashMap<ConnId, ConnIo>,
+    id: ConnId,
+    now: Instant,
+) {
+    let Some(c) = conns.get_mut(&id) else {
+        return;
+    };
+    let mut off = 0;
+    while off < c.input.len() {
+        let step = endpoint.input(now, id, &mut c.input[off..]);
+        off += step.consumed;
+        if step.consumed == 0 && !step.progressed {
+            break;
+        }
+    }
+    c.input.drain(..off);
+    if c.input.len() > endpoint.input_capacity() {
+        // More than a head and a body that the endpoint cannot use: a flood.
+        let _ = c.writer.send(WriteCmd::Close);
+        let _ = c.stream.shutdown(Shutdown::Read);
+        conns.remove(&id);
+        endpoint.closed(now, id);
+    }
+}
+
+/// Writes everything the endpoint has, and retries input that waited for it
+/// (a pipelined request behind a response).
+fn flush<E: Endpoint>(
+    endpoint: &mut E,
+    conns: &mut HashMap<ConnId, ConnIo>,
+    out: &mut Vec<u8>,
+    options: Options,
+    clock: &StdClock,
+) {
+    loop {
+        let mut waiting: Vec<ConnId> = Vec::new();
+        loop {
+            match endpoint.transmit(out) {
+                Ok(None) => break,
+                Ok(Some(t)) => {
+                    let Some(c) = conns.get_mut(&t.conn) else {
+                        continue;
+                    };
+                    if t.len > 0 {
+                        c.backlog.fetch_add(t.len, Ordering::SeqCst);
+                        let _ = c.writer.send(WriteCmd::Bytes(out[..t.len].to_vec()));
+                        if !c.paused && c.backlog.load(Ordering::SeqCst) > options.write_high {
+                            c.paused = true;
+                            endpoint.set_paused(t.conn, true);
+                        }
+                    }
+                    if t.close_after {
+                        let _ = c.writer.send(WriteCmd::Close);
+                        let _ = c.stream.shutdown(Shutdown::Read);
+                        conns.remove(&t.conn);
+                    } else if !c.input.is_empty() {
+                        waiting.push(t.conn);
+                    }
+                }
+                Err(required) => {
+                    let grown = required.max(out.len() * 2);
+                    out.resize(grown, 0);
+                }
+            }
+        }
+        if waiting.is_empty() {
+            return;
+        }
+        let now = clock.now();
+        for id in waiting {
+            feed(endpoint, conns, id, now);
+        }
+        endpoint.process(now);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Engine.IO applications
+// ---------------------------------------------------------------------------
+
+/// The Engine.IO server endpoint as the runner keeps it: growable tables,
+/// the operating system's entropy.
+pub type EngineServer<U> = engineio::Server<ConnId, U, Growable, StdEntropy>;
+
+/// An Engine.IO application: what it does with messages and events.
+pub trait EngineApp {
+    /// Per-session state.
+    type State: engineio::UserState<Vec<u8>>;
+    /// A message from session `sid`; answer on `session`.
+    fn on_message(
+        &mut self,
+        now: Instant,
+        sid: Sid,
+        session: &mut Session<Vec<u8>>,
+        state: &mut Self::State,
+        data: Data<'_>,
+    );
+    /// Session `sid`'s deadline (its state's `poll_timeout`) is due.
+    fn on_timeout(
+        &mut self,
+        now: Instant,
+        sid: Sid,
+        session: &mut Session<Vec<u8>>,
+        state: &mut Self::State,
+    ) {
+        let _ = (now, sid, session, state);
+    }
+
+    /// A session opened, upgraded or closed.
+    fn on_event(
+        &mut self,
+        now: Instant,
+        server: &mut EngineServer<Self::State>,
+        event: engineio::Event,
+    ) {
+        let _ = (now, server, event);
+    }
+}
+
+/// An Engine.IO server and its application, ready for [`serve`].
+pub struct Engine<A: EngineApp> {
+    /// The endpoint.
+    pub server: EngineServer<A::State>,
+    /// The application.
+    pub app: A,
+}
+
+impl<A: EngineApp> Engine<A>
+where
+    <A::State as engineio::UserState<Vec<u8>>>::Init: Default,
+{
+    /// A server with `config` running `app`.
+    pub fn new(config: engineio::Config, app: A) -> Self {
+        Engine {
+            server: engineio::Server::new(config, StdEntropy::new()),
+            app,
+        }
+    }
+}
+
+/// The refusal bytes of an endpoint error.
+pub(crate) fn refusal(e: engineio::Error) -> Vec<u8> {
+    let mut out = [0u8; 256];
+    let n = e.write_response(&mut out).unwrap_or(0);
+    out[..n].to_vec()
+}
+
+impl<A: EngineApp> Endpoint for Engine<A> {
+    fn accept(&mut self, now: Instant, conn: ConnId) -> Result<(), Vec<u8>> {
+        self.server.handle_accept(now, conn).map_err(refusal)
+    }
+
+    fn input(&mut self, now: Instant, conn: ConnId, bytes: &mut [u8]) -> Step {
+        let app = &mut self.app;
+        match self
+            .server
+            .input_with(now, conn, bytes, |now, sid, session, state, data| {
+                app.on_message(now, sid, session, state, data)
+            }) {
+            Ok(i) => Step {
+                consumed: i.consumed,
+                progressed: i.message.is_some(),
+                blocked: i.blocked,
+            },
+            Err(_) => Step {
+                consumed: 0,
+                progressed: false,
+                blocked: false,
+            },
+        }
+    }
+
+    fn closed(&mut self, now: Instant, conn: ConnId) {
+        self.server.handle_closed(now, conn);
+    }
+
+    fn transmit(&mut self, out: &mut [u8]) -> Result<Option<Transmit>, usize> {
+        match self.server.poll_transmit(out) {
+            Ok(t) => Ok(t.map(|t| Transmit {
+                conn: t.conn,
+                len: t.len,
+                close_after: t.close_after,
+            })),
+            Err(engineio::Error::BufferTooSmall { required }) => Err(required),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn set_paused(&mut self, conn: ConnId, paused: bool) {
+        self.server.set_paused(conn, paused);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.server.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let app = &mut self.app;
+        self.server.timeout_with(now, |now, sid, session, state| {
+            app.on_timeout(now, sid, session, state)
+        });
+    }
+
+    fn process(&mut self, now: Instant) {
+        while let Some(event) = self.server.poll_event() {
+            self.app.on_event(now, &mut self.server, event);
+        }
+    }
+
+    fn input_capacity(&self) -> usize {
+        self.server.input_capacity()
+    }
+}

@@ -1,0 +1,398 @@
+//! Where the endpoints keep their tables: fixed capacities without a heap,
+//! tables that grow with the `alloc` feature.
+//!
+//! An endpoint ([`engineio::Server`](crate::engineio::Server),
+//! [`socketio::Server`](crate::socketio::Server)) keeps a table of TCP
+//! connections, a table of sessions, a set of deadlines and a queue of
+//! connections with bytes to send. It never names a collection type itself: it
+//! asks its [`Storage`] parameter for them, through the small traits here.
+//!
+//! - [`Fixed`]: `heapless` tables sized by const generics, each session's send
+//!   queue and message assembler inline (`[u8; Q]`, `[u8; A]`). Lookups scan,
+//!   which is the fastest there is for the 2 to 8 connections of a
+//!   microcontroller. Full tables are typed refusals (HTTP 503).
+//! - `Growable` (feature `alloc`): `BTreeMap`s and a `BTreeSet` of deadlines
+//!   (every lookup and timer O(log n)), buffers from the heap sized by the
+//!   configuration; the caps are then only the configured ones.
+
+use crate::time::Instant;
+
+/// A map from keys to values with a capacity that may be fixed.
+pub trait Map<K, V> {
+    /// The value of `key`.
+    fn get(&self, key: &K) -> Option<&V>;
+    /// The value of `key`, mutably.
+    fn get_mut(&mut self, key: &K) -> Option<&mut V>;
+    /// Inserts a new key (the caller checked it is absent); gives the pair back
+    /// when the map is full.
+    fn insert(&mut self, key: K, value: V) -> Result<(), (K, V)>;
+    /// Removes `key`.
+    fn remove(&mut self, key: &K) -> Option<V>;
+    /// The number of entries.
+    fn len(&self) -> usize;
+    /// True when empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Calls `f` for each entry (in no promised order).
+    fn for_each_mut(&mut self, f: impl FnMut(&K, &mut V));
+}
+
+/// A set of `(deadline, key)` pairs: the endpoint's timers.
+pub trait Timers<K> {
+    /// Moves `key`'s deadline from `old` to `new` (either may be `None`).
+    fn update(&mut self, key: K, old: Option<Instant>, new: Option<Instant>) -> Result<(), K>;
+    /// The earliest deadline.
+    fn first(&self) -> Option<Instant>;
+    /// Removes and returns a key whose deadline is at or before `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<K>;
+}
+
+/// A first-in first-out queue.
+pub trait Fifo<T> {
+    /// Appends; gives it back when full.
+    fn push(&mut self, item: T) -> Result<(), T>;
+    /// Takes the oldest.
+    fn pop(&mut self) -> Option<T>;
+    /// The number queued.
+    fn len(&self) -> usize;
+    /// True when empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The byte buffers of a [`Storage`].
+pub trait Buffers {
+    /// A byte buffer (a session's send queue, a message assembler).
+    type Buf: AsMut<[u8]> + AsRef<[u8]> + core::fmt::Debug;
+    /// A send-queue buffer of (at most) `len` bytes.
+    fn queue_buf(len: usize) -> Self::Buf;
+    /// An assembler buffer of (at most) `len` bytes; 0 asks for the smallest
+    /// (a session that may never need one).
+    fn assembler_buf(len: usize) -> Self::Buf;
+}
+
+/// How an endpoint stores its tables. `K` is the connection handle type, `S`
+/// the session key, `C` a connection's state, `V` a session's state.
+pub trait Storage<K, S, C, V>: Buffers {
+    /// The connections.
+    type Conns: Map<K, C> + Default;
+    /// The sessions.
+    type Sessions: Map<S, V> + Default;
+    /// The deadlines of connections and sessions.
+    type Timers: Timers<TimerKey<K, S>> + Default;
+    /// Connections with bytes to send.
+    type Ready: Fifo<K> + Default;
+    /// Sessions with events for the application.
+    type Notify: Fifo<S> + Default;
+    /// The most connections the tables can hold (`usize::MAX` when they grow).
+    const MAX_CONNS: usize;
+    /// The most sessions the tables can hold.
+    const MAX_SESSIONS: usize;
+}
+
+/// The key of a deadline: a connection's or a session's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TimerKey<K, S> {
+    /// A connection's (head, body, idle, linger).
+    Conn(K),
+    /// A session's (heartbeat, upgrade, close, the layer above's).
+    Session(S),
+}
+
+// ---------------------------------------------------------------------------
+// Fixed: no heap.
+// ---------------------------------------------------------------------------
+
+/// Tables without a heap: at most `C` connections and `S` sessions (with
+/// `C + S <= 64`: the deadline table holds one per connection and session);
+/// each session's send queue and its message assembler take `B` bytes each,
+/// inline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fixed<const C: usize, const S: usize, const B: usize>;
+
+/// The size of the deadline and ready tables of [`Fixed`].
+pub const FIXED_TIMERS: usize = 64;
+
+/// A linear map of at most `N` entries (a `heapless::Vec` of pairs).
+#[derive(Debug)]
+pub struct LinearMap<K, V, const N: usize>(heapless::Vec<(K, V), N>);
+
+impl<K, V, const N: usize> Default for LinearMap<K, V, N> {
+    fn default() -> Self {
+        LinearMap(heapless::Vec::new())
+    }
+}
+
+impl<K: PartialEq, V, const N: usize> Map<K, V> for LinearMap<K, V, N> {
+    fn get(&self, key: &K) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    fn insert(&mut self, key: K, value: V) -> Result<(), (K, V)> {
+        self.0.push((key, value))
+    }
+    fn remove(&mut self, key: &K) -> Option<V> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn for_each_mut(&mut self, mut f: impl FnMut(&K, &mut V)) {
+        for (k, v) in self.0.iter_mut() {
+            f(k, v);
+        }
+    }
+}
+
+/// At most `N` deadlines, scanned.
+#[derive(Debug)]
+pub struct LinearTimers<K, const N: usize>(heapless::Vec<(Instant, K), N>);
+
+impl<K, const N: usize> Default for LinearTimers<K, N> {
+    fn default() -> Self {
+        LinearTimers(heapless::Vec::new())
+    }
+}
+
+impl<K: PartialEq + Copy, const N: usize> Timers<K> for LinearTimers<K, N> {
+    fn update(&mut self, key: K, old: Option<Instant>, new: Option<Instant>) -> Result<(), K> {
+        if old.is_some()
+            && let Some(i) = self.0.iter().position(|(_, k)| *k == key)
+        {
+            match new {
+                Some(t) => {
+                    self.0[i].0 = t;
+                    return Ok(());
+                }
+                None => {
+                    self.0.swap_remove(i);
+                }
+            }
+        }
+        match new {
+            Some(t) => self.0.push((t, key)).map_err(|(_, k)| k),
+            None => Ok(()),
+        }
+    }
+    fn first(&self) -> Option<Instant> {
+        self.0.iter().map(|(t, _)| *t).min()
+    }
+    fn pop_due(&mut self, now: Instant) -> Option<K> {
+        let i = self.0.iter().position(|(t, _)| *t <= now)?;
+        Some(self.0.swap_remove(i).1)
+    }
+}
+
+/// A bounded FIFO of `N` items.
+#[derive(Debug)]
+pub struct BoundedFifo<T, const N: usize>(heapless::Deque<T, N>);
+
+impl<T, const N: usize> Default for BoundedFifo<T, N> {
+    fn default() -> Self {
+        BoundedFifo(heapless::Deque::new())
+    }
+}
+
+impl<T, const N: usize> Fifo<T> for BoundedFifo<T, N> {
+    fn push(&mut self, item: T) -> Result<(), T> {
+        self.0.push_back(item)
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A fixed-size byte buffer, inline.
+#[derive(Clone, Copy)]
+pub struct Inline<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> core::fmt::Debug for Inline<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Inline<{N}>")
+    }
+}
+
+impl<const N: usize> AsRef<[u8]> for Inline<N> {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<const N: usize> AsMut<[u8]> for Inline<N> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl<const C: usize, const S: usize, const B: usize> Buffers for Fixed<C, S, B> {
+    type Buf = Inline<B>;
+    fn queue_buf(_len: usize) -> Self::Buf {
+        Inline([0; B])
+    }
+    fn assembler_buf(_len: usize) -> Self::Buf {
+        Inline([0; B])
+    }
+}
+
+impl<K, SK, CV, SV, const C: usize, const S: usize, const B: usize> Storage<K, SK, CV, SV>
+    for Fixed<C, S, B>
+where
+    K: PartialEq + Copy,
+    SK: PartialEq + Copy,
+{
+    type Conns = LinearMap<K, CV, C>;
+    type Sessions = LinearMap<SK, SV, S>;
+    type Timers = LinearTimers<TimerKey<K, SK>, FIXED_TIMERS>;
+    type Ready = BoundedFifo<K, FIXED_TIMERS>;
+    type Notify = BoundedFifo<SK, FIXED_TIMERS>;
+    const MAX_CONNS: usize = {
+        assert!(
+            C + S <= FIXED_TIMERS,
+            "Fixed<C, S, B>: C + S must be at most 64"
+        );
+        C
+    };
+    const MAX_SESSIONS: usize = S;
+}
+
+// ---------------------------------------------------------------------------
+// Growable: with a heap.
+// ---------------------------------------------------------------------------
+
+/// Tables that grow (feature `alloc`): `BTreeMap`s, a `BTreeSet` of deadlines,
+/// buffers from the heap sized by the configuration. The only caps are the
+/// configured ones.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Growable;
+
+#[cfg(feature = "alloc")]
+mod growable {
+    use super::*;
+    use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+    use alloc::vec::Vec;
+
+    /// A `BTreeMap` as a [`Map`].
+    #[derive(Debug)]
+    pub struct TreeMap<K, V>(pub BTreeMap<K, V>);
+
+    impl<K, V> Default for TreeMap<K, V> {
+        fn default() -> Self {
+            TreeMap(BTreeMap::new())
+        }
+    }
+
+    impl<K: Ord, V> Map<K, V> for TreeMap<K, V> {
+        fn get(&self, key: &K) -> Option<&V> {
+            self.0.get(key)
+        }
+        fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+            self.0.get_mut(key)
+        }
+        fn insert(&mut self, key: K, value: V) -> Result<(), (K, V)> {
+            self.0.insert(key, value);
+            Ok(())
+        }
+        fn remove(&mut self, key: &K) -> Option<V> {
+            self.0.remove(key)
+        }
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn for_each_mut(&mut self, mut f: impl FnMut(&K, &mut V)) {
+            for (k, v) in self.0.iter_mut() {
+                f(k, v);
+            }
+        }
+    }
+
+    /// A `BTreeSet` of `(deadline, key)` as [`Timers`].
+    #[derive(Debug)]
+    pub struct TreeTimers<K>(BTreeSet<(Instant, K)>);
+
+    impl<K> Default for TreeTimers<K> {
+        fn default() -> Self {
+            TreeTimers(BTreeSet::new())
+        }
+    }
+
+    impl<K: Ord + Copy> Timers<K> for TreeTimers<K> {
+        fn update(&mut self, key: K, old: Option<Instant>, new: Option<Instant>) -> Result<(), K> {
+            if old == new {
+                return Ok(());
+            }
+            if let Some(t) = old {
+                self.0.remove(&(t, key));
+            }
+            if let Some(t) = new {
+                self.0.insert((t, key));
+            }
+            Ok(())
+        }
+        fn first(&self) -> Option<Instant> {
+            self.0.first().map(|(t, _)| *t)
+        }
+        fn pop_due(&mut self, now: Instant) -> Option<K> {
+            if self.0.first()?.0 <= now {
+                self.0.pop_first().map(|(_, k)| k)
+            } else {
+                None
+            }
+        }
+    }
+
+    /// A `VecDeque` as a [`Fifo`].
+    #[derive(Debug)]
+    pub struct Queue<T>(VecDeque<T>);
+
+    impl<T> Default for Queue<T> {
+        fn default() -> Self {
+            Queue(VecDeque::new())
+        }
+    }
+
+    impl<T> Fifo<T> for Queue<T> {
+        fn push(&mut self, item: T) -> Result<(), T> {
+            self.0.push_back(item);
+            Ok(())
+        }
+        fn pop(&mut self) -> Option<T> {
+            self.0.pop_front()
+        }
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+    }
+
+    impl Buffers for Growable {
+        type Buf = Vec<u8>;
+        fn queue_buf(len: usize) -> Vec<u8> {
+            alloc::vec![0; len]
+        }
+        fn assembler_buf(len: usize) -> Vec<u8> {
+            alloc::vec![0; len]
+        }
+    }
+
+    impl<K: Ord + Copy, SK: Ord + Copy, CV, SV> Storage<K, SK, CV, SV> for Growable {
+        type Conns = TreeMap<K, CV>;
+        type Sessions = TreeMap<SK, SV>;
+        type Timers = TreeTimers<TimerKey<K, SK>>;
+        type Ready = Queue<K>;
+        type Notify = Queue<SK>;
+        const MAX_CONNS: usize = usize::MAX;
+        const MAX_SESSIONS: usize = usize::MAX;
+    }
+}
+
+#[cfg(feature = "alloc")]
+pub use growable::{Queue, TreeMap, TreeTimers};
