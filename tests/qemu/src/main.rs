@@ -2,9 +2,12 @@
 //! `mps2-an386` machine, with no heap. It runs, in memory on a virtual clock, a
 //! WebSocket client/server pair and an Engine.IO + Socket.IO client/server
 //! pair, plus the RFC 6455 and protocol vectors; prints `ok NAME` or
-//! `FAIL NAME: why` per check and the stack high-water mark per scenario, then
-//! `N passed, M failed`, and exits with 0 only when every check passed
-//! (semihosting). A panic or a fault exits non-zero with a message.
+//! `FAIL NAME: why` per check, the stack high-water mark per scenario (stack
+//! painting) with the `size_of` of the state it keeps on the stack, then in a
+//! second pass over the same scenarios the deepest call of each role (client,
+//! server) below the frame holding its state, then `N passed, M failed`, and
+//! exits with 0 only when every check passed (semihosting). A panic or a fault
+//! exits non-zero with a message.
 //!
 //! `run.sh` (this directory) builds it and runs it in QEMU.
 #![no_std]
@@ -17,11 +20,31 @@ mod vectors;
 mod wire;
 mod ws_pair;
 
-/// The scenarios, each measured on its own freshly painted stack.
-const SCENARIOS: [(&str, fn()); 3] = [
-    ("vectors", vectors::run),
-    ("ws_pair", ws_pair::run),
-    ("sio_pair", sio_pair::run),
+/// A scenario, measured on its own freshly painted stack.
+struct Scenario {
+    name: &'static str,
+    run: fn(),
+    /// What it keeps on the stack besides call frames (`size_of`), if its
+    /// calls are measured per role.
+    state: &'static [(&'static str, usize)],
+}
+
+const SCENARIOS: [Scenario; 3] = [
+    Scenario {
+        name: "vectors",
+        run: vectors::run,
+        state: &[],
+    },
+    Scenario {
+        name: "ws_pair",
+        run: ws_pair::run,
+        state: &ws_pair::STATE,
+    },
+    Scenario {
+        name: "sio_pair",
+        run: sio_pair::run,
+        state: &sio_pair::STATE,
+    },
 ];
 
 /// The test run; its result is the exit code.
@@ -35,9 +58,9 @@ fn run() -> u32 {
     selftest_panic();
     #[cfg(feature = "selftest-fault")]
     selftest_fault();
-    for (name, scenario) in SCENARIOS {
+    for Scenario { name, run, state } in SCENARIOS {
         println!("# {}", name);
-        let used = rt::stack_high_water(scenario);
+        let used = rt::stack_high_water(run);
         check!(
             "stack: the scenario stays 1 KiB or more inside the stack",
             used + 1024 <= rt::stack_size(),
@@ -47,7 +70,39 @@ fn run() -> u32 {
         );
         report::flush();
         println!("stack {}: {} bytes", name, used);
+        for (part, size) in state {
+            println!("  size_of {}: {} bytes", part, size);
+        }
     }
+    // The second pass: the same scenarios, measuring how deep each role's
+    // calls reach below the frame that holds its state (checks muted unless
+    // they fail).
+    report::mute(true);
+    for Scenario { name, run, state } in SCENARIOS {
+        if state.is_empty() {
+            continue;
+        }
+        rt::measure_depth(true);
+        run();
+        rt::measure_depth(false);
+        report::mute(false);
+        let (client, server) = rt::depths();
+        check!(
+            "call depth: inside the painted band",
+            client.max(server) + 64 < rt::BAND,
+            "{} / {} of {} bytes",
+            client,
+            server,
+            rt::BAND
+        );
+        report::flush();
+        report::mute(true);
+        println!(
+            "call depth {}: client {} bytes, server {} bytes",
+            name, client, server
+        );
+    }
+    report::mute(false);
     let (passed, failed) = report::totals();
     println!("{} passed, {} failed", passed, failed);
     u32::from(failed != 0)

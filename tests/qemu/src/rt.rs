@@ -314,3 +314,64 @@ pub fn stack_high_water(f: fn()) -> usize {
     f();
     base - lowest_written()
 }
+
+// ---- call depth per role -----------------------------------------------------
+
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// The roles whose call depth is measured.
+#[derive(Clone, Copy)]
+pub enum Role {
+    Client = 0,
+    Server = 1,
+}
+
+static DEPTH_PASS: AtomicBool = AtomicBool::new(false);
+static DEPTH: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+/// How far below the caller a measured call may reach.
+pub const BAND: usize = 16 * 1024;
+
+/// Turns call-depth measurement on (the second pass; from zero) or off.
+pub fn measure_depth(on: bool) {
+    if on {
+        for d in &DEPTH {
+            d.store(0, Ordering::Relaxed);
+        }
+    }
+    DEPTH_PASS.store(on, Ordering::Relaxed);
+}
+
+/// The deepest measured call of each role: (client, server).
+pub fn depths() -> (usize, usize) {
+    (
+        DEPTH[0].load(Ordering::Relaxed),
+        DEPTH[1].load(Ordering::Relaxed),
+    )
+}
+
+/// Runs `f`, a call into one role's protocol stack (a sockwire call and the
+/// test application's handling of what it returns); in the depth pass,
+/// records how far below this frame it wrote. The state it works on lives
+/// in the caller's frames and is not counted.
+#[inline(never)]
+pub fn measured<R>(role: Role, f: impl FnOnce() -> R) -> R {
+    if !DEPTH_PASS.load(Ordering::Relaxed) {
+        return f();
+    }
+    let base = sp();
+    let floor = (stack_bottom() + GUARD).max(base.saturating_sub(BAND));
+    let mut p = floor;
+    while p < base - 64 {
+        // SAFETY: below our own frame and above the guard: free stack.
+        unsafe { (p as *mut u32).write_volatile(PAINT) };
+        p += 4;
+    }
+    let r = f();
+    let mut p = floor;
+    // SAFETY: reads inside the stack region, below the live frames.
+    while p < base && unsafe { (p as *const u32).read_volatile() } == PAINT {
+        p += 4;
+    }
+    DEPTH[role as usize].fetch_max(base - p, Ordering::Relaxed);
+    r
+}

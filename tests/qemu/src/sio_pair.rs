@@ -19,6 +19,7 @@ use sockwire::ws::{self, Accept, ClientHandshake, ClientRequest, ServerHandshake
 
 use core::ops::Range;
 
+use crate::rt::{Role, measured};
 use crate::wire::{Peer, Pipe, Rng, deliver};
 use crate::ws_pair::BINARY_UNIT;
 use crate::{check, check_eq};
@@ -112,6 +113,33 @@ fn eio_config() -> engineio::Config {
     }
 }
 
+/// What the scenario keeps on the stack besides call frames, per part.
+pub const STATE: [(&str, usize); 8] = [
+    (
+        "client side: the next two + its assemblers and buffers",
+        size_of::<ClientSide>(),
+    ),
+    ("engineio::Client<[u8; 1024]>", size_of::<EioClient>()),
+    ("socketio::Client<[u8; 1024], 2, 4>", size_of::<SioClient>()),
+    (
+        "server side: the next two + its assemblers and buffers",
+        size_of::<ServerSide>(),
+    ),
+    (
+        "engineio::Session<[u8; 1024]>",
+        size_of::<Session<[u8; QUEUE]>>(),
+    ),
+    ("socketio::Connection<2, 4>", size_of::<SioServer>()),
+    (
+        "per side: ws + socketio assemblers (512 B each), rx 128, tx 64",
+        size_of::<ws::Assembler<[u8; ASM]>>()
+            + size_of::<socketio::Assembler<[u8; ASM]>>()
+            + RX
+            + TX,
+    ),
+    ("the two pipes", 2 * size_of::<Pipe<WINDOW>>()),
+];
+
 pub fn run() {
     let Some(mut st) = open() else {
         return;
@@ -137,13 +165,13 @@ fn open() -> Option<Stack> {
     };
     let mut client_hs = ClientHandshake::new(ClientRequest::new("device.local", path), &mut rng);
     let mut head = [0u8; HEAD];
-    let n = client_hs.write_request(&mut head).unwrap_or(0);
+    let n = measured(Role::Client, || client_hs.write_request(&mut head)).unwrap_or(0);
     c2s.write(&head[..n]);
 
     let mut server_hs = ServerHandshake::new();
     let mut response = [0u8; 160];
     let mut answer = None;
-    c2s.read_head(&mut head, READ, |received| {
+    c2s.read_head(Role::Server, &mut head, READ, |received| {
         let Ok(Some(req)) = server_hs.handle_input(received) else {
             return false;
         };
@@ -166,13 +194,15 @@ fn open() -> Option<Stack> {
         return None;
     };
     s2c.write(&response[..n]);
-    let session = Session::open(
-        now,
-        Transport::WebSocket,
-        eio_config(),
-        [0u8; QUEUE],
-        &mut rng,
-    );
+    let session = measured(Role::Server, || {
+        Session::open(
+            now,
+            Transport::WebSocket,
+            eio_config(),
+            [0u8; QUEUE],
+            &mut rng,
+        )
+    });
     let Ok(session) = session else {
         check!(
             "sio handshake: Engine.IO session opens",
@@ -184,7 +214,7 @@ fn open() -> Option<Stack> {
     };
 
     let mut ok = false;
-    s2c.read_head(&mut head, READ, |received| {
+    s2c.read_head(Role::Client, &mut head, READ, |received| {
         match client_hs.handle_input(received) {
             Ok(Some(resp)) => {
                 ok = resp.head_len() == received.len();
@@ -234,6 +264,10 @@ fn open() -> Option<Stack> {
 }
 
 impl Peer for ClientSide {
+    fn role(&self) -> Role {
+        Role::Client
+    }
+
     fn rx(&mut self) -> &mut [u8] {
         &mut self.rx
     }
@@ -343,6 +377,10 @@ impl ServerSide {
 }
 
 impl Peer for ServerSide {
+    fn role(&self) -> Role {
+        Role::Server
+    }
+
     fn rx(&mut self) -> &mut [u8] {
         &mut self.rx
     }
@@ -414,7 +452,9 @@ impl Stack {
     /// Moves bytes both ways until nothing moves.
     fn settle(&mut self) {
         for _ in 0..200 {
-            let moved = self.c.flush(&mut self.c2s) | self.s.flush(&mut self.s2c);
+            let (c, s) = (&mut self.c, &mut self.s);
+            let moved = measured(Role::Client, || c.flush(&mut self.c2s))
+                | measured(Role::Server, || s.flush(&mut self.s2c));
             deliver(&mut self.s, self.now, &mut self.c2s, &mut self.s2c, READ);
             self.s.notices();
             deliver(&mut self.c, self.now, &mut self.s2c, &mut self.c2s, READ);
@@ -432,11 +472,27 @@ impl Stack {
     /// Moves the virtual clock and runs every timer that is due.
     fn advance(&mut self, ms: u64) {
         self.now = Instant::from_millis(ms);
-        self.c.eio.handle_timeout(self.now);
-        self.c.sio.handle_timeout(self.now);
-        self.s.sio.handle_timeout(self.now, &mut self.s.eio);
-        self.s.eio.handle_timeout(self.now);
+        self.client(|c, now| {
+            c.eio.handle_timeout(now);
+            c.sio.handle_timeout(now);
+        });
+        self.server(|s, now| {
+            s.sio.handle_timeout(now, &mut s.eio);
+            s.eio.handle_timeout(now);
+        });
         self.settle();
+    }
+
+    /// A command on the client side, its call depth measured.
+    fn client<R>(&mut self, f: impl FnOnce(&mut ClientSide, Instant) -> R) -> R {
+        let (c, now) = (&mut self.c, self.now);
+        measured(Role::Client, || f(c, now))
+    }
+
+    /// A command on the server side, its call depth measured.
+    fn server<R>(&mut self, f: impl FnOnce(&mut ServerSide, Instant) -> R) -> R {
+        let (s, now) = (&mut self.s, self.now);
+        measured(Role::Server, || f(s, now))
     }
 
     fn clean(&self) -> (Option<&'static str>, Option<&'static str>) {
@@ -446,8 +502,8 @@ impl Stack {
 
 /// CONNECT with auth; an emit made before it is buffered and follows it.
 fn connect(st: &mut Stack) {
-    let joined = st.c.sio.connect(None::<&mut EioClient>, "/", Some(AUTH));
-    let early = st.c.sio.emit("/", "reading", r#"{"t":21.5}"#, &[]);
+    let joined = st.client(|c, _| c.sio.connect(None::<&mut EioClient>, "/", Some(AUTH)));
+    let early = st.client(|c, _| c.sio.emit("/", "reading", r#"{"t":21.5}"#, &[]));
     check!(
         "sio connect and an emit before it are accepted while the transport opens",
         joined.is_ok() && early.is_ok(),
@@ -487,14 +543,16 @@ fn connect(st: &mut Stack) {
 
 /// Events both ways and an ack each way.
 fn events_and_acks(st: &mut Stack) {
-    let id = st.c.sio.emit_with_ack(
-        st.now,
-        "/",
-        "hello",
-        r#""world""#,
-        &[],
-        Some(Duration::from_millis(5_000)),
-    );
+    let id = st.client(|c, now| {
+        c.sio.emit_with_ack(
+            now,
+            "/",
+            "hello",
+            r#""world""#,
+            &[],
+            Some(Duration::from_millis(5_000)),
+        )
+    });
     st.settle();
     let id = id.ok();
     check!(
@@ -508,9 +566,10 @@ fn events_and_acks(st: &mut Stack) {
         st.c.seen.ack
     );
 
-    let sent =
-        st.s.sio
-            .emit(&mut st.s.eio, "/", "config", r#"{"interval":1000}"#, &[]);
+    let sent = st.server(|s, _| {
+        s.sio
+            .emit(&mut s.eio, "/", "config", r#"{"interval":1000}"#, &[])
+    });
     st.settle();
     check!(
         "sio event: server -> client",
@@ -519,9 +578,10 @@ fn events_and_acks(st: &mut Stack) {
         sent
     );
 
-    let id =
-        st.s.sio
-            .emit_with_ack(st.now, &mut st.s.eio, "/", "ping", "", &[], None);
+    let id = st.server(|s, now| {
+        s.sio
+            .emit_with_ack(now, &mut s.eio, "/", "ping", "", &[], None)
+    });
     st.settle();
     let id = id.ok();
     check!(
@@ -544,7 +604,7 @@ fn events_and_acks(st: &mut Stack) {
 /// A binary attachment each way (200 and 200 bytes, each in its own
 /// WebSocket binary frame after the packet's text frame).
 fn binary(st: &mut Stack) {
-    let sent = st.c.sio.emit("/", "blob", PLACEHOLDER, &[BLOB]);
+    let sent = st.client(|c, _| c.sio.emit("/", "blob", PLACEHOLDER, &[BLOB]));
     st.settle();
     check!(
         "sio binary: client -> server attachment, byte for byte",
@@ -552,9 +612,7 @@ fn binary(st: &mut Stack) {
         "{:?}",
         sent
     );
-    let sent =
-        st.s.sio
-            .emit(&mut st.s.eio, "/", "photo", PLACEHOLDER, &[PHOTO]);
+    let sent = st.server(|s, _| s.sio.emit(&mut s.eio, "/", "photo", PLACEHOLDER, &[PHOTO]));
     st.settle();
     check!(
         "sio binary: server -> client attachment, byte for byte",
@@ -596,7 +654,7 @@ fn heartbeat(st: &mut Stack) {
 
 /// DISCONNECT from `/`, then the client closes the Engine.IO session.
 fn goodbye(st: &mut Stack) {
-    let left = st.c.sio.disconnect("/");
+    let left = st.client(|c, _| c.sio.disconnect("/"));
     st.settle();
     check!(
         "sio disconnect: the server sees the client leave /",
@@ -604,8 +662,10 @@ fn goodbye(st: &mut Stack) {
         "{:?}",
         left
     );
-    st.c.sio.close();
-    st.c.eio.close(st.now);
+    st.client(|c, now| {
+        c.sio.close();
+        c.eio.close(now);
+    });
     st.settle();
     let t = st.now.as_millis() + 10;
     st.advance(t);

@@ -6,6 +6,8 @@ use core::ops::Range;
 use sockwire::entropy::Entropy;
 use sockwire::time::Instant;
 
+use crate::rt::{Role, measured};
+
 /// A FIFO of at most `N` bytes in flight (a TCP connection's window).
 pub struct Pipe<const N: usize> {
     buf: [u8; N],
@@ -99,9 +101,11 @@ impl<const N: usize> Pipe<N> {
 
     /// An HTTP head arriving: reads `read` bytes at a time, appending to
     /// `head`, and offers everything so far to `parse` until it says the head
-    /// is complete. Returns (bytes, reads), or `None` if the pipe ran dry first.
+    /// is complete (its call depth counted for `role`). Returns (bytes,
+    /// reads), or `None` if the pipe ran dry first.
     pub fn read_head(
         &mut self,
+        role: Role,
         head: &mut [u8],
         read: usize,
         mut parse: impl FnMut(&[u8]) -> bool,
@@ -115,7 +119,7 @@ impl<const N: usize> Pipe<N> {
             }
             len += n;
             reads += 1;
-            if parse(&head[..len]) {
+            if measured(role, || parse(&head[..len])) {
                 return Some((len, reads));
             }
         }
@@ -124,6 +128,8 @@ impl<const N: usize> Pipe<N> {
 
 /// A peer that reads from a pipe, as a driver loop sees it.
 pub trait Peer {
+    /// Whose call depth its calls count toward.
+    fn role(&self) -> Role;
     /// The read buffer.
     fn rx(&mut self) -> &mut [u8];
     /// Feeds `rx[range]` to the peer once; returns the bytes consumed and
@@ -151,11 +157,12 @@ pub fn deliver<P: Peer, const N: usize>(
         }
         let mut off = 0;
         while off < n {
-            let Some((consumed, progress)) = p.step(now, off..n) else {
+            let role = p.role();
+            let Some((consumed, progress)) = measured(role, || p.step(now, off..n)) else {
                 return;
             };
             off += consumed;
-            let moved = p.flush(back);
+            let moved = measured(role, || p.flush(back));
             if consumed == 0 && !progress && !moved {
                 p.stalled();
                 return;

@@ -15,6 +15,7 @@ use sockwire::ws::{
 
 use core::ops::Range;
 
+use crate::rt::{Role, measured};
 use crate::wire::{Peer, Pipe, Rng, deliver};
 use crate::{check, check_eq};
 
@@ -165,6 +166,7 @@ impl Sink {
 }
 
 struct Side<E> {
+    role: Role,
     conn: Connection<E>,
     rx: [u8; RX],
     tx: [u8; TX],
@@ -172,6 +174,10 @@ struct Side<E> {
 }
 
 impl<E: Entropy> Peer for Side<E> {
+    fn role(&self) -> Role {
+        self.role
+    }
+
     fn rx(&mut self) -> &mut [u8] {
         &mut self.rx
     }
@@ -294,7 +300,12 @@ impl Pair {
         } else {
             (&mut self.server.conn, &mut self.server.tx, &mut self.s2c)
         };
-        match f(conn, &mut tx[..]) {
+        let role = if from_client {
+            Role::Client
+        } else {
+            Role::Server
+        };
+        match measured(role, || f(conn, &mut tx[..])) {
             Ok(n) => {
                 pipe.write(&tx[..n]);
                 true
@@ -335,6 +346,20 @@ impl<E: Entropy> Sender for Connection<E> {
     }
 }
 
+/// What the scenario keeps on the stack besides call frames, per part.
+pub const STATE: [(&str, usize); 4] = [
+    (
+        "client: ws::Connection + rx 64 + tx 32 + checker",
+        size_of::<Side<Rng>>(),
+    ),
+    (
+        "server: ws::Connection + rx 64 + tx 32 + checker",
+        size_of::<Side<sockwire::ws::NoEntropy>>(),
+    ),
+    ("ws::Connection (client)", size_of::<Connection<Rng>>()),
+    ("the two pipes", 2 * size_of::<Pipe<WINDOW>>()),
+];
+
 pub fn run() {
     let mut rng = Rng::new(0x5eed);
     let Some(mut pair) = handshake(&mut rng) else {
@@ -357,7 +382,7 @@ fn handshake(rng: &mut Rng) -> Option<Pair> {
     };
     let mut client_hs = ClientHandshake::new(request, rng);
     let mut head = [0u8; HEAD];
-    let n = client_hs.write_request(&mut head);
+    let n = measured(Role::Client, || client_hs.write_request(&mut head));
     check!(
         "ws handshake: client writes the request",
         n.is_ok(),
@@ -370,7 +395,7 @@ fn handshake(rng: &mut Rng) -> Option<Pair> {
     let mut server_hs = ServerHandshake::new();
     let mut accepted = None;
     let mut response = [0u8; 160];
-    let got = c2s.read_head(&mut head, READ, |received| {
+    let got = c2s.read_head(Role::Server, &mut head, READ, |received| {
         match server_hs.handle_input(received) {
             Ok(Some(req)) => {
                 let offered = req.protocols().any(|p| p == "chat");
@@ -408,7 +433,7 @@ fn handshake(rng: &mut Rng) -> Option<Pair> {
     s2c.write(&response[..n]);
 
     let mut done = false;
-    s2c.read_head(&mut head, READ, |received| {
+    s2c.read_head(Role::Client, &mut head, READ, |received| {
         let r = client_hs.handle_input(received);
         let ok = matches!(r, Ok(Some(resp)) if resp.protocol() == Some("chat") && resp.head_len() == received.len());
         if !matches!(r, Ok(None)) {
@@ -423,12 +448,14 @@ fn handshake(rng: &mut Rng) -> Option<Pair> {
     Some(Pair {
         now: Instant::from_millis(10),
         client: Side {
+            role: Role::Client,
             conn: Connection::client(Config::DEFAULT, Rng::new(0xc11e)),
             rx: [0; RX],
             tx: [0; TX],
             sink: Sink::new(),
         },
         server: Side {
+            role: Role::Server,
             conn: Connection::server(Config::DEFAULT),
             rx: [0; RX],
             tx: [0; TX],
