@@ -47,6 +47,7 @@ step "Autobahn (kosoku) in both roles" bash tests/scripts/autobahn.sh
 if [ -f tests/footprint/run.sh ]; then
   step "embedded footprint and defmt link check" bash tests/footprint/run.sh
 fi
+step "Cortex-M4 in QEMU (tests/qemu/run.sh)" bash tests/qemu/run.sh
 if [ "$mode" != fast ]; then
   if [ -f fuzz/run.sh ]; then
     step "fuzz: every target, 20 s each" bash fuzz/run.sh 20
