@@ -22,20 +22,17 @@
 //!
 //! # What it shows
 //!
-//! A `sockwire::socketio::Connection` sits on top of each session of a
-//! `sockwire::engineio::Server`, run by `sockwire::runner`: this file is only
-//! the application (a per-session `Connection` and `socketio::Assembler`,
-//! every Engine.IO message fed to `Connection::handle_message`, the connect
-//! timeout driven through the session's deadline, the notices logged).
+//! All of the protocol (HTTP, sessions, namespaces, acks, attachments,
+//! timeouts) is `sockwire::socketio::Server`, run over `std::net` by
+//! `sockwire::runner`: this file is only the application.
 
 use std::io;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicBool;
 
-use sockwire::engineio::{self, Data, Session, Sid, UserState};
-use sockwire::entropy::StdEntropy;
-use sockwire::runner::{self, Engine, EngineApp};
-use sockwire::socketio::{self, Assembler, Connection, Event, Message};
+use sockwire::engineio;
+use sockwire::runner::{self, SocketIo, SocketIoServer};
+use sockwire::socketio::{self, endpoint::OwnedEvent};
 use sockwire::time::{Duration, Instant};
 
 /// The reference test server's Engine.IO settings.
@@ -54,116 +51,34 @@ pub const SOCKETIO: socketio::Config = socketio::Config {
     ..socketio::Config::DEFAULT
 };
 
-const ASSEMBLER_LEN: usize = 2 * ENGINEIO.max_payload;
-
-/// One client's Socket.IO state.
-pub struct Client {
-    conn: Connection,
-    asm: Assembler<Vec<u8>>,
-}
-
-impl UserState<Vec<u8>> for Client {
-    type Init = ();
-    fn new(_: &(), now: Instant, buffer: fn(usize) -> Vec<u8>) -> Self {
-        Client {
-            conn: Connection::new(now, SOCKETIO),
-            asm: Assembler::new(buffer(ASSEMBLER_LEN)),
-        }
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.conn.poll_timeout()
-    }
-}
-
-/// The application.
-pub struct SocketIoApp {
-    entropy: StdEntropy,
-}
-
-fn log_notices(sid: Sid, conn: &mut Connection) {
-    while let Some(notice) = conn.poll_event() {
-        eprintln!("sio_server: {sid:?}: {notice:?}");
-    }
-}
-
-fn on_event(
-    now: Instant,
-    eio: &mut Session<Vec<u8>>,
-    conn: &mut Connection,
-    m: &Message<'_>,
-) -> Result<(), socketio::Error> {
-    if m.nsp != "/" {
-        return Ok(());
-    }
-    let attachments: Vec<&[u8]> = m.attachments.into_iter().collect();
-    match m.name() {
-        Some("message") => conn.emit(eio, m.nsp, "message-back", m.args_raw(true), &attachments),
-        Some("message-with-ack") => match m.ack_id {
-            Some(id) => conn.ack(eio, m.nsp, id, m.args_raw(true), &attachments),
-            None => Ok(()),
-        },
-        Some("force-disconnect-transport") => {
-            eio.close(now);
-            Ok(())
+/// The reference test server's behaviour.
+pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
+    let answered = match &event {
+        OwnedEvent::Connect { sid, nsp, auth } => io
+            .accept(sid, nsp)
+            .and_then(|socket| io.emit(&socket, "auth", auth.as_deref().unwrap_or("{}"), &[])),
+        OwnedEvent::Event { socket, message: m } if m.nsp == "/" => {
+            let attachments = m.attachment_slices();
+            match (m.name(), m.ack_id) {
+                (Some("message"), _) => io.emit(socket, "message-back", m.args_raw(), &attachments),
+                (Some("message-with-ack"), Some(id)) => {
+                    io.ack(socket, id, m.args_raw(), &attachments)
+                }
+                (Some("force-disconnect-transport"), _) => io.close(now, socket),
+                _ => Ok(()),
+            }
         }
         _ => Ok(()),
-    }
-}
-
-impl EngineApp for SocketIoApp {
-    type State = Client;
-
-    fn on_message(
-        &mut self,
-        now: Instant,
-        sid: Sid,
-        eio: &mut Session<Vec<u8>>,
-        client: &mut Client,
-        data: Data<'_>,
-    ) {
-        let conn = &mut client.conn;
-        let answered = match conn.handle_message(now, eio, data, &mut client.asm) {
-            Ok(Some(Event::Connect { nsp, auth })) => {
-                match conn.accept(eio, nsp, &mut self.entropy) {
-                    Ok(socket) => {
-                        eprintln!("sio_server: {sid:?}: connect {nsp} {}", socket.as_str());
-                        conn.emit(eio, nsp, "auth", auth.unwrap_or("{}"), &[])
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Ok(Some(Event::Event(m))) => on_event(now, eio, conn, &m),
-            Ok(Some(Event::Disconnect { nsp })) => {
-                eprintln!("sio_server: {sid:?}: disconnect {nsp}");
-                Ok(())
-            }
-            Ok(_) | Err(_) => Ok(()),
-        };
-        if let Err(e) = answered {
-            eprintln!("sio_server: {sid:?}: cannot answer ({e}); closing the session");
-            eio.close(now);
-        }
-        log_notices(sid, conn);
-    }
-
-    fn on_timeout(
-        &mut self,
-        now: Instant,
-        sid: Sid,
-        eio: &mut Session<Vec<u8>>,
-        client: &mut Client,
-    ) {
-        client.conn.handle_timeout(now, eio);
-        log_notices(sid, &mut client.conn);
+    };
+    eprintln!("sio_server: {event:?}");
+    if let Err(e) = answered {
+        eprintln!("sio_server: cannot answer {event:?}: {e}");
     }
 }
 
 /// Serves the reference test server on `listener` until `stop` is set.
 pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
-    let app = SocketIoApp {
-        entropy: StdEntropy::new(),
-    };
-    runner::serve(listener, &mut Engine::new(ENGINEIO, app), stop)
+    runner::serve(listener, &mut SocketIo::new(ENGINEIO, SOCKETIO, app), stop)
 }
 
 fn main() {

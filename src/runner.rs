@@ -583,3 +583,130 @@ impl<A: EngineApp> Endpoint for Engine<A> {
         self.server.input_capacity()
     }
 }
+
+// ---------------------------------------------------------------------------
+// Socket.IO applications
+// ---------------------------------------------------------------------------
+
+/// The Socket.IO server endpoint as the runner keeps it: growable tables,
+/// indexed rooms, the operating system's entropy.
+pub type SocketIoServer =
+    crate::socketio::Server<ConnId, Growable, StdEntropy, crate::socketio::rooms::IndexedRooms>;
+
+/// A Socket.IO application: what it does with each event. Events come owned
+/// (copied out of the input), so the application can call the server while
+/// it holds one; the Sans-IO [`socketio::Server`](crate::socketio::Server)
+/// itself hands them out borrowed, with no copy.
+pub trait SocketIoApp {
+    /// An event: a CONNECT to answer, an event, an ack, a disconnect, a
+    /// timeout.
+    fn on_event(
+        &mut self,
+        now: Instant,
+        io: &mut SocketIoServer,
+        event: crate::socketio::endpoint::OwnedEvent,
+    );
+}
+
+impl<F> SocketIoApp for F
+where
+    F: FnMut(Instant, &mut SocketIoServer, crate::socketio::endpoint::OwnedEvent),
+{
+    fn on_event(
+        &mut self,
+        now: Instant,
+        io: &mut SocketIoServer,
+        event: crate::socketio::endpoint::OwnedEvent,
+    ) {
+        self(now, io, event)
+    }
+}
+
+/// A Socket.IO server and its application, ready for [`serve`].
+pub struct SocketIo<A> {
+    /// The endpoint.
+    pub server: SocketIoServer,
+    /// The application.
+    pub app: A,
+}
+
+impl<A: SocketIoApp> SocketIo<A> {
+    /// A server with the Engine.IO settings `eio` and the Socket.IO settings
+    /// `config`, running `app`.
+    pub fn new(eio: engineio::Config, config: crate::socketio::Config, app: A) -> Self {
+        SocketIo {
+            server: crate::socketio::Server::new(eio, config, StdEntropy::new()),
+            app,
+        }
+    }
+}
+
+impl<A: SocketIoApp> Endpoint for SocketIo<A> {
+    fn accept(&mut self, now: Instant, conn: ConnId) -> Result<(), Vec<u8>> {
+        self.server.handle_accept(now, conn).map_err(refusal)
+    }
+
+    fn input(&mut self, now: Instant, conn: ConnId, bytes: &mut [u8]) -> Step {
+        let (step, event) = match self.server.handle_input(now, conn, bytes) {
+            Ok(i) => (
+                Step {
+                    consumed: i.consumed,
+                    progressed: i.message.is_some(),
+                    blocked: i.blocked,
+                },
+                i.message.map(|e| e.to_owned()),
+            ),
+            Err(_) => (
+                Step {
+                    consumed: 0,
+                    progressed: false,
+                    blocked: false,
+                },
+                None,
+            ),
+        };
+        if let Some(event) = event {
+            self.app.on_event(now, &mut self.server, event);
+        }
+        step
+    }
+
+    fn closed(&mut self, now: Instant, conn: ConnId) {
+        self.server.handle_closed(now, conn);
+    }
+
+    fn transmit(&mut self, out: &mut [u8]) -> Result<Option<Transmit>, usize> {
+        match self.server.poll_transmit(out) {
+            Ok(t) => Ok(t.map(|t| Transmit {
+                conn: t.conn,
+                len: t.len,
+                close_after: t.close_after,
+            })),
+            Err(engineio::Error::BufferTooSmall { required }) => Err(required),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn set_paused(&mut self, conn: ConnId, paused: bool) {
+        self.server.set_paused(conn, paused);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.server.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.server.handle_timeout(now);
+    }
+
+    fn process(&mut self, now: Instant) {
+        while let Some(event) = self.server.poll_event() {
+            let event = event.to_owned();
+            self.app.on_event(now, &mut self.server, event);
+        }
+    }
+
+    fn input_capacity(&self) -> usize {
+        self.server.engine().input_capacity()
+    }
+}

@@ -36,6 +36,8 @@ pub trait Map<K, V> {
     }
     /// Calls `f` for each entry (in no promised order).
     fn for_each_mut(&mut self, f: impl FnMut(&K, &mut V));
+    /// Calls `f` for each entry, reading.
+    fn for_each(&self, f: impl FnMut(&K, &V));
 }
 
 /// A set of `(deadline, key)` pairs: the endpoint's timers.
@@ -145,6 +147,11 @@ impl<K: PartialEq, V, const N: usize> Map<K, V> for LinearMap<K, V, N> {
     }
     fn for_each_mut(&mut self, mut f: impl FnMut(&K, &mut V)) {
         for (k, v) in self.0.iter_mut() {
+            f(k, v);
+        }
+    }
+    fn for_each(&self, mut f: impl FnMut(&K, &V)) {
+        for (k, v) in self.0.iter() {
             f(k, v);
         }
     }
@@ -310,6 +317,11 @@ mod growable {
         }
         fn for_each_mut(&mut self, mut f: impl FnMut(&K, &mut V)) {
             for (k, v) in self.0.iter_mut() {
+                f(k, v);
+            }
+        }
+        fn for_each(&self, mut f: impl FnMut(&K, &V)) {
+            for (k, v) in self.0.iter() {
                 f(k, v);
             }
         }

@@ -43,7 +43,7 @@ fn own(e: Event<'_>) -> Ev {
             m.data.into(),
             m.attachments.into_iter().map(<[u8]>::to_vec).collect(),
         ),
-        Event::Disconnect { nsp } => Ev::Disconnect(nsp.into()),
+        Event::Disconnect { nsp, .. } => Ev::Disconnect(nsp.into()),
         _ => unreachable!(),
     }
 }

@@ -213,7 +213,7 @@ fn own(e: Event<'_>) -> Ev {
             Ev::Event(msg(&m))
         }
         Event::Ack(m) => Ev::Ack(msg(&m)),
-        Event::Disconnect { nsp } => Ev::Disconnect(nsp.into()),
+        Event::Disconnect { nsp, .. } => Ev::Disconnect(nsp.into()),
         other => panic!("unknown event {other:?}"),
     }
 }

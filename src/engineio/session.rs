@@ -18,6 +18,9 @@ use crate::ws::{self, Assembler, MessageKind};
 pub struct Sid([u8; 20]);
 
 impl Sid {
+    /// An id of 20 `A`s: a placeholder that no random id is in practice.
+    pub const ZERO: Sid = Sid([b'A'; 20]);
+
     /// A fresh id from `entropy`.
     pub fn random(entropy: &mut impl Entropy) -> Self {
         let mut raw = [0u8; 15];

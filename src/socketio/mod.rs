@@ -87,6 +87,7 @@
 
 mod acks;
 mod client;
+pub mod endpoint;
 mod error;
 pub mod packet;
 pub mod rooms;
@@ -97,9 +98,10 @@ pub use client::{
     Client, ClientConfig, ClientEvent, ClientNotice, DisconnectReason, MAX_AUTH_LEN,
     MAX_RECOVERY_LEN, backoff,
 };
+pub use endpoint::{Broadcast, Server, ServerEvent};
 pub use error::Error;
 pub use packet::{Limits, Packet, PacketType};
-pub use rooms::Rooms;
+pub use rooms::{RoomTable, Rooms};
 pub use server::{
     Assembler, AttachmentIter, Attachments, Config, Connection, Event, MAX_EVENT_NAME_LEN,
     MAX_NAMESPACE_LEN, Message, Notice,

@@ -201,3 +201,137 @@ mod tests {
         assert_eq!(r.members("nope").count(), 0);
     }
 }
+
+/// The room table of a [`socketio::Server`](super::Server): members are
+/// socket ids, rooms are named within a namespace.
+pub trait RoomTable: Default {
+    /// Adds `socket` to `room` of `nsp`. Joining twice is harmless.
+    fn join(&mut self, nsp: &str, room: &str, socket: Sid) -> Result<(), Error>;
+    /// Removes `socket` from `room` of `nsp`; false if it was not in it.
+    fn leave(&mut self, nsp: &str, room: &str, socket: Sid) -> bool;
+    /// Removes `socket` from every room.
+    fn leave_all(&mut self, socket: Sid);
+    /// True when `socket` is in `room` of `nsp`.
+    fn contains(&self, nsp: &str, room: &str, socket: Sid) -> bool;
+    /// Calls `f` for each member of `room` of `nsp`.
+    fn for_each_member(&self, nsp: &str, room: &str, f: &mut dyn FnMut(Sid));
+}
+
+use crate::engineio::Sid;
+
+/// The key of a room of a namespace in a [`Rooms`] table.
+fn room_key(nsp: &str, room: &str) -> Result<heapless::String<MAX_ROOM_LEN>, Error> {
+    let mut key = heapless::String::new();
+    key.push_str(nsp)
+        .and_then(|()| key.push('#'))
+        .and_then(|()| key.push_str(room))
+        .map_err(|_| Error::RoomNameTooLong)?;
+    Ok(key)
+}
+
+/// The fixed table: at most `R` rooms (namespace and name together at most
+/// [`MAX_ROOM_LEN`] bytes) of at most `P` members; lookups scan, which is
+/// what a microcontroller's handful of rooms wants.
+impl<const R: usize, const P: usize> RoomTable for Rooms<Sid, R, P> {
+    fn join(&mut self, nsp: &str, room: &str, socket: Sid) -> Result<(), Error> {
+        Rooms::join(self, &room_key(nsp, room)?, socket)
+    }
+    fn leave(&mut self, nsp: &str, room: &str, socket: Sid) -> bool {
+        room_key(nsp, room).is_ok_and(|k| Rooms::leave(self, &k, socket))
+    }
+    fn leave_all(&mut self, socket: Sid) {
+        Rooms::leave_all(self, socket)
+    }
+    fn contains(&self, nsp: &str, room: &str, socket: Sid) -> bool {
+        room_key(nsp, room).is_ok_and(|k| Rooms::contains(self, &k, socket))
+    }
+    fn for_each_member(&self, nsp: &str, room: &str, f: &mut dyn FnMut(Sid)) {
+        if let Ok(k) = room_key(nsp, room) {
+            for m in self.members(&k) {
+                f(m);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+pub use indexed::IndexedRooms;
+
+#[cfg(feature = "alloc")]
+mod indexed {
+    use super::{Error, RoomTable, Sid};
+    use alloc::collections::{BTreeMap, BTreeSet};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    /// The growable table (feature `alloc`): rooms indexed by (namespace,
+    /// name) and sockets indexed by id, so a join, a leave, a lookup and a
+    /// member walk never scan other rooms or members: O(log n).
+    #[derive(Debug, Default)]
+    pub struct IndexedRooms {
+        rooms: BTreeMap<(String, String), BTreeSet<Sid>>,
+        of_socket: BTreeMap<Sid, Vec<(String, String)>>,
+    }
+
+    impl IndexedRooms {
+        /// The number of rooms.
+        pub fn len(&self) -> usize {
+            self.rooms.len()
+        }
+        /// True when there are no rooms.
+        pub fn is_empty(&self) -> bool {
+            self.rooms.is_empty()
+        }
+    }
+
+    impl RoomTable for IndexedRooms {
+        fn join(&mut self, nsp: &str, room: &str, socket: Sid) -> Result<(), Error> {
+            let key = (String::from(nsp), String::from(room));
+            if self.rooms.entry(key.clone()).or_default().insert(socket) {
+                self.of_socket.entry(socket).or_default().push(key);
+            }
+            Ok(())
+        }
+        fn leave(&mut self, nsp: &str, room: &str, socket: Sid) -> bool {
+            let key = (String::from(nsp), String::from(room));
+            let Some(members) = self.rooms.get_mut(&key) else {
+                return false;
+            };
+            let was = members.remove(&socket);
+            if members.is_empty() {
+                self.rooms.remove(&key);
+            }
+            if let Some(list) = self.of_socket.get_mut(&socket) {
+                list.retain(|k| *k != key);
+                if list.is_empty() {
+                    self.of_socket.remove(&socket);
+                }
+            }
+            was
+        }
+        fn leave_all(&mut self, socket: Sid) {
+            for key in self.of_socket.remove(&socket).unwrap_or_default() {
+                if let Some(members) = self.rooms.get_mut(&key) {
+                    members.remove(&socket);
+                    if members.is_empty() {
+                        self.rooms.remove(&key);
+                    }
+                }
+            }
+        }
+        fn contains(&self, nsp: &str, room: &str, socket: Sid) -> bool {
+            // The socket's own list is short: no allocation for the key.
+            self.of_socket
+                .get(&socket)
+                .is_some_and(|l| l.iter().any(|(n, r)| n == nsp && r == room))
+        }
+        fn for_each_member(&self, nsp: &str, room: &str, f: &mut dyn FnMut(Sid)) {
+            let key = (String::from(nsp), String::from(room));
+            if let Some(members) = self.rooms.get(&key) {
+                for m in members {
+                    f(*m);
+                }
+            }
+        }
+    }
+}

@@ -159,6 +159,11 @@ pub struct Attachments<'a> {
     rest: &'a [u8],
 }
 
+impl Attachments<'_> {
+    /// No attachments.
+    pub const EMPTY: Attachments<'static> = Attachments { rest: &[] };
+}
+
 impl<'a> Attachments<'a> {
     /// No attachments.
     pub const NONE: Attachments<'static> = Attachments { rest: &[] };
@@ -229,6 +234,8 @@ pub enum Event<'a> {
     Disconnect {
         /// The namespace.
         nsp: &'a str,
+        /// The socket id it had there.
+        socket: Sid,
     },
 }
 
@@ -448,8 +455,9 @@ impl<const N: usize, const A: usize> Connection<N, A> {
                 })
             }
             PacketType::Disconnect => {
+                let socket = self.socket_id(p.nsp).copied().unwrap_or(Sid::ZERO);
                 self.namespaces.retain(|n| n.name != p.nsp);
-                Some(Event::Disconnect { nsp: p.nsp })
+                Some(Event::Disconnect { nsp: p.nsp, socket })
             }
             PacketType::Event | PacketType::BinaryEvent => Some(Event::Event(message)),
             PacketType::Ack | PacketType::BinaryAck => {
@@ -533,13 +541,23 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         nsp: &str,
         entropy: &mut impl Entropy,
     ) -> Result<Sid, Error> {
+        self.accept_as(eio, nsp, Sid::random(entropy))
+    }
+
+    /// [`accept`](Self::accept) with the socket id `sid` (a recovered
+    /// session's, say).
+    pub fn accept_as<Q: AsMut<[u8]> + AsRef<[u8]>>(
+        &mut self,
+        eio: &mut engineio::Session<Q>,
+        nsp: &str,
+        sid: Sid,
+    ) -> Result<Sid, Error> {
         self.check_usable()?;
         let name = heapless::String::try_from(nsp).map_err(|_| Error::NamespaceTooLong)?;
         let existing = self.namespaces.iter().position(|n| n.name == nsp);
         if existing.is_none() && self.namespaces.is_full() {
             return Err(Error::TooManyNamespaces);
         }
-        let sid = Sid::random(entropy);
         let mut header = Header::new();
         header.packet(PacketType::Connect, nsp, 0, None)?;
         let parts = [header.as_str(), "{\"sid\":\"", sid.as_str(), "\"}"];
@@ -705,7 +723,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
 }
 
 /// Queues one text message and its attachments on `eio`, all or nothing.
-fn queue<Q: AsMut<[u8]> + AsRef<[u8]>>(
+pub(crate) fn queue<Q: AsMut<[u8]> + AsRef<[u8]>>(
     eio: &mut engineio::Session<Q>,
     text: &[&str],
     attachments: &[&[u8]],

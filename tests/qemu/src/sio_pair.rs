@@ -427,7 +427,7 @@ impl Peer for ServerSide {
                 Ok(Some(Event::Ack(m))) => {
                     seen.ack = m.ack_id.map(|id| (id, m.data == r#"["pong"]"#));
                 }
-                Ok(Some(Event::Disconnect { nsp })) => seen.disconnect = nsp == "/",
+                Ok(Some(Event::Disconnect { nsp, .. })) => seen.disconnect = nsp == "/",
                 Ok(Some(_)) => seen.bad = Some("an unexpected Socket.IO event"),
                 Ok(None) => {}
                 Err(_) => seen.bad = Some("the server refused a message"),

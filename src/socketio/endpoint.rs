@@ -1,0 +1,799 @@
+//! The Socket.IO server endpoint: an [`engineio::Server`] and the Socket.IO
+//! state of every session on it.
+//!
+//! [`Server`] owns the Engine.IO endpoint (every TCP connection, the routing,
+//! the sessions) and stacks a [`Connection`] on each session: namespaces,
+//! CONNECT and its answer, acks both ways with timeouts, binary attachments,
+//! the connect timeout. On top it keeps what spans sessions: the socket ids
+//! (one per session and namespace, distinct from the Engine.IO sid, as in the
+//! reference) and the rooms of each namespace. Commands are addressed by
+//! socket id; broadcasts by namespace, rooms and exceptions.
+//!
+//! The verbs are the Engine.IO endpoint's: [`handle_accept`](Server::handle_accept),
+//! [`handle_input`](Server::handle_input) (which returns at most one
+//! [`ServerEvent`] per call, borrowed from the input),
+//! [`handle_closed`](Server::handle_closed), [`poll_transmit`](Server::poll_transmit),
+//! [`poll_event`](Server::poll_event) (disconnects and timeouts),
+//! [`poll_timeout`](Server::poll_timeout) / [`handle_timeout`](Server::handle_timeout).
+//!
+//! ```
+//! use sockwire::engineio;
+//! use sockwire::entropy::SplitMix64;
+//! use sockwire::socketio::{Config, Server, ServerEvent};
+//! use sockwire::socketio::rooms::IndexedRooms;
+//! use sockwire::storage::Growable;
+//! use sockwire::time::Instant;
+//!
+//! let eio = engineio::Config { path: "/socket.io/", ..engineio::Config::default() };
+//! let mut io: Server<u32, Growable, SplitMix64, IndexedRooms> =
+//!     Server::new(eio, Config::default(), SplitMix64::new(7));
+//! let now = Instant::from_millis(0);
+//! let mut get = *b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+//! io.handle_input(now, 1, &mut get).unwrap();
+//! let mut out = vec![0u8; 4096];
+//! let t = io.poll_transmit(&mut out).unwrap().unwrap();
+//! let text = std::str::from_utf8(&out[..t.len]).unwrap();
+//! let sid = &text[text.find("\"sid\":\"").unwrap() + 7..][..20];
+//! // The client joins `/`, the application accepts and puts it in a room.
+//! let post = format!("POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40");
+//! let mut post = post.into_bytes();
+//! let head = post.len() - 2;
+//! assert_eq!(io.handle_input(now, 2, &mut post).unwrap().consumed, head);
+//! let input = io.handle_input(now, 2, &mut post[head..]).unwrap();
+//! let Some(ServerEvent::Connect { sid, nsp: "/", auth: None }) = input.message else { panic!() };
+//! let socket = io.accept(&sid, "/").unwrap();
+//! io.join(&socket, "lobby").unwrap();
+//! let sent = io.broadcast("/", &["lobby"], &[], "hello", "\"all\"", &[]).unwrap();
+//! assert_eq!(sent.delivered, 1);
+//! ```
+
+use super::rooms::RoomTable;
+use super::server::{self as conn, Assembler, Connection, Event as ConnEvent, EventText};
+use super::{Config, Error, Message, Notice};
+use crate::engineio::{self, CloseReason, Data, Session, Sid, Transmit, UserState};
+use crate::entropy::Entropy;
+use crate::storage::{Buffers, Map, Storage};
+use crate::time::{Duration, Instant};
+
+/// The Socket.IO state of one Engine.IO session (internal; public only as a
+/// table entry type).
+#[derive(Debug)]
+pub struct State<B> {
+    conn: Connection,
+    asm: Assembler<B>,
+}
+
+/// What a session's state is made from.
+#[derive(Clone, Copy, Debug)]
+pub struct StateInit {
+    config: Config,
+    assembler_len: usize,
+}
+
+impl<B: AsMut<[u8]> + AsRef<[u8]>> UserState<B> for State<B> {
+    type Init = StateInit;
+    fn new(init: &StateInit, now: Instant, buffer: fn(usize) -> B) -> Self {
+        State {
+            conn: Connection::new(now, init.config),
+            asm: Assembler::new(buffer(init.assembler_len)),
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+}
+
+/// Where a socket lives.
+#[derive(Clone, Debug)]
+pub struct SocketRef {
+    sid: Sid,
+    nsp: heapless::String<{ conn::MAX_NAMESPACE_LEN }>,
+}
+
+/// What the application learns from [`Server::handle_input`] and
+/// [`Server::poll_event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerEvent<'a> {
+    /// Session `sid` asks to join `nsp` (a namespace that exists): answer
+    /// with [`Server::accept`] or [`Server::refuse`] (the reference's
+    /// middleware decides here). No answer within the connect timeout closes
+    /// the session.
+    Connect {
+        /// The Engine.IO session.
+        sid: Sid,
+        /// The namespace.
+        nsp: &'a str,
+        /// The handshake auth, raw JSON, if any.
+        auth: Option<&'a str>,
+    },
+    /// An event from `socket`.
+    Event {
+        /// The socket.
+        socket: Sid,
+        /// Its namespace, ack id, JSON array and attachments.
+        message: Message<'a>,
+    },
+    /// The answer to one of [`Server::emit_with_ack`]'s events.
+    Ack {
+        /// The socket.
+        socket: Sid,
+        /// The ack.
+        message: Message<'a>,
+    },
+    /// `socket` left: the client disconnected its namespace, or the session
+    /// closed; its rooms are gone.
+    Disconnect {
+        /// The socket.
+        socket: Sid,
+        /// Why, as the reference names it (`client namespace disconnect`,
+        /// `transport close`, `ping timeout`, ...).
+        reason: &'static str,
+    },
+    /// No ack came in time for `id` from [`Server::emit_with_ack`].
+    AckTimeout {
+        /// The Engine.IO session.
+        sid: Sid,
+        /// The ack id.
+        id: u64,
+    },
+    /// Session `sid` joined no namespace within the connect timeout; it is
+    /// being closed.
+    ConnectTimeout {
+        /// The Engine.IO session.
+        sid: Sid,
+    },
+    /// Session `sid` broke the protocol; it is being closed.
+    ProtocolError {
+        /// The Engine.IO session.
+        sid: Sid,
+        /// What it did.
+        error: Error,
+    },
+}
+
+/// The result of a [`Server::broadcast`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Broadcast {
+    /// Sockets whose session queued the packet.
+    pub delivered: usize,
+    /// Sockets whose session's queue was full: not queued, and counted, never
+    /// dropped in silence.
+    pub full: usize,
+}
+
+type Buf<S> = <S as Buffers>::Buf;
+type Eio<H, S, E> = engineio::Server<H, State<Buf<S>>, S, E>;
+
+/// An owned notice waiting for [`Server::poll_event`].
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Disconnect { socket: Sid, reason: &'static str },
+    AckTimeout { sid: Sid, id: u64 },
+    ConnectTimeout { sid: Sid },
+    ProtocolError { sid: Sid, error: Error },
+}
+
+/// The Socket.IO server endpoint.
+///
+/// - `H` names TCP connections; `S` stores the tables
+///   ([`storage::Fixed`](crate::storage::Fixed) or `storage::Growable`);
+///   `E` is the entropy for session and socket ids; `R` is the room table
+///   ([`Rooms`](super::Rooms) without a heap, `IndexedRooms` with one).
+///
+/// See the [module docs](self).
+pub struct Server<H, S, E, R>
+where
+    S: Storage<H, Sid, engineio::server::Conn, engineio::server::Entry<H, Buf<S>, State<Buf<S>>>>
+        + Storage<Sid, Sid, SocketRef, ()>,
+{
+    eio: Eio<H, S, E>,
+    config: Config,
+    sockets: <S as Storage<Sid, Sid, SocketRef, ()>>::Conns,
+    rooms: R,
+    pending: heapless::Deque<Pending, 32>,
+}
+
+impl<H, S, E, R> core::fmt::Debug for Server<H, S, E, R>
+where
+    S: Storage<H, Sid, engineio::server::Conn, engineio::server::Entry<H, Buf<S>, State<Buf<S>>>>
+        + Storage<Sid, Sid, SocketRef, ()>,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("socketio::Server")
+            .field("sockets", &self.sockets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H, S, E, R> Server<H, S, E, R>
+where
+    H: Copy + Ord + core::fmt::Debug,
+    S: Storage<H, Sid, engineio::server::Conn, engineio::server::Entry<H, Buf<S>, State<Buf<S>>>>
+        + Storage<Sid, Sid, SocketRef, ()>,
+    E: Entropy,
+    R: RoomTable,
+{
+    /// A server with the Engine.IO settings `eio` and the Socket.IO settings
+    /// `config`. Binary packets are assembled in a buffer of `max_payload`
+    /// bytes per session.
+    pub fn new(eio: engineio::Config, config: Config, entropy: E) -> Self {
+        let init = StateInit {
+            config,
+            assembler_len: eio.max_payload,
+        };
+        Server {
+            eio: engineio::Server::with_state(eio, init, entropy),
+            config,
+            sockets: Default::default(),
+            rooms: R::default(),
+            pending: heapless::Deque::new(),
+        }
+    }
+
+    /// The Engine.IO endpoint underneath (its sessions, its counters).
+    pub fn engine(&self) -> &Eio<H, S, E> {
+        &self.eio
+    }
+
+    /// The Socket.IO settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The number of sockets (session and namespace pairs).
+    pub fn sockets(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// The Engine.IO session and namespace of `socket`.
+    pub fn socket(&self, socket: &Sid) -> Option<(Sid, &str)> {
+        self.sockets.get(socket).map(|r| (r.sid, r.nsp.as_str()))
+    }
+
+    /// The room table.
+    pub fn rooms(&self) -> &R {
+        &self.rooms
+    }
+
+    // ------------------------------------------------------------------
+    // Input (the Engine.IO endpoint's verbs)
+    // ------------------------------------------------------------------
+
+    /// See [`engineio::Server::handle_accept`].
+    pub fn handle_accept(&mut self, now: Instant, conn: H) -> Result<(), engineio::Error> {
+        self.eio.handle_accept(now, conn)
+    }
+
+    /// Bytes from connection `conn` (see [`engineio::Server::handle_input`]):
+    /// returns how many were consumed and at most one event, borrowed from the
+    /// input (or the session's assembler, for binary packets).
+    pub fn handle_input<'a>(
+        &'a mut self,
+        now: Instant,
+        conn: H,
+        input: &'a mut [u8],
+    ) -> Result<engineio::Input<ServerEvent<'a>>, engineio::Error> {
+        let sockets = &mut self.sockets;
+        let rooms = &mut self.rooms;
+        let pending = &mut self.pending;
+        let r = self
+            .eio
+            .input_with(now, conn, input, |now, sid, session, state, data| {
+                on_message(now, sid, session, state, data, sockets, rooms, pending)
+            })?;
+        Ok(engineio::Input {
+            consumed: r.consumed,
+            message: r.message.flatten(),
+            blocked: r.blocked,
+        })
+    }
+
+    /// See [`engineio::Server::handle_closed`].
+    pub fn handle_closed(&mut self, now: Instant, conn: H) {
+        self.eio.handle_closed(now, conn);
+    }
+
+    /// See [`engineio::Server::set_paused`].
+    pub fn set_paused(&mut self, conn: H, paused: bool) {
+        self.eio.set_paused(conn, paused);
+    }
+
+    // ------------------------------------------------------------------
+    // Commands
+    // ------------------------------------------------------------------
+
+    /// Accepts session `sid` into `nsp` (after [`ServerEvent::Connect`]) with
+    /// a fresh socket id, answering its CONNECT.
+    pub fn accept(&mut self, sid: &Sid, nsp: &str) -> Result<Sid, Error> {
+        let socket = Sid::random(self.eio.entropy());
+        let name = heapless::String::try_from(nsp).map_err(|_| Error::NamespaceTooLong)?;
+        let accepted = self
+            .eio
+            .with_session(sid, |s, st| st.conn.accept_as(s, nsp, socket))
+            .ok_or(Error::NotConnected)??;
+        if self
+            .sockets
+            .insert(
+                accepted,
+                SocketRef {
+                    sid: *sid,
+                    nsp: name,
+                },
+            )
+            .is_err()
+        {
+            // The socket table is full: take it back.
+            let _ = self
+                .eio
+                .with_session(sid, |s, st| st.conn.disconnect(s, nsp));
+            return Err(Error::RoomsFull);
+        }
+        Ok(accepted)
+    }
+
+    /// Refuses session `sid`'s CONNECT to `nsp` with CONNECT_ERROR
+    /// `{"message": message}`.
+    pub fn refuse(&mut self, sid: &Sid, nsp: &str, message: &str) -> Result<(), Error> {
+        self.eio
+            .with_session(sid, |s, st| st.conn.refuse_with_message(s, nsp, message))
+            .ok_or(Error::NotConnected)?
+    }
+
+    /// Refuses with CONNECT_ERROR carrying `data`, raw JSON (an object with
+    /// `message` and `data`, as the reference's middleware errors).
+    pub fn refuse_with(&mut self, sid: &Sid, nsp: &str, data: &str) -> Result<(), Error> {
+        self.eio
+            .with_session(sid, |s, st| st.conn.refuse(s, nsp, data))
+            .ok_or(Error::NotConnected)?
+    }
+
+    fn lookup(&self, socket: &Sid) -> Result<SocketRef, Error> {
+        self.sockets.get(socket).cloned().ok_or(Error::NotConnected)
+    }
+
+    /// Sends event `name` with `args` (raw JSON values, comma separated) and
+    /// binary `attachments` to `socket`.
+    pub fn emit(
+        &mut self,
+        socket: &Sid,
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
+        let r = self.lookup(socket)?;
+        self.eio
+            .with_session(&r.sid, |s, st| {
+                st.conn.emit(s, &r.nsp, name, args, attachments)
+            })
+            .ok_or(Error::NotConnected)?
+    }
+
+    /// [`emit`](Self::emit) asking for an ack: returns its id, which the
+    /// [`ServerEvent::Ack`] carries; with a `timeout`, a
+    /// [`ServerEvent::AckTimeout`] comes instead if it is late.
+    pub fn emit_with_ack(
+        &mut self,
+        now: Instant,
+        socket: &Sid,
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+        timeout: Option<Duration>,
+    ) -> Result<u64, Error> {
+        let r = self.lookup(socket)?;
+        self.eio
+            .with_session(&r.sid, |s, st| {
+                st.conn
+                    .emit_with_ack(now, s, &r.nsp, name, args, attachments, timeout)
+            })
+            .ok_or(Error::NotConnected)?
+    }
+
+    /// Answers `socket`'s event `ack_id` with `args` and `attachments`.
+    pub fn ack(
+        &mut self,
+        socket: &Sid,
+        ack_id: u64,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
+        let r = self.lookup(socket)?;
+        self.eio
+            .with_session(&r.sid, |s, st| {
+                st.conn.ack(s, &r.nsp, ack_id, args, attachments)
+            })
+            .ok_or(Error::NotConnected)?
+    }
+
+    /// Puts `socket` in `room` (of its namespace).
+    pub fn join(&mut self, socket: &Sid, room: &str) -> Result<(), Error> {
+        let r = self.lookup(socket)?;
+        self.rooms.join(&r.nsp, room, *socket)
+    }
+
+    /// Takes `socket` out of `room`; false if it was not in it.
+    pub fn leave(&mut self, socket: &Sid, room: &str) -> bool {
+        match self.lookup(socket) {
+            Ok(r) => self.rooms.leave(&r.nsp, room, *socket),
+            Err(_) => false,
+        }
+    }
+
+    /// True when `socket` is in `room`.
+    pub fn is_in(&self, socket: &Sid, room: &str) -> bool {
+        self.sockets
+            .get(socket)
+            .is_some_and(|r| self.rooms.contains(&r.nsp, room, *socket))
+    }
+
+    /// Disconnects `socket` from its namespace (DISCONNECT to the client);
+    /// its rooms are gone. The Engine.IO session stays.
+    pub fn disconnect(&mut self, socket: &Sid) -> Result<(), Error> {
+        let r = self.lookup(socket)?;
+        let _ = self
+            .eio
+            .with_session(&r.sid, |s, st| st.conn.disconnect(s, &r.nsp));
+        self.forget(socket, "server namespace disconnect");
+        Ok(())
+    }
+
+    /// Closes `socket`'s whole Engine.IO session (every namespace on it).
+    pub fn close(&mut self, now: Instant, socket: &Sid) -> Result<(), Error> {
+        let r = self.lookup(socket)?;
+        self.eio.close(now, &r.sid);
+        Ok(())
+    }
+
+    fn forget(&mut self, socket: &Sid, reason: &'static str) {
+        if self.sockets.remove(socket).is_some() {
+            self.rooms.leave_all(*socket);
+            let _ = self.pending.push_back(Pending::Disconnect {
+                socket: *socket,
+                reason,
+            });
+        }
+    }
+
+    /// Sends event `name` with `args` and `attachments` to every socket of
+    /// `nsp` that is in one of `rooms` (every socket of `nsp` when `rooms` is
+    /// empty) and in none of `except` (room names, or socket ids: each socket
+    /// is also the room named by its id, as in the reference).
+    ///
+    /// The packet is encoded once and queued on each target's session; a
+    /// target whose queue is full is counted in [`Broadcast::full`], not
+    /// dropped in silence. Room members are walked through the room table,
+    /// never by scanning other rooms.
+    pub fn broadcast(
+        &mut self,
+        nsp: &str,
+        rooms: &[&str],
+        except: &[&str],
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<Broadcast, Error> {
+        let text = EventText::new(nsp, None, name, attachments.len(), &self.config.limits)?;
+        let parts = text.parts(args);
+        let mut result = Broadcast::default();
+        let eio = &mut self.eio;
+        let sockets = &self.sockets;
+        let table = &self.rooms;
+        let mut send = |socket: Sid| {
+            let excluded = except
+                .iter()
+                .any(|e| table.contains(nsp, e, socket) || Sid::parse(e) == Some(socket));
+            if excluded {
+                return;
+            }
+            let Some(r) = sockets.get(&socket) else {
+                return;
+            };
+            match eio.with_session(&r.sid, |s, _| conn::queue(s, &parts, attachments)) {
+                Some(Ok(())) => result.delivered += 1,
+                Some(Err(Error::Engine(engineio::Error::QueueFull))) => result.full += 1,
+                _ => {}
+            }
+        };
+        if rooms.is_empty() {
+            // Every socket of the namespace.
+            sockets.for_each(|socket, r| {
+                if r.nsp == nsp {
+                    send(*socket);
+                }
+            });
+        } else {
+            for (i, room) in rooms.iter().enumerate() {
+                table.for_each_member(nsp, room, &mut |socket| {
+                    // A socket in an earlier room already got it.
+                    if !rooms[..i].iter().any(|r| table.contains(nsp, r, socket)) {
+                        send(socket);
+                    }
+                });
+            }
+        }
+        Ok(result)
+    }
+
+    // ------------------------------------------------------------------
+    // Time and output
+    // ------------------------------------------------------------------
+
+    /// See [`engineio::Server::poll_timeout`].
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.eio.poll_timeout()
+    }
+
+    /// Runs the Engine.IO timers and, per session, the connect timeout and
+    /// the ack timeouts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let pending = &mut self.pending;
+        self.eio.timeout_with(now, |now, sid, session, state| {
+            state.conn.handle_timeout(now, session);
+            drain_notices(sid, &mut state.conn, pending);
+        });
+    }
+
+    /// Bytes to send (see [`engineio::Server::poll_transmit`]).
+    pub fn poll_transmit(
+        &mut self,
+        out: &mut [u8],
+    ) -> Result<Option<Transmit<H>>, engineio::Error> {
+        self.eio.poll_transmit(out)
+    }
+
+    /// What the application must know besides messages: disconnects (with
+    /// the sockets' rooms already gone), ack and connect timeouts, protocol
+    /// errors.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ServerEvent<'static>> {
+        loop {
+            if let Some(p) = self.pending.pop_front() {
+                return Some(match p {
+                    Pending::Disconnect { socket, reason } => {
+                        ServerEvent::Disconnect { socket, reason }
+                    }
+                    Pending::AckTimeout { sid, id } => ServerEvent::AckTimeout { sid, id },
+                    Pending::ConnectTimeout { sid } => ServerEvent::ConnectTimeout { sid },
+                    Pending::ProtocolError { sid, error } => {
+                        ServerEvent::ProtocolError { sid, error }
+                    }
+                });
+            }
+            match self.eio.poll_event()? {
+                engineio::Event::Closed { sid, reason } => {
+                    // Every socket of the session leaves.
+                    let mut gone: heapless::Vec<Sid, 8> = heapless::Vec::new();
+                    if let Some((_, state)) = self.eio.session(&sid) {
+                        for (_, socket) in state.conn.namespaces() {
+                            let _ = gone.push(*socket);
+                        }
+                    }
+                    for socket in gone {
+                        self.forget(&socket, close_reason(reason));
+                    }
+                }
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// The reference's name for why a session closed.
+fn close_reason(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::TransportClose => "transport close",
+        CloseReason::TransportError(_) => "transport error",
+        CloseReason::ParseError(_) => "parse error",
+        CloseReason::PingTimeout => "ping timeout",
+        CloseReason::ForcedClose => "forced close",
+    }
+}
+
+fn drain_notices(sid: Sid, conn: &mut Connection, pending: &mut heapless::Deque<Pending, 32>) {
+    while !pending.is_full()
+        && let Some(n) = conn.poll_event()
+    {
+        let p = match n {
+            Notice::AckTimeout(id) => Pending::AckTimeout { sid, id },
+            Notice::ConnectTimeout => Pending::ConnectTimeout { sid },
+            Notice::ProtocolError(error) => Pending::ProtocolError { sid, error },
+        };
+        let _ = pending.push_back(p);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_message<'a, B, M, R>(
+    now: Instant,
+    sid: Sid,
+    session: &mut Session<B>,
+    state: &'a mut State<B>,
+    data: Data<'a>,
+    sockets: &mut M,
+    rooms: &mut R,
+    pending: &mut heapless::Deque<Pending, 32>,
+) -> Option<ServerEvent<'a>>
+where
+    B: AsMut<[u8]> + AsRef<[u8]>,
+    M: Map<Sid, SocketRef>,
+    R: RoomTable,
+{
+    let State { conn, asm } = state;
+    let event = conn.handle_message(now, session, data, asm);
+    drain_notices(sid, conn, pending);
+    let socket_of = |nsp: &str| conn.socket_id(nsp).copied().unwrap_or(Sid::ZERO);
+    match event {
+        Ok(Some(ConnEvent::Connect { nsp, auth })) => Some(ServerEvent::Connect { sid, nsp, auth }),
+        Ok(Some(ConnEvent::Event(message))) => Some(ServerEvent::Event {
+            socket: socket_of(message.nsp),
+            message,
+        }),
+        Ok(Some(ConnEvent::Ack(message))) => Some(ServerEvent::Ack {
+            socket: socket_of(message.nsp),
+            message,
+        }),
+        Ok(Some(ConnEvent::Disconnect { socket, .. })) => {
+            sockets.remove(&socket);
+            rooms.leave_all(socket);
+            Some(ServerEvent::Disconnect {
+                socket,
+                reason: "client namespace disconnect",
+            })
+        }
+        // Protocol errors close the session; the notice says so.
+        _ => None,
+    }
+}
+
+#[cfg(feature = "alloc")]
+pub use owned::{OwnedEvent, OwnedMessage};
+
+#[cfg(feature = "alloc")]
+mod owned {
+    use super::{Error, Message, ServerEvent, Sid};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    /// A [`Message`] copied out of the input (feature `alloc`), for code that
+    /// keeps it while it calls the server.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct OwnedMessage {
+        /// The namespace.
+        pub nsp: String,
+        /// The ack id, if the sender waits for an ack.
+        pub ack_id: Option<u64>,
+        /// The whole JSON array.
+        pub data: String,
+        /// The binary attachments.
+        pub attachments: Vec<Vec<u8>>,
+        event: bool,
+    }
+
+    impl OwnedMessage {
+        fn new(m: &Message<'_>, event: bool) -> Self {
+            OwnedMessage {
+                nsp: m.nsp.into(),
+                ack_id: m.ack_id,
+                data: m.data.into(),
+                attachments: m.attachments.into_iter().map(Vec::from).collect(),
+                event,
+            }
+        }
+
+        fn view(&self) -> Message<'_> {
+            Message {
+                nsp: &self.nsp,
+                ack_id: self.ack_id,
+                data: &self.data,
+                attachments: super::conn::Attachments::EMPTY,
+            }
+        }
+
+        /// The event name (see [`Message::name`]).
+        pub fn name(&self) -> Option<&str> {
+            self.view().name()
+        }
+
+        /// The arguments as one raw JSON text, comma separated (after the
+        /// name, for an event): ready to pass to an emit or an ack.
+        pub fn args_raw(&self) -> &str {
+            self.view().args_raw(self.event)
+        }
+
+        /// The arguments as raw JSON values.
+        pub fn args(&self) -> crate::json::Elements<'_> {
+            self.view().args(self.event)
+        }
+
+        /// The attachments as slices.
+        pub fn attachment_slices(&self) -> Vec<&[u8]> {
+            self.attachments.iter().map(|a| a.as_slice()).collect()
+        }
+    }
+
+    /// A [`ServerEvent`] copied out of the input (feature `alloc`).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub enum OwnedEvent {
+        /// See [`ServerEvent::Connect`].
+        Connect {
+            /// The Engine.IO session.
+            sid: Sid,
+            /// The namespace.
+            nsp: String,
+            /// The handshake auth, raw JSON.
+            auth: Option<String>,
+        },
+        /// See [`ServerEvent::Event`].
+        Event {
+            /// The socket.
+            socket: Sid,
+            /// The event.
+            message: OwnedMessage,
+        },
+        /// See [`ServerEvent::Ack`].
+        Ack {
+            /// The socket.
+            socket: Sid,
+            /// The ack.
+            message: OwnedMessage,
+        },
+        /// See [`ServerEvent::Disconnect`].
+        Disconnect {
+            /// The socket.
+            socket: Sid,
+            /// Why.
+            reason: &'static str,
+        },
+        /// See [`ServerEvent::AckTimeout`].
+        AckTimeout {
+            /// The Engine.IO session.
+            sid: Sid,
+            /// The ack id.
+            id: u64,
+        },
+        /// See [`ServerEvent::ConnectTimeout`].
+        ConnectTimeout {
+            /// The Engine.IO session.
+            sid: Sid,
+        },
+        /// See [`ServerEvent::ProtocolError`].
+        ProtocolError {
+            /// The Engine.IO session.
+            sid: Sid,
+            /// What it did.
+            error: Error,
+        },
+    }
+
+    impl ServerEvent<'_> {
+        /// Copies the event out of the input.
+        pub fn to_owned(&self) -> OwnedEvent {
+            match *self {
+                ServerEvent::Connect { sid, nsp, auth } => OwnedEvent::Connect {
+                    sid,
+                    nsp: nsp.into(),
+                    auth: auth.map(String::from),
+                },
+                ServerEvent::Event { socket, message } => OwnedEvent::Event {
+                    socket,
+                    message: OwnedMessage::new(&message, true),
+                },
+                ServerEvent::Ack { socket, message } => OwnedEvent::Ack {
+                    socket,
+                    message: OwnedMessage::new(&message, false),
+                },
+                ServerEvent::Disconnect { socket, reason } => {
+                    OwnedEvent::Disconnect { socket, reason }
+                }
+                ServerEvent::AckTimeout { sid, id } => OwnedEvent::AckTimeout { sid, id },
+                ServerEvent::ConnectTimeout { sid } => OwnedEvent::ConnectTimeout { sid },
+                ServerEvent::ProtocolError { sid, error } => {
+                    OwnedEvent::ProtocolError { sid, error }
+                }
+            }
+        }
+    }
+}
