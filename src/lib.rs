@@ -32,14 +32,19 @@
 //! |---|---|---|
 //! | [`http`] | bounded, incremental HTTP/1.1 head parser and writer | |
 //! | [`ws`] | RFC 6455: opening handshake, frames, connection | [`ws::ServerHandshake`], [`ws::ClientHandshake`], [`ws::Connection`] (both roles) |
-//! | [`engineio`] | Engine.IO v4: packets, payloads, heartbeat, long-polling, WebSocket, upgrade | [`engineio::Session`] (server), [`engineio::Client`] (WebSocket) |
-//! | [`socketio`] | Socket.IO v5: namespaces, events, acks, binary attachments, rooms, reconnection, recovery | [`socketio::Connection`] (server), [`socketio::Client`] |
+//! | [`engineio`] | Engine.IO v4: packets, payloads, heartbeat, long-polling, WebSocket, upgrade | [`engineio::Server`] (the endpoint: connections, routing, sessions), [`engineio::Session`] (one session), [`engineio::Client`] |
+//! | [`socketio`] | Socket.IO v5: namespaces, events, acks, binary attachments, rooms, reconnection, recovery | [`socketio::Server`] (the endpoint: sockets, rooms, broadcast), [`socketio::Connection`] (one session), [`socketio::Client`] |
+//! | [`storage`] | the endpoints' tables: fixed without a heap, growable with `alloc` | |
 //! | [`json`] | a bounded, iterative JSON validator and navigator over borrowed text | |
 //!
 //! An outer machine feeds an inner one and drains it: the Engine.IO session
 //! owns its WebSocket [`ws::Connection`]; a Socket.IO connection takes the
-//! Engine.IO session's messages and queues its packets on it. The module docs
-//! of [`engineio`] and [`socketio`] show their run loops.
+//! Engine.IO session's messages and queues its packets on it. On top, the
+//! endpoints ([`engineio::Server`], [`socketio::Server`]) own the TCP
+//! connections named by handles of the caller's choice, so a driver only
+//! accepts, moves bytes and sleeps until input or `poll_timeout`; with `std`,
+//! `runner` is that driver over `std::net`. The module docs of
+//! [`engineio::server`] and [`socketio::endpoint`] show their run loops.
 //!
 //! # A WebSocket server's loop
 //!
@@ -102,8 +107,10 @@
 //!
 //! # Features
 //!
-//! - `std`: blocking helpers over `Read + Write`, [`entropy::StdEntropy`],
-//!   [`time::StdClock`].
+//! - `std` (implies `alloc`): blocking helpers over `Read + Write`,
+//!   [`entropy::StdEntropy`], [`time::StdClock`], the server runner.
+//! - `alloc`: growable endpoint tables (`storage::Growable`, indexed rooms)
+//!   for servers with many sessions; no new dependency.
 //! - `defmt`: `defmt::Format` on the public types.
 
 #![no_std]
