@@ -44,3 +44,44 @@ fn websocket_echo_path() {
     let tx = drain(&mut s);
     eprintln!("{tx:?}");
 }
+
+/// A ping whose pong is not yet written holds the next control frame back:
+/// the endpoint says "blocked" (transmit, then call again), never "need more
+/// bytes" with a whole frame waiting.
+#[test]
+fn pings_back_to_back_block_until_the_pong_is_written() {
+    let mut s = Srv::new(Config::default(), SplitMix64::new(2));
+    let now = Instant::from_millis(0);
+    let mut head = b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    s.handle_input(now, 1, &mut head).unwrap();
+    drain(&mut s);
+    // Two WebSocket pings and a text message in one read.
+    let mut input = mask(b"", 0x9);
+    input.extend(mask(b"", 0x9));
+    input.extend(mask(b"4x", 0x1));
+    let mut off = 0;
+    let mut messages = Vec::new();
+    for _ in 0..20 {
+        if off == input.len() {
+            break;
+        }
+        let r = s.handle_input(now, 1, &mut input[off..]).unwrap();
+        off += r.consumed;
+        if let Some((_, Data::Text(t))) = r.message {
+            messages.push(t.to_owned());
+        }
+        if r.consumed == 0 && r.message.is_none() {
+            assert!(
+                r.blocked,
+                "0 consumed with a whole frame waiting must be `blocked`"
+            );
+            let pongs = drain(&mut s);
+            assert!(
+                pongs.iter().any(|(_, b)| b.starts_with(&[0x8a])),
+                "{pongs:?}"
+            );
+        }
+    }
+    assert_eq!(off, input.len());
+    assert_eq!(messages, ["x"]);
+}

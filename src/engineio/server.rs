@@ -888,11 +888,15 @@ where
             Err(_) => return Ok(Input::consumed(all)),
         };
         let consumed = r.consumed;
+        // Nothing consumed and nothing to say with bytes waiting: the
+        // WebSocket holds a control frame back until its pending pong is
+        // written. That is "blocked", not "need more bytes".
+        let blocked = consumed == 0 && r.message.is_none() && all > 0;
         let message = r.message.map(|data| f(now, sid, session, user, data));
         Ok(Input {
             consumed,
             message,
-            blocked: false,
+            blocked,
         })
     }
 
