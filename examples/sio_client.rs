@@ -943,7 +943,7 @@ impl OwnedMessage {
             } else {
                 None
             },
-            args: m.args_raw(is_event).to_owned(),
+            args: m.args_raw().to_owned(),
             data: m.data.to_owned(),
             attachments: m.attachments.into_iter().map(<[u8]>::to_vec).collect(),
         }
@@ -951,13 +951,8 @@ impl OwnedMessage {
 
     /// The arguments as separate raw JSON values.
     pub fn arg_list(&self) -> Vec<String> {
-        let m = socketio::Message {
-            nsp: &self.nsp,
-            ack_id: self.ack_id,
-            data: &self.data,
-            attachments: socketio::Attachments::NONE,
-        };
-        m.args(self.name.is_some())
+        let array = format!("[{}]", self.args);
+        sockwire::json::elements(&array)
             .map(|a| a.trim().to_owned())
             .collect()
     }

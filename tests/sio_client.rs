@@ -196,7 +196,7 @@ impl Stack {
             }
             Ok(Some(Event::Event(msg))) => {
                 let name = msg.name().unwrap_or("").to_owned();
-                let args = msg.args_raw(true).to_owned();
+                let args = msg.args_raw().to_owned();
                 let nsp = msg.nsp.to_owned();
                 self.server_seen.push(S::Event(
                     nsp.clone(),

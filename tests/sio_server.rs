@@ -400,8 +400,8 @@ fn events_in_both_directions() {
         .unwrap();
     let Some(Event::Event(m)) = r else { panic!() };
     assert_eq!(m.name(), Some("message"));
-    assert_eq!(m.args_raw(true), r#"1,"2",{"3":[true]}"#);
-    let args = m.args_raw(true).to_owned();
+    assert_eq!(m.args_raw(), r#"1,"2",{"3":[true]}"#);
+    let args = m.args_raw().to_owned();
     h.sio
         .emit(&mut h.eio, "/", "message-back", &args, &[])
         .unwrap();
@@ -439,7 +439,7 @@ fn binary_attachments_in_both_directions() {
     assert_eq!(m.attachments.len(), 2);
     assert_eq!(m.attachments.get(1), Some(&[4u8, 5, 6][..]));
     assert_eq!(m.name(), Some("message"));
-    let args = m.args_raw(true).to_owned();
+    let args = m.args_raw().to_owned();
     let atts: Vec<Vec<u8>> = m.attachments.into_iter().map(<[u8]>::to_vec).collect();
     let refs: Vec<&[u8]> = atts.iter().map(Vec::as_slice).collect();
     h.sio

@@ -242,11 +242,11 @@ fn own(e: ClientEvent<'_>) -> Ev {
         } => Ev::Connect(nsp.into(), sid.into(), recovered),
         ClientEvent::ConnectError { nsp, data } => Ev::ConnectError(nsp.into(), data.into()),
         ClientEvent::Event(m) => {
-            let _ = (m.name(), m.args(true).count(), m.args_raw(true));
+            let _ = (m.name(), m.args().count(), m.args_raw());
             Ev::Event(m.nsp.into(), m.ack_id, m.data.into(), atts(&m))
         }
         ClientEvent::Ack(m) => {
-            let _ = (m.args(false).count(), m.args_raw(false));
+            let _ = (m.args().count(), m.args_raw());
             Ev::Ack(m.nsp.into(), m.ack_id, m.data.into(), atts(&m))
         }
         ClientEvent::Disconnect { nsp } => Ev::Disconnect(nsp.into()),

@@ -19,7 +19,7 @@
 
 use super::packet::{Data, Packet, Payload, PayloadWriter};
 use super::queue::{self, Queue, TAG_BINARY, entry_packet};
-use super::session::{WsInput, ws_packet};
+use super::transport::{WsInput, ws_packet};
 use super::{Error, Transport};
 use crate::entropy::Entropy;
 use crate::http;

@@ -78,6 +78,7 @@ pub mod packet;
 pub(crate) mod queue;
 pub mod server;
 pub mod session;
+mod transport;
 
 pub use client::{
     Client, ClientCloseReason, ClientConfig, ClientEvent, MAX_SID_LEN, Request, websocket_target,

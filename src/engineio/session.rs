@@ -6,11 +6,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::packet::{Data, Packet, Payload, PayloadWriter};
 use super::queue::{self, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
+pub use super::transport::WsInput;
+use super::transport::ws_packet;
 use super::{Config, Error, Transport};
 use crate::entropy::Entropy;
 use crate::http;
 use crate::time::Instant;
-use crate::ws::{self, Assembler, MessageKind};
+use crate::ws::{self, Assembler};
 
 /// A session id: 20 URL-safe base64 characters of 15 random bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,45 +89,6 @@ pub enum Event {
     /// The session is over; the final answers may still be in `poll_http` and
     /// `poll_ws`.
     Closed(CloseReason),
-}
-
-/// A WebSocket data event as an Engine.IO packet: a whole message is decoded
-/// where it lies, pieces go through `assembler`. `Ok(None)`: more pieces to
-/// come (or not a data event). Shared by both roles.
-pub(crate) fn ws_packet<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
-    event: ws::Event<'a>,
-    assembler: &'a mut Assembler<A>,
-) -> Result<Option<Packet<'a>>, Error> {
-    let ws::Event::Data { kind, data, fin } = event else {
-        return Ok(None);
-    };
-    let message = if fin && assembler.pending_len() == 0 {
-        match kind {
-            MessageKind::Text => {
-                ws::Message::Text(core::str::from_utf8(data).map_err(|_| Error::InvalidPacket)?)
-            }
-            MessageKind::Binary => ws::Message::Binary(data),
-        }
-    } else {
-        match assembler.push(&event).map_err(Error::from)? {
-            Some(m) => m,
-            None => return Ok(None),
-        }
-    };
-    Ok(Some(match message {
-        ws::Message::Text(t) => Packet::decode_text(t)?,
-        ws::Message::Binary(b) => Packet::Message(Data::Binary(b)),
-    }))
-}
-
-/// The result of [`Session::handle_ws_input`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct WsInput<'a> {
-    /// Bytes consumed; feed the rest next.
-    pub consumed: usize,
-    /// A message, borrowed from the input or the assembler.
-    pub message: Option<Data<'a>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

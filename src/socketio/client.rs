@@ -4,7 +4,7 @@
 use super::Error;
 use super::acks::Acks;
 use super::packet::{Limits, Packet, PacketType};
-use super::server::{Assembler, Attachments, EventText, Header, MAX_NAMESPACE_LEN, Message};
+use super::wire::{Assembler, Attachments, EventText, Header, MAX_NAMESPACE_LEN, Message};
 use crate::engineio::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT};
 use crate::engineio::{self, Data};
 use crate::entropy::Entropy;
@@ -730,6 +730,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
             ack_id: p.ack_id,
             data: p.data.unwrap_or("[]"),
             attachments,
+            event: matches!(p.kind, PacketType::Event | PacketType::BinaryEvent),
         };
         match p.kind {
             PacketType::Connect => {
@@ -769,7 +770,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
                 // its last argument.
                 let ns = &mut self.namespaces[i];
                 if !ns.pid.is_empty()
-                    && let Some(last) = message.args(true).last()
+                    && let Some(last) = message.args().last()
                     && let Some(s) = last.strip_prefix('"').and_then(|s| s.strip_suffix('"'))
                     && let Ok(s) = heapless::String::try_from(s)
                 {

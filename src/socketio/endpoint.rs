@@ -687,7 +687,8 @@ mod owned {
                 nsp: &self.nsp,
                 ack_id: self.ack_id,
                 data: &self.data,
-                attachments: super::conn::Attachments::EMPTY,
+                attachments: super::conn::Attachments::NONE,
+                event: self.event,
             }
         }
 
@@ -699,12 +700,12 @@ mod owned {
         /// The arguments as one raw JSON text, comma separated (after the
         /// name, for an event): ready to pass to an emit or an ack.
         pub fn args_raw(&self) -> &str {
-            self.view().args_raw(self.event)
+            self.view().args_raw()
         }
 
         /// The arguments as raw JSON values.
         pub fn args(&self) -> crate::json::Elements<'_> {
-            self.view().args(self.event)
+            self.view().args()
         }
 
         /// The attachments as slices.

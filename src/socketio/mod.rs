@@ -62,7 +62,7 @@
 //!         }
 //!         Some(Event::Event(m)) => {
 //!             assert_eq!(m.name(), Some("hello"));
-//!             let args = m.args_raw(true);
+//!             let args = m.args_raw();
 //!             sio.ack(&mut eio, m.nsp, m.ack_id.unwrap(), args, &[]).unwrap();
 //!         }
 //!         _ => {}
@@ -92,6 +92,7 @@ mod error;
 pub mod packet;
 pub mod rooms;
 mod server;
+mod wire;
 
 pub use crate::json;
 pub use client::{

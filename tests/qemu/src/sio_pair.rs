@@ -366,7 +366,7 @@ impl ServerSide {
     /// The session's and the connection's notices.
     fn notices(&mut self) {
         while let Some(e) = self.eio.poll_event() {
-            if let engineio::Event::Closed(reason) = e {
+            if let engineio::SessionEvent::Closed(reason) = e {
                 self.seen.closed = Some(reason);
             }
         }
@@ -411,9 +411,9 @@ impl Peer for ServerSide {
                 }
                 Ok(Some(Event::Event(m))) => match (m.name(), m.ack_id) {
                     (Some("reading"), None) => {
-                        seen.reading = m.args_raw(true) == r#"{"t":21.5}"#;
+                        seen.reading = m.args_raw() == r#"{"t":21.5}"#;
                     }
-                    (Some("hello"), Some(id)) if m.args_raw(true) == r#""world""# => {
+                    (Some("hello"), Some(id)) if m.args_raw() == r#""world""# => {
                         seen.hello_acked = Some(id);
                         if sio.ack(eio, "/", id, r#""hi""#, &[]).is_err() {
                             seen.bad = Some("ack failed");

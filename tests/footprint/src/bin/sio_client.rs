@@ -94,7 +94,7 @@ pub extern "C" fn _start() -> ! {
             match sio.handle_message(now, &mut eio, m, &mut sio_asm, &mut rng) {
                 Ok(Some(ClientEvent::Event(m))) => {
                     output(m.name());
-                    for arg in m.args(true) {
+                    for arg in m.args() {
                         output(arg);
                     }
                     output(m.attachments.get(0));
