@@ -17,7 +17,7 @@ use std::net::TcpListener;
 use std::sync::atomic::AtomicBool;
 
 use sockwire::engineio::{Config, Data, Event, Session, Sid};
-use sockwire::runner::{self, Engine, EngineApp, EngineServer};
+use sockwire::runner::{self, Buf, Engine, EngineApp, EngineServer};
 use sockwire::time::{Duration, Instant};
 
 /// The echo application.
@@ -30,7 +30,7 @@ impl EngineApp for Echo {
         &mut self,
         now: Instant,
         sid: Sid,
-        s: &mut Session<Vec<u8>>,
+        s: &mut Session<Buf>,
         _: &mut (),
         data: Data<'_>,
     ) {

@@ -450,6 +450,10 @@ fn flush<E: Endpoint>(
 // Engine.IO applications
 // ---------------------------------------------------------------------------
 
+/// The buffers of the runner's sessions (zeroed, allocated when first
+/// written).
+pub type Buf = crate::storage::LazyBuf;
+
 /// The Engine.IO server endpoint as the runner keeps it: growable tables,
 /// the operating system's entropy.
 pub type EngineServer<U> = engineio::Server<ConnId, U, Growable, StdEntropy>;
@@ -457,13 +461,13 @@ pub type EngineServer<U> = engineio::Server<ConnId, U, Growable, StdEntropy>;
 /// An Engine.IO application: what it does with messages and events.
 pub trait EngineApp {
     /// Per-session state.
-    type State: engineio::UserState<Vec<u8>>;
+    type State: engineio::UserState<Buf>;
     /// A message from session `sid`; answer on `session`.
     fn on_message(
         &mut self,
         now: Instant,
         sid: Sid,
-        session: &mut Session<Vec<u8>>,
+        session: &mut Session<Buf>,
         state: &mut Self::State,
         data: Data<'_>,
     );
@@ -472,7 +476,7 @@ pub trait EngineApp {
         &mut self,
         now: Instant,
         sid: Sid,
-        session: &mut Session<Vec<u8>>,
+        session: &mut Session<Buf>,
         state: &mut Self::State,
     ) {
         let _ = (now, sid, session, state);
@@ -499,7 +503,7 @@ pub struct Engine<A: EngineApp> {
 
 impl<A: EngineApp> Engine<A>
 where
-    <A::State as engineio::UserState<Vec<u8>>>::Init: Default,
+    <A::State as engineio::UserState<Buf>>::Init: Default,
 {
     /// A server with `config` running `app`.
     pub fn new(config: engineio::Config, app: A) -> Self {

@@ -385,13 +385,66 @@ mod growable {
         }
     }
 
-    impl Buffers for Growable {
-        type Buf = Vec<u8>;
-        fn queue_buf(len: usize) -> Vec<u8> {
-            alloc::vec![0; len]
+    /// The largest buffer [`LazyBuf`] defers: reads of a buffer not yet
+    /// written see this many shared zero bytes.
+    pub const LAZY_MAX: usize = 4 << 20;
+    static ZEROS: [u8; LAZY_MAX] = [0; LAZY_MAX];
+
+    /// A zeroed buffer of a fixed length that takes heap memory only when it
+    /// is first written: a session that never assembles a fragmented or
+    /// binary message never allocates its assemblers (a megabyte each with
+    /// the default `maxPayload`), so servers with many sessions keep their
+    /// memory, and the process its count of memory mappings, in bounds.
+    #[derive(Clone, Debug, Default)]
+    pub struct LazyBuf {
+        len: usize,
+        data: Vec<u8>,
+    }
+
+    impl LazyBuf {
+        /// A buffer of `len` zero bytes (allocated at once above
+        /// [`LAZY_MAX`]).
+        pub fn new(len: usize) -> Self {
+            let data = if len > LAZY_MAX {
+                alloc::vec![0; len]
+            } else {
+                Vec::new()
+            };
+            LazyBuf { len, data }
         }
-        fn assembler_buf(len: usize) -> Vec<u8> {
-            alloc::vec![0; len]
+
+        /// True once the buffer holds memory of its own.
+        pub fn is_allocated(&self) -> bool {
+            self.data.len() == self.len && self.len > 0
+        }
+    }
+
+    impl AsRef<[u8]> for LazyBuf {
+        fn as_ref(&self) -> &[u8] {
+            if self.data.len() == self.len {
+                &self.data
+            } else {
+                &ZEROS[..self.len]
+            }
+        }
+    }
+
+    impl AsMut<[u8]> for LazyBuf {
+        fn as_mut(&mut self) -> &mut [u8] {
+            if self.data.len() != self.len {
+                self.data = alloc::vec![0; self.len];
+            }
+            &mut self.data
+        }
+    }
+
+    impl Buffers for Growable {
+        type Buf = LazyBuf;
+        fn queue_buf(len: usize) -> LazyBuf {
+            LazyBuf::new(len)
+        }
+        fn assembler_buf(len: usize) -> LazyBuf {
+            LazyBuf::new(len)
         }
     }
 
@@ -407,4 +460,52 @@ mod growable {
 }
 
 #[cfg(feature = "alloc")]
-pub use growable::{Queue, TreeMap, TreeTimers};
+pub use growable::{LAZY_MAX, LazyBuf, Queue, TreeMap, TreeTimers};
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_buf_allocates_when_first_written() {
+        let mut b = LazyBuf::new(1 << 20);
+        assert!(!b.is_allocated());
+        assert_eq!(b.as_ref().len(), 1 << 20);
+        assert!(b.as_ref().iter().all(|&x| x == 0));
+        assert!(!b.is_allocated());
+        b.as_mut()[7] = 1;
+        assert!(b.is_allocated());
+        assert_eq!(b.as_ref()[7], 1);
+        let big = LazyBuf::new(LAZY_MAX + 1);
+        assert!(big.is_allocated());
+    }
+
+    #[test]
+    fn tree_timers_pop_in_order() {
+        let mut t: TreeTimers<u8> = TreeTimers::default();
+        t.update(1, None, Some(Instant::from_millis(30))).unwrap();
+        t.update(2, None, Some(Instant::from_millis(10))).unwrap();
+        t.update(
+            1,
+            Some(Instant::from_millis(30)),
+            Some(Instant::from_millis(5)),
+        )
+        .unwrap();
+        assert_eq!(t.first(), Some(Instant::from_millis(5)));
+        assert_eq!(t.pop_due(Instant::from_millis(20)), Some(1));
+        assert_eq!(t.pop_due(Instant::from_millis(20)), Some(2));
+        assert_eq!(t.pop_due(Instant::from_millis(20)), None);
+    }
+
+    #[test]
+    fn linear_tables_refuse_when_full() {
+        let mut m: LinearMap<u8, u8, 2> = LinearMap::default();
+        assert!(m.insert(1, 1).is_ok() && m.insert(2, 2).is_ok());
+        assert_eq!(m.insert(3, 3), Err((3, 3)));
+        assert_eq!(m.remove(&1), Some(1));
+        assert!(m.insert(3, 3).is_ok());
+        let mut t: LinearTimers<u8, 1> = LinearTimers::default();
+        assert!(t.update(1, None, Some(Instant::from_millis(1))).is_ok());
+        assert_eq!(t.update(2, None, Some(Instant::from_millis(1))), Err(2));
+    }
+}

@@ -85,3 +85,33 @@ fn pings_back_to_back_block_until_the_pong_is_written() {
     assert_eq!(off, input.len());
     assert_eq!(messages, ["x"]);
 }
+
+/// A thousand sessions in one endpoint, each answered on its own connection.
+#[test]
+fn a_thousand_polling_sessions() {
+    let mut s = Srv::new(Config::default(), SplitMix64::new(3));
+    let now = Instant::from_millis(0);
+    for conn in 0..1000u32 {
+        let mut head =
+            b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+        let r = s.handle_input(now, conn, &mut head).unwrap();
+        assert_eq!(r.consumed, head.len());
+    }
+    let answered = drain(&mut s);
+    assert_eq!(answered.len(), 1000);
+    assert!(
+        answered
+            .iter()
+            .all(|(_, b)| b.starts_with(b"HTTP/1.1 200 OK"))
+    );
+    assert_eq!(s.sessions(), 1000);
+    let mut opened = 0;
+    while let Some(e) = s.poll_event() {
+        if let Event::Opened { sid, .. } = e {
+            opened += 1;
+            let (session, ()) = s.session(&sid).unwrap();
+            assert_eq!(session.transport(), sockwire::engineio::Transport::Polling);
+        }
+    }
+    assert_eq!(opened, 1000);
+}
