@@ -11,7 +11,8 @@ use sockwire::engineio::{self, Data, Payload, Session, Transport};
 use sockwire::entropy::SplitMix64;
 use sockwire::json;
 use sockwire::socketio::{
-    self, Assembler, Client, Config, Connection, Error, Event, Limits, Notice, Packet,
+    self, Assembler, Client, Config, Connection, ConnectionEvent as Event, Error, Limits, Notice,
+    Packet,
 };
 use sockwire::time::Instant;
 

@@ -13,8 +13,8 @@ use sockwire::engineio::{
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::socketio::{
-    self, Assembler, Client, ClientEvent, ClientNotice, Connection, DisconnectReason, Error, Event,
-    backoff,
+    self, Assembler, Client, ClientEvent, ClientNotice, Connection, ConnectionEvent as Event,
+    DisconnectReason, Error, backoff,
 };
 use sockwire::time::{Duration, Instant};
 use sockwire::ws;

@@ -5,7 +5,9 @@
 
 use sockwire::engineio::{self, Data, Payload, Session, Transport};
 use sockwire::entropy::SplitMix64;
-use sockwire::socketio::{self, Assembler, Config, Connection, Error, Event, Notice};
+use sockwire::socketio::{
+    self, Assembler, Config, Connection, ConnectionEvent as Event, Error, Notice,
+};
 use sockwire::time::{Duration, Instant};
 
 /// An Engine.IO message, owned.

@@ -63,8 +63,8 @@ use sockwire::engineio::{
 use sockwire::entropy::SplitMix64;
 use sockwire::json;
 use sockwire::socketio::{
-    Assembler, Config, Connection, Error, Event, Limits, MAX_EVENT_NAME_LEN, Notice, Packet,
-    PacketType,
+    Assembler, Config, Connection, ConnectionEvent as Event, Error, Limits, MAX_EVENT_NAME_LEN,
+    Notice, Packet, PacketType,
 };
 use sockwire::time::{Duration, Instant};
 use sockwire::ws::{self, MessageKind};

@@ -35,7 +35,7 @@ pub(crate) fn ws_packet<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
     }))
 }
 
-/// The result of [`Session::handle_ws_input`].
+/// The result of [`Session::handle_ws_input`](super::Session::handle_ws_input).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct WsInput<'a> {

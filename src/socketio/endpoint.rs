@@ -11,7 +11,7 @@
 //!
 //! The verbs are the Engine.IO endpoint's: [`handle_accept`](Server::handle_accept),
 //! [`handle_input`](Server::handle_input) (which returns at most one
-//! [`ServerEvent`] per call, borrowed from the input),
+//! [`Event`] per call, borrowed from the input),
 //! [`handle_closed`](Server::handle_closed), [`poll_transmit`](Server::poll_transmit),
 //! [`poll_event`](Server::poll_event) (disconnects and timeouts),
 //! [`poll_timeout`](Server::poll_timeout) / [`handle_timeout`](Server::handle_timeout).
@@ -19,7 +19,7 @@
 //! ```
 //! use sockwire::engineio;
 //! use sockwire::entropy::SplitMix64;
-//! use sockwire::socketio::{Config, Server, ServerEvent};
+//! use sockwire::socketio::{Config, Server, Event};
 //! use sockwire::socketio::rooms::IndexedRooms;
 //! use sockwire::storage::Growable;
 //! use sockwire::time::Instant;
@@ -40,7 +40,7 @@
 //! let head = post.len() - 2;
 //! assert_eq!(io.handle_input(now, 2, &mut post).unwrap().consumed, head);
 //! let input = io.handle_input(now, 2, &mut post[head..]).unwrap();
-//! let Some(ServerEvent::Connect { sid, nsp: "/", auth: None }) = input.message else { panic!() };
+//! let Some(Event::Connect { sid, nsp: "/", auth: None }) = input.message else { panic!() };
 //! let socket = io.accept(&sid, "/").unwrap();
 //! io.join(&socket, "lobby").unwrap();
 //! let sent = io.broadcast("/", &["lobby"], &[], "hello", "\"all\"", &[]).unwrap();
@@ -90,11 +90,14 @@ pub struct SocketRef {
     nsp: heapless::String<{ conn::MAX_NAMESPACE_LEN }>,
 }
 
+/// The former name of [`Event`].
+pub type ServerEvent<'a> = Event<'a>;
+
 /// What the application learns from [`Server::handle_input`] and
 /// [`Server::poll_event`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ServerEvent<'a> {
+pub enum Event<'a> {
     /// Session `sid` asks to join `nsp` (a namespace that exists): answer
     /// with [`Server::accept`] or [`Server::refuse`] (the reference's
     /// middleware decides here). No answer within the connect timeout closes
@@ -273,7 +276,7 @@ where
         now: Instant,
         conn: H,
         input: &'a mut [u8],
-    ) -> Result<engineio::Input<ServerEvent<'a>>, engineio::Error> {
+    ) -> Result<engineio::Input<Event<'a>>, engineio::Error> {
         let sockets = &mut self.sockets;
         let rooms = &mut self.rooms;
         let pending = &mut self.pending;
@@ -303,7 +306,7 @@ where
     // Commands
     // ------------------------------------------------------------------
 
-    /// Accepts session `sid` into `nsp` (after [`ServerEvent::Connect`]) with
+    /// Accepts session `sid` into `nsp` (after [`Event::Connect`]) with
     /// a fresh socket id, answering its CONNECT.
     pub fn accept(&mut self, sid: &Sid, nsp: &str) -> Result<Sid, Error> {
         let socket = Sid::random(self.eio.entropy());
@@ -370,8 +373,8 @@ where
     }
 
     /// [`emit`](Self::emit) asking for an ack: returns its id, which the
-    /// [`ServerEvent::Ack`] carries; with a `timeout`, a
-    /// [`ServerEvent::AckTimeout`] comes instead if it is late.
+    /// [`Event::Ack`] carries; with a `timeout`, a
+    /// [`Event::AckTimeout`] comes instead if it is late.
     pub fn emit_with_ack(
         &mut self,
         now: Instant,
@@ -547,18 +550,14 @@ where
     /// the sockets' rooms already gone), ack and connect timeouts, protocol
     /// errors.
     #[must_use]
-    pub fn poll_event(&mut self) -> Option<ServerEvent<'static>> {
+    pub fn poll_event(&mut self) -> Option<Event<'static>> {
         loop {
             if let Some(p) = self.pending.pop_front() {
                 return Some(match p {
-                    Pending::Disconnect { socket, reason } => {
-                        ServerEvent::Disconnect { socket, reason }
-                    }
-                    Pending::AckTimeout { sid, id } => ServerEvent::AckTimeout { sid, id },
-                    Pending::ConnectTimeout { sid } => ServerEvent::ConnectTimeout { sid },
-                    Pending::ProtocolError { sid, error } => {
-                        ServerEvent::ProtocolError { sid, error }
-                    }
+                    Pending::Disconnect { socket, reason } => Event::Disconnect { socket, reason },
+                    Pending::AckTimeout { sid, id } => Event::AckTimeout { sid, id },
+                    Pending::ConnectTimeout { sid } => Event::ConnectTimeout { sid },
+                    Pending::ProtocolError { sid, error } => Event::ProtocolError { sid, error },
                 });
             }
             match self.eio.poll_event()? {
@@ -614,7 +613,7 @@ fn on_message<'a, B, M, R>(
     sockets: &mut M,
     rooms: &mut R,
     pending: &mut heapless::Deque<Pending, 32>,
-) -> Option<ServerEvent<'a>>
+) -> Option<Event<'a>>
 where
     B: AsMut<[u8]> + AsRef<[u8]>,
     M: Map<Sid, SocketRef>,
@@ -625,19 +624,19 @@ where
     drain_notices(sid, conn, pending);
     let socket_of = |nsp: &str| conn.socket_id(nsp).copied().unwrap_or(Sid::ZERO);
     match event {
-        Ok(Some(ConnEvent::Connect { nsp, auth })) => Some(ServerEvent::Connect { sid, nsp, auth }),
-        Ok(Some(ConnEvent::Event(message))) => Some(ServerEvent::Event {
+        Ok(Some(ConnEvent::Connect { nsp, auth })) => Some(Event::Connect { sid, nsp, auth }),
+        Ok(Some(ConnEvent::Event(message))) => Some(Event::Event {
             socket: socket_of(message.nsp),
             message,
         }),
-        Ok(Some(ConnEvent::Ack(message))) => Some(ServerEvent::Ack {
+        Ok(Some(ConnEvent::Ack(message))) => Some(Event::Ack {
             socket: socket_of(message.nsp),
             message,
         }),
         Ok(Some(ConnEvent::Disconnect { socket, .. })) => {
             sockets.remove(&socket);
             rooms.leave_all(socket);
-            Some(ServerEvent::Disconnect {
+            Some(Event::Disconnect {
                 socket,
                 reason: "client namespace disconnect",
             })
@@ -652,7 +651,7 @@ pub use owned::{OwnedEvent, OwnedMessage};
 
 #[cfg(feature = "alloc")]
 mod owned {
-    use super::{Error, Message, ServerEvent, Sid};
+    use super::{Error, Event, Message, Sid};
     use alloc::string::String;
     use alloc::vec::Vec;
 
@@ -714,11 +713,11 @@ mod owned {
         }
     }
 
-    /// A [`ServerEvent`] copied out of the input (feature `alloc`).
+    /// A [`Event`] copied out of the input (feature `alloc`).
     #[derive(Clone, Debug, PartialEq, Eq)]
     #[non_exhaustive]
     pub enum OwnedEvent {
-        /// See [`ServerEvent::Connect`].
+        /// See [`Event::Connect`].
         Connect {
             /// The Engine.IO session.
             sid: Sid,
@@ -727,40 +726,40 @@ mod owned {
             /// The handshake auth, raw JSON.
             auth: Option<String>,
         },
-        /// See [`ServerEvent::Event`].
+        /// See [`Event::Event`].
         Event {
             /// The socket.
             socket: Sid,
             /// The event.
             message: OwnedMessage,
         },
-        /// See [`ServerEvent::Ack`].
+        /// See [`Event::Ack`].
         Ack {
             /// The socket.
             socket: Sid,
             /// The ack.
             message: OwnedMessage,
         },
-        /// See [`ServerEvent::Disconnect`].
+        /// See [`Event::Disconnect`].
         Disconnect {
             /// The socket.
             socket: Sid,
             /// Why.
             reason: &'static str,
         },
-        /// See [`ServerEvent::AckTimeout`].
+        /// See [`Event::AckTimeout`].
         AckTimeout {
             /// The Engine.IO session.
             sid: Sid,
             /// The ack id.
             id: u64,
         },
-        /// See [`ServerEvent::ConnectTimeout`].
+        /// See [`Event::ConnectTimeout`].
         ConnectTimeout {
             /// The Engine.IO session.
             sid: Sid,
         },
-        /// See [`ServerEvent::ProtocolError`].
+        /// See [`Event::ProtocolError`].
         ProtocolError {
             /// The Engine.IO session.
             sid: Sid,
@@ -769,31 +768,27 @@ mod owned {
         },
     }
 
-    impl ServerEvent<'_> {
+    impl Event<'_> {
         /// Copies the event out of the input.
         pub fn to_owned(&self) -> OwnedEvent {
             match *self {
-                ServerEvent::Connect { sid, nsp, auth } => OwnedEvent::Connect {
+                Event::Connect { sid, nsp, auth } => OwnedEvent::Connect {
                     sid,
                     nsp: nsp.into(),
                     auth: auth.map(String::from),
                 },
-                ServerEvent::Event { socket, message } => OwnedEvent::Event {
+                Event::Event { socket, message } => OwnedEvent::Event {
                     socket,
                     message: OwnedMessage::new(&message, true),
                 },
-                ServerEvent::Ack { socket, message } => OwnedEvent::Ack {
+                Event::Ack { socket, message } => OwnedEvent::Ack {
                     socket,
                     message: OwnedMessage::new(&message, false),
                 },
-                ServerEvent::Disconnect { socket, reason } => {
-                    OwnedEvent::Disconnect { socket, reason }
-                }
-                ServerEvent::AckTimeout { sid, id } => OwnedEvent::AckTimeout { sid, id },
-                ServerEvent::ConnectTimeout { sid } => OwnedEvent::ConnectTimeout { sid },
-                ServerEvent::ProtocolError { sid, error } => {
-                    OwnedEvent::ProtocolError { sid, error }
-                }
+                Event::Disconnect { socket, reason } => OwnedEvent::Disconnect { socket, reason },
+                Event::AckTimeout { sid, id } => OwnedEvent::AckTimeout { sid, id },
+                Event::ConnectTimeout { sid } => OwnedEvent::ConnectTimeout { sid },
+                Event::ProtocolError { sid, error } => OwnedEvent::ProtocolError { sid, error },
             }
         }
     }

@@ -38,7 +38,7 @@
 //! ```
 //! use sockwire::engineio::{self, Data, Session, Transport};
 //! use sockwire::entropy::SplitMix64;
-//! use sockwire::socketio::{Assembler, Config, Connection, Event};
+//! use sockwire::socketio::{Assembler, Config, Connection, ConnectionEvent as Event};
 //! use sockwire::time::Instant;
 //!
 //! let now = Instant::from_millis(0);
@@ -99,11 +99,11 @@ pub use client::{
     Client, ClientConfig, ClientEvent, ClientNotice, DisconnectReason, MAX_AUTH_LEN,
     MAX_RECOVERY_LEN, backoff,
 };
-pub use endpoint::{Broadcast, Server, ServerEvent};
+pub use endpoint::{Broadcast, Event, Server, ServerEvent};
 pub use error::Error;
 pub use packet::{Limits, Packet, PacketType};
 pub use rooms::{RoomTable, Rooms};
 pub use server::{
-    Assembler, AttachmentIter, Attachments, Config, Connection, Event, MAX_EVENT_NAME_LEN,
-    MAX_NAMESPACE_LEN, Message, Notice,
+    Assembler, AttachmentIter, Attachments, Config, Connection, Event as ConnectionEvent,
+    MAX_EVENT_NAME_LEN, MAX_NAMESPACE_LEN, Message, Notice,
 };

@@ -174,8 +174,8 @@ impl<'a> Iterator for AttachmentIter<'a> {
 pub struct Message<'a> {
     /// The namespace.
     pub nsp: &'a str,
-    /// For an event, the id to answer with [`Connection::ack`] (the client
-    /// waits for it); for an ack, the id [`Connection::emit_with_ack`] gave.
+    /// For an event, the id to answer with [`Connection::ack`](super::Connection::ack) (the client
+    /// waits for it); for an ack, the id [`Connection::emit_with_ack`](super::Connection::emit_with_ack) gave.
     pub ack_id: Option<u64>,
     /// The whole JSON array (`["name", args...]` for an event, `[args...]` for
     /// an ack); its placeholders stand for the attachments.
@@ -208,7 +208,7 @@ impl<'a> Message<'a> {
     }
 
     /// The arguments as one raw JSON text, comma separated, ready to pass to
-    /// [`Connection::emit`] or [`Connection::ack`] (`1,"two"` for
+    /// [`Connection::emit`](super::Connection::emit) or [`Connection::ack`](super::Connection::ack) (`1,"two"` for
     /// `["name",1,"two"]`).
     pub fn args_raw(&self) -> &'a str {
         let mut it = json::elements(self.data);
@@ -228,7 +228,7 @@ impl<'a> Message<'a> {
     }
 }
 
-/// The longest event name [`Connection::emit`] and
+/// The longest event name [`Connection::emit`](super::Connection::emit) and
 /// [`Client::emit`](super::Client::emit) take, in bytes once written as a JSON
 /// string (quotes and escapes included); longer is [`Error::BufferTooSmall`].
 pub const MAX_EVENT_NAME_LEN: usize = 256;

@@ -13,7 +13,7 @@ use sockwire::engineio::{
     self, ClientCloseReason, ClientEvent as EioEvent, Route, Session, Transport, route,
     websocket_target,
 };
-use sockwire::socketio::{self, ClientEvent, Event};
+use sockwire::socketio::{self, ClientEvent, ConnectionEvent as Event};
 use sockwire::time::{Duration, Instant};
 use sockwire::ws::{self, Accept, ClientHandshake, ClientRequest, ServerHandshake};
 
