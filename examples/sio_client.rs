@@ -3,13 +3,13 @@
 //! thread and with no other crate.
 //!
 //! ```text
-//! cargo run --example sio_client -- 127.0.0.1:3000 [--polling | --polling-only]
+//! cargo run --example sio_client -- HOST:PORT [--polling | --polling-only]
 //! ```
 //!
 //! The demo joins `/`, emits `message` and prints the `message-back` the
 //! reference test server (`tests/peers/sio_server.mjs`, or
-//! `examples/sio_server.rs`) answers with. It only connects to loopback
-//! addresses. Set `SIO_CLIENT_TRACE=1` to see every Engine.IO text message
+//! `examples/sio_server.rs`) answers with. It connects to any address
+//! given. Set `SIO_CLIENT_TRACE=1` to see every Engine.IO text message
 //! received on stderr.
 //!
 //! # What it shows
@@ -92,19 +92,11 @@ fn other(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("{what}: {e}"))
 }
 
-/// Resolves `addr` and refuses anything that is not a loopback address.
-pub fn loopback_addr(addr: &str) -> io::Result<SocketAddr> {
-    let addr = addr
-        .to_socket_addrs()?
+/// Resolves `addr` (any host the user gives).
+pub fn resolve_addr(addr: &str) -> io::Result<SocketAddr> {
+    addr.to_socket_addrs()?
         .next()
-        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "no address"))?;
-    if !addr.ip().is_loopback() {
-        return Err(io::Error::new(
-            ErrorKind::InvalidInput,
-            format!("{addr} is not a loopback address: this example only connects to 127.0.0.1"),
-        ));
-    }
-    Ok(addr)
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "no address"))
 }
 
 // ---------------------------------------------------------------------------
@@ -1058,7 +1050,7 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Connects to `addr` (a loopback address) on `path` (`/socket.io/`)
+    /// Connects to `addr` on `path` (`/socket.io/`)
     /// with the reference client's settings and joins `namespaces`, each with
     /// its handshake auth (a JSON object) if any. A failed first attempt is
     /// retried like a lost connection (see the events).
@@ -1110,7 +1102,7 @@ impl Runner {
         kind: TransportKind,
         upgrade: bool,
     ) -> io::Result<Runner> {
-        let addr = loopback_addr(addr)?;
+        let addr = resolve_addr(addr)?;
         let mut runner = Runner {
             addr,
             eio_config: engineio::ClientConfig {
