@@ -1410,6 +1410,7 @@ impl Runner {
                     })
                 }
                 ClientNotice::AckTimeout(id) => self.events.push_back(OwnedEvent::AckTimeout(id)),
+                ClientNotice::Fatal(e) => self.events.push_back(OwnedEvent::Error(e.to_string())),
                 other => self
                     .events
                     .push_back(OwnedEvent::Error(format!("unknown notice {other:?}"))),

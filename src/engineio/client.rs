@@ -511,7 +511,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
             Ok(Some(p)) => p,
             Ok(None) => return done(None),
             Err(e) => {
-                self.ws_fail(probing, e);
+                let opening = matches!(self.phase, Phase::Opening { .. });
+                self.ws_fail(probing, if opening { Error::NotEngineIo } else { e });
                 return done(None);
             }
         };
@@ -545,7 +546,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         if let Phase::Opening { .. } = self.phase {
             return match packet {
                 Packet::Open(json) => self.on_open(now, json).map(|()| None),
-                _ => Err(self.fail(Error::UnexpectedPacket)),
+                // Whatever answered is not an Engine.IO server.
+                _ => Err(self.fail(Error::NotEngineIo)),
             };
         }
         match packet {
@@ -710,7 +712,18 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         self.now = now;
         self.get_in_flight = false;
         if status != 200 && !self.is_closed() {
-            return Err(self.fail(Error::RequestFailed(status)));
+            // The handshake refused with the reference server's JSON error is
+            // an Engine.IO server saying no; anything else is not one.
+            let engine_refusal = status == 400
+                || status == 403
+                || core::str::from_utf8(body).is_ok_and(|b| json::get(b.trim(), "code").is_some());
+            let opening = matches!(self.phase, Phase::Opening { .. });
+            let e = if opening && !engine_refusal {
+                Error::NotEngineIo
+            } else {
+                Error::RequestFailed(status)
+            };
+            return Err(self.fail(e));
         }
         Ok(Payload::new(body))
     }
@@ -728,6 +741,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         while matches!(self.phase, Phase::Opening { .. } | Phase::Open) {
             match payload.next() {
                 None => break,
+                Some(Err(_)) if matches!(self.phase, Phase::Opening { .. }) => {
+                    return Err(self.fail(Error::NotEngineIo));
+                }
                 Some(Err(e)) => return Err(self.fail(e)),
                 Some(Ok(packet)) => {
                     if let Some(d) = self.on_packet(now, packet)? {
@@ -875,7 +891,17 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
         }
         match self.phase {
             Phase::Opening { deadline } if now >= deadline => {
-                self.end(ClientCloseReason::OpenTimeout, Some(1000));
+                let ws_open = self
+                    .ws
+                    .as_ref()
+                    .is_some_and(|w| w.state() == ws::State::Open);
+                if self.transport == Transport::WebSocket && ws_open {
+                    // The WebSocket opened, and no open packet came: an
+                    // Engine.IO server sends it right after the 101.
+                    self.fail(Error::NotEngineIo);
+                } else {
+                    self.end(ClientCloseReason::OpenTimeout, Some(1000));
+                }
             }
             Phase::Open if self.ping_deadline.is_some_and(|d| now >= d) => {
                 self.end(ClientCloseReason::PingTimeout, Some(1000));

@@ -69,6 +69,13 @@ pub enum Error {
     RequestFailed(u16),
     /// The WebSocket transport failed; its close frame is queued.
     WebSocket(ws::Error),
+    /// Client: the server is not an Engine.IO (or Socket.IO) server. Its first
+    /// answer was not an open packet: a WebSocket that opened and sent
+    /// something else, or nothing within the open timeout (a plain
+    /// WebSocket echo server, say), or a polling handshake answered by
+    /// something other than an open packet or the reference server's JSON
+    /// refusal. Retrying will not help.
+    NotEngineIo,
 
     // ---- the caller misused the API ----
     /// The output buffer is too small; it was left untouched.
@@ -233,6 +240,9 @@ impl fmt::Display for Error {
             Error::RequestFailed(0) => f.write_str("a polling request failed"),
             Error::RequestFailed(status) => write!(f, "a polling request got HTTP {status}"),
             Error::WebSocket(e) => write!(f, "WebSocket transport: {e}"),
+            Error::NotEngineIo => f.write_str(
+                "the server is not an Engine.IO/Socket.IO server (its first answer was not an open packet)",
+            ),
             Error::BufferTooSmall { required } => {
                 write!(f, "output buffer too small: {required} bytes needed")
             }

@@ -172,6 +172,10 @@ pub enum ClientNotice {
     },
     /// No ack arrived in time for this id.
     AckTimeout(u64),
+    /// The transport failed in a way no retry mends (the server is not an
+    /// Engine.IO/Socket.IO server: [`engineio::Error::NotEngineIo`]); the
+    /// client stopped and will not reconnect.
+    Fatal(engineio::Error),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -659,6 +663,14 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
             ns.state = NsState::Waiting;
         }
         if self.phase == Phase::Stopped {
+            return;
+        }
+        if let DisconnectReason::TransportClosed(engineio::ClientCloseReason::Error(
+            e @ engineio::Error::NotEngineIo,
+        )) = reason
+        {
+            self.phase = Phase::Stopped;
+            let _ = self.notices.push_back(ClientNotice::Fatal(e));
             return;
         }
         if !self.config.reconnection || self.namespaces.is_empty() {
