@@ -15,7 +15,8 @@ use std::time::Duration;
 use sockwire::ws::Config;
 use sockwire::ws::blocking::{Message, WebSocket};
 
-fn serve(stream: TcpStream) -> io::Result<()> {
+/// Echoes on one accepted connection until it closes.
+pub fn serve(stream: TcpStream) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut ws = WebSocket::accept(stream, Config::default())?;
     let result = loop {
