@@ -29,7 +29,10 @@
 //!    more than the 1 KiB smoltcp socket buffers, so the server's connection
 //!    is paused (`set_paused`) until its socket drains;
 //! 5. both clients ask to join a room; a `broadcast` to it reaches both, and
-//!    one with an `except` (bob's socket id) reaches only alice;
+//!    one with an `except` (bob's socket id) reaches only alice; two
+//!    1,500-byte broadcasts back to back overflow the 2 KiB send queues: the
+//!    second is counted `full` for both targets, and each client gets the
+//!    first one whole;
 //! 6. 2.5 idle seconds: the loop sleeps from deadline to deadline, the
 //!    heartbeat (1 s) keeps both sessions;
 //! 7. a clean close: each client leaves `/` and closes its Engine.IO session;
@@ -1094,6 +1097,37 @@ pub fn run() -> Result<()> {
             .collect()
     };
     s.run_until("alice's two news", |s| news(&s.clients[ALICE]).len() == 2)?;
+
+    //    A broadcast that does not fit is counted, not dropped in silence:
+    //    two 1,500-byte photos back to back, with no transmit in between,
+    //    overflow each session's 2 KiB send queue.
+    let now = s.net.now();
+    let photo = vec![0xa5u8; BLOB];
+    let first =
+        s.io.broadcast("/", &["lab"], &[], "photo", "1", &[&photo])?;
+    let second =
+        s.io.broadcast("/", &["lab"], &[], "photo", "2", &[&photo])?;
+    trace(
+        now,
+        "server",
+        &format!("two photos to lab at once: {first:?}, then {second:?}"),
+    );
+    ensure!(
+        first.delivered == 2 && first.full == 0 && second.delivered == 0 && second.full == 2,
+        "the second photo finds both queues full: {first:?} {second:?}"
+    );
+    s.drain_server(now)?;
+    let photos = |c: &ClientEnd| -> Vec<(String, bool)> {
+        c.seen
+            .events
+            .iter()
+            .filter(|e| e.name == "photo")
+            .map(|e| (e.args.clone(), e.attachments == [vec![0xa5u8; BLOB]]))
+            .collect()
+    };
+    s.run_until("the photos", |s| {
+        s.clients.iter().all(|c| !photos(c).is_empty())
+    })?;
     // 6. The heartbeat, on the virtual clock: the loop sleeps from deadline
     //    to deadline; the sessions live on. (Bob's news has arrived by now.)
     let (until, timeouts) = (s.net.now_ms + 2 * PING_INTERVAL + 500, s.timeouts);
@@ -1108,6 +1142,14 @@ pub fn run() -> Result<()> {
         "alice: {:?}",
         news(&s.clients[ALICE])
     );
+    for c in &s.clients {
+        ensure!(
+            photos(c) == [("1".to_string(), true)],
+            "{}: exactly the first photo, whole: {:?}",
+            c.name,
+            photos(c)
+        );
+    }
     ensure!(
         news(&s.clients[BOB]) == [r#""to all""#],
         "bob: {:?}",
