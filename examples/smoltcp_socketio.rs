@@ -61,10 +61,9 @@
 
 use std::error::Error as StdError;
 
-use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
-use smoltcp::phy::{Loopback, Medium};
+use smoltcp::iface::{PollResult, SocketHandle};
 use smoltcp::socket::tcp;
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+use smoltcp::wire::IpAddress;
 
 use sockwire::engineio::{self, ClientEvent as EioEvent, Sid, websocket_target};
 use sockwire::entropy::SplitMix64;
@@ -110,6 +109,10 @@ const TARGET: &str = "/socket.io/?EIO=4&transport=websocket";
 pub type IoServer = socketio::Server<u8, Fixed<4, 2, 2048>, SplitMix64, Rooms<Sid, 4, 4>>;
 type EioClient = engineio::Client<[u8; CLIENT_QUEUE], SplitMix64>;
 type SioClient = socketio::Client<[u8; CLIENT_SEND], 2, 4>;
+
+#[path = "common/smoltcp_net.rs"]
+mod net;
+use net::Net;
 
 type Result<T> = core::result::Result<T, Box<dyn StdError>>;
 
@@ -602,53 +605,11 @@ fn on_eio_events(
 }
 
 // =============================================================================
-// The virtual network: smoltcp's loopback interface on a virtual clock.
+// The virtual network (examples/common/smoltcp_net.rs): how this example
+// polls the loopback interface and moves the virtual clock.
 // =============================================================================
 
-struct Net {
-    now_ms: u64,
-    device: Loopback,
-    iface: Interface,
-    sockets: SocketSet<'static>,
-}
-
 impl Net {
-    fn new() -> Net {
-        let mut device = Loopback::new(Medium::Ip);
-        let config = IfaceConfig::new(HardwareAddress::Ip);
-        let mut iface = Interface::new(config, &mut device, smoltcp::time::Instant::from_millis(0));
-        iface.update_ip_addrs(|addrs| {
-            addrs
-                .push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8))
-                .unwrap();
-        });
-        Net {
-            now_ms: 0,
-            device,
-            iface,
-            sockets: SocketSet::new(Vec::new()),
-        }
-    }
-
-    fn add_socket(&mut self) -> SocketHandle {
-        // A firmware would lend static arrays here; any `ManagedSlice` works.
-        let rx = tcp::SocketBuffer::new(vec![0; SOCKET_BUF]);
-        let tx = tcp::SocketBuffer::new(vec![0; SOCKET_BUF]);
-        self.sockets.add(tcp::Socket::new(rx, tx))
-    }
-
-    fn sock(&mut self, h: SocketHandle) -> &mut tcp::Socket<'static> {
-        self.sockets.get_mut::<tcp::Socket>(h)
-    }
-
-    fn net_now(&self) -> smoltcp::time::Instant {
-        smoltcp::time::Instant::from_millis(self.now_ms as i64)
-    }
-
-    fn now(&self) -> Instant {
-        Instant::from_millis(self.now_ms)
-    }
-
     /// Runs the interface until the loopback queue is empty (a packet sent
     /// by one socket is received by the other on the next poll). True if
     /// anything happened.
@@ -668,10 +629,7 @@ impl Net {
     /// timer and `deadline` (what a firmware does with a timer interrupt and
     /// WFI). Never backwards.
     fn sleep(&mut self, deadline: Option<Instant>) -> Result<()> {
-        let net = self
-            .iface
-            .poll_delay(self.net_now(), &self.sockets)
-            .map(|d| self.now_ms + d.total_millis());
+        let net = self.poll_delay_ms().map(|d| self.now_ms + d);
         let until = [net, deadline.map(|t| t.as_millis())]
             .into_iter()
             .flatten()
@@ -704,7 +662,7 @@ impl Scenario {
         let mut net = Net::new();
         let mut conns = Vec::new();
         for _ in 0..SLOTS {
-            let h = net.add_socket();
+            let h = net.add_socket(SOCKET_BUF);
             net.sock(h).listen(PORT)?;
             conns.push(ServerConn::new(h));
         }
@@ -744,7 +702,7 @@ impl Scenario {
     /// A client that connects now, with its `auth`.
     fn add_client(&mut self, name: &'static str, auth: &'static str) -> Result<usize> {
         let i = self.clients.len();
-        let h = self.net.add_socket();
+        let h = self.net.add_socket(SOCKET_BUF);
         let cx = self.net.iface.context();
         self.net.sockets.get_mut::<tcp::Socket>(h).connect(
             cx,
