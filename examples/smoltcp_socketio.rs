@@ -39,7 +39,14 @@
 //!    the server reports both disconnects, closes TCP, and holds no
 //!    connection, session, socket or room;
 //! 8. mallory connects with a wrong token: CONNECT_ERROR `bad token`, then
-//!    closes.
+//!    closes;
+//! 9. carol connects on a server socket that listens again once its last
+//!    connection's TIME-WAIT (10 s) is over, is accepted, then hangs (the
+//!    application stops running her client): the server's heartbeat finds
+//!    her gone after pingInterval + pingTimeout (1.5 s), reports the
+//!    disconnect (`ping timeout`) and closes; when carol runs again her
+//!    client sees the close. The server ends with no connection, session,
+//!    socket or room.
 //!
 //! The run loop is the endpoint's: after every input and every command, drain
 //! `poll_transmit` and `poll_event`; when nothing moves, advance the virtual
@@ -102,6 +109,7 @@ const HEAD_BUF: usize = 512;
 const BLOB: usize = 1500;
 /// The server's heartbeat.
 const PING_INTERVAL: u64 = 1000;
+const PING_TIMEOUT: u64 = 500;
 /// The WebSocket target the clients open (what `websocket_target` writes).
 const TARGET: &str = "/socket.io/?EIO=4&transport=websocket";
 
@@ -208,6 +216,7 @@ impl ServerApp {
                 let who = match auth.as_str() {
                     r#"{"token":"alice-secret"}"# => "alice",
                     r#"{"token":"bob-secret"}"# => "bob",
+                    r#"{"token":"carol-secret"}"# => "carol",
                     _ => {
                         trace(now, "server", &format!("refuses {sid:?}: auth {auth}"));
                         io.refuse(&sid, &nsp, "bad token")?;
@@ -325,6 +334,8 @@ pub struct ClientEnd {
     rng: SplitMix64,
     eof: bool,
     tcp_closed: bool,
+    /// The application stopped running this client (a device that hangs).
+    frozen: bool,
     seen: ClientSeen,
 }
 
@@ -360,6 +371,7 @@ impl ClientEnd {
             rng,
             eof: false,
             tcp_closed: false,
+            frozen: false,
             seen: ClientSeen::default(),
         }
     }
@@ -679,7 +691,7 @@ impl Scenario {
                 max_headers: 32,
             },
             ping_interval: Duration::from_millis(PING_INTERVAL),
-            ping_timeout: Duration::from_millis(500),
+            ping_timeout: Duration::from_millis(PING_TIMEOUT),
             max_connections: 4,
             max_sessions: 2,
             send_queue_len: 2048,
@@ -765,6 +777,13 @@ impl Scenario {
             let sock = self.net.sock(handle);
             let c = &mut self.conns[id];
             let conn = id as u8;
+            if !c.open && !c.close_after && sock.state() == tcp::State::Closed {
+                // The last connection is over (TIME-WAIT included): the
+                // socket serves the next one.
+                sock.listen(PORT)?;
+                trace(now, "server", &format!("socket {conn} listens again"));
+                moved = true;
+            }
             if !c.open && sock.state() == tcp::State::Established && c.rx_len == 0 {
                 if c.close_after || c.tx_end > 0 {
                     continue;
@@ -821,7 +840,7 @@ impl Scenario {
         let mut moved = self.net.poll();
         let now = self.net.now();
         moved |= self.serve(now)?;
-        for c in self.clients.iter_mut() {
+        for c in self.clients.iter_mut().filter(|c| !c.frozen) {
             let sock = self.net.sockets.get_mut::<tcp::Socket>(c.socket);
             moved |= c.service(now, sock)?;
         }
@@ -830,7 +849,7 @@ impl Scenario {
             self.timeouts += 1;
             moved |= self.drain_server(now)?;
         }
-        for c in self.clients.iter_mut() {
+        for c in self.clients.iter_mut().filter(|c| !c.frozen) {
             if c.poll_timeout().is_some_and(|t| t <= now) {
                 c.handle_timeout(now)?;
                 let sock = self.net.sockets.get_mut::<tcp::Socket>(c.socket);
@@ -841,7 +860,12 @@ impl Scenario {
         if !moved {
             let deadline = [self.io.poll_timeout()]
                 .into_iter()
-                .chain(self.clients.iter().map(|c| c.poll_timeout()))
+                .chain(
+                    self.clients
+                        .iter()
+                        .filter(|c| !c.frozen)
+                        .map(|c| c.poll_timeout()),
+                )
                 .flatten()
                 .min();
             self.net.sleep(deadline)?;
@@ -849,9 +873,17 @@ impl Scenario {
         Ok(())
     }
 
-    /// Runs the loop until `done` holds, within 10 s of virtual time.
+    /// Every client and server connection closed, no session left.
+    fn all_closed(&self) -> bool {
+        self.clients.iter().all(|c| c.tcp_closed && c.eof)
+            && self.conns.iter().all(|c| !c.open)
+            && self.io.engine().connections() == 0
+            && self.io.engine().sessions() == 0
+    }
+
+    /// Runs the loop until `done` holds, within 20 s of virtual time.
     fn run_until(&mut self, what: &str, done: impl Fn(&Scenario) -> bool) -> Result<()> {
-        let limit = self.net.now_ms + 10_000;
+        let limit = self.net.now_ms + 20_000;
         for _ in 0..100_000 {
             if done(self) {
                 return Ok(());
@@ -1126,12 +1158,7 @@ pub fn run() -> Result<()> {
             Ok(())
         })?;
     }
-    s.run_until("everything closed", |s| {
-        s.clients.iter().all(|c| c.tcp_closed && c.eof)
-            && s.conns.iter().all(|c| !c.open)
-            && s.io.engine().connections() == 0
-            && s.io.engine().sessions() == 0
-    })?;
+    s.run_until("everything closed", Scenario::all_closed)?;
     ensure!(
         s.app.disconnects.len() == 2
             && s.app.disconnects.iter().any(|d| d.0 == alice)
@@ -1162,12 +1189,50 @@ pub fn run() -> Result<()> {
         eio.close(now);
         Ok(())
     })?;
-    s.run_until("mallory closed", |s| {
-        s.clients.iter().all(|c| c.tcp_closed && c.eof)
-            && s.conns.iter().all(|c| !c.open)
-            && s.io.engine().sessions() == 0
-    })?;
+    s.run_until("mallory closed", Scenario::all_closed)?;
     ensure!(s.app.disconnects.len() == 2, "mallory never had a socket");
+    for c in &s.clients {
+        ensure!(
+            c.seen.closed == Some(engineio::ClientCloseReason::ForcedClose),
+            "{}: closed by the client: {:?}",
+            c.name,
+            c.seen.closed
+        );
+    }
+
+    // 9. A client that hangs: carol connects on a socket that listens again
+    //    once its last connection's TIME-WAIT is over, then stops running.
+    //    The server's heartbeat finds her gone (ping timeout), reports the
+    //    disconnect and closes; when carol runs again she sees the close.
+    s.run_until("a socket listens again", |s| {
+        s.conns
+            .iter()
+            .any(|c| s.net.sockets.get::<tcp::Socket>(c.socket).state() == tcp::State::Listen)
+    })?;
+    let carol = s.add_client("carol", r#"{"token":"carol-secret"}"#)?;
+    s.run_until("carol welcomed", |s| {
+        !s.clients[carol].seen.events.is_empty()
+    })?;
+    let carol_socket = s.app.socket_of("carol")?;
+    let hang = s.net.now_ms;
+    trace(s.net.now(), "carol", "hangs");
+    s.clients[carol].frozen = true;
+    s.run_until("carol's ping timeout", |s| s.app.disconnects.len() == 3)?;
+    let waited = s.net.now_ms - hang;
+    ensure!(
+        s.app.disconnects[2] == (carol_socket, "ping timeout")
+            && waited <= PING_INTERVAL + PING_TIMEOUT
+            && s.io.sockets() == 0,
+        "carol: {:?} after {waited} ms",
+        s.app.disconnects[2]
+    );
+    trace(s.net.now(), "carol", "runs again");
+    s.clients[carol].frozen = false;
+    s.run_until("carol closed", Scenario::all_closed)?;
+    ensure!(
+        s.clients[carol].seen.closed.is_some(),
+        "carol's Engine.IO client saw the end"
+    );
     ensure!(s.pauses > 0, "a full socket paused a connection");
     trace(
         s.net.now(),
@@ -1177,14 +1242,6 @@ pub fn run() -> Result<()> {
             s.pauses, s.timeouts
         ),
     );
-    for c in &s.clients {
-        ensure!(
-            c.seen.closed == Some(engineio::ClientCloseReason::ForcedClose),
-            "{}: closed by the client: {:?}",
-            c.name,
-            c.seen.closed
-        );
-    }
     trace(s.net.now(), "all", "closed cleanly");
     Ok(())
 }
