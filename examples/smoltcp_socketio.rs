@@ -779,15 +779,13 @@ impl Scenario {
             let conn = id as u8;
             if !c.open && !c.close_after && sock.state() == tcp::State::Closed {
                 // The last connection is over (TIME-WAIT included): the
-                // socket serves the next one.
+                // socket serves the next one, with empty buffers.
                 sock.listen(PORT)?;
+                *c = ServerConn::new(handle);
                 trace(now, "server", &format!("socket {conn} listens again"));
                 moved = true;
             }
-            if !c.open && sock.state() == tcp::State::Established && c.rx_len == 0 {
-                if c.close_after || c.tx_end > 0 {
-                    continue;
-                }
+            if !c.open && sock.state() == tcp::State::Established {
                 trace(now, "server", &format!("accepts TCP connection {conn}"));
                 self.io.handle_accept(now, conn)?;
                 c.open = true;
