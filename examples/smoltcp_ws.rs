@@ -29,10 +29,9 @@
 
 use std::error::Error as StdError;
 
-use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
-use smoltcp::phy::{Loopback, Medium};
+use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+use smoltcp::wire::IpAddress;
 
 use sockwire::entropy::{Entropy, NoEntropy, SplitMix64};
 use sockwire::time::Instant;
@@ -55,6 +54,10 @@ const WRITE_BUF: usize = 64;
 const HEAD_BUF: usize = 512;
 /// The large messages: bigger than the socket buffers and the read buffer.
 const BIG: usize = 16 * 1024;
+
+#[path = "common/smoltcp_net.rs"]
+mod net;
+use net::Net;
 
 type Result<T> = core::result::Result<T, Box<dyn StdError>>;
 
@@ -429,50 +432,11 @@ impl<E: Entropy> Endpoint<E> {
 }
 
 // =============================================================================
-// The virtual network: smoltcp's loopback interface on a virtual clock.
+// The virtual network (examples/common/smoltcp_net.rs): how this example
+// polls the loopback interface and moves the virtual clock.
 // =============================================================================
 
-struct Net {
-    now_ms: u64,
-    device: Loopback,
-    iface: Interface,
-    sockets: SocketSet<'static>,
-}
-
 impl Net {
-    fn new() -> Net {
-        let mut device = Loopback::new(Medium::Ip);
-        let config = IfaceConfig::new(HardwareAddress::Ip);
-        let mut iface = Interface::new(config, &mut device, smoltcp::time::Instant::from_millis(0));
-        iface.update_ip_addrs(|addrs| {
-            addrs
-                .push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8))
-                .unwrap();
-        });
-        Net {
-            now_ms: 0,
-            device,
-            iface,
-            sockets: SocketSet::new(Vec::new()),
-        }
-    }
-
-    fn add_socket(&mut self) -> SocketHandle {
-        // A firmware would use static arrays here; any `ManagedSlice` works.
-        let rx = tcp::SocketBuffer::new(vec![0; SOCKET_BUF]);
-        let tx = tcp::SocketBuffer::new(vec![0; SOCKET_BUF]);
-        self.sockets.add(tcp::Socket::new(rx, tx))
-    }
-
-    fn net_now(&self) -> smoltcp::time::Instant {
-        smoltcp::time::Instant::from_millis(self.now_ms as i64)
-    }
-
-    /// sockwire's clock: the same milliseconds.
-    fn now(&self) -> Instant {
-        Instant::from_millis(self.now_ms)
-    }
-
     fn poll(&mut self) {
         let now = self.net_now();
         self.iface.poll(now, &mut self.device, &mut self.sockets);
@@ -484,10 +448,7 @@ impl Net {
     /// when it queues a packet, so the simulation also wakes every millisecond.
     fn advance(&mut self, ws_deadline: Option<Instant>) {
         const TICK_MS: u64 = 1;
-        let net = self
-            .iface
-            .poll_delay(self.net_now(), &self.sockets)
-            .map(|d| d.total_millis());
+        let net = self.poll_delay_ms();
         let ws = ws_deadline.map(|t| t.as_millis().saturating_sub(self.now_ms));
         let wait = [net, ws].into_iter().flatten().fold(TICK_MS, u64::min);
         self.now_ms += wait;
@@ -520,8 +481,8 @@ fn ascii(bytes: &[u8]) -> String {
 impl Scenario {
     fn new() -> Result<Scenario> {
         let mut net = Net::new();
-        let server_socket = net.add_socket();
-        let client_socket = net.add_socket();
+        let server_socket = net.add_socket(SOCKET_BUF);
+        let client_socket = net.add_socket(SOCKET_BUF);
         net.sockets
             .get_mut::<tcp::Socket>(server_socket)
             .listen(SERVER_PORT)?;

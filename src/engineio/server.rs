@@ -1328,7 +1328,9 @@ where
         }
         let mut len = 0;
         let mut drained = false;
-        loop {
+        // A full `out` is not a drained session: writing into an empty slice
+        // gives 0 for the rest of a begun frame.
+        while len < out.len() {
             match entry.session.poll_ws(&mut out[len..]) {
                 Ok(0) => {
                     drained = true;
