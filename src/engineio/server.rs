@@ -1062,6 +1062,9 @@ where
     // ------------------------------------------------------------------
 
     /// What the application must know: sessions opened, upgraded, closed.
+    /// After [`Event::Closed`], [`session`](Self::session) still finds the
+    /// session (and the layer above's state) until the next call that takes
+    /// `&mut self`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.flush_dirty();
@@ -1089,7 +1092,14 @@ where
                 }
             } else {
                 entry.notified = false;
-                self.reap(sid);
+                if event.is_some() {
+                    // A session that has told everything leaves the table at
+                    // the next call, not now: the layer above may read its
+                    // state (the Socket.IO sockets of a closed session).
+                    self.core.dirty = Some(sid);
+                } else {
+                    self.reap(sid);
+                }
             }
             if event.is_some() {
                 return event;
