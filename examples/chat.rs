@@ -15,11 +15,12 @@
 //! - `/socket.io/`: Socket.IO, namespace `/`. A socket connects with
 //!   `auth: {nick}`; `join` and `leave` (room, with an ack: the room's users)
 //!   put it in rooms, several at once, and the room's members get `users`
-//!   `{room, users}`; `message` (room, text, with an ack `{delivered: n}`,
-//!   which the page shows) goes to the room's other members as `message`
-//!   `{room, nick, text}`; `typing` (room) goes to them best-effort: the page
-//!   sends it volatile and the server drops it for a member whose queue is
-//!   full.
+//!   `{room, users}`; `message` (room, text) goes to the room's other
+//!   members as `message` `{room, nick, text}`, and its ack `{delivered,
+//!   full}` (the members it was queued to, those whose queue was full) is
+//!   the page's "delivered" mark; `typing` (room) goes to them best-effort:
+//!   the page sends it volatile, the server drops it for a member whose
+//!   queue is full.
 //!
 //! `Origin`s allowed: the page's own (`http://ADDR:PORT`, and
 //! `http://localhost:PORT` on a loopback address), so another site's page
@@ -109,7 +110,9 @@ impl Chat {
                     quote(&text)
                 );
                 let sent = io.broadcast("/", &[room], &[socket.as_str()], "message", &args, &[]);
-                format!(r#"{{"delivered":{}}}"#, sent.map_or(0, |b| b.delivered))
+                // `full`: members whose queue had no room for it.
+                let b = sent.unwrap_or_default();
+                format!(r#"{{"delivered":{},"full":{}}}"#, b.delivered, b.full)
             }
             Some("typing") if joined => {
                 // Best-effort: a member whose queue is full misses it.
@@ -254,7 +257,12 @@ fn main() {
         eprintln!("chat: {bundle} not found: the page loads socket.io-client from {CDN}");
     }
     println!("LISTENING {}", local.port());
-    println!("chat: open http://{local}/ in two or more browser tabs");
+    let host = if local.ip().is_unspecified() {
+        format!("127.0.0.1:{}", local.port())
+    } else {
+        local.to_string()
+    };
+    println!("chat: open http://{host}/ in two or more browser tabs");
     if let Err(e) = serve_with(listener, &bundle, &AtomicBool::new(false)) {
         eprintln!("chat: {e}");
         std::process::exit(1);
