@@ -5,6 +5,8 @@
 //! in two rooms (one tab in both), typing, messages seen by exactly the right
 //! tabs, the delivered marks (acks), a tab reloaded mid-chat that rejoins, a
 //! leave; a screenshot of a tab goes to `target/chat/chat.png`.
+//! Without a local bundle the page names the public CDN's; an `Origin`
+//! other than the page's is refused (403).
 //!
 //! The server runs on 127.0.0.1:0 in a thread; the script is bounded to 70 s
 //! (its own hard timeout is 50 s). Needs `bash tests/scripts/setup-peers.sh`;
@@ -45,5 +47,44 @@ fn chat_in_the_browser() {
         "{}",
         shot.display()
     );
+    server.finish();
+}
+
+/// One request on a fresh connection; the whole response.
+fn http_get(base: &str, target: &str, origin: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    let head =
+        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{origin}Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[test]
+fn without_a_local_bundle_the_page_uses_the_cdn_and_other_origins_are_refused() {
+    let server = ServerThread::start("chat", |listener, stop| {
+        chat::serve_with(listener, "/nonexistent/socket.io.min.js", stop)
+    });
+    let base = server.base_url();
+    let page = http_get(&base, "/", None);
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(
+        page.contains(r#"<script src="https://cdn.socket.io/4.8.1/socket.io.min.js">"#),
+        "{page}"
+    );
+    let bundle = http_get(&base, "/socket.io/socket.io.js", None);
+    assert!(!bundle.starts_with("HTTP/1.1 200"), "{bundle}");
+    let handshake = "/socket.io/?EIO=4&transport=polling";
+    let own = http_get(&base, handshake, Some(&base));
+    assert!(own.contains("0{\"sid\":\""), "{own}");
+    let other = http_get(&base, handshake, Some("http://elsewhere.example"));
+    assert!(other.starts_with("HTTP/1.1 403"), "{other}");
     server.finish();
 }
