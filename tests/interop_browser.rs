@@ -17,50 +17,19 @@ mod sio_server;
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::peers::{self, SETUP_HINT, ServerThread};
+use common::peers::{self, ServerThread};
 
 /// The script is killed after this long (its own hard timeout is 40 s).
 const PEER_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The browser the script launches (Debian package `chromium`).
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Panics with the setup hint unless `path` is a file.
-fn require_file(path: &Path, what: &str) {
-    assert!(
-        path.is_file(),
-        "{what} is not installed ({} missing): {SETUP_HINT}",
-        path.display()
-    );
-}
-
 #[test]
 fn browser_socketio_client() {
-    require_file(
-        Path::new(CHROMIUM),
-        "Debian's chromium (apt package `chromium`)",
-    );
-    peers::require_npm_modules(&["playwright-core", "socket.io-client"]);
-    require_file(
-        &peers::peers_dir().join("node_modules/socket.io-client/dist/socket.io.min.js"),
-        "the socket.io-client browser bundle",
-    );
+    peers::require_chromium();
 
     // `examples/sio_server.rs`'s `serve` on a thread, stopped on drop.
     let server = ServerThread::start("sio_server", sio_server::serve);
-    let mut cmd = peers::node_command("browser_sio.mjs");
-    cmd.arg(server.base_url());
-    let started = Instant::now();
-    let out = peers::run_to_end("node browser_sio.mjs", cmd, PEER_TIMEOUT);
-    println!("browser run took {:?}", started.elapsed());
-    out.assert_success();
-    assert!(
-        out.stdout.lines().any(|l| l == r#"{"ok":true}"#),
-        "browser_sio.mjs exited 0 without its {{\"ok\":true}} line:\n{}",
-        out.stdout
-    );
+    peers::run_node_script_ok("browser_sio.mjs", [server.base_url()], PEER_TIMEOUT);
     server.finish();
 }

@@ -156,6 +156,13 @@ pub struct Config {
     /// The most sessions at once; a new one beyond is refused with 503.
     /// Default 100 000.
     pub max_sessions: usize,
+    /// Plain pages the endpoint serves itself (an application's HTML, a
+    /// client script), matched by exact path before the Engine.IO routing:
+    /// a `GET` or `HEAD` (without a body) is answered 200 with the page's
+    /// `Content-Type` and `Content-Length` (`HEAD`: the head only); any other
+    /// path is refused as before (404). No `Origin` check and no CORS
+    /// headers: they are public. Default none.
+    pub pages: &'static [Page],
     /// The bytes of each session's send queue (a packet takes its length plus
     /// 5 or 6). Default 2 x `max_payload` + 4 KiB, so that the echoes of a
     /// whole polling body fit; memory a session never writes is never
@@ -182,6 +189,7 @@ impl Config {
         idle_timeout: Duration::from_millis(30_000),
         max_connections: 100_000,
         max_sessions: 100_000,
+        pages: &[],
         send_queue_len: 2 * 1_000_000 + 4096,
     };
 
@@ -191,6 +199,20 @@ impl Config {
             Transport::WebSocket => self.allow_websocket,
         }
     }
+}
+
+/// A page [`Server`] answers itself ([`Config::pages`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Page {
+    /// The exact request path (`/`, `/socket.io/socket.io.js`), query aside.
+    pub path: &'static str,
+    /// The `Content-Type` (`text/html; charset=utf-8`); printable ASCII,
+    /// else the page is not served.
+    pub content_type: &'static str,
+    /// The body, sent as is (split across [`Server::poll_transmit`] calls
+    /// when it does not fit the caller's buffer).
+    pub body: &'static [u8],
 }
 
 impl Default for Config {

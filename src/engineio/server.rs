@@ -67,7 +67,7 @@ use core::marker::PhantomData;
 
 use super::packet::{Data, Payload, SEPARATOR};
 use super::session::{CloseReason, Event as SessionEvent, Session, Sid};
-use super::{Config, Error, Route, Transport};
+use super::{Config, Error, Page, Route, Transport};
 use crate::entropy::Entropy;
 use crate::http::{self, HeadParser, Request, Version};
 use crate::storage::{Buffers, Fifo, Map, Storage, TimerKey, Timers};
@@ -192,6 +192,13 @@ enum Pending {
     Accept {
         response: heapless::Vec<u8, 192>,
         close: bool,
+    },
+    /// [`Config::pages`]`[index]`; `sent` body bytes written (`None`: not
+    /// even the head yet).
+    Page {
+        index: usize,
+        head_only: bool,
+        sent: Option<usize>,
     },
 }
 
@@ -565,6 +572,16 @@ where
                 Error::Http(http::Error::InvalidHeader),
                 None,
             );
+        }
+        // A configured page, before the origin check and the routing.
+        if let Some(index) = page_for(&config, &req, body) {
+            let head_only = req.method == "HEAD";
+            let page = Pending::Page {
+                index,
+                head_only,
+                sent: None,
+            };
+            return self.core.respond(conn, page, keep_alive);
         }
         // A body larger than maxPayload is not read: 413 and close. A refused
         // WebSocket upgrade closes too (its client waits for the close).
@@ -1049,6 +1066,9 @@ where
     // ------------------------------------------------------------------
 
     /// What the application must know: sessions opened, upgraded, closed.
+    /// After [`Event::Closed`], [`session`](Self::session) still finds the
+    /// session (and the layer above's state) until the next call that takes
+    /// `&mut self`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.flush_dirty();
@@ -1076,7 +1096,14 @@ where
                 }
             } else {
                 entry.notified = false;
-                self.reap(sid);
+                if event.is_some() {
+                    // A session that has told everything leaves the table at
+                    // the next call, not now: the layer above may read its
+                    // state (the Socket.IO sockets of a closed session).
+                    self.core.dirty = Some(sid);
+                } else {
+                    self.reap(sid);
+                }
             }
             if event.is_some() {
                 return event;
@@ -1145,7 +1172,30 @@ where
         }
         let closing = c.state == State::Closing;
         let cors = Cors::of(&core.config, c.origin);
+        // A page's next state while its body is not all written.
+        let mut more = None;
         let written = match &c.pending {
+            Pending::Page {
+                index,
+                head_only,
+                sent,
+            } => {
+                let page = core.config.pages.get(*index).copied().unwrap_or(Page {
+                    path: "",
+                    content_type: "text/plain",
+                    body: b"",
+                });
+                write_page(out, &page, *head_only, *sent, closing).map(|(n, sent)| {
+                    if let Some(sent) = sent {
+                        more = Some(Pending::Page {
+                            index: *index,
+                            head_only: *head_only,
+                            sent: Some(sent),
+                        });
+                    }
+                    n
+                })
+            }
             Pending::None => Ok(0),
             Pending::Refuse(e) => {
                 let mut tmp = [0u8; 256];
@@ -1208,6 +1258,16 @@ where
                 return Err(e);
             }
         };
+        if let Some(next) = more {
+            // The rest of a page: stay in line.
+            c.pending = next;
+            core.queue(conn);
+            return Ok(Some(Transmit {
+                conn,
+                len,
+                close_after: false,
+            }));
+        }
         let was = core::mem::replace(&mut c.pending, Pending::None);
         if closing {
             core.forget(conn);
@@ -1426,6 +1486,58 @@ fn ws_accept(head: &[u8], config: &Config) -> Result<heapless::Vec<u8, 192>, ws:
 }
 
 const CONNECTION_CLOSE: &[u8] = b"Connection: close\r\n";
+
+/// The index of the configured page a request asks for: a `GET` or `HEAD`
+/// without a body, for a page's exact path, with a printable content type.
+fn page_for(config: &Config, req: &Request<'_>, body: usize) -> Option<usize> {
+    if body != 0 || !matches!(req.method, "GET" | "HEAD") {
+        return None;
+    }
+    let path = req.path();
+    config.pages.iter().position(|p| {
+        p.path == path
+            && p.content_type
+                .bytes()
+                .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    })
+}
+
+/// Writes the next part of `page` into `out`: its head when `sent` is `None`,
+/// then as much of the body as fits. Returns the length and, when body bytes
+/// remain, how many are written so far.
+fn write_page(
+    out: &mut [u8],
+    page: &Page,
+    head_only: bool,
+    sent: Option<usize>,
+    close: bool,
+) -> Result<(usize, Option<usize>), Error> {
+    let body = if head_only { &b""[..] } else { page.body };
+    let (mut len, sent) = match sent {
+        Some(sent) => (0, sent),
+        None => {
+            let n = http::write_head(out, |w| {
+                w.status_line(200);
+                w.header("Content-Type", page.content_type.as_bytes());
+                w.header_u64("Content-Length", page.body.len() as u64);
+                if close {
+                    w.raw(CONNECTION_CLOSE);
+                }
+                w.raw(b"\r\n");
+            })?;
+            (n, 0)
+        }
+    };
+    let rest = body.get(sent..).unwrap_or_default();
+    let k = rest.len().min(out.len() - len);
+    if len == 0 && k == 0 && !rest.is_empty() {
+        return Err(Error::BufferTooSmall { required: 1 });
+    }
+    out[len..len + k].copy_from_slice(&rest[..k]);
+    len += k;
+    let sent = sent + k;
+    Ok((len, (sent < body.len()).then_some(sent)))
+}
 
 /// The CORS headers of a response.
 #[derive(Clone, Copy)]

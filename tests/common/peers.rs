@@ -701,3 +701,47 @@ pub fn run_client_against(name: &str, cmd: Command) {
     }
     out.assert_success();
 }
+
+/// The browser the Chromium scripts launch (Debian package `chromium`).
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Panics naming `setup-peers.sh` unless Debian's Chromium, playwright-core
+/// and the socket.io-client browser bundle are installed.
+pub fn require_chromium() {
+    let bundle = peers_dir().join("node_modules/socket.io-client/dist/socket.io.min.js");
+    for (path, what) in [
+        (
+            PathBuf::from(CHROMIUM),
+            "Debian's chromium (apt package `chromium`)",
+        ),
+        (bundle, "the socket.io-client browser bundle"),
+    ] {
+        assert!(
+            path.is_file(),
+            "{what} is not installed ({} missing): {SETUP_HINT}",
+            path.display()
+        );
+    }
+    require_npm_modules(&["playwright-core", "socket.io-client"]);
+}
+
+/// Runs `node tests/peers/SCRIPT ARGS...` to its end (killed after
+/// `timeout`) and checks that it passed: exit 0 and its `{"ok":true}` line.
+pub fn run_node_script_ok<I, S>(script: &str, args: I, timeout: Duration) -> PeerOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = node_command(script);
+    cmd.args(args);
+    let started = Instant::now();
+    let out = run_to_end(&format!("node {script}"), cmd, timeout);
+    println!("{script} took {:?}", started.elapsed());
+    out.assert_success();
+    assert!(
+        out.stdout.lines().any(|l| l == r#"{"ok":true}"#),
+        "{script} exited 0 without its {{\"ok\":true}} line:\n{}",
+        out.stdout
+    );
+    out
+}

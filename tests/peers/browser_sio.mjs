@@ -43,19 +43,8 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fail, run, step } from './driver_util.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, SETUP_HINT, loadPlaywright } from './chromium.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const SETUP_HINT = 'run `bash tests/scripts/setup-peers.sh` from the repository root';
 const OVERALL_TIMEOUT_MS = 40_000;
 /** The browser is closed and the run failed this long before the hard timeout. */
 const BROWSER_DEADLINE_MS = OVERALL_TIMEOUT_MS - 5_000;
@@ -317,14 +306,6 @@ function startStaticServer(bundle) {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve(server));
   });
-}
-
-async function loadPlaywright() {
-  try {
-    return (await import('playwright-core')).chromium;
-  } catch (err) {
-    return fail(`cannot import playwright-core (${err.message}): ${SETUP_HINT}`);
-  }
 }
 
 run(
