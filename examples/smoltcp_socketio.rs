@@ -466,7 +466,7 @@ impl ClientEnd {
                     }
                     Some(ClientEvent::Event(m)) => {
                         let ev = m.name().unwrap_or_default().to_string();
-                        let args = m.args_raw(true).to_string();
+                        let args = m.args_raw().to_string();
                         let atts: Vec<Vec<u8>> = m.attachments.into_iter().map(Vec::from).collect();
                         trace(
                             now,
