@@ -108,6 +108,27 @@ impl<S: Store> Net<S> {
         self.pump();
     }
 
+    /// The only session closed by a transport error, its sid unknown after
+    /// (asked on connection 1).
+    fn assert_gone_by_transport_error(&mut self, sid: &str) {
+        let ev = self.events();
+        assert!(
+            matches!(
+                ev[..],
+                [Event::Closed {
+                    reason: CloseReason::TransportError(_),
+                    ..
+                }]
+            ),
+            "{ev:?}"
+        );
+        assert_eq!(self.s.sessions(), 0);
+        assert_eq!(
+            self.request(1, &poll(sid)),
+            (400, r#"{"code":1,"message":"Session ID unknown"}"#.into())
+        );
+    }
+
     /// Feeds what `conn` sent until the server stops taking it.
     fn feed(&mut self, conn: u32) {
         loop {
@@ -356,23 +377,7 @@ fn held_get_cancelled() {
     assert_eq!(net.response(2), None, "held");
     assert_eq!(net.s.connections(), 2);
     net.close(2);
-    let ev = net.events();
-    assert!(
-        matches!(
-            ev[..],
-            [Event::Closed {
-                reason: CloseReason::TransportError(_),
-                ..
-            }]
-        ),
-        "{ev:?}"
-    );
-    assert_eq!(net.s.sessions(), 0);
-    let (status, body) = net.request(1, &poll(&sid));
-    assert_eq!(
-        (status, body.as_str()),
-        (400, r#"{"code":1,"message":"Session ID unknown"}"#)
-    );
+    net.assert_gone_by_transport_error(&sid);
     assert_eq!(net.s.poll_timeout().map(|t| t >= net.now), Some(true));
 }
 
@@ -440,8 +445,11 @@ fn connection_dropped_mid_body() {
     assert!(net.messages.is_empty());
     net.close(2);
     assert_eq!(net.s.connections(), 1);
-    // No message of the partial body ever surfaces.
+    // No message of the partial body ever surfaces, and the session closes
+    // (transport error), as the reference server does for a data request
+    // closed prematurely.
     assert!(net.messages.is_empty());
+    net.assert_gone_by_transport_error(&sid);
 }
 
 /// Upgrade in progress: a POST still goes through (200 ok, its message

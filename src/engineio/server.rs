@@ -479,7 +479,8 @@ where
     }
 
     /// The peer closed connection `conn`, or it failed. A held GET's session
-    /// closes (as the reference server does for a cancelled long-poll); a
+    /// closes (as the reference server does for a cancelled long-poll), and
+    /// so does that of a POST whose body was not whole; a
     /// WebSocket's session closes unless it is an upgrade probe. Harmless for
     /// an unknown connection.
     pub fn handle_closed(&mut self, now: Instant, conn: H) {
@@ -493,12 +494,16 @@ where
             .timers
             .update(TimerKey::Conn(conn), c.deadline, None);
         let sid = match c.state {
-            State::Held { sid } | State::WebSocket { sid } => sid,
+            State::Held { sid } | State::WebSocket { sid } | State::Body { sid, .. } => sid,
             _ => return,
         };
         let Some(entry) = self.sessions.get_mut(&sid) else {
             return;
         };
+        if let State::Body { .. } = c.state {
+            // A POST cut short: the reference closes the session.
+            entry.session.handle_post_aborted(now);
+        }
         if entry.held == Some(conn) {
             entry.held = None;
             entry.session.handle_poll_aborted(now);
