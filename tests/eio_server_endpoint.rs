@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use sockwire::engineio::server::{Conn, Entry};
-use sockwire::engineio::{CloseReason, Config, Data, Event, Server, Sid, Transmit};
+use sockwire::engineio::{CloseReason, Config, Data, Event, Origins, Server, Sid, Transmit};
 use sockwire::entropy::SplitMix64;
 use sockwire::storage::{Buffers, Fixed, Growable, Storage};
 use sockwire::time::{Duration, Instant};
@@ -629,4 +629,160 @@ fn chunking_invariance() {
     assert_eq!(whole.1.len(), 4);
     assert_eq!(whole.1[2].1, Msg::Binary(vec![1, 2, 3]));
     assert_eq!(whole, bytes);
+}
+
+/// Slowloris and silent peers: 1,000 connections that trickle one byte a
+/// second and 1,000 that say nothing. A new client still opens a session and
+/// exchanges messages; every hostile connection is closed by its deadline
+/// (408 for a head that started, a silent close for one that sent nothing),
+/// and the tables never exceed the caps.
+#[test]
+fn hostile_peers_shed_by_deadlines() {
+    let config = Config {
+        head_timeout: Duration::from_millis(10_000),
+        idle_timeout: Duration::from_millis(30_000),
+        max_connections: 2_010,
+        max_sessions: 4,
+        // Heartbeats far apart: the client here does not answer pings.
+        ..Config::default()
+    };
+    let mut net: Net = Net::new(config);
+    net.echo = true;
+    let trickle: Vec<u32> = (0..1000).collect();
+    let silent: Vec<u32> = (1000..2000).collect();
+    let head = get("transport=polling");
+    for &c in &silent {
+        net.s.handle_accept(net.now, c).unwrap();
+    }
+    for &c in &trickle {
+        net.s.handle_accept(net.now, c).unwrap();
+    }
+    assert_eq!(net.s.connections(), 2000);
+    let mut sid = None;
+    for second in 0..12u64 {
+        // One byte from every trickler still open.
+        for &c in &trickle {
+            if !net.closed.contains(&c) {
+                net.send(c, &head[second as usize..second as usize + 1]);
+            }
+        }
+        net.pump();
+        // Meanwhile, a well-behaved client.
+        match second {
+            3 => sid = Some(net.open(5000)),
+            4..=11 => {
+                let sid = sid.as_deref().unwrap();
+                let text = format!("4second {second}");
+                assert_eq!(net.request(5001, &post(sid, &text)), (200, "ok".into()));
+                assert_eq!(net.request(5000, &poll(sid)), (200, text));
+            }
+            _ => {}
+        }
+        assert!(net.s.connections() <= 2002, "{}", net.s.connections());
+        assert!(net.s.sessions() <= 1);
+        net.advance_to(Instant::from_millis((second + 1) * 1000));
+        if second < 9 {
+            assert!(
+                net.closed.is_empty(),
+                "second {second}: {:?}",
+                &net.closed[..1]
+            );
+        }
+    }
+    // All 2,000 are gone, by 10 s after their accept; the client is not.
+    let closed: std::collections::BTreeSet<u32> = net.closed.iter().copied().collect();
+    assert_eq!(closed.len(), 2000);
+    assert!(trickle.iter().chain(&silent).all(|c| closed.contains(c)));
+    for &c in &silent {
+        assert!(
+            net.output.get(&c).is_none_or(Vec::is_empty),
+            "silent {c} got bytes"
+        );
+    }
+    for &c in &trickle {
+        let out = net.output.remove(&c).unwrap();
+        let (status, body, len) = parse_response(&out).unwrap();
+        assert_eq!((status, body.as_str(), len), (408, "", out.len()));
+    }
+    assert_eq!(net.s.connections(), 2);
+    assert_eq!(net.s.sessions(), 1);
+    assert_eq!(net.messages.len(), 8);
+}
+
+/// Origin allow-list: another origin is refused with 403 on polling (the
+/// reference's `allowRequest` answer) and on a WebSocket handshake; an
+/// allowed one is echoed; none (not a browser) is allowed.
+#[test]
+fn origin_allow_list() {
+    let config = Config {
+        allowed_origins: Origins::List(&["http://good.example"]),
+        ..test_config()
+    };
+    let mut net: Net = Net::new(config);
+    let with_origin = |origin: &str, ws: bool| {
+        let extra = if ws { WS_HEAD } else { "" };
+        let transport = if ws { "websocket" } else { "polling" };
+        format!("GET /engine.io/?EIO=4&transport={transport} HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\n{extra}\r\n")
+            .into_bytes()
+    };
+    let forbidden = (403, r#"{"code":4,"message":"Forbidden"}"#.to_string());
+    assert_eq!(
+        net.request(1, &with_origin("http://evil.example", false)),
+        forbidden
+    );
+    assert!(net.closed.contains(&1));
+    assert_eq!(
+        net.request(2, &with_origin("http://evil.example", true)),
+        forbidden
+    );
+    assert!(net.closed.contains(&2));
+    assert_eq!(net.s.sessions(), 0);
+    net.send(3, &with_origin("http://good.example", false));
+    net.pump();
+    let out = String::from_utf8(net.output.get(&3).cloned().unwrap()).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(
+        out.contains("Access-Control-Allow-Origin: http://good.example\r\n"),
+        "{out}"
+    );
+    assert!(out.contains("Vary: Origin\r\n"), "{out}");
+    net.send(4, &with_origin("http://good.example", true));
+    net.pump();
+    assert!(net.output[&4].starts_with(b"HTTP/1.1 101 "));
+    assert_eq!(net.request(5, &get("transport=polling")).0, 200);
+    assert_eq!(net.s.sessions(), 3);
+}
+
+/// The session cap: a polling handshake beyond it gets 503 and keeps its
+/// connection, a WebSocket handshake 503 and a close; a freed slot is
+/// taken again.
+#[test]
+fn session_cap_refuses_with_503() {
+    let config = Config {
+        max_sessions: 2,
+        max_connections: 5,
+        ..test_config()
+    };
+    let mut net: Net = Net::new(config);
+    let a = net.open(1);
+    net.open(2);
+    assert_eq!(net.request(3, &get("transport=polling")).0, 503);
+    assert!(!net.closed.contains(&3));
+    let ws =
+        format!("GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n{WS_HEAD}\r\n");
+    assert_eq!(net.request(4, ws.as_bytes()).0, 503);
+    assert!(net.closed.contains(&4));
+    net.s.handle_accept(net.now, 6).unwrap();
+    net.s.handle_accept(net.now, 7).unwrap();
+    assert_eq!(
+        net.s.handle_accept(net.now, 8),
+        Err(sockwire::engineio::Error::Unavailable)
+    );
+    net.s.close(net.now, &Sid::parse(&a).unwrap());
+    // The close packet goes out on the next GET, then the slot frees.
+    assert_eq!(net.request(1, &poll(&a)), (200, "1".into()));
+    let _ = net.events();
+    net.advance(1);
+    assert_eq!(net.s.sessions(), 1);
+    assert_eq!(net.request(3, &get("transport=polling")).0, 200);
 }
