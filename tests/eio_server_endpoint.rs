@@ -731,9 +731,10 @@ fn origin_allow_list() {
         forbidden
     );
     assert!(net.closed.contains(&1));
+    // On a WebSocket, the message as text (the reference's abortUpgrade).
     assert_eq!(
         net.request(2, &with_origin("http://evil.example", true)),
-        forbidden
+        (403, "Forbidden".into())
     );
     assert!(net.closed.contains(&2));
     assert_eq!(net.s.sessions(), 0);
@@ -785,4 +786,36 @@ fn session_cap_refuses_with_503() {
     net.advance(1);
     assert_eq!(net.s.sessions(), 1);
     assert_eq!(net.request(3, &get("transport=polling")).0, 200);
+}
+
+/// A refused WebSocket upgrade is answered as the reference's
+/// `abortUpgrade`: 400, `Connection: close`, the message as a text body.
+#[test]
+fn websocket_refusals_as_the_reference() {
+    let mut net: Net = Net::new(test_config());
+    let ws = |query: &str| {
+        format!("GET /engine.io/?{query} HTTP/1.1\r\nHost: x\r\n{WS_HEAD}\r\n").into_bytes()
+    };
+    for (conn, query, message) in [
+        (1, "EIO=4&transport=abc", "Transport unknown"),
+        (
+            2,
+            "EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAAA",
+            "Session ID unknown",
+        ),
+        (
+            3,
+            "EIO=3&transport=websocket",
+            "Unsupported protocol version",
+        ),
+    ] {
+        net.send(conn, &ws(query));
+        net.pump();
+        let out = String::from_utf8(net.output.remove(&conn).unwrap()).unwrap();
+        assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+        assert!(out.contains("Connection: close\r\n"), "{out}");
+        assert!(out.contains("Content-Type: text/html\r\n"), "{out}");
+        assert!(out.ends_with(&format!("\r\n\r\n{message}")), "{out}");
+        assert!(net.closed.contains(&conn));
+    }
 }

@@ -142,7 +142,7 @@ impl Error {
     }
 
     /// The reference server's message for the JSON body.
-    fn message(&self) -> &'static str {
+    pub(crate) fn message(&self) -> &'static str {
         match self {
             Error::UnknownTransport => "Transport unknown",
             Error::UnknownSid => "Session ID unknown",

@@ -183,6 +183,10 @@ enum Pending {
     Refuse(Error),
     /// A WebSocket handshake refusal.
     RefuseWs(ws::Error),
+    /// An Engine.IO refusal of a WebSocket upgrade request, as the
+    /// reference's `abortUpgrade`: 400 (403 for a forbidden origin) with the
+    /// message as a `text/html` body.
+    RefuseUpgrade(Error),
     /// `ok` to a POST.
     PostOk,
     /// 204 to a CORS preflight, allowing these request headers.
@@ -574,6 +578,17 @@ where
         // A body larger than maxPayload is not read: 413 and close. A refused
         // WebSocket upgrade closes too (its client waits for the close).
         let upgrade = req.headers.has_token("upgrade", "websocket");
+        // A refused WebSocket upgrade is answered as the reference's
+        // `abortUpgrade` answers it: the message as text, and a close.
+        let refuse = |core: &mut Core<H, S::Conns, S::Timers, S::Ready, S::Notify>,
+                      e: Error,
+                      skip: Option<usize>| {
+            if upgrade && e.code().is_some() {
+                core.respond(conn, Pending::RefuseUpgrade(e), false)
+            } else {
+                core.refuse(conn, e, skip)
+            }
+        };
         let skip = (keep_alive && body <= config.max_payload && !upgrade).then_some(body);
         // The origin check, before anything else about the request.
         if let Some(origin) = req.headers.get("origin")
@@ -1162,6 +1177,19 @@ where
                     Ok(n) => n,
                     Err(_) => ws::write_refusal(400, &mut tmp).map_err(Error::from)?,
                 };
+                splice(out, &tmp[..n], Cors::None, true)
+            }
+            Pending::RefuseUpgrade(e) => {
+                let mut tmp = [0u8; 256];
+                let message = e.message().as_bytes();
+                let status = if *e == Error::Forbidden { 403 } else { 400 };
+                let n = http::write_head(&mut tmp, |w| {
+                    w.status_line(status);
+                    w.header("Content-Type", b"text/html");
+                    w.header_u64("Content-Length", message.len() as u64);
+                    w.raw(b"\r\n");
+                    w.raw(message);
+                })?;
                 splice(out, &tmp[..n], Cors::None, true)
             }
             Pending::PostOk => {
