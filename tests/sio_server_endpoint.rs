@@ -497,7 +497,21 @@ fn disconnect_cleans_rooms() {
         }]
     );
     assert!(!net.io.is_in(&a, "r"));
-    let _ = b;
+    // The other one's TCP connection drops.
+    net.io.handle_closed(net.now, 2);
+    net.input.remove(&2);
+    net.pump();
+    assert_eq!(
+        net.take_events(),
+        [OwnedEvent::Disconnect {
+            socket: b,
+            reason: "transport close"
+        }]
+    );
+    assert!(!net.io.is_in(&b, "r"));
+    assert_eq!(net.io.sockets(), 0);
+    let sent = net.io.broadcast("/", &["r"], &[], "x", "", &[]).unwrap();
+    assert_eq!((sent.delivered, sent.full), (0, 0));
     // The server disconnects a socket: gone from its rooms at once.
     let (_, c) = net.client(3);
     net.io.join(&c, "r").unwrap();

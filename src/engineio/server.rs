@@ -1092,7 +1092,14 @@ where
                 }
             } else {
                 entry.notified = false;
-                self.reap(sid);
+                if event.is_some() {
+                    // Reaped by the next call, not now: the layer above
+                    // reads the session's state for this event (the
+                    // sockets of a closed session).
+                    self.core.dirty = Some(sid);
+                } else {
+                    self.reap(sid);
+                }
             }
             if event.is_some() {
                 return event;
