@@ -911,7 +911,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
         }
         if self.ws_close {
             // Cleared only once written: a buffer too small keeps it due.
-            let n = conn.close(now, 1000, "", out)?;
+            // An empty Close frame, as the reference server's `ws` sends.
+            let n = conn.close_without_status(now, out)?;
             self.ws_close = false;
             return Ok(n);
         }

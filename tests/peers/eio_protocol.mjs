@@ -198,14 +198,18 @@ async function openWsSession(label = 'websocket') {
 }
 
 /**
- * Waits until the socket closes. Text messages in `allowed` (the server's
- * goodbye packets) and errors may come first; anything else fails.
+ * Waits until the socket closes (with `code`, when given: the reference
+ * closes with an empty Close frame, 1005). Text messages in `allowed` (the
+ * server's goodbye packets) and errors may come first; anything else fails.
  */
-async function expectClosed(sock, what, { allowed = [], ms = 3_000 } = {}) {
+async function expectClosed(sock, what, { allowed = [], ms = 3_000, code } = {}) {
   const seen = [];
   for (;;) {
     const ev = await sock.q.next(what, ms);
-    if (ev.type === 'close') return { code: ev.code, before: seen };
+    if (ev.type === 'close') {
+      if (code !== undefined) expectEq(ev.code, code, `${what}: close code`);
+      return { code: ev.code, before: seen };
+    }
     if (ev.type === 'error') continue;
     if (ev.type === 'text' && allowed.includes(ev.data)) {
       seen.push(ev.data);
@@ -388,7 +392,7 @@ async function websocketMessages() {
   sock.ws.send(Buffer.from([1, 2, 3, 4]));
   expectEq(await nextMessage(sock, 'binary echo'), { type: 'binary', data: [1, 2, 3, 4] }, 'binary echo');
   sock.ws.send('abc');
-  const closed = await expectClosed(sock, 'close after "abc"', { allowed: ['1', '2'] });
+  const closed = await expectClosed(sock, 'close after "abc"', { allowed: ['1', '2'], code: 1005 });
   return { closeCode: closed.code };
 }
 
@@ -422,7 +426,7 @@ async function heartbeatWebsocket() {
 async function pingTimeoutWebsocket() {
   const started = Date.now();
   const { sock } = await openWsSession();
-  const closed = await expectClosed(sock, 'close without pongs', { allowed: ['2', '1'], ms: 3_000 });
+  const closed = await expectClosed(sock, 'close without pongs', { allowed: ['2', '1'], ms: 3_000, code: 1005 });
   const elapsed = Date.now() - started;
   if (!closed.before.includes('2')) fail(where(`closed without a ping first (${describe(closed)})`));
   if (elapsed < PING_INTERVAL + PING_TIMEOUT - 50) fail(where(`closed after ${elapsed} ms, before the ping timeout`));
@@ -444,7 +448,7 @@ async function closeWebsocket() {
   const { sock } = await openWsSession();
   const started = Date.now();
   sock.ws.send('1');
-  await expectClosed(sock, 'close after "1"', { allowed: ['6', '2'] });
+  await expectClosed(sock, 'close after "1"', { allowed: ['6', '2'], code: 1005 });
   return { elapsedMs: Date.now() - started };
 }
 
