@@ -365,7 +365,7 @@ async function pollingInvalidPacket() {
 async function duplicatePoll() {
   const sid = await handshake();
   const first = get('first GET', sid);
-  await sleep(5);
+  await sleep(50); // the first request is held by then, even under load
   const second = get('second GET', sid, '&t=burst');
   const [a, b] = await Promise.all([first, second]);
   expectOk(a, '1', 'first GET (answered with a close packet)');
@@ -377,7 +377,7 @@ async function cancelledPoll() {
   const sid = await handshake();
   const abort = new AbortController();
   const pending = request(sidQuery(sid), { signal: abort.signal });
-  await sleep(5);
+  await sleep(50); // the first request is held by then, even under load
   abort.abort();
   const res = await within(pending, where('aborted GET'));
   if (res.status !== 0) fail(where(`aborted GET: expected an abort, got ${describe(res)}`));
@@ -436,7 +436,7 @@ async function pingTimeoutWebsocket() {
 async function closePolling() {
   const sid = await handshake();
   const held = get('held GET', sid);
-  await sleep(5);
+  await sleep(50); // the first request is held by then, even under load
   expectOk(await post('POST "1"', sid, '1'), 'ok', 'POST "1"');
   expectOk(await held, '6', 'held GET after the close packet');
   await expectGone('GET after the close', sid);
@@ -493,6 +493,13 @@ async function secondWebsocketDuringUpgrade() {
   closeWs(sock);
 }
 
+async function secondWebsocketOnWebsocketSession() {
+  const { sock, open } = await openWsSession();
+  const second = connectWs(`EIO=4&transport=websocket&sid=${encodeURIComponent(open.sid)}`, 'second websocket');
+  await expectOpenThenClosed(second, 'the second websocket: 101, then a close frame');
+  closeWs(sock);
+}
+
 async function payloadTooLarge() {
   const sid = await handshake();
   const body = `4${'a'.repeat(MAX_PAYLOAD)}`;
@@ -524,6 +531,7 @@ const CHECKS = [
   ['polling after upgrade', pollingAfterUpgrade],
   ['second websocket after upgrade', secondWebsocketAfterUpgrade],
   ['second websocket during upgrade', secondWebsocketDuringUpgrade],
+  ['second websocket on a websocket session', secondWebsocketOnWebsocketSession],
   ['payload too large', payloadTooLarge],
 ];
 
