@@ -527,3 +527,59 @@ fn disconnect_cleans_rooms() {
         }]
     );
 }
+
+/// Hostile peers under the Socket.IO endpoint: 500 connections trickling a
+/// byte a second and 500 silent ones do not stop a new client from
+/// connecting and exchanging events; all 1,000 are closed at the head
+/// deadline (408 or a silent close), the client is not.
+#[test]
+fn hostile_peers_do_not_stop_a_client() {
+    let eio = engineio::Config {
+        head_timeout: Duration::from_millis(10_000),
+        max_connections: 1_001,
+        ..eio_config()
+    };
+    let mut net = Net::new(eio, Config::default());
+    let head = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+    for c in 100..1100 {
+        net.io.handle_accept(net.now, c).unwrap();
+    }
+    for second in 0..11u64 {
+        for c in 100..600 {
+            if !net.closed.contains(&c) {
+                net.send(c, &head[second as usize..second as usize + 1]);
+            }
+        }
+        if second == 2 {
+            let (_, socket) = net.client(1);
+            net.text(1, r#"42["hello"]"#);
+            let ev = net.take_events();
+            assert_eq!(event(&ev[0]).1, "hello");
+            net.io.emit(&socket, "welcome", "", &[]).unwrap();
+            net.pump();
+            assert_eq!(net.texts(1), [r#"42["welcome"]"#]);
+            // The cap: one more connection is refused.
+            assert_eq!(
+                net.io.handle_accept(net.now, 2),
+                Err(engineio::Error::Unavailable)
+            );
+        }
+        assert!(net.io.engine().connections() <= 1_001);
+        net.advance(1_000);
+        if second < 9 {
+            assert!(net.closed.is_empty(), "closed early at {second}");
+        }
+    }
+    assert_eq!(net.closed.len(), 1_000);
+    for c in 100..600 {
+        let out = net.output.remove(&c).unwrap();
+        assert!(out.starts_with(b"HTTP/1.1 408 "), "{c}");
+    }
+    for c in 600..1100 {
+        assert!(net.output.get(&c).is_none_or(Vec::is_empty), "{c}");
+    }
+    assert_eq!(net.io.engine().connections(), 1);
+    assert_eq!(net.io.sockets(), 1);
+    net.text(1, r#"42["still here"]"#);
+    assert_eq!(event(&net.take_events()[0]).1, "still here");
+}
