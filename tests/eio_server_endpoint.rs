@@ -819,3 +819,36 @@ fn websocket_refusals_as_the_reference() {
         assert!(net.closed.contains(&conn));
     }
 }
+
+/// No heap, the whole path: a polling session upgrades to WebSocket in
+/// `Fixed<2, 1, 2048>` (2 connections, 1 session), echoes on both
+/// transports, and a heartbeat goes out on the WebSocket.
+#[test]
+fn fixed_storage_upgrade_and_echo() {
+    let mut net: Net<Fixed<2, 1, 2048>> = Net::new(test_config());
+    net.echo = true;
+    let sid = net.open(1);
+    assert_eq!(net.request(2, &post(&sid, "4polled")), (200, "ok".into()));
+    net.close(2);
+    assert_eq!(net.request(1, &poll(&sid)), (200, "4polled".into()));
+    // The held GET and the WebSocket: both slots.
+    net.send(1, &poll(&sid));
+    net.send(2, &ws_upgrade(&sid));
+    net.pump();
+    assert!(net.output.remove(&2).unwrap().starts_with(b"HTTP/1.1 101 "));
+    net.send(2, &mask(b"2probe", 1));
+    net.pump();
+    assert_eq!(net.output.remove(&2).unwrap(), b"\x81\x063probe");
+    assert_eq!(net.response(1), Some((200, "6".into())));
+    net.send(2, &mask(b"5", 1));
+    net.send(2, &mask(b"4ws", 1));
+    net.pump();
+    assert_eq!(net.output.remove(&2).unwrap(), b"\x81\x034ws");
+    net.advance(300);
+    assert_eq!(net.output.remove(&2).unwrap(), b"\x81\x012");
+    // The polling connection is idle, then closed by its deadline; a third
+    // connection fits again.
+    net.advance(30_000 - 300);
+    assert!(net.closed.contains(&1));
+    assert_eq!(net.s.handle_accept(net.now, 3), Ok(()));
+}
