@@ -82,10 +82,12 @@ pub enum Origins {
     /// `Access-Control-Allow-Origin: *`.
     Any,
     /// Only these origins (`scheme://host[:port]`, compared exactly; at most
-    /// 255). A polling or WebSocket request with another `Origin` is refused
-    /// with 403 `{"code":4,"message":"Forbidden"}`; a request without `Origin`
-    /// (not from a browser) is allowed. Polling responses echo the origin,
-    /// with `Vary: Origin`.
+    /// 255). A polling request with another `Origin` is refused with 403
+    /// `{"code":4,"message":"Forbidden"}` (the reference's answer when its
+    /// `allowRequest` refuses), a WebSocket upgrade with 403 and the text
+    /// `Forbidden` (the reference's `abortUpgrade` body; its status there is
+    /// 400); a request without `Origin` (not from a browser) is allowed.
+    /// Polling responses echo the origin, with `Vary: Origin`.
     List(&'static [&'static str]),
 }
 
