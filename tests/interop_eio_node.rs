@@ -54,6 +54,13 @@ fn eio_protocol_conformance() {
     });
 }
 
+/// The same checks against the reference `engine.io` server: the script
+/// asks for nothing the reference does not do.
+#[test]
+fn eio_protocol_holds_for_the_reference_server() {
+    peers::run_script_against_reference("eio_server.mjs", "eio_protocol.mjs", PEER_TIMEOUT);
+}
+
 fn eio_client(scenario: &str) {
     run_against_server(&format!("node eio_client.mjs {scenario}"), |url| {
         let mut cmd = peers::node_with_modules("eio_client.mjs", &["engine.io-client"]);

@@ -64,6 +64,13 @@ fn sio_protocol_conformance() {
     });
 }
 
+/// The same checks against the reference `socket.io` server: the script
+/// asks for nothing the reference does not do.
+#[test]
+fn sio_protocol_holds_for_the_reference_server() {
+    peers::run_script_against_reference("sio_server.mjs", "sio_protocol.mjs", PEER_TIMEOUT);
+}
+
 fn node_client(scenario: &str) {
     run_against_server(&format!("node sio_client.mjs {scenario}"), |url| {
         let mut cmd = peers::node_with_modules("sio_client.mjs", &["socket.io-client"]);

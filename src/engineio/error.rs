@@ -63,6 +63,9 @@ pub enum Error {
     /// The held GET's connection closed before it was answered
     /// ([`Session::handle_poll_aborted`](super::Session::handle_poll_aborted)).
     PollAborted,
+    /// A POST's connection closed before its body was whole
+    /// ([`Session::handle_post_aborted`](super::Session::handle_post_aborted)).
+    PostAborted,
     /// Client: the server answered a polling request with this status
     /// instead of 200 (the session is gone: 400 for an unknown sid, say), or
     /// the request's connection failed (0).
@@ -146,7 +149,7 @@ impl Error {
     }
 
     /// The reference server's message for the JSON body.
-    fn message(&self) -> &'static str {
+    pub(crate) fn message(&self) -> &'static str {
         match self {
             Error::UnknownTransport => "Transport unknown",
             Error::UnknownSid => "Session ID unknown",
@@ -237,6 +240,7 @@ impl fmt::Display for Error {
             Error::UnexpectedPacket => f.write_str("packet unexpected in this state"),
             Error::PingTimeout => f.write_str("ping timeout"),
             Error::PollAborted => f.write_str("poll connection closed prematurely"),
+            Error::PostAborted => f.write_str("data request connection closed prematurely"),
             Error::RequestFailed(0) => f.write_str("a polling request failed"),
             Error::RequestFailed(status) => write!(f, "a polling request got HTTP {status}"),
             Error::WebSocket(e) => write!(f, "WebSocket transport: {e}"),

@@ -82,10 +82,12 @@ pub enum Origins {
     /// `Access-Control-Allow-Origin: *`.
     Any,
     /// Only these origins (`scheme://host[:port]`, compared exactly; at most
-    /// 255). A polling or WebSocket request with another `Origin` is refused
-    /// with 403 `{"code":4,"message":"Forbidden"}`; a request without `Origin`
-    /// (not from a browser) is allowed. Polling responses echo the origin,
-    /// with `Vary: Origin`.
+    /// 255). A polling request with another `Origin` is refused with 403
+    /// `{"code":4,"message":"Forbidden"}` (the reference's answer when its
+    /// `allowRequest` refuses), a WebSocket upgrade with 403 and the text
+    /// `Forbidden` (the reference's `abortUpgrade` body; its status there is
+    /// 400); a request without `Origin` (not from a browser) is allowed.
+    /// Polling responses echo the origin, with `Vary: Origin`.
     List(&'static [&'static str]),
 }
 
@@ -183,6 +185,10 @@ enum Pending {
     Refuse(Error),
     /// A WebSocket handshake refusal.
     RefuseWs(ws::Error),
+    /// An Engine.IO refusal of a WebSocket upgrade request, as the
+    /// reference's `abortUpgrade`: 400 (403 for a forbidden origin) with the
+    /// message as a `text/html` body.
+    RefuseUpgrade(Error),
     /// `ok` to a POST.
     PostOk,
     /// 204 to a CORS preflight, allowing these request headers.
@@ -486,7 +492,8 @@ where
     }
 
     /// The peer closed connection `conn`, or it failed. A held GET's session
-    /// closes (as the reference server does for a cancelled long-poll); a
+    /// closes (as the reference server does for a cancelled long-poll), and
+    /// so does that of a POST whose body was not whole; a
     /// WebSocket's session closes unless it is an upgrade probe. Harmless for
     /// an unknown connection.
     pub fn handle_closed(&mut self, now: Instant, conn: H) {
@@ -500,12 +507,16 @@ where
             .timers
             .update(TimerKey::Conn(conn), c.deadline, None);
         let sid = match c.state {
-            State::Held { sid } | State::WebSocket { sid } => sid,
+            State::Held { sid } | State::WebSocket { sid } | State::Body { sid, .. } => sid,
             _ => return,
         };
         let Some(entry) = self.sessions.get_mut(&sid) else {
             return;
         };
+        if let State::Body { .. } = c.state {
+            // A POST cut short: the reference closes the session.
+            entry.session.handle_post_aborted(now);
+        }
         if entry.held == Some(conn) {
             entry.held = None;
             entry.session.handle_poll_aborted(now);
@@ -586,6 +597,17 @@ where
         // A body larger than maxPayload is not read: 413 and close. A refused
         // WebSocket upgrade closes too (its client waits for the close).
         let upgrade = req.headers.has_token("upgrade", "websocket");
+        // A refused WebSocket upgrade is answered as the reference's
+        // `abortUpgrade` answers it: the message as text, and a close.
+        let refuse = |core: &mut Core<H, S::Conns, S::Timers, S::Ready, S::Notify>,
+                      e: Error,
+                      skip: Option<usize>| {
+            if upgrade && e.code().is_some() {
+                core.respond(conn, Pending::RefuseUpgrade(e), false)
+            } else {
+                core.refuse(conn, e, skip)
+            }
+        };
         let skip = (keep_alive && body <= config.max_payload && !upgrade).then_some(body);
         // The origin check, before anything else about the request.
         if let Some(origin) = req.headers.get("origin")
@@ -1211,6 +1233,19 @@ where
                     Ok(n) => n,
                     Err(_) => ws::write_refusal(400, &mut tmp).map_err(Error::from)?,
                 };
+                splice(out, &tmp[..n], Cors::None, true)
+            }
+            Pending::RefuseUpgrade(e) => {
+                let mut tmp = [0u8; 256];
+                let message = e.message().as_bytes();
+                let status = if *e == Error::Forbidden { 403 } else { 400 };
+                let n = http::write_head(&mut tmp, |w| {
+                    w.status_line(status);
+                    w.header("Content-Type", b"text/html");
+                    w.header_u64("Content-Length", message.len() as u64);
+                    w.raw(b"\r\n");
+                    w.raw(message);
+                })?;
                 splice(out, &tmp[..n], Cors::None, true)
             }
             Pending::PostOk => {

@@ -464,6 +464,17 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
         self.try_finish();
     }
 
+    /// A POST's connection closed before its body was whole: the session
+    /// closes ("transport error"), as the reference server does for a data
+    /// request closed prematurely.
+    pub fn handle_post_aborted(&mut self, now: Instant) {
+        self.now = now;
+        if self.phase == Phase::Open && self.transport == Transport::Polling {
+            self.fail(Error::PostAborted);
+        }
+        self.try_finish();
+    }
+
     /// A POST body arrived. Returns its packets for
     /// [`read_message`](Self::read_message). Answer the POST with
     /// [`write_post_ok`](super::write_post_ok) once they are all read; when
@@ -863,7 +874,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
         }
         if self.ws_close {
             // Cleared only once written: a buffer too small keeps it due.
-            let n = conn.close(now, 1000, "", out)?;
+            // An empty Close frame, as the reference server's `ws` sends.
+            let n = conn.close_without_status(now, out)?;
             self.ws_close = false;
             return Ok(n);
         }

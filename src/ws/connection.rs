@@ -1005,16 +1005,32 @@ impl<E: Entropy> Connection<E> {
         if !close_code::is_sendable(code) || reason.len() > MAX_CONTROL_PAYLOAD - 2 {
             return Err(Error::InvalidArgument);
         }
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        payload[..2].copy_from_slice(&code.to_be_bytes());
+        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        self.start_close(now, &payload[..2 + reason.len()], out)
+    }
+
+    /// [`close`](Self::close) with an empty Close frame: no status code (the
+    /// peer reports 1005), as Node's `ws` sends for `close()` with no
+    /// arguments and so the reference Engine.IO server does.
+    pub fn close_without_status(&mut self, now: Instant, out: &mut [u8]) -> Result<usize, Error> {
+        self.start_close(now, &[], out)
+    }
+
+    /// Writes a Close frame with `payload` and enters the closing handshake.
+    fn start_close(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         let replying = self.inner == Inner::CloseReceived && self.in_flight == Pending::Nothing;
         if !replying {
             self.check_can_send()?;
         } else if self.tx_left > 0 {
             return Err(Error::InvalidState);
         }
-        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
-        payload[..2].copy_from_slice(&code.to_be_bytes());
-        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-        let payload = &payload[..2 + reason.len()];
         let n = self.write_frame(out, OpCode::Close, true, payload)?;
         self.close_pending = None;
         self.pong_pending = false;

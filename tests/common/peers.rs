@@ -314,6 +314,24 @@ pub fn run_to_end(name: &str, cmd: Command, timeout: Duration) -> PeerOutput {
     Peer::spawn(name, cmd).wait(timeout)
 }
 
+/// Runs the conformance script `script` (`eio_protocol.mjs`,
+/// `sio_protocol.mjs`) against the reference Node server `server`
+/// (`eio_server.mjs`, `sio_server.mjs`) on 127.0.0.1, bounded by `timeout`:
+/// the script's every check must hold for the reference too.
+pub fn run_script_against_reference(server: &str, script: &str, timeout: Duration) {
+    let mut server_peer = Peer::spawn(
+        server,
+        node_with_modules(server, &["engine.io", "socket.io"]),
+    );
+    let port = server_peer.wait_listening(Duration::from_secs(20));
+    let mut cmd = node_with_modules(script, &["ws"]);
+    cmd.arg(format!("http://127.0.0.1:{port}"));
+    let out = run_to_end(script, cmd, timeout);
+    let log = server_peer.wait(Duration::from_millis(200));
+    println!("---- {} stderr ----\n{}", log.name, log.stderr);
+    out.assert_success();
+}
+
 // ---------------------------------------------------------------------------
 // A sockwire example server on a thread
 // ---------------------------------------------------------------------------

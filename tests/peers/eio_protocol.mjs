@@ -136,8 +136,37 @@ function connectWs(query, label) {
   );
   ws.on('error', (err) => q.push({ type: 'error', error: err.message }));
   ws.on('close', (code) => q.push({ type: 'close', code }));
+  // A handshake refused with an HTTP response: its status and body.
+  ws.on('unexpected-response', (req, res) => {
+    let body = '';
+    res.on('data', (chunk) => (body += chunk));
+    res.on('end', () => {
+      q.push({ type: 'refused', status: res.statusCode, body });
+      req.destroy();
+    });
+  });
   return { ws, q, label };
 }
+
+/** Expects the WebSocket handshake to be refused with exactly `status` and `body`. */
+async function expectWsRefused(sock, status, body, what) {
+  let ev;
+  do ev = await sock.q.next(what);
+  while (ev.type === 'error');
+  expectEq(ev, { type: 'refused', status, body }, what);
+}
+
+/** Expects the reference's answer to a second WebSocket: 101, then a close frame (no code) and nothing else. */
+async function expectOpenThenClosed(sock, what) {
+  await opened(sock);
+  let ev;
+  do ev = await sock.q.next(what);
+  while (ev.type === 'error');
+  expectEq(ev, { type: 'close', code: 1005 }, what);
+}
+
+/** The reference's refusal of a request for a session that is gone. */
+const expectGone = async (what, sid) => expectRefusal(await get(what, sid), 1, 'Session ID unknown', what);
 
 /** Waits for the WebSocket to open. */
 async function opened(sock) {
@@ -169,16 +198,19 @@ async function openWsSession(label = 'websocket') {
 }
 
 /**
- * Waits until the socket closes. Text messages in `allowed` (the server's
- * goodbye packets) and errors may come first; anything else fails.
+ * Waits until the socket closes (with `code`, when given: the reference
+ * closes with an empty Close frame, 1005). Text messages in `allowed` (the
+ * server's goodbye packets) and errors may come first; anything else fails.
  */
-async function expectClosed(sock, what, { allowed = [], allowOpen = false, ms = 3_000 } = {}) {
+async function expectClosed(sock, what, { allowed = [], ms = 3_000, code } = {}) {
   const seen = [];
   for (;;) {
     const ev = await sock.q.next(what, ms);
-    if (ev.type === 'close') return { code: ev.code, before: seen };
+    if (ev.type === 'close') {
+      if (code !== undefined) expectEq(ev.code, code, `${what}: close code`);
+      return { code: ev.code, before: seen };
+    }
     if (ev.type === 'error') continue;
-    if (ev.type === 'open' && allowOpen) continue;
     if (ev.type === 'text' && allowed.includes(ev.data)) {
       seen.push(ev.data);
       continue;
@@ -278,21 +310,31 @@ async function websocketHandshake() {
 }
 
 async function websocketBadHandshake() {
-  // A bad transport is refused before the WebSocket handshake. A bad EIO is
-  // refused by the reference server only after it: the WebSocket may open,
-  // but no Engine.IO session does (no open packet) and it closes at once.
-  const cases = [
-    ['EIO=abc&transport=websocket', true],
-    ['EIO=4&transport=abc', false],
+  // A bad transport or an unknown sid is refused before the WebSocket
+  // handshake, as the reference's abortUpgrade does: 400, the message as
+  // text. A bad EIO is refused by the reference server only after the
+  // handshake (it writes its HTTP refusal into the open WebSocket, which the
+  // client sees as a broken frame): the WebSocket may open, but no Engine.IO
+  // session does and it closes at once; or it is refused before, the same
+  // way as a bad transport.
+  const refusals = [
+    ['EIO=4&transport=abc', 'Transport unknown'],
+    ['EIO=4&transport=websocket&sid=no-such-session', 'Session ID unknown'],
   ];
-  const opened = {};
-  for (const [query, mayOpen] of cases) {
-    const sock = connectWs(query, query);
-    sock.ws.on('open', () => (opened[query] = true));
-    await expectClosed(sock, `${query}: the WebSocket to fail`, { allowOpen: mayOpen });
-    opened[query] ??= false;
+  for (const [query, message] of refusals) {
+    await expectWsRefused(connectWs(query, query), 400, message, `${query}: refusal`);
   }
-  return { opened };
+  const query = 'EIO=abc&transport=websocket';
+  const sock = connectWs(query, query);
+  const first = await sock.q.next(`${query}: the WebSocket to fail`);
+  if (first.type === 'refused') {
+    expectEq(first, { type: 'refused', status: 400, body: 'Unsupported protocol version' }, `${query}: refusal`);
+  } else if (first.type === 'open') {
+    await expectClosed(sock, `${query}: the WebSocket to fail`);
+  } else {
+    fail(where(`${query}: expected a refusal or an open then a close, got ${describe(first)}`));
+  }
+  return { badEio: first.type };
 }
 
 async function pollingMessages() {
@@ -316,31 +358,31 @@ async function pollingInvalidPacket() {
   const res = await post('POST "abc"', sid, 'abc');
   const answered = res.status === 400 || res.status === 0 || (res.status === 200 && res.body === 'ok');
   if (!answered) fail(where(`POST "abc": expected 400, 200 "ok" or a closed connection, got ${describe(res)}`));
-  expectEq((await get('GET after the invalid packet', sid)).status, 400, 'GET after the invalid packet');
+  await expectGone('GET after the invalid packet', sid);
   return { post: res.status || res.error };
 }
 
 async function duplicatePoll() {
   const sid = await handshake();
   const first = get('first GET', sid);
-  await sleep(5);
+  await sleep(50); // the first request is held by then, even under load
   const second = get('second GET', sid, '&t=burst');
   const [a, b] = await Promise.all([first, second]);
   expectOk(a, '1', 'first GET (answered with a close packet)');
-  expectEq(b.status, 400, 'second GET status');
-  expectEq((await get('GET after the duplicate', sid)).status, 400, 'GET after the duplicate');
+  expectEq({ status: b.status, body: b.body }, { status: 400, body: '' }, 'second GET');
+  await expectGone('GET after the duplicate', sid);
 }
 
 async function cancelledPoll() {
   const sid = await handshake();
   const abort = new AbortController();
   const pending = request(sidQuery(sid), { signal: abort.signal });
-  await sleep(5);
+  await sleep(50); // the first request is held by then, even under load
   abort.abort();
   const res = await within(pending, where('aborted GET'));
   if (res.status !== 0) fail(where(`aborted GET: expected an abort, got ${describe(res)}`));
   await sleep(20);
-  expectEq((await get('GET after the cancelled poll', sid)).status, 400, 'GET after the cancelled poll');
+  await expectGone('GET after the cancelled poll', sid);
 }
 
 async function websocketMessages() {
@@ -350,7 +392,7 @@ async function websocketMessages() {
   sock.ws.send(Buffer.from([1, 2, 3, 4]));
   expectEq(await nextMessage(sock, 'binary echo'), { type: 'binary', data: [1, 2, 3, 4] }, 'binary echo');
   sock.ws.send('abc');
-  const closed = await expectClosed(sock, 'close after "abc"', { allowed: ['1', '2'] });
+  const closed = await expectClosed(sock, 'close after "abc"', { allowed: ['1', '2'], code: 1005 });
   return { closeCode: closed.code };
 }
 
@@ -369,7 +411,7 @@ async function heartbeatPolling() {
 async function pingTimeoutPolling() {
   const sid = await handshake();
   await sleep(PING_INTERVAL + PING_TIMEOUT + 50);
-  expectEq((await get('GET after the ping timeout', sid)).status, 400, 'GET after the ping timeout');
+  await expectGone('GET after the ping timeout', sid);
 }
 
 async function heartbeatWebsocket() {
@@ -384,7 +426,7 @@ async function heartbeatWebsocket() {
 async function pingTimeoutWebsocket() {
   const started = Date.now();
   const { sock } = await openWsSession();
-  const closed = await expectClosed(sock, 'close without pongs', { allowed: ['2', '1'], ms: 3_000 });
+  const closed = await expectClosed(sock, 'close without pongs', { allowed: ['2', '1'], ms: 3_000, code: 1005 });
   const elapsed = Date.now() - started;
   if (!closed.before.includes('2')) fail(where(`closed without a ping first (${describe(closed)})`));
   if (elapsed < PING_INTERVAL + PING_TIMEOUT - 50) fail(where(`closed after ${elapsed} ms, before the ping timeout`));
@@ -394,10 +436,10 @@ async function pingTimeoutWebsocket() {
 async function closePolling() {
   const sid = await handshake();
   const held = get('held GET', sid);
-  await sleep(5);
+  await sleep(50); // the first request is held by then, even under load
   expectOk(await post('POST "1"', sid, '1'), 'ok', 'POST "1"');
   expectOk(await held, '6', 'held GET after the close packet');
-  expectEq((await get('GET after the close', sid)).status, 400, 'GET after the close');
+  await expectGone('GET after the close', sid);
 }
 
 async function closeWebsocket() {
@@ -406,7 +448,7 @@ async function closeWebsocket() {
   const { sock } = await openWsSession();
   const started = Date.now();
   sock.ws.send('1');
-  await expectClosed(sock, 'close after "1"', { allowed: ['6', '2'] });
+  await expectClosed(sock, 'close after "1"', { allowed: ['6', '2'], code: 1005 });
   return { elapsedMs: Date.now() - started };
 }
 
@@ -417,7 +459,8 @@ async function upgrade() {
 
 async function pollingAfterUpgrade() {
   const { sid, sock } = await upgradedSession();
-  expectEq((await get('polling GET after the upgrade', sid)).status, 400, 'polling GET after the upgrade');
+  expectRefusal(await get('polling GET after the upgrade', sid), 3, 'Bad request', 'polling GET after the upgrade');
+  expectRefusal(await post('POST after the upgrade', sid, '4x'), 3, 'Bad request', 'POST after the upgrade');
   sock.ws.send('4still');
   await expectText(sock, '4still', 'websocket echo after the refused GET');
   closeWs(sock);
@@ -427,9 +470,33 @@ async function secondWebsocketAfterUpgrade() {
   const { sid, sock } = await upgradedSession();
   const second = connectWs(`EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`, 'second websocket');
   second.ws.on('open', () => second.ws.send('2probe'));
-  await expectClosed(second, 'the second websocket to close', { allowOpen: true });
+  await expectOpenThenClosed(second, 'the second websocket: 101, then a close frame');
   sock.ws.send('4still');
   await expectText(sock, '4still', 'first websocket echo after the second one closed');
+  closeWs(sock);
+}
+
+async function secondWebsocketDuringUpgrade() {
+  const sid = await handshake();
+  const query = `EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`;
+  const sock = connectWs(query, 'upgrade websocket');
+  await opened(sock);
+  sock.ws.send('2probe');
+  expectEq(await sock.q.next('3probe'), { type: 'text', data: '3probe' }, 'probe answer');
+  const second = connectWs(query, 'second websocket');
+  await expectOpenThenClosed(second, 'the second websocket: 101, then a close frame');
+  // The first one still completes the upgrade.
+  await expectPoll(sid, '6', 'GET during the upgrade');
+  sock.ws.send('5');
+  sock.ws.send('4hello');
+  await expectText(sock, '4hello', 'echo after the upgrade');
+  closeWs(sock);
+}
+
+async function secondWebsocketOnWebsocketSession() {
+  const { sock, open } = await openWsSession();
+  const second = connectWs(`EIO=4&transport=websocket&sid=${encodeURIComponent(open.sid)}`, 'second websocket');
+  await expectOpenThenClosed(second, 'the second websocket: 101, then a close frame');
   closeWs(sock);
 }
 
@@ -437,7 +504,7 @@ async function payloadTooLarge() {
   const sid = await handshake();
   const body = `4${'a'.repeat(MAX_PAYLOAD)}`;
   const res = await post(`POST of ${body.length} bytes`, sid, body);
-  expectEq(res.status, 413, `POST of ${body.length} bytes`);
+  expectEq({ status: res.status, body: res.body }, { status: 413, body: '' }, `POST of ${body.length} bytes`);
 }
 
 const CHECKS = [
@@ -463,6 +530,8 @@ const CHECKS = [
   ['upgrade', upgrade],
   ['polling after upgrade', pollingAfterUpgrade],
   ['second websocket after upgrade', secondWebsocketAfterUpgrade],
+  ['second websocket during upgrade', secondWebsocketDuringUpgrade],
+  ['second websocket on a websocket session', secondWebsocketOnWebsocketSession],
   ['payload too large', payloadTooLarge],
 ];
 

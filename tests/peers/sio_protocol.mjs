@@ -154,14 +154,16 @@ async function joinedSession(label) {
 }
 
 /**
- * Waits until the socket closes; Engine.IO close/noop packets and pings may
- * come first (pings are answered), anything else fails.
+ * Waits until the socket closes with an empty Close frame (1005, as the
+ * reference); Engine.IO close/noop packets and pings may come first (pings
+ * are answered), anything else fails.
  */
 async function expectClosed(sock, what, ms = 3_000) {
   const until = Date.now() + ms;
   for (;;) {
     const ev = await sock.q.next(`${what} (within ${ms} ms)`, Math.max(1, until - Date.now()));
-    if (ev.type === 'close') return ev.code;
+    // The reference closes with an empty Close frame: no status (1005).
+    if (ev.type === 'close') return expectEq(ev.code, 1005, `${what}: close code`) ?? ev.code;
     if (ev.type === 'error') continue;
     if (ev.type === 'text' && ev.data === '2') {
       if (sock.ws.readyState === WebSocket.OPEN) sock.ws.send('3');

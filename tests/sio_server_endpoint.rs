@@ -1,0 +1,585 @@
+//! Scenario tests of `socketio::Server` on a virtual clock: connect with auth,
+//! accept and refuse, events and acks both ways, ack and connect timeouts,
+//! binary attachments on both transports, rooms and broadcast with `except`
+//! (exact recipients), a full target counted, disconnect cleaning rooms.
+
+use std::collections::BTreeMap;
+
+use sockwire::engineio;
+use sockwire::engineio::Sid;
+use sockwire::entropy::SplitMix64;
+use sockwire::socketio::endpoint::OwnedEvent;
+use sockwire::socketio::rooms::IndexedRooms;
+use sockwire::socketio::{Config, Server};
+use sockwire::storage::Growable;
+use sockwire::time::{Duration, Instant};
+
+type Io = Server<u32, Growable, SplitMix64, IndexedRooms>;
+
+const WS_HEAD: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+
+/// A masked client frame.
+fn mask(payload: &[u8], op: u8) -> Vec<u8> {
+    let m = [9u8, 8, 7, 6];
+    let mut f = vec![0x80 | op];
+    if payload.len() < 126 {
+        f.push(0x80 | payload.len() as u8);
+    } else {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    f.extend_from_slice(&m);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ m[i % 4]));
+    f
+}
+
+/// A frame from the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Frame {
+    Text(String),
+    Binary(Vec<u8>),
+    Close,
+}
+
+struct Net {
+    io: Io,
+    now: Instant,
+    input: BTreeMap<u32, Vec<u8>>,
+    output: BTreeMap<u32, Vec<u8>>,
+    closed: Vec<u32>,
+    events: Vec<OwnedEvent>,
+}
+
+impl Net {
+    fn new(eio: engineio::Config, config: Config) -> Self {
+        let eio = engineio::Config {
+            path: "/socket.io/",
+            ..eio
+        };
+        Net {
+            io: Io::new(eio, config, SplitMix64::new(3)),
+            now: Instant::from_millis(0),
+            input: BTreeMap::new(),
+            output: BTreeMap::new(),
+            closed: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, conn: u32, bytes: &[u8]) {
+        self.input.entry(conn).or_default().extend_from_slice(bytes);
+        self.pump();
+    }
+
+    fn pump(&mut self) {
+        let mut out = vec![0u8; 1 << 16];
+        loop {
+            let mut moved = false;
+            let conns: Vec<u32> = self.input.keys().copied().collect();
+            for conn in conns {
+                loop {
+                    let buf = self.input.get_mut(&conn).unwrap();
+                    let r = self.io.handle_input(self.now, conn, buf).unwrap();
+                    let ev = r.message.map(|e| e.to_owned());
+                    let (consumed, blocked) = (r.consumed, r.blocked);
+                    buf.drain(..consumed);
+                    let progress = consumed > 0 || ev.is_some();
+                    self.events.extend(ev);
+                    moved |= progress;
+                    if blocked || !progress {
+                        break;
+                    }
+                }
+            }
+            while let Some(t) = self.io.poll_transmit(&mut out).unwrap() {
+                moved = true;
+                self.output
+                    .entry(t.conn)
+                    .or_default()
+                    .extend_from_slice(&out[..t.len]);
+                if t.close_after {
+                    self.closed.push(t.conn);
+                    self.input.remove(&t.conn);
+                }
+            }
+            while let Some(e) = self.io.poll_event() {
+                self.events.push(e.to_owned());
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn advance(&mut self, ms: u64) {
+        let t = self.now + Duration::from_millis(ms);
+        while let Some(due) = self.io.poll_timeout() {
+            if due > t {
+                break;
+            }
+            self.now = due;
+            self.io.handle_timeout(due);
+            self.pump();
+        }
+        self.now = t;
+        self.io.handle_timeout(t);
+        self.pump();
+    }
+
+    /// Expects the event `bin` from `socket` with one attachment, `data`;
+    /// answers with `blob` carrying `[9, 8]`.
+    fn expect_bin_and_emit_blob(&mut self, socket: Sid, data: &[u8]) {
+        let ev = self.take_events();
+        let placeholder = r#"{"_placeholder":true,"num":0}"#;
+        assert_eq!(
+            event(&ev[0]),
+            (socket, "bin", None, placeholder.into(), vec![data.to_vec()])
+        );
+        self.io
+            .emit(&socket, "blob", placeholder, &[&[9, 8]])
+            .unwrap();
+    }
+
+    /// Emits `ping` to `socket` with an ack due in 1 s; its ack id.
+    fn ping(&mut self, socket: Sid) -> u64 {
+        let timeout = Some(Duration::from_millis(1_000));
+        let id = self
+            .io
+            .emit_with_ack(self.now, &socket, "ping", "", &[], timeout);
+        self.pump();
+        id.unwrap()
+    }
+
+    fn take_events(&mut self) -> Vec<OwnedEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The frames the server wrote on `conn` (a 101 head skipped).
+    fn frames(&mut self, conn: u32) -> Vec<Frame> {
+        let mut out = self.output.remove(&conn).unwrap_or_default();
+        if out.starts_with(b"HTTP/1.1 101") {
+            let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            out.drain(..end);
+        }
+        let mut frames = Vec::new();
+        let mut at = 0;
+        while at < out.len() {
+            let op = out[at] & 0x0f;
+            let (len, head) = match out[at + 1] {
+                126 => (
+                    usize::from(u16::from_be_bytes([out[at + 2], out[at + 3]])),
+                    4,
+                ),
+                127 => panic!("a huge frame"),
+                n => (usize::from(n), 2),
+            };
+            let payload = out[at + head..at + head + len].to_vec();
+            at += head + len;
+            frames.push(match op {
+                1 => Frame::Text(String::from_utf8(payload).unwrap()),
+                2 => Frame::Binary(payload),
+                8 => Frame::Close,
+                op => panic!("opcode {op}"),
+            });
+        }
+        frames
+    }
+
+    /// Texts on `conn`, pings answered and dropped.
+    fn texts(&mut self, conn: u32) -> Vec<String> {
+        let mut v = Vec::new();
+        for f in self.frames(conn) {
+            match f {
+                Frame::Text(t) if t == "2" => self.send(conn, &mask(b"3", 1)),
+                Frame::Text(t) => v.push(t),
+                f => panic!("{f:?} on {conn}"),
+            }
+        }
+        v
+    }
+
+    fn text(&mut self, conn: u32, text: &str) {
+        self.send(conn, &mask(text.as_bytes(), 1));
+    }
+
+    /// A WebSocket session on `conn`: its Engine.IO sid.
+    fn ws_open(&mut self, conn: u32) -> Sid {
+        let head = format!(
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n{WS_HEAD}\r\n"
+        );
+        self.send(conn, head.as_bytes());
+        let texts = self.texts(conn);
+        let open = &texts[0];
+        let at = open.find("\"sid\":\"").unwrap() + 7;
+        Sid::parse(&open[at..at + 20]).unwrap()
+    }
+
+    /// A WebSocket client connected to `/` and accepted: (sid, socket id).
+    fn client(&mut self, conn: u32) -> (Sid, Sid) {
+        let sid = self.ws_open(conn);
+        self.text(conn, "40");
+        let ev = self.take_events();
+        assert_eq!(
+            ev,
+            [OwnedEvent::Connect {
+                sid,
+                nsp: "/".into(),
+                auth: None
+            }]
+        );
+        let socket = self.io.accept(&sid, "/").unwrap();
+        self.pump();
+        assert_eq!(
+            self.texts(conn),
+            [format!("40{{\"sid\":\"{}\"}}", socket.as_str())]
+        );
+        (sid, socket)
+    }
+}
+
+fn eio_config() -> engineio::Config {
+    engineio::Config::default()
+}
+
+fn event(ev: &OwnedEvent) -> (Sid, &str, Option<u64>, String, Vec<Vec<u8>>) {
+    match ev {
+        OwnedEvent::Event { socket, message } => (
+            *socket,
+            message.name().unwrap(),
+            message.ack_id,
+            message.args_raw().to_string(),
+            message.attachments.clone(),
+        ),
+        e => panic!("not an event: {e:?}"),
+    }
+}
+
+#[test]
+fn connect_with_auth_accept_refuse_and_unknown_namespace() {
+    let mut net = Net::new(eio_config(), Config::default());
+    let a = net.ws_open(1);
+    net.text(1, r#"40{"token":"abc"}"#);
+    assert_eq!(
+        net.take_events(),
+        [OwnedEvent::Connect {
+            sid: a,
+            nsp: "/".into(),
+            auth: Some(r#"{"token":"abc"}"#.into())
+        }]
+    );
+    let socket = net.io.accept(&a, "/").unwrap();
+    assert_ne!(socket, a, "socket ids differ from the Engine.IO sid");
+    net.pump();
+    assert_eq!(
+        net.texts(1),
+        [format!("40{{\"sid\":\"{}\"}}", socket.as_str())]
+    );
+    assert_eq!(net.io.socket(&socket).map(|(s, _)| s), Some(a));
+    // Refused by the application.
+    let b = net.ws_open(2);
+    net.text(2, "40");
+    assert_eq!(net.take_events().len(), 1);
+    net.io.refuse(&b, "/", "not allowed").unwrap();
+    net.pump();
+    assert_eq!(net.texts(2), [r#"44{"message":"not allowed"}"#]);
+    assert_eq!(net.io.sockets(), 1);
+    // An unknown namespace is refused without asking the application.
+    net.text(2, "40/nope,");
+    assert!(net.take_events().is_empty());
+    assert_eq!(net.texts(2), [r#"44/nope,{"message":"Invalid namespace"}"#]);
+}
+
+#[test]
+fn events_and_acks_both_ways_and_ack_timeout() {
+    let mut net = Net::new(eio_config(), Config::default());
+    let (sid, socket) = net.client(1);
+    net.text(1, r#"42["hi",1]"#);
+    net.text(1, r#"427["question"]"#);
+    let ev = net.take_events();
+    assert_eq!(event(&ev[0]), (socket, "hi", None, "1".into(), vec![]));
+    assert_eq!(
+        event(&ev[1]),
+        (socket, "question", Some(7), "".into(), vec![])
+    );
+    net.io.ack(&socket, 7, r#""answer""#, &[]).unwrap();
+    net.pump();
+    assert_eq!(net.texts(1), [r#"437["answer"]"#]);
+    // The server asks; the client answers.
+    let id = net.ping(socket);
+    assert_eq!(net.texts(1), [format!(r#"42{id}["ping"]"#)]);
+    net.text(1, &format!(r#"43{id}["pong"]"#));
+    let ev = net.take_events();
+    match &ev[..] {
+        [OwnedEvent::Ack { socket: s, message }] => {
+            assert_eq!(
+                (*s, message.ack_id, message.args_raw()),
+                (socket, Some(id), r#""pong""#)
+            );
+        }
+        ev => panic!("{ev:?}"),
+    }
+    // Unanswered: an AckTimeout at its deadline, not before.
+    let id = net.ping(socket);
+    net.advance(999);
+    assert!(net.take_events().is_empty());
+    net.advance(1);
+    assert_eq!(net.take_events(), [OwnedEvent::AckTimeout { sid, id }]);
+    // A late answer is not delivered as an ack.
+    net.texts(1);
+    net.text(1, &format!(r#"43{id}["late"]"#));
+    assert!(
+        !net.take_events()
+            .iter()
+            .any(|e| matches!(e, OwnedEvent::Ack { .. }))
+    );
+}
+
+#[test]
+fn connect_timeout_closes_the_session() {
+    let config = Config {
+        connect_timeout: Duration::from_millis(2_000),
+        ..Config::default()
+    };
+    let mut net = Net::new(eio_config(), config);
+    let sid = net.ws_open(1);
+    net.advance(1_999);
+    assert!(net.take_events().is_empty());
+    net.advance(1);
+    assert_eq!(net.take_events(), [OwnedEvent::ConnectTimeout { sid }]);
+    net.advance(10);
+    assert_eq!(net.frames(1).last(), Some(&Frame::Close));
+    // The client answers the close: the session and its connection end.
+    net.send(1, &mask(b"", 8));
+    assert!(net.closed.contains(&1));
+    assert_eq!(net.io.engine().sessions(), 0);
+}
+
+#[test]
+fn binary_attachments_on_websocket_and_polling() {
+    let mut net = Net::new(eio_config(), Config::default());
+    let (_, socket) = net.client(1);
+    net.text(1, r#"451-["bin",{"_placeholder":true,"num":0}]"#);
+    assert!(net.take_events().is_empty(), "waits for its attachment");
+    net.send(1, &mask(&[1, 2, 3], 2));
+    net.expect_bin_and_emit_blob(socket, &[1, 2, 3]);
+    net.pump();
+    assert_eq!(
+        net.frames(1),
+        [
+            Frame::Text(r#"451-["blob",{"_placeholder":true,"num":0}]"#.into()),
+            Frame::Binary(vec![9, 8])
+        ]
+    );
+    // Polling: the attachment as a base64 packet in the same body.
+    let get = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+    net.send(2, get);
+    let out = String::from_utf8(net.output.remove(&2).unwrap()).unwrap();
+    let at = out.find("\"sid\":\"").unwrap() + 7;
+    let sid = out[at..at + 20].to_string();
+    let post = |body: &str| {
+        format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    net.send(3, post("40").as_bytes());
+    let psid = Sid::parse(&sid).unwrap();
+    assert_eq!(net.take_events().len(), 1);
+    let psock = net.io.accept(&psid, "/").unwrap();
+    net.send(
+        3,
+        post("451-[\"bin\",{\"_placeholder\":true,\"num\":0}]\x1ebBAUG").as_bytes(),
+    );
+    net.expect_bin_and_emit_blob(psock, &[4, 5, 6]);
+    net.output.remove(&2);
+    net.send(
+        2,
+        format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n")
+            .as_bytes(),
+    );
+    let out = String::from_utf8(net.output.remove(&2).unwrap()).unwrap();
+    let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(
+        body,
+        format!(
+            "40{{\"sid\":\"{}\"}}\x1e451-[\"blob\",{{\"_placeholder\":true,\"num\":0}}]\x1ebCQg=",
+            psock.as_str()
+        )
+    );
+}
+
+#[test]
+fn rooms_and_broadcast_with_except_reach_exactly_their_targets() {
+    let mut net = Net::new(eio_config(), Config::default());
+    let sockets: Vec<Sid> = (1..=4).map(|c| net.client(c).1).collect();
+    let [a, b, c, _d] = sockets[..] else {
+        unreachable!()
+    };
+    net.io.join(&a, "r1").unwrap();
+    net.io.join(&b, "r1").unwrap();
+    net.io.join(&b, "r2").unwrap();
+    net.io.join(&c, "r2").unwrap();
+    let recipients = |net: &mut Net, rooms: &[&str], except: &[&str], n: u32| {
+        let name = format!("m{n}");
+        let sent = net
+            .io
+            .broadcast("/", rooms, except, &name, "", &[])
+            .unwrap();
+        net.pump();
+        let got: Vec<u32> = (1..=4)
+            .filter(|&conn| {
+                let texts = net.texts(conn);
+                assert!(texts.len() <= 1, "{texts:?}");
+                texts
+                    .first()
+                    .is_some_and(|t| *t == format!(r#"42["{name}"]"#))
+            })
+            .collect();
+        assert_eq!(sent.delivered, got.len());
+        assert_eq!(sent.full, 0);
+        got
+    };
+    assert_eq!(recipients(&mut net, &["r1"], &[], 1), [1, 2]);
+    assert_eq!(
+        recipients(&mut net, &["r1", "r2"], &[], 2),
+        [1, 2, 3],
+        "b once"
+    );
+    assert_eq!(recipients(&mut net, &["r1", "r2"], &["r2"], 3), [1]);
+    assert_eq!(recipients(&mut net, &[], &["r1"], 4), [3, 4]);
+    assert_eq!(recipients(&mut net, &["r2"], &[b.as_str()], 5), [3]);
+    assert_eq!(recipients(&mut net, &[], &[], 6), [1, 2, 3, 4]);
+    assert_eq!(recipients(&mut net, &["nobody"], &[], 7), Vec::<u32>::new());
+    assert!(net.io.leave(&b, "r1"));
+    assert_eq!(recipients(&mut net, &["r1"], &[], 8), [1]);
+}
+
+#[test]
+fn a_full_target_is_counted_not_dropped_silently() {
+    let eio = engineio::Config {
+        send_queue_len: 512,
+        ..eio_config()
+    };
+    let mut net = Net::new(eio, Config::default());
+    let (_, a) = net.client(1);
+    let (_, b) = net.client(2);
+    // Fill a's queue without transmitting.
+    let big = format!(r#""{}""#, "x".repeat(100));
+    let mut queued = 0;
+    while net.io.emit(&a, "fill", &big, &[]).is_ok() {
+        queued += 1;
+    }
+    assert!(queued > 0);
+    let sent = net.io.broadcast("/", &[], &[], "all", &big, &[]).unwrap();
+    assert_eq!((sent.delivered, sent.full), (1, 1));
+    net.pump();
+    let texts = net.texts(1);
+    assert_eq!(texts.len(), queued);
+    assert!(texts.iter().all(|t| t.starts_with(r#"42["fill""#)));
+    assert_eq!(net.texts(2).len(), 1);
+    let _ = b;
+}
+
+#[test]
+fn disconnect_cleans_rooms() {
+    let mut net = Net::new(eio_config(), Config::default());
+    let (_, a) = net.client(1);
+    let (_, b) = net.client(2);
+    net.io.join(&a, "r").unwrap();
+    net.io.join(&b, "r").unwrap();
+    // The client leaves the namespace.
+    net.text(1, "41");
+    assert_eq!(
+        net.take_events(),
+        [OwnedEvent::Disconnect {
+            socket: a,
+            reason: "client namespace disconnect"
+        }]
+    );
+    assert!(!net.io.is_in(&a, "r"));
+    // The other one's TCP connection drops.
+    net.io.handle_closed(net.now, 2);
+    net.input.remove(&2);
+    net.pump();
+    assert_eq!(
+        net.take_events(),
+        [OwnedEvent::Disconnect {
+            socket: b,
+            reason: "transport close"
+        }]
+    );
+    assert!(!net.io.is_in(&b, "r"));
+    assert_eq!(net.io.sockets(), 0);
+    let sent = net.io.broadcast("/", &["r"], &[], "x", "", &[]).unwrap();
+    assert_eq!((sent.delivered, sent.full), (0, 0));
+    // The server disconnects a socket: gone from its rooms at once.
+    let (_, c) = net.client(3);
+    net.io.join(&c, "r").unwrap();
+    net.io.disconnect(&c).unwrap();
+    net.pump();
+    assert_eq!(net.texts(3), ["41"]);
+    assert!(!net.io.is_in(&c, "r"));
+    assert_eq!(
+        net.take_events(),
+        [OwnedEvent::Disconnect {
+            socket: c,
+            reason: "server namespace disconnect"
+        }]
+    );
+}
+
+/// Hostile peers under the Socket.IO endpoint: 500 connections trickling a
+/// byte a second and 500 silent ones do not stop a new client from
+/// connecting and exchanging events; all 1,000 are closed at the head
+/// deadline (408 or a silent close), the client is not.
+#[test]
+fn hostile_peers_do_not_stop_a_client() {
+    let eio = engineio::Config {
+        head_timeout: Duration::from_millis(10_000),
+        max_connections: 1_001,
+        ..eio_config()
+    };
+    let mut net = Net::new(eio, Config::default());
+    let head = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+    for c in 100..1100 {
+        net.io.handle_accept(net.now, c).unwrap();
+    }
+    for second in 0..11u64 {
+        for c in 100..600 {
+            if !net.closed.contains(&c) {
+                net.send(c, &head[second as usize..second as usize + 1]);
+            }
+        }
+        if second == 2 {
+            let (_, socket) = net.client(1);
+            net.text(1, r#"42["hello"]"#);
+            let ev = net.take_events();
+            assert_eq!(event(&ev[0]).1, "hello");
+            net.io.emit(&socket, "welcome", "", &[]).unwrap();
+            net.pump();
+            assert_eq!(net.texts(1), [r#"42["welcome"]"#]);
+            // The cap: one more connection is refused.
+            assert_eq!(
+                net.io.handle_accept(net.now, 2),
+                Err(engineio::Error::Unavailable)
+            );
+        }
+        assert!(net.io.engine().connections() <= 1_001);
+        net.advance(1_000);
+        if second < 9 {
+            assert!(net.closed.is_empty(), "closed early at {second}");
+        }
+    }
+    assert_eq!(net.closed.len(), 1_000);
+    for c in 100..600 {
+        let out = net.output.remove(&c).unwrap();
+        assert!(out.starts_with(b"HTTP/1.1 408 "), "{c}");
+    }
+    for c in 600..1100 {
+        assert!(net.output.get(&c).is_none_or(Vec::is_empty), "{c}");
+    }
+    assert_eq!(net.io.engine().connections(), 1);
+    assert_eq!(net.io.sockets(), 1);
+    net.text(1, r#"42["still here"]"#);
+    assert_eq!(event(&net.take_events()[0]).1, "still here");
+}
