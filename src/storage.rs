@@ -64,10 +64,34 @@ pub trait Fifo<T> {
     }
 }
 
+/// A byte buffer that a send queue lives in: fixed (an array, a slice, a
+/// `Vec` of a set length), or growing on demand up to a most
+/// ([`LazyBuf`] with `alloc`), so a session takes memory for what it
+/// actually queues.
+pub trait Buffer: AsMut<[u8]> + AsRef<[u8]> {
+    /// Makes at least `len` bytes usable; false if `len` is past
+    /// [`max_len`](Self::max_len). A fixed buffer only checks.
+    fn reserve(&mut self, len: usize) -> bool {
+        self.as_ref().len() >= len
+    }
+    /// The most bytes it can ever hold.
+    fn max_len(&self) -> usize {
+        self.as_ref().len()
+    }
+    /// Called when it holds nothing: a growing buffer may give memory back.
+    fn relax(&mut self) {}
+}
+
+impl<const N: usize> Buffer for [u8; N] {}
+impl Buffer for &mut [u8] {}
+impl<const N: usize> Buffer for Inline<N> {}
+#[cfg(feature = "alloc")]
+impl Buffer for alloc::vec::Vec<u8> {}
+
 /// The byte buffers of a [`Storage`].
 pub trait Buffers {
     /// A byte buffer (a session's send queue, a message assembler).
-    type Buf: AsMut<[u8]> + AsRef<[u8]> + core::fmt::Debug;
+    type Buf: Buffer + core::fmt::Debug;
     /// A send-queue buffer of (at most) `len` bytes.
     fn queue_buf(len: usize) -> Self::Buf;
     /// An assembler buffer of (at most) `len` bytes; 0 asks for the smallest
@@ -390,16 +414,26 @@ mod growable {
     pub const LAZY_MAX: usize = 4 << 20;
     static ZEROS: [u8; LAZY_MAX] = [0; LAZY_MAX];
 
-    /// A zeroed buffer of a fixed length that takes heap memory only when it
-    /// is first written: a session that never assembles a fragmented or
-    /// binary message never allocates its assemblers (a megabyte each with
-    /// the default `maxPayload`), so servers with many sessions keep their
-    /// memory, and the process its count of memory mappings, in bounds.
+    /// A heap buffer that takes memory only as it is used (feature
+    /// `alloc`). Two kinds:
+    ///
+    /// - [`LazyBuf::new`]: a zeroed buffer of a fixed length, allocated when
+    ///   first written; reads before that see shared zeros. A session that
+    ///   never assembles a fragmented or binary message never allocates its
+    ///   assemblers (a megabyte each with the default `maxPayload`).
+    /// - [`LazyBuf::growing`]: empty at first, grown by
+    ///   [`Buffer::reserve`] up to its most and given back when empty after
+    ///   a burst: a send queue holds memory for what it queues, not for the
+    ///   largest message it might.
     #[derive(Clone, Debug, Default)]
     pub struct LazyBuf {
         len: usize,
         data: Vec<u8>,
+        grow: bool,
     }
+
+    /// Memory a growing [`LazyBuf`] keeps when it empties.
+    const KEEP: usize = 16 * 1024;
 
     impl LazyBuf {
         /// A buffer of `len` zero bytes (allocated at once above
@@ -410,18 +444,36 @@ mod growable {
             } else {
                 Vec::new()
             };
-            LazyBuf { len, data }
+            LazyBuf {
+                len,
+                data,
+                grow: false,
+            }
+        }
+
+        /// An empty buffer that grows on demand up to `max` bytes.
+        pub fn growing(max: usize) -> Self {
+            LazyBuf {
+                len: max,
+                data: Vec::new(),
+                grow: true,
+            }
         }
 
         /// True once the buffer holds memory of its own.
         pub fn is_allocated(&self) -> bool {
-            self.data.len() == self.len && self.len > 0
+            !self.data.is_empty()
+        }
+
+        /// Bytes of memory it holds now.
+        pub fn allocated(&self) -> usize {
+            self.data.len()
         }
     }
 
     impl AsRef<[u8]> for LazyBuf {
         fn as_ref(&self) -> &[u8] {
-            if self.data.len() == self.len {
+            if self.grow || self.data.len() == self.len {
                 &self.data
             } else {
                 &ZEROS[..self.len]
@@ -431,17 +483,41 @@ mod growable {
 
     impl AsMut<[u8]> for LazyBuf {
         fn as_mut(&mut self) -> &mut [u8] {
-            if self.data.len() != self.len {
+            if !self.grow && self.data.len() != self.len {
                 self.data = alloc::vec![0; self.len];
             }
             &mut self.data
         }
     }
 
+    impl Buffer for LazyBuf {
+        fn reserve(&mut self, len: usize) -> bool {
+            if !self.grow {
+                return len <= self.len;
+            }
+            if len > self.len {
+                return false;
+            }
+            if self.data.len() < len {
+                let target = len.max(self.data.len() * 2).max(256).min(self.len);
+                self.data.resize(target, 0);
+            }
+            true
+        }
+        fn max_len(&self) -> usize {
+            self.len
+        }
+        fn relax(&mut self) {
+            if self.grow && self.data.len() > KEEP {
+                self.data = Vec::new();
+            }
+        }
+    }
+
     impl Buffers for Growable {
         type Buf = LazyBuf;
         fn queue_buf(len: usize) -> LazyBuf {
-            LazyBuf::new(len)
+            LazyBuf::growing(len)
         }
         fn assembler_buf(len: usize) -> LazyBuf {
             LazyBuf::new(len)
@@ -478,6 +554,20 @@ mod tests {
         assert_eq!(b.as_ref()[7], 1);
         let big = LazyBuf::new(LAZY_MAX + 1);
         assert!(big.is_allocated());
+    }
+
+    #[test]
+    fn a_growing_buf_takes_what_is_reserved_and_gives_it_back() {
+        let mut b = LazyBuf::growing(1 << 20);
+        assert_eq!(b.as_ref().len(), 0);
+        assert_eq!(b.max_len(), 1 << 20);
+        assert!(b.reserve(10));
+        assert_eq!(b.allocated(), 256);
+        assert!(b.reserve(100_000));
+        assert!(b.allocated() >= 100_000 && b.allocated() < 1 << 20);
+        assert!(!b.reserve((1 << 20) + 1));
+        b.relax();
+        assert_eq!(b.allocated(), 0);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use super::{Error, Transport};
 use crate::entropy::Entropy;
 use crate::http;
 use crate::json;
+use crate::storage::Buffer;
 use crate::time::{Duration, Instant};
 use crate::ws::{self, Assembler};
 
@@ -231,7 +232,7 @@ pub struct Client<B, E> {
     queue: Queue<B>,
 }
 
-impl<B: AsMut<[u8]> + AsRef<[u8]>, E: Entropy> Client<B, E> {
+impl<B: Buffer, E: Entropy> Client<B, E> {
     /// A session on a WebSocket whose opening handshake (for
     /// [`websocket_target`]) just succeeded at `now`. `entropy` masks the
     /// frames.

@@ -4,6 +4,7 @@
 use super::Error;
 use super::packet::{Data, Packet};
 use crate::entropy::Entropy;
+use crate::storage::Buffer;
 use crate::ws::{self, MessageKind};
 
 pub(crate) const TAG_TEXT: u8 = 0;
@@ -25,14 +26,18 @@ pub(crate) struct Queue<B> {
     tail: usize,
 }
 
-impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
+impl<B: Buffer> Queue<B> {
     pub(crate) fn push(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let need = ENTRY_HEADER + len;
-        let cap = self.buf.as_ref().len();
-        if u32::try_from(len).is_err() || self.tail - self.head + need > cap {
+        let used = self.tail - self.head;
+        if u32::try_from(len).is_err()
+            || used + need > self.buf.max_len()
+            || !self.buf.reserve(used + need)
+        {
             return Err(Error::QueueFull);
         }
+        let cap = self.buf.as_ref().len();
         let buf = self.buf.as_mut();
         if self.tail + need > cap {
             buf.copy_within(self.head..self.tail, 0);
@@ -67,6 +72,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
             self.head += ENTRY_HEADER + bytes.len();
             if self.head == self.tail {
                 (self.head, self.tail) = (0, 0);
+                self.buf.relax();
             }
         }
     }
@@ -88,7 +94,7 @@ pub(crate) fn entry_packet(tag: u8, bytes: &[u8]) -> Packet<'_> {
     Packet::decode_text(core::str::from_utf8(bytes).unwrap_or("6")).unwrap_or(Packet::Noop)
 }
 
-impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
+impl<B: Buffer> Queue<B> {
     /// An empty queue over `buf`.
     pub(crate) fn new(buf: B) -> Self {
         Queue {
@@ -170,6 +176,6 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Queue<B> {
 
     /// Bytes free.
     pub(crate) fn free(&self) -> usize {
-        self.buf.as_ref().len() - (self.tail - self.head)
+        self.buf.max_len() - (self.tail - self.head)
     }
 }

@@ -70,7 +70,7 @@ use super::session::{CloseReason, Event as SessionEvent, Session, Sid};
 use super::{Config, Error, Page, Route, Transport};
 use crate::entropy::Entropy;
 use crate::http::{self, HeadParser, Request, Version};
-use crate::storage::{Buffers, Fifo, Map, Storage, TimerKey, Timers};
+use crate::storage::{Buffer, Buffers, Fifo, Map, Storage, TimerKey, Timers};
 use crate::time::Instant;
 use crate::ws::{self, Assembler};
 
@@ -1494,7 +1494,7 @@ where
 }
 
 /// Reads one packet's message from a one-packet payload.
-fn read_one<'a, B: AsMut<[u8]> + AsRef<[u8]>>(
+fn read_one<'a, B: Buffer>(
     session: &mut Session<B>,
     now: Instant,
     payload: &mut Payload<'a>,
@@ -1777,11 +1777,7 @@ where
 
     /// Schedules what `entry`'s session has to send and tell.
     /// A finished session gets a deadline of now: `handle_timeout` reaps it.
-    fn touch<B: AsMut<[u8]> + AsRef<[u8]>, U: UserState<B>>(
-        &mut self,
-        sid: Sid,
-        entry: &mut Entry<H, B, U>,
-    ) {
+    fn touch<B: Buffer, U: UserState<B>>(&mut self, sid: Sid, entry: &mut Entry<H, B, U>) {
         for conn in [entry.held, entry.ws].into_iter().flatten() {
             self.queue(conn);
         }
@@ -1790,11 +1786,7 @@ where
 
     /// The session's events and deadline (not its connections: for the
     /// transmit paths, which just wrote what it had).
-    fn schedule<B: AsMut<[u8]> + AsRef<[u8]>, U: UserState<B>>(
-        &mut self,
-        sid: Sid,
-        entry: &mut Entry<H, B, U>,
-    ) {
+    fn schedule<B: Buffer, U: UserState<B>>(&mut self, sid: Sid, entry: &mut Entry<H, B, U>) {
         if (entry.opened || entry.session.has_event()) && !entry.notified {
             entry.notified = self.notify.push(sid).is_ok();
         }

@@ -11,6 +11,7 @@ use super::transport::ws_packet;
 use super::{Config, Error, Transport};
 use crate::entropy::Entropy;
 use crate::http;
+use crate::storage::Buffer;
 use crate::time::Instant;
 use crate::ws::{self, Assembler};
 
@@ -156,7 +157,7 @@ pub struct Session<B> {
     queue: Queue<B>,
 }
 
-impl<B: AsMut<[u8]> + AsRef<[u8]>> Session<B> {
+impl<B: Buffer> Session<B> {
     /// Opens a session with a fresh [`Sid`] and queues the open packet.
     ///
     /// - [`Transport::Polling`]: the handshake GET is held, so

@@ -9,6 +9,7 @@ use crate::engineio::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT};
 use crate::engineio::{self, Data};
 use crate::entropy::Entropy;
 use crate::json;
+use crate::storage::Buffer;
 use crate::time::{Duration, Instant};
 
 /// The longest handshake auth (a JSON object) a namespace keeps, in bytes.
@@ -235,7 +236,7 @@ pub struct Client<B, const N: usize = 4, const A: usize = 16> {
     notices: heapless::Deque<ClientNotice, 8>,
 }
 
-impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, A> {
+impl<B: Buffer, const N: usize, const A: usize> Client<B, N, A> {
     /// A client with no transport yet: open the first one, then call
     /// [`handle_open`](Self::handle_open).
     pub fn new(config: ClientConfig, send_buffer: B) -> Self {
@@ -291,7 +292,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         auth: Option<&str>,
     ) -> Result<(), Error>
     where
-        Q: AsMut<[u8]> + AsRef<[u8]>,
+        Q: Buffer,
         E: Entropy,
     {
         if !nsp.starts_with('/') || nsp.contains(',') {
@@ -381,7 +382,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         args: &str,
     ) -> Result<bool, Error>
     where
-        Q: AsMut<[u8]> + AsRef<[u8]>,
+        Q: Buffer,
         E: Entropy,
     {
         if !self.is_connected(nsp) || self.phase != Phase::Open || !self.buffer.is_empty() {
@@ -486,7 +487,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
     /// never be sent.
     pub fn flush<Q, E>(&mut self, eio: &mut engineio::Client<Q, E>) -> Result<(), Error>
     where
-        Q: AsMut<[u8]> + AsRef<[u8]>,
+        Q: Buffer,
         E: Entropy,
     {
         if self.phase != Phase::Open || !eio.is_open() {
@@ -573,7 +574,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
     /// auth).
     pub fn handle_open<Q, E>(&mut self, eio: &mut engineio::Client<Q, E>) -> Result<(), Error>
     where
-        Q: AsMut<[u8]> + AsRef<[u8]>,
+        Q: Buffer,
         E: Entropy,
     {
         if self.phase == Phase::Stopped {
@@ -593,7 +594,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         i: usize,
     ) -> Result<(), Error>
     where
-        Q: AsMut<[u8]> + AsRef<[u8]>,
+        Q: Buffer,
         E: Entropy,
     {
         let ns = &self.namespaces[i];
@@ -712,7 +713,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize, const A: usize> Client<B, N, 
         entropy: &mut impl Entropy,
     ) -> Result<Option<ClientEvent<'a>>, Error>
     where
-        Q: AsMut<[u8]> + AsRef<[u8]>,
+        Q: Buffer,
         E: Entropy,
         Z: AsMut<[u8]> + AsRef<[u8]>,
     {

@@ -52,7 +52,7 @@ use super::server::{self as conn, Assembler, Connection, Event as ConnEvent, Eve
 use super::{Config, Error, Message, Notice};
 use crate::engineio::{self, CloseReason, Data, Session, Sid, Transmit, UserState};
 use crate::entropy::Entropy;
-use crate::storage::{Buffers, Map, Storage};
+use crate::storage::{Buffer, Buffers, Map, Storage};
 use crate::time::{Duration, Instant};
 
 /// The Socket.IO state of one Engine.IO session (internal; public only as a
@@ -70,7 +70,7 @@ pub struct StateInit {
     assembler_len: usize,
 }
 
-impl<B: AsMut<[u8]> + AsRef<[u8]>> UserState<B> for State<B> {
+impl<B: Buffer> UserState<B> for State<B> {
     type Init = StateInit;
     fn new(init: &StateInit, now: Instant, buffer: fn(usize) -> B) -> Self {
         State {
@@ -615,7 +615,7 @@ fn on_message<'a, B, M, R>(
     pending: &mut heapless::Deque<Pending, 32>,
 ) -> Option<Event<'a>>
 where
-    B: AsMut<[u8]> + AsRef<[u8]>,
+    B: Buffer,
     M: Map<Sid, SocketRef>,
     R: RoomTable,
 {

@@ -8,6 +8,7 @@ pub(crate) use super::wire::{EventText, Header};
 use crate::engineio::{self, Data, Sid};
 use crate::entropy::Entropy;
 use crate::json;
+use crate::storage::Buffer;
 use crate::time::{Duration, Instant};
 
 pub use super::wire::MAX_NAMESPACE_LEN;
@@ -181,7 +182,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         asm: &'a mut Assembler<B>,
     ) -> Result<Option<Event<'a>>, Error>
     where
-        Q: AsMut<[u8]> + AsRef<[u8]>,
+        Q: Buffer,
         B: AsMut<[u8]> + AsRef<[u8]>,
     {
         if self.failed.is_some() {
@@ -198,7 +199,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         }
     }
 
-    fn on_packet<'a, Q: AsMut<[u8]> + AsRef<[u8]>>(
+    fn on_packet<'a, Q: Buffer>(
         &mut self,
         now: Instant,
         eio: &mut engineio::Session<Q>,
@@ -253,12 +254,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         })
     }
 
-    fn fail<Q: AsMut<[u8]> + AsRef<[u8]>>(
-        &mut self,
-        now: Instant,
-        eio: &mut engineio::Session<Q>,
-        e: Error,
-    ) -> Error {
+    fn fail<Q: Buffer>(&mut self, now: Instant, eio: &mut engineio::Session<Q>, e: Error) -> Error {
         self.failed = Some(e);
         self.connect_deadline = None;
         self.acks.clear();
@@ -282,11 +278,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
 
     /// Runs the connect timeout and the ack timeouts. Harmless when early or
     /// repeated.
-    pub fn handle_timeout<Q: AsMut<[u8]> + AsRef<[u8]>>(
-        &mut self,
-        now: Instant,
-        eio: &mut engineio::Session<Q>,
-    ) {
+    pub fn handle_timeout<Q: Buffer>(&mut self, now: Instant, eio: &mut engineio::Session<Q>) {
         if self.connect_deadline.is_some_and(|d| now >= d) {
             self.connect_deadline = None;
             if self.namespaces.is_empty() && self.failed.is_none() {
@@ -320,7 +312,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     /// Errors: [`Error::TooManyNamespaces`] when `N` are joined (refuse it
     /// instead), [`Error::NamespaceTooLong`], [`Error::Engine`] when the
     /// session cannot queue the reply; nothing changes then.
-    pub fn accept<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    pub fn accept<Q: Buffer>(
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
@@ -331,7 +323,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
 
     /// [`accept`](Self::accept) with the socket id `sid` (a recovered
     /// session's, say).
-    pub fn accept_as<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    pub fn accept_as<Q: Buffer>(
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
@@ -361,7 +353,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     /// Refuses a CONNECT to `nsp` with CONNECT_ERROR carrying `data`, raw JSON
     /// (an object such as `{"message":"Not authorized","data":{...}}`, or a
     /// string).
-    pub fn refuse<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    pub fn refuse<Q: Buffer>(
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
@@ -375,7 +367,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     }
 
     /// [`refuse`](Self::refuse) with `{"message":"<message>"}` (escaped).
-    pub fn refuse_with_message<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    pub fn refuse_with_message<Q: Buffer>(
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
@@ -404,7 +396,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     /// and all its attachments (nothing is queued);
     /// [`Error::TooManyAttachments`]; [`Error::ReservedEventName`] for
     /// `connect`, `disconnect` and the other names the decoders refuse.
-    pub fn emit<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    pub fn emit<Q: Buffer>(
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
@@ -422,7 +414,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     /// Errors: as for [`emit`](Self::emit), and [`Error::AckTableFull`] when
     /// `A` acks are outstanding (nothing is queued).
     #[allow(clippy::too_many_arguments)]
-    pub fn emit_with_ack<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    pub fn emit_with_ack<Q: Buffer>(
         &mut self,
         now: Instant,
         eio: &mut engineio::Session<Q>,
@@ -440,7 +432,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
 
     /// Answers the client's event `ack_id` on `nsp` with `args` (raw JSON
     /// values, comma separated, or empty) and `attachments`.
-    pub fn ack<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    pub fn ack<Q: Buffer>(
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
@@ -464,7 +456,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
     }
 
     /// Removes the client from `nsp`, telling it with DISCONNECT.
-    pub fn disconnect<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    pub fn disconnect<Q: Buffer>(
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
@@ -477,7 +469,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         Ok(())
     }
 
-    fn send_event<Q: AsMut<[u8]> + AsRef<[u8]>>(
+    fn send_event<Q: Buffer>(
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
@@ -508,7 +500,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
 }
 
 /// Queues one text message and its attachments on `eio`, all or nothing.
-pub(crate) fn queue<Q: AsMut<[u8]> + AsRef<[u8]>>(
+pub(crate) fn queue<Q: Buffer>(
     eio: &mut engineio::Session<Q>,
     text: &[&str],
     attachments: &[&[u8]],
