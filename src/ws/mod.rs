@@ -81,6 +81,9 @@ mod assemble;
 #[cfg(feature = "std")]
 pub mod blocking;
 mod connection;
+#[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+pub mod deflate;
 mod error;
 mod frame;
 mod handshake;
