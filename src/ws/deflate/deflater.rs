@@ -28,6 +28,8 @@ struct Core {
     pos: usize,
     /// Bytes of history usable by matches (at most the window size).
     hist: usize,
+    /// The farthest back a match may refer.
+    max_dist: usize,
     bits: u64,
     nbits: u32,
     /// A fixed-Huffman block is open.
@@ -132,7 +134,7 @@ impl Core {
                 let cand = head[h];
                 head[h] = self.pos as u16;
                 let d = usize::from((self.pos as u16).wrapping_sub(cand));
-                if d >= 1 && d <= self.hist {
+                if d >= 1 && d <= self.hist && d <= self.max_dist {
                     let max = rest.len().min(MAX_MATCH);
                     let mut l = 0;
                     while l < max {
@@ -236,6 +238,7 @@ impl<W: AsMut<[u8]>, H: AsMut<[u16]>> Deflater<W, H> {
                 hmask: floor_pow2(hl.min(1 << 16)) - 1,
                 pos: 0,
                 hist: 0,
+                max_dist: MAX_WINDOW,
                 bits: 0,
                 nbits: 0,
                 in_block: false,
@@ -247,6 +250,12 @@ impl<W: AsMut<[u8]>, H: AsMut<[u16]>> Deflater<W, H> {
     /// The window size in bytes (a power of two from 512 to 32768).
     pub fn window_size(&self) -> usize {
         self.core.mask + 1
+    }
+
+    /// Limits how far back matches refer (for a peer that asked for an 8-bit,
+    /// 256-byte window); the window size is the limit otherwise.
+    pub fn limit_distance(&mut self, max: usize) {
+        self.core.max_dist = max;
     }
 
     /// Forgets the history (this side's `*_no_context_takeover`). Call between

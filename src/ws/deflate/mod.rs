@@ -31,9 +31,13 @@
 
 mod deflater;
 mod inflater;
+mod negotiate;
 
 pub use deflater::Deflater;
 pub use inflater::{Inflater, Progress};
+pub use negotiate::{
+    Agreed, DeflateConfig, Params, accept_offer, check_answer, window_len, write_offer,
+};
 
 use core::fmt;
 
