@@ -267,7 +267,7 @@ impl<W: AsMut<[u8]>, H: AsMut<[u16]>> Deflater<W, H> {
     /// The output room [`compress_message`](Self::compress_message) needs for
     /// a message of `len` bytes.
     pub const fn bound(len: usize) -> usize {
-        len + len / 8 + 5 * (len / 65535 + 1) + 8
+        super::compress_bound(len)
     }
 
     /// Compresses as much of `input` as `out` has room for, as part of the

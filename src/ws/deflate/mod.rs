@@ -29,10 +29,13 @@
 //! completes or leaves the state as it was, so a message may be fed one byte
 //! at a time into a one-byte output buffer and gives the same bytes.
 
+mod context;
 mod deflater;
 mod inflater;
 mod negotiate;
 
+pub(crate) use context::Codec;
+pub use context::Context;
 pub use deflater::Deflater;
 pub use inflater::{Inflater, Progress};
 pub use negotiate::{
@@ -45,6 +48,13 @@ use core::fmt;
 pub const MIN_WINDOW: usize = 1 << 9;
 /// The largest window DEFLATE allows (2^15 bytes).
 pub const MAX_WINDOW: usize = 1 << 15;
+
+/// The output room [`Deflater::compress_message`] needs for a message of
+/// `len` bytes: fixed Huffman codes grow incompressible data by at most one
+/// bit in eight, stored blocks by five bytes per 64 KiB.
+pub const fn compress_bound(len: usize) -> usize {
+    len + len / 8 + 5 * (len / 65535 + 1) + 8
+}
 
 /// Base lengths of the length symbols 257..=285 (RFC 1951 section 3.2.5).
 const LEN_BASE: [u16; 29] = [
