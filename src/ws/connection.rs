@@ -791,28 +791,46 @@ impl<E: Entropy> Connection<E> {
         let lim = (out.len() as u64).min(allowance.saturating_add(1)) as usize;
         let out = &mut out[..lim];
         let (mut c, mut w, mut fin) = (0, 0, false);
-        let z = &mut self.rx_z;
-        if !z.finishing {
+        if !self.rx_z.finishing {
             let p = codec.inflate(chunk, out).map_err(Error::Inflate)?;
             (c, w) = (p.consumed, p.written);
-            z.pending = p.output_full;
-            z.finishing = ends && !p.output_full;
+            self.rx_z.pending = p.output_full;
+            self.rx_z.finishing = ends && !p.output_full;
+            self.account(&out[..w], codec)?;
         }
-        if z.finishing {
+        if self.rx_z.finishing {
             let (n, done) = codec.finish(&mut out[w..]).map_err(Error::Inflate)?;
+            self.account(&out[w..w + n], codec)?;
             w += n;
-            z.pending = !done;
-            z.finishing = !done;
+            self.rx_z.pending = !done;
+            self.rx_z.finishing = !done;
             fin = done;
         }
-        z.inflated += w as u64;
-        if z.inflated > self.config.max_message_size {
-            return Err(Error::MessageTooLarge);
-        }
-        if self.rx_msg == Some(MessageKind::Text) && self.utf8.feed(&out[..w]).is_err() {
+        Ok((c, w, fin))
+    }
+
+    /// Counts and checks inflated bytes in stream order: UTF-8 of what is
+    /// within the limit, then the limit, then a fault the decoder found after
+    /// them, so the first error does not depend on buffer sizes.
+    #[cfg(feature = "deflate")]
+    fn account(&mut self, bytes: &[u8], codec: &dyn Codec) -> Result<(), Error> {
+        self.rx_z.inflated += bytes.len() as u64;
+        let over = self
+            .rx_z
+            .inflated
+            .saturating_sub(self.config.max_message_size) as usize;
+        if self.rx_msg == Some(MessageKind::Text)
+            && self.utf8.feed(&bytes[..bytes.len() - over]).is_err()
+        {
             return Err(Error::InvalidUtf8);
         }
-        Ok((c, w, fin))
+        if over > 0 {
+            return Err(Error::MessageTooLarge);
+        }
+        match codec.inflate_error() {
+            Some(e) => Err(Error::Inflate(e)),
+            None => Ok(()),
+        }
     }
 
     /// The event for `w` inflated bytes in `out`; ends the message on `fin`.

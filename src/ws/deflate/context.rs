@@ -55,6 +55,8 @@ impl<R: AsMut<[u8]>, S: AsMut<[u8]>, H: AsMut<[u16]>> Context<R, S, H> {
 /// What the connection needs from a [`Context`], without its type parameters.
 pub(crate) trait Codec {
     fn inflate(&mut self, input: &[u8], out: &mut [u8]) -> Result<Progress, InflateError>;
+    /// The fault found after some output was handed out by the last call.
+    fn inflate_error(&self) -> Option<InflateError>;
     /// Ends a received message (and resets the decoder if the peer does not
     /// take context over).
     fn finish(&mut self, out: &mut [u8]) -> Result<(usize, bool), InflateError>;
@@ -65,6 +67,10 @@ pub(crate) trait Codec {
 impl<R: AsMut<[u8]>, S: AsMut<[u8]>, H: AsMut<[u16]>> Codec for Context<R, S, H> {
     fn inflate(&mut self, input: &[u8], out: &mut [u8]) -> Result<Progress, InflateError> {
         self.inflater.inflate(input, out)
+    }
+
+    fn inflate_error(&self) -> Option<InflateError> {
+        self.inflater.error()
     }
 
     fn finish(&mut self, out: &mut [u8]) -> Result<(usize, bool), InflateError> {

@@ -172,6 +172,8 @@ struct Core {
     last: bool,
     /// Bytes of the tail fed by `finish`.
     tail: u8,
+    /// Bytes written by the current `run`.
+    produced: usize,
 }
 
 impl Core {
@@ -238,6 +240,7 @@ impl Core {
     fn put(&mut self, win: &mut [u8], out: &mut [u8], op: &mut usize, b: u8) {
         out[*op] = b;
         *op += 1;
+        self.produced = *op;
         win[self.wpos] = b;
         self.wpos = (self.wpos + 1) & self.mask;
         if self.hist <= self.mask {
@@ -257,13 +260,15 @@ impl Core {
         let _ = self.dist.build(&[5; 32], false);
     }
 
-    /// Runs until the input runs out or the output is full.
+    /// Runs until the input runs out or the output is full. On an error,
+    /// `produced` holds the bytes written before it.
     fn run(
         &mut self,
         win: &mut [u8],
         input: &[u8],
         out: &mut [u8],
     ) -> Result<(usize, usize, Stop), InflateError> {
+        self.produced = 0;
         let (mut ip, mut op) = (0, 0);
         macro_rules! need {
             ($n:expr) => {
@@ -484,6 +489,8 @@ impl Core {
 pub struct Inflater<W> {
     window: W,
     core: Core,
+    /// The error that stopped the stream, kept until `reset`.
+    error: Option<InflateError>,
 }
 
 /// What one [`Inflater::inflate`] or [`Inflater::finish`] call did.
@@ -515,6 +522,7 @@ impl<W: AsMut<[u8]>> Inflater<W> {
         };
         Ok(Inflater {
             window,
+            error: None,
             core: Core {
                 state: State::Header,
                 bits: 0,
@@ -531,6 +539,7 @@ impl<W: AsMut<[u8]>> Inflater<W> {
                 clen: Huffman::new(),
                 last: false,
                 tail: 0,
+                produced: 0,
             },
         })
     }
@@ -543,6 +552,7 @@ impl<W: AsMut<[u8]>> Inflater<W> {
     /// Forgets the history, so the next message cannot refer to earlier ones
     /// (the peer's `*_no_context_takeover`), and any message in progress.
     pub fn reset(&mut self) {
+        self.error = None;
         let c = &mut self.core;
         c.state = State::Header;
         c.bits = 0;
@@ -554,9 +564,12 @@ impl<W: AsMut<[u8]>> Inflater<W> {
     }
 
     /// Decodes as much of `input` as `out` has room for. With
-    /// `output_full == false` every byte of `input` was consumed.
+    /// `output_full == false` every byte of `input` was consumed, unless the
+    /// stream turned out malformed: the bytes decoded before the fault are
+    /// still handed out (`Ok`), [`error`](Self::error) tells, and every later
+    /// call returns the error until [`reset`](Self::reset).
     pub fn inflate(&mut self, input: &[u8], out: &mut [u8]) -> Result<Progress, InflateError> {
-        let (consumed, written, stop) = self.core.run(self.window.as_mut(), input, out)?;
+        let (consumed, written, stop) = self.run(input, out)?;
         Ok(Progress {
             consumed,
             written,
@@ -564,16 +577,41 @@ impl<W: AsMut<[u8]>> Inflater<W> {
         })
     }
 
+    /// The fault found in the stream, if any.
+    pub fn error(&self) -> Option<InflateError> {
+        self.error
+    }
+
+    /// Runs the decoder; a fault after some output is kept for the next call.
+    fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<(usize, usize, Stop), InflateError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        match self.core.run(self.window.as_mut(), input, out) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.error = Some(e);
+                match self.core.produced {
+                    0 => Err(e),
+                    // `consumed` does not matter any more: the stream is dead.
+                    n => Ok((input.len(), n, Stop::NeedInput)),
+                }
+            }
+        }
+    }
+
     /// Ends the message: decodes the appended `00 00 ff ff` tail and whatever
     /// the message's last bytes still hold. Returns the bytes written and
     /// whether the message is complete; when it is not (`out` filled up),
     /// call again with more room. A message that does not end on a block
-    /// boundary gives [`InflateError::Truncated`].
+    /// boundary gives [`InflateError::Truncated`] (after the bytes decoded
+    /// before it, if any: then [`error`](Self::error) tells).
     pub fn finish(&mut self, out: &mut [u8]) -> Result<(usize, bool), InflateError> {
         let at = usize::from(self.core.tail);
-        let (consumed, written, stop) =
-            self.core
-                .run(self.window.as_mut(), &TAIL[at.min(TAIL.len())..], out)?;
+        let (consumed, written, stop) = self.run(&TAIL[at.min(TAIL.len())..], out)?;
+        if self.error.is_some() {
+            return Ok((written, false));
+        }
         self.core.tail = (at + consumed) as u8;
         if stop == Stop::OutputFull {
             return Ok((written, false));
@@ -581,7 +619,13 @@ impl<W: AsMut<[u8]>> Inflater<W> {
         let c = &mut self.core;
         let clean = c.state == State::Done || (c.state == State::Header && c.nbits == 0);
         if !clean || usize::from(c.tail) != TAIL.len() {
-            return Err(InflateError::Truncated);
+            // Like any fault: the bytes decoded before it are still handed out.
+            self.error = Some(InflateError::Truncated);
+            return if written > 0 {
+                Ok((written, false))
+            } else {
+                Err(InflateError::Truncated)
+            };
         }
         c.state = State::Header;
         c.last = false;
