@@ -1,10 +1,11 @@
 //! A streaming DEFLATE (RFC 1951) encoder over a caller-lent window and hash
 //! table.
 //!
-//! LZ77 is greedy: at each position the three next bytes are hashed, the one
-//! earlier position with that hash (a `u16` head per hash, no chains) is the
-//! only candidate, and it is checked byte by byte, so a stale or colliding
-//! head can cost a miss but never a wrong match. Matches reach back at most
+//! LZ77 is greedy: at each position the three next bytes are hashed into a
+//! bucket of the table that holds the last four positions with that hash
+//! (`u16` each, no chains: the table is all the memory), the longest match
+//! among them is taken, and every candidate is checked byte by byte, so a
+//! stale or colliding entry can cost a miss but never a wrong match. Matches reach back at most
 //! the window (2^bits bytes, the size the peer's decoder agreed to) and never
 //! before the last reset. Symbols go out in one fixed-Huffman block per
 //! message, closed by a sync flush whose `00 00 ff ff` is left out (RFC 7692
@@ -22,8 +23,10 @@ const MAX_MATCH: usize = 258;
 struct Core {
     /// Window size - 1.
     mask: usize,
-    /// Hash table size - 1.
+    /// Number of buckets - 1.
     hmask: usize,
+    /// Entries per bucket (1 to 4).
+    ways: usize,
     /// Position of the next input byte since creation (wrapping).
     pos: usize,
     /// Bytes of history usable by matches (at most the window size).
@@ -88,10 +91,36 @@ impl Core {
         self.put(u32::from(dist - DIST_BASE[di]), u32::from(DIST_EXTRA[di]));
     }
 
+    /// The first entry of the bucket of the three bytes at `b`.
     #[inline]
-    fn hash(&self, b: &[u8]) -> usize {
+    fn bucket(&self, b: &[u8]) -> usize {
         let x = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        (x.wrapping_mul(0x9e37_79b1) >> 15) as usize & self.hmask
+        ((x.wrapping_mul(0x9e37_79b1) >> 15) as usize & self.hmask) * self.ways
+    }
+
+    /// Records the current position as the newest entry of bucket `at`.
+    #[inline]
+    fn insert(&self, head: &mut [u16], at: usize) {
+        head.copy_within(at..at + self.ways - 1, at + 1);
+        head[at] = self.pos as u16;
+    }
+
+    /// The length of the match `d` bytes back for `rest` (up to `max`).
+    #[inline]
+    fn match_len(&self, win: &[u8], rest: &[u8], d: usize, max: usize) -> usize {
+        let mut l = 0;
+        while l < max {
+            let src = if l < d {
+                win[self.pos.wrapping_sub(d - l) & self.mask]
+            } else {
+                rest[l - d]
+            };
+            if src != rest[l] {
+                break;
+            }
+            l += 1;
+        }
+        l
     }
 
     /// Records `b` as the byte at `pos` in the window.
@@ -130,28 +159,21 @@ impl Core {
             let rest = &input[ip..];
             let (mut len, mut dist) = (0, 0);
             if rest.len() >= 3 {
-                let h = self.hash(rest);
-                let cand = head[h];
-                head[h] = self.pos as u16;
-                let d = usize::from((self.pos as u16).wrapping_sub(cand));
-                if d >= 1 && d <= self.hist && d <= self.max_dist {
-                    let max = rest.len().min(MAX_MATCH);
-                    let mut l = 0;
-                    while l < max {
-                        let src = if l < d {
-                            win[self.pos.wrapping_sub(d - l) & self.mask]
-                        } else {
-                            rest[l - d]
-                        };
-                        if src != rest[l] {
-                            break;
+                let at = self.bucket(rest);
+                let max = rest.len().min(MAX_MATCH);
+                for &cand in &head[at..at + self.ways] {
+                    let d = usize::from((self.pos as u16).wrapping_sub(cand));
+                    if d >= 1 && d <= self.hist && d <= self.max_dist {
+                        let l = self.match_len(win, rest, d, max);
+                        if l > len {
+                            (len, dist) = (l, d);
                         }
-                        l += 1;
-                    }
-                    if l >= 3 {
-                        (len, dist) = (l, d);
                     }
                 }
+                if len < 3 {
+                    len = 0;
+                }
+                self.insert(head, at);
             }
             if len == 0 {
                 self.literal(rest[0]);
@@ -162,8 +184,8 @@ impl Core {
             self.matched(len, dist);
             for k in 0..len {
                 if k > 0 && rest.len() - k >= 3 {
-                    let h = self.hash(&rest[k..]);
-                    head[h] = self.pos as u16;
+                    let at = self.bucket(&rest[k..]);
+                    self.insert(head, at);
                 }
                 self.push(win, rest[k]);
             }
@@ -230,12 +252,14 @@ impl<W: AsMut<[u8]>, H: AsMut<[u16]>> Deflater<W, H> {
         if wl < MIN_WINDOW || hl == 0 {
             return Err(InflateError::WindowTooSmall);
         }
+        let ways = floor_pow2(hl.min(1 << 16)).min(4);
         Ok(Deflater {
             window,
             head,
             core: Core {
                 mask: floor_pow2(wl.min(MAX_WINDOW)) - 1,
-                hmask: floor_pow2(hl.min(1 << 16)) - 1,
+                hmask: floor_pow2(hl.min(1 << 16)) / ways - 1,
+                ways,
                 pos: 0,
                 hist: 0,
                 max_dist: MAX_WINDOW,

@@ -7,9 +7,10 @@
 //! into a small bit buffer only when a step needs them.
 //!
 //! Huffman codes are decoded canonically from the count of codes of each
-//! length and the symbols sorted by code (RFC 1951 section 3.2.2), one bit at
-//! a time: about 650 bytes of tables instead of the usual lookup tables of
-//! several KiB, which suits a microcontroller.
+//! length and the symbols sorted by code (RFC 1951 section 3.2.2): codes of up
+//! to 8 bits (most of them) through a 256-entry table, longer ones one bit at
+//! a time. About 2.2 KiB of tables instead of the usual lookup tables of
+//! several KiB more, which suits a microcontroller.
 //!
 //! Every output byte is also written to the window ring (2^bits bytes), so a
 //! back-reference can reach data handed out in earlier calls or, with context
@@ -28,10 +29,16 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// A canonical Huffman code: how many codes there are of each length, and
 /// the symbols in code order.
+/// Codes of up to this many bits are decoded by one table lookup.
+const FAST_BITS: u32 = 8;
+
 #[derive(Clone, Debug)]
 struct Huffman<const N: usize> {
     count: [u16; 16],
     symbol: [u16; N],
+    /// By the next `FAST_BITS` input bits: `symbol << 4 | length` of the code
+    /// they start with, 0 when it is longer.
+    fast: [u16; 1 << FAST_BITS],
 }
 
 impl<const N: usize> Huffman<N> {
@@ -39,6 +46,7 @@ impl<const N: usize> Huffman<N> {
         Huffman {
             count: [0; 16],
             symbol: [0; N],
+            fast: [0; 1 << FAST_BITS],
         }
     }
 
@@ -86,12 +94,40 @@ impl<const N: usize> Huffman<N> {
                 *o += 1;
             }
         }
+        // The canonical codes (RFC 1951 section 3.2.2), bit-reversed as they
+        // arrive, fill the fast table.
+        self.fast = [0; 1 << FAST_BITS];
+        let mut next = [0u32; 16];
+        let mut code = 0u32;
+        for (n, &c) in next[1..].iter_mut().zip(&self.count[..15]) {
+            code = (code + u32::from(c)) << 1;
+            *n = code;
+        }
+        for (sym, &l) in lengths.iter().enumerate() {
+            let l = u32::from(l);
+            if l == 0 {
+                continue;
+            }
+            let c = next[l as usize];
+            next[l as usize] += 1;
+            if l <= FAST_BITS {
+                let mut i = (c.reverse_bits() >> (32 - l)) as usize;
+                while i < 1 << FAST_BITS {
+                    self.fast[i] = (sym as u16) << 4 | l as u16;
+                    i += 1 << l;
+                }
+            }
+        }
         Ok(())
     }
 
     /// Decodes one symbol from the low `nbits` bits of `bits` without consuming
     /// them: `Ok(Some((symbol, length)))`, or `Ok(None)` if more bits are needed.
     fn decode(&self, bits: u64, nbits: u32) -> Result<Option<(u16, u32)>, InflateError> {
+        let e = self.fast[(bits & ((1 << FAST_BITS) - 1)) as usize];
+        if e != 0 && u32::from(e & 15) <= nbits {
+            return Ok(Some((e >> 4, u32::from(e & 15))));
+        }
         let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
         for len in 1..16u32 {
             if len > nbits {
@@ -248,6 +284,23 @@ impl Core {
         }
     }
 
+    /// `put` for many bytes at once.
+    fn put_slice(&mut self, win: &mut [u8], out: &mut [u8], op: &mut usize, bytes: &[u8]) {
+        let total = bytes.len();
+        out[*op..*op + total].copy_from_slice(bytes);
+        *op += total;
+        self.produced = *op;
+        // Only the last window's worth stays in the ring.
+        let size = self.mask + 1;
+        let tail = &bytes[total.saturating_sub(size)..];
+        let at = (self.wpos + total - tail.len()) & self.mask;
+        let first = tail.len().min(size - at);
+        win[at..at + first].copy_from_slice(&tail[..first]);
+        win[..tail.len() - first].copy_from_slice(&tail[first..]);
+        self.wpos = (self.wpos + total) & self.mask;
+        self.hist = (self.hist + total).min(size);
+    }
+
     fn fixed_tables(&mut self) {
         let mut l = [0u8; 288];
         l[..144].fill(8);
@@ -329,9 +382,7 @@ impl Core {
                     if n == 0 {
                         return Ok((ip, op, Stop::NeedInput));
                     }
-                    for &b in &input[ip..ip + n] {
-                        self.put(win, out, &mut op, b);
-                    }
+                    self.put_slice(win, out, &mut op, &input[ip..ip + n]);
                     ip += n;
                     self.state = State::Stored(left - n as u16);
                 }

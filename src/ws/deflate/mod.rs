@@ -16,10 +16,11 @@
 //! # Memory
 //!
 //! Nothing here allocates. The [`Inflater`] keeps a window ring of 2^bits
-//! bytes in storage the caller lends plus about 1.4 KiB of its own (Huffman
-//! tables decoded canonically, bit by bit, instead of multi-KiB lookup
-//! tables). The [`Deflater`] keeps a window ring of 2^bits bytes and a hash
-//! table of `u16` heads (one candidate per hash, no chains), both lent. A
+//! bytes in storage the caller lends plus about 2.7 KiB of its own (canonical
+//! Huffman tables with a 256-entry lookup for codes of up to 8 bits, longer
+//! codes bit by bit). The [`Deflater`] keeps a window ring of 2^bits bytes and
+//! a hash table of `u16` entries (buckets of the last four positions per hash,
+//! no chains), both lent, and 64 bytes of its own. A
 //! microcontroller that asks for 9-bit windows and no context takeover needs
 //! 512 + 512 bytes and a small hash table.
 //!
