@@ -101,23 +101,28 @@ impl Core {
     /// Records the current position as the newest entry of bucket `at`.
     #[inline]
     fn insert(&self, head: &mut [u16], at: usize) {
-        head.copy_within(at..at + self.ways - 1, at + 1);
+        // By hand: a `copy_within` of three entries is a library call per byte.
+        for k in (1..self.ways).rev() {
+            head[at + k] = head[at + k - 1];
+        }
         head[at] = self.pos as u16;
+    }
+
+    /// The byte `d` back from `rest[l]`: in the window, or in `rest` itself.
+    #[inline]
+    fn byte_back(&self, win: &[u8], rest: &[u8], d: usize, l: usize) -> u8 {
+        if l < d {
+            win[self.pos.wrapping_sub(d - l) & self.mask]
+        } else {
+            rest[l - d]
+        }
     }
 
     /// The length of the match `d` bytes back for `rest` (up to `max`).
     #[inline]
     fn match_len(&self, win: &[u8], rest: &[u8], d: usize, max: usize) -> usize {
         let mut l = 0;
-        while l < max {
-            let src = if l < d {
-                win[self.pos.wrapping_sub(d - l) & self.mask]
-            } else {
-                rest[l - d]
-            };
-            if src != rest[l] {
-                break;
-            }
+        while l < max && self.byte_back(win, rest, d, l) == rest[l] {
             l += 1;
         }
         l
@@ -163,11 +168,16 @@ impl Core {
                 let max = rest.len().min(MAX_MATCH);
                 for &cand in &head[at..at + self.ways] {
                     let d = usize::from((self.pos as u16).wrapping_sub(cand));
-                    if d >= 1 && d <= self.hist && d <= self.max_dist {
-                        let l = self.match_len(win, rest, d, max);
-                        if l > len {
-                            (len, dist) = (l, d);
-                        }
+                    if d == 0 || d > self.hist || d > self.max_dist {
+                        continue;
+                    }
+                    // A candidate that differs at the best length so far cannot beat it.
+                    if len > 0 && len < max && self.byte_back(win, rest, d, len) != rest[len] {
+                        continue;
+                    }
+                    let l = self.match_len(win, rest, d, max);
+                    if l > len {
+                        (len, dist) = (l, d);
                     }
                 }
                 if len < 3 {
