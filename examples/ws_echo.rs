@@ -4,6 +4,7 @@
 //! cargo run --release --example ws_echo -- 127.0.0.1:9001
 //! ```
 //!
+//! It accepts permessage-deflate (RFC 7692) when the client offers it.
 //! One thread per connection over blocking `std::net`, using the
 //! `sockwire::ws::blocking` helper. It is the server the Autobahn conformance
 //! run and the Node/Python interoperability tests talk to.
@@ -14,11 +15,13 @@ use std::time::Duration;
 
 use sockwire::ws::Config;
 use sockwire::ws::blocking::{Message, WebSocket};
+use sockwire::ws::deflate::DeflateConfig;
 
 /// Echoes on one accepted connection until it closes.
 pub fn serve(stream: TcpStream) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
-    let mut ws = WebSocket::accept(stream, Config::default())?;
+    // permessage-deflate is accepted when the client offers it.
+    let mut ws = WebSocket::accept_deflate(stream, Config::default(), DeflateConfig::DEFAULT)?;
     let result = loop {
         match ws.read() {
             Ok(Message::Text(t)) => ws.send_text(&t)?,

@@ -6,6 +6,7 @@
 //! it checks beyond "does not panic".
 
 pub mod connection;
+pub mod deflate;
 pub mod eio_client;
 pub mod eio_packet;
 pub mod eio_server;
@@ -22,6 +23,7 @@ pub mod sio_seeds;
 pub mod sio_server;
 
 pub use connection::{ws_connection_client, ws_connection_server};
+pub use deflate::{deflate_roundtrip, inflate_diff, ws_connection_deflate};
 pub use eio_client::eio_client;
 pub use eio_packet::eio_packet;
 pub use eio_server::eio_server;
@@ -51,6 +53,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sio_server", sio_server),
     ("sio_client", sio_client),
     ("eio_client", eio_client),
+    ("inflate_diff", inflate_diff),
+    ("deflate_roundtrip", deflate_roundtrip),
+    ("ws_connection_deflate", ws_connection_deflate),
 ];
 
 /// Runs `data` through the target called `name`.

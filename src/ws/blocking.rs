@@ -30,6 +30,26 @@ use super::{
 use crate::entropy::{Entropy, NoEntropy, StdEntropy};
 use crate::time::StdClock;
 
+#[cfg(feature = "deflate")]
+use super::deflate::{Context, DeflateConfig, Params};
+
+/// The compression state of a blocking connection: the lent windows, on the heap.
+#[cfg(feature = "deflate")]
+type Deflate = std::boxed::Box<Context<Vec<u8>, Vec<u8>, Vec<u16>>>;
+
+#[cfg(feature = "deflate")]
+fn deflate_context(params: &Params, role: super::Role, config: &DeflateConfig) -> Deflate {
+    let a = params.agreed(role, config);
+    let ctx = Context::new(
+        a,
+        vec![0; 1 << a.receive_window_bits],
+        vec![0; 1 << a.send_window_bits],
+        vec![0; 4096],
+    );
+    // The windows are sized from the agreement itself.
+    std::boxed::Box::new(ctx.unwrap_or_else(|_| unreachable!()))
+}
+
 const READ_BUF: usize = 64 * 1024;
 const WRITE_BUF: usize = 64 * 1024;
 
@@ -75,6 +95,9 @@ pub struct WebSocket<S, E = NoEntropy> {
     rend: usize,
     wbuf: Vec<u8>,
     msg: Vec<u8>,
+    /// permessage-deflate, when negotiated, and the buffer messages inflate into.
+    #[cfg(feature = "deflate")]
+    deflate: Option<(Deflate, Vec<u8>)>,
 }
 
 impl<S: Read + Write> WebSocket<S, NoEntropy> {
@@ -85,12 +108,32 @@ impl<S: Read + Write> WebSocket<S, NoEntropy> {
         Self::accept_with(stream, config, |_| Ok(Accept::default()))
     }
 
+    /// Like [`accept`](Self::accept), accepting the client's
+    /// permessage-deflate offer when `deflate` can honour it; messages are then
+    /// compressed and inflated (see [`compression`](Self::compression)).
+    #[cfg(feature = "deflate")]
+    pub fn accept_deflate(stream: S, config: Config, deflate: DeflateConfig) -> io::Result<Self> {
+        Self::accept_inner(stream, config, |_| Ok(Accept::default()), Some(deflate))
+    }
+
     /// Like [`accept`](Self::accept), with a callback that sees the request and
     /// picks a subprotocol, or refuses with an HTTP status.
     pub fn accept_with(
+        stream: S,
+        config: Config,
+        decide: impl FnOnce(&super::Request<'_>) -> Result<Accept<'static>, u16>,
+    ) -> io::Result<Self> {
+        #[cfg(feature = "deflate")]
+        return Self::accept_inner(stream, config, decide, None);
+        #[cfg(not(feature = "deflate"))]
+        Self::accept_inner(stream, config, decide)
+    }
+
+    fn accept_inner(
         mut stream: S,
         config: Config,
         decide: impl FnOnce(&super::Request<'_>) -> Result<Accept<'static>, u16>,
+        #[cfg(feature = "deflate")] deflate_config: Option<DeflateConfig>,
     ) -> io::Result<Self> {
         let mut rbuf = vec![0u8; READ_BUF];
         let mut wbuf = vec![0u8; WRITE_BUF];
@@ -105,7 +148,14 @@ impl<S: Read + Write> WebSocket<S, NoEntropy> {
             match hs.handle_input(&rbuf[..filled]) {
                 Ok(None) => continue,
                 Ok(Some(req)) => {
+                    #[cfg(feature = "deflate")]
+                    let params = deflate_config.and_then(|c| req.deflate_offer(&c));
                     let n = match decide(&req) {
+                        #[cfg(feature = "deflate")]
+                        Ok(accept) => req
+                            .accept_deflate(&accept, params.as_ref(), &mut wbuf)
+                            .map_err(to_io)?,
+                        #[cfg(not(feature = "deflate"))]
                         Ok(accept) => req.accept(&accept, &mut wbuf).map_err(to_io)?,
                         Err(status) => {
                             let n = super::write_refusal(status, &mut wbuf).map_err(to_io)?;
@@ -127,6 +177,14 @@ impl<S: Read + Write> WebSocket<S, NoEntropy> {
                         rend: filled,
                         wbuf,
                         msg: Vec::new(),
+                        #[cfg(feature = "deflate")]
+                        deflate: params.map(|p| {
+                            let c = deflate_config.unwrap_or_default();
+                            (
+                                deflate_context(&p, super::Role::Server, &c),
+                                vec![0; READ_BUF],
+                            )
+                        }),
                     });
                 }
                 Err(e) => {
@@ -156,14 +214,33 @@ impl<S: Read + Write, E: Entropy> WebSocket<S, E> {
     /// Runs the client side of the opening handshake for `request`, masking
     /// with `entropy`.
     pub fn connect_with(
+        stream: S,
+        request: ClientRequest<'_>,
+        config: Config,
+        entropy: E,
+    ) -> io::Result<Self> {
+        #[cfg(feature = "deflate")]
+        return Self::connect_inner(stream, request, config, entropy, None);
+        #[cfg(not(feature = "deflate"))]
+        Self::connect_inner(stream, request, config, entropy)
+    }
+
+    fn connect_inner(
         mut stream: S,
         request: ClientRequest<'_>,
         config: Config,
         mut entropy: E,
+        #[cfg(feature = "deflate")] deflate_config: Option<DeflateConfig>,
     ) -> io::Result<Self> {
         let mut rbuf = vec![0u8; READ_BUF];
         let mut wbuf = vec![0u8; WRITE_BUF];
-        let mut hs = ClientHandshake::new(request, &mut entropy);
+        let hs = ClientHandshake::new(request, &mut entropy);
+        #[cfg(feature = "deflate")]
+        let hs = match deflate_config {
+            Some(c) => hs.offer_deflate(c),
+            None => hs,
+        };
+        let mut hs = hs;
         let n = hs.write_request(&mut wbuf).map_err(to_io)?;
         stream.write_all(&wbuf[..n])?;
         let mut filled = 0;
@@ -174,9 +251,14 @@ impl<S: Read + Write, E: Entropy> WebSocket<S, E> {
             }
             filled += n;
             if let Some(res) = hs.handle_input(&rbuf[..filled]).map_err(to_io)? {
+                #[cfg(feature = "deflate")]
+                break (res.head_len(), res.deflate());
+                #[cfg(not(feature = "deflate"))]
                 break res.head_len();
             }
         };
+        #[cfg(feature = "deflate")]
+        let (head_len, deflate) = head_len;
         Ok(WebSocket {
             stream,
             conn: Connection::client(config, entropy),
@@ -186,7 +268,35 @@ impl<S: Read + Write, E: Entropy> WebSocket<S, E> {
             rend: filled,
             wbuf,
             msg: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: deflate.map(|p| {
+                let c = deflate_config.unwrap_or_default();
+                (
+                    deflate_context(&p, super::Role::Client, &c),
+                    vec![0; READ_BUF],
+                )
+            }),
         })
+    }
+
+    /// Like [`connect_with`](Self::connect_with), offering permessage-deflate
+    /// with `deflate`; messages are compressed and inflated when the server
+    /// accepts (see [`compression`](Self::compression)).
+    #[cfg(feature = "deflate")]
+    pub fn connect_deflate(
+        stream: S,
+        request: ClientRequest<'_>,
+        config: Config,
+        entropy: E,
+        deflate: DeflateConfig,
+    ) -> io::Result<Self> {
+        Self::connect_inner(stream, request, config, entropy, Some(deflate))
+    }
+
+    /// The permessage-deflate parameters in force, if any.
+    #[cfg(feature = "deflate")]
+    pub fn compression(&self) -> Option<&super::deflate::Agreed> {
+        self.deflate.as_ref().map(|(c, _)| c.agreed())
     }
 
     /// The stream.
@@ -220,7 +330,7 @@ impl<S: Read + Write, E: Entropy> WebSocket<S, E> {
     /// peer sends the matching Close frame and returns `InvalidData`.
     pub fn read(&mut self) -> io::Result<Message> {
         loop {
-            if self.rstart == self.rend {
+            if self.rstart == self.rend && !self.conn.has_pending_data() {
                 self.flush()?;
                 if self.conn.state() == State::Closed {
                     return Err(io::ErrorKind::NotConnected.into());
@@ -233,9 +343,14 @@ impl<S: Read + Write, E: Entropy> WebSocket<S, E> {
                 (self.rstart, self.rend) = (0, n);
             }
             let now = self.clock.now();
-            let result = self
-                .conn
-                .handle_input(now, &mut self.rbuf[self.rstart..self.rend]);
+            let input = &mut self.rbuf[self.rstart..self.rend];
+            #[cfg(feature = "deflate")]
+            let result = match &mut self.deflate {
+                Some((ctx, zbuf)) => self.conn.handle_input_deflate(now, input, &mut **ctx, zbuf),
+                None => self.conn.handle_input(now, input),
+            };
+            #[cfg(not(feature = "deflate"))]
+            let result = self.conn.handle_input(now, input);
             let input = match result {
                 Ok(input) => input,
                 Err(e) => {
@@ -275,6 +390,27 @@ impl<S: Read + Write, E: Entropy> WebSocket<S, E> {
         }
     }
 
+    /// A whole message, compressed when permessage-deflate is on.
+    fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> io::Result<()> {
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            self.flush()?;
+            let Some((ctx, _)) = &mut self.deflate else {
+                return Ok(());
+            };
+            let need = super::MAX_HEADER_LEN + super::deflate::compress_bound(data.len());
+            if self.wbuf.len() < need {
+                self.wbuf.resize(need, 0);
+            }
+            let n = self
+                .conn
+                .send_deflate(kind, data, &mut **ctx, &mut self.wbuf)
+                .map_err(to_io)?;
+            return self.stream.write_all(&self.wbuf[..n]);
+        }
+        self.send(kind, data, true)
+    }
+
     fn send(&mut self, kind: MessageKind, data: &[u8], fin: bool) -> io::Result<()> {
         self.flush()?;
         match self.conn.send_fragment(kind, data, fin, &mut self.wbuf) {
@@ -310,12 +446,12 @@ impl<S: Read + Write, E: Entropy> WebSocket<S, E> {
 
     /// Sends a text message.
     pub fn send_text(&mut self, text: &str) -> io::Result<()> {
-        self.send(MessageKind::Text, text.as_bytes(), true)
+        self.send_message(MessageKind::Text, text.as_bytes())
     }
 
     /// Sends a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> io::Result<()> {
-        self.send(MessageKind::Binary, data, true)
+        self.send_message(MessageKind::Binary, data)
     }
 
     /// Sends one message as several frames, one per part.

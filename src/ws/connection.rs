@@ -7,6 +7,32 @@ use super::{Error, apply_mask, close_code};
 use crate::entropy::{Entropy, NoEntropy};
 use crate::time::{Duration, Instant};
 
+#[cfg(feature = "deflate")]
+use super::deflate::{Codec, Context};
+/// Without the feature nothing implements it: the decoder argument is always `None`.
+#[cfg(not(feature = "deflate"))]
+trait Codec {}
+
+/// The decoder and output buffer lent to one input call, if compression is on.
+type Dx<'x, 'a> = Option<(&'x mut dyn Codec, &'a mut [u8])>;
+
+/// The state of a compressed message being received (permessage-deflate).
+#[cfg(feature = "deflate")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct RxDeflate {
+    /// A decoder was lent to this input call, so RSV1 may start a message.
+    allowed: bool,
+    /// The message in progress is compressed.
+    compressed: bool,
+    /// Its inflated length so far.
+    inflated: u64,
+    /// The decoder holds output it could not hand out yet.
+    pending: bool,
+    /// The message's last byte went in; the decoder is ending it.
+    finishing: bool,
+}
+
 /// Which end of the connection this is. It decides masking: clients mask every
 /// frame they send and servers must reject unmasked frames, and the reverse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -267,6 +293,8 @@ pub struct Connection<E = NoEntropy> {
     rx_msg: Option<MessageKind>,
     rx_msg_len: u64,
     utf8: Utf8Validator,
+    #[cfg(feature = "deflate")]
+    rx_z: RxDeflate,
     /// Control-frame payload being received, or the payload of the pending pong.
     ctrl: [u8; MAX_CONTROL_PAYLOAD],
     ctrl_len: u8,
@@ -321,6 +349,8 @@ impl<E: Entropy> Connection<E> {
             rx_msg: None,
             rx_msg_len: 0,
             utf8: Utf8Validator::new(),
+            #[cfg(feature = "deflate")]
+            rx_z: RxDeflate::default(),
             ctrl: [0; MAX_CONTROL_PAYLOAD],
             ctrl_len: 0,
             pong_pending: false,
@@ -403,6 +433,60 @@ impl<E: Entropy> Connection<E> {
         now: Instant,
         input: &'a mut [u8],
     ) -> Result<Input<'a>, Error> {
+        self.input(now, input, None)
+    }
+
+    /// [`handle_input`](Self::handle_input) on a connection that negotiated
+    /// permessage-deflate: a compressed message (RSV1) is inflated with `ctx`
+    /// into `out`, and its [`Event::Data`] pieces borrow `out` (uncompressed
+    /// messages still borrow `input`). `out` may be any size from one byte.
+    ///
+    /// The decoder may hold output that did not fit in `out` after all of
+    /// `input` was consumed: while [`has_pending_data`](Self::has_pending_data)
+    /// is true, call again, with an empty `input` if there is no more.
+    ///
+    /// The inflated size counts against [`Config::max_message_size`] while it
+    /// is produced (1009 as soon as it is exceeded, after at most `out.len()`
+    /// bytes of work), text is validated as it comes out (1007 at the first
+    /// invalid byte), and malformed compressed data fails with 1007
+    /// ([`Error::Inflate`]).
+    #[cfg(feature = "deflate")]
+    pub fn handle_input_deflate<'a, R, S, H>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+        ctx: &mut Context<R, S, H>,
+        out: &'a mut [u8],
+    ) -> Result<Input<'a>, Error>
+    where
+        R: AsMut<[u8]>,
+        S: AsMut<[u8]>,
+        H: AsMut<[u16]>,
+    {
+        if out.is_empty() {
+            return Err(Error::BufferTooSmall { required: 1 });
+        }
+        self.input(now, input, Some((ctx, out)))
+    }
+
+    /// True while the decoder of a compressed message holds data (or the
+    /// message's end) that the next
+    /// `handle_input_deflate` call hands out,
+    /// even with no new input. Always false without compression.
+    pub fn has_pending_data(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.rx_z.pending;
+        #[cfg(not(feature = "deflate"))]
+        false
+    }
+
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut, unused_variables))]
+    fn input<'a>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+        mut dx: Dx<'_, 'a>,
+    ) -> Result<Input<'a>, Error> {
         let _ = now;
         // An error is only ever recorded together with the end of the connection.
         if let Some(e) = self.error {
@@ -413,6 +497,23 @@ impl<E: Entropy> Connection<E> {
                 consumed: input.len(),
                 event: None,
             });
+        }
+        #[cfg(feature = "deflate")]
+        {
+            self.rx_z.allowed = dx.is_some();
+            if self.rx_z.pending
+                && let Some((codec, out)) = dx.take()
+            {
+                // Hand out what the decoder holds before reading on.
+                let ends = self.rx_left == 0 && self.rx_fin;
+                let (_, w, fin) = self
+                    .inflate_step(codec, &[], ends, out)
+                    .map_err(|e| self.fail(e))?;
+                if w > 0 || fin {
+                    return self.inflated_event(0, w, fin, out);
+                }
+                dx = Some((codec, out));
+            }
         }
         if let Some((kind, hlen, len)) = self.whole_message(input) {
             // Fast path: the whole frame of a one-frame message is here.
@@ -452,6 +553,14 @@ impl<E: Entropy> Connection<E> {
             if self.rx_opcode.is_control() {
                 return self.read_control(input, pos);
             }
+            #[cfg(feature = "deflate")]
+            if self.rx_z.compressed {
+                return match dx.take() {
+                    Some((codec, out)) => self.inflate_payload(input, pos, codec, out),
+                    // Begun with a decoder, continued without one.
+                    None => Err(Error::InvalidState),
+                };
+            }
             // A data frame: hand out what is here, unmasked in place.
             let avail = (input.len() - pos) as u64;
             let n = avail.min(self.rx_left) as usize;
@@ -478,12 +587,7 @@ impl<E: Entropy> Connection<E> {
                 self.phase = Phase::Header;
             }
             if fin {
-                if !self.utf8.is_complete() {
-                    return Err(self.fail(Error::InvalidUtf8));
-                }
-                self.rx_msg = None;
-                self.rx_msg_len = 0;
-                self.utf8 = Utf8Validator::new();
+                self.end_message()?;
             }
             if n > 0 || fin {
                 let data = &input[start..start + n];
@@ -494,6 +598,17 @@ impl<E: Entropy> Connection<E> {
             }
             // An empty non-final frame: nothing to report, read the next header.
         }
+    }
+
+    /// The last piece of a message arrived: its text must be complete.
+    fn end_message(&mut self) -> Result<(), Error> {
+        if !self.utf8.is_complete() {
+            return Err(self.fail(Error::InvalidUtf8));
+        }
+        self.rx_msg = None;
+        self.rx_msg_len = 0;
+        self.utf8 = Utf8Validator::new();
+        Ok(())
     }
 
     /// The fast path's test: at a frame boundary with no message in progress,
@@ -586,7 +701,7 @@ impl<E: Entropy> Connection<E> {
 
     /// Checks of the first two bytes that depend on the connection.
     fn check_start(&self, b0: u8, b1: u8) -> Result<(), Error> {
-        if b0 & 0x70 != 0 {
+        if b0 & 0x70 != 0 && !(b0 & 0x70 == 0x40 && self.rsv1_allowed(b0)) {
             return Err(Error::ReservedBits);
         }
         let masked = b1 & 0x80 != 0;
@@ -600,6 +715,144 @@ impl<E: Entropy> Connection<E> {
             (Some(OpCode::Text | OpCode::Binary), Some(_)) => Err(Error::ExpectedContinuation),
             _ => Ok(()),
         }
+    }
+
+    /// permessage-deflate: RSV1 marks the first frame of a compressed message,
+    /// and only when a decoder was lent.
+    fn rsv1_allowed(&self, b0: u8) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.rx_z.allowed
+            && matches!(
+                OpCode::from_u8(b0 & 0x0f),
+                Some(OpCode::Text | OpCode::Binary)
+            );
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = b0;
+            false
+        }
+    }
+
+    /// Inflates the payload of a compressed message that is in `input` from
+    /// `pos` on. Bytes the decoder does not take are masked again, so the
+    /// caller can feed them once more.
+    #[cfg(feature = "deflate")]
+    fn inflate_payload<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        mut pos: usize,
+        codec: &mut dyn Codec,
+        out: &'a mut [u8],
+    ) -> Result<Input<'a>, Error> {
+        let n = ((input.len() - pos) as u64).min(self.rx_left) as usize;
+        if n == 0 && self.rx_left > 0 {
+            return Ok(Input {
+                consumed: pos,
+                event: None,
+            });
+        }
+        let chunk = &mut input[pos..pos + n];
+        let at = usize::from(self.rx_pos);
+        if let Some(key) = self.rx_mask {
+            apply_mask(chunk, key, at);
+        }
+        let ends = self.rx_fin && n as u64 == self.rx_left;
+        let (c, w, fin) = self
+            .inflate_step(codec, chunk, ends, out)
+            .map_err(|e| self.fail(e))?;
+        if let Some(key) = self.rx_mask {
+            apply_mask(&mut chunk[c..], key, at + c);
+        }
+        self.rx_pos = ((at + c) % 4) as u8;
+        self.rx_left -= c as u64;
+        pos += c;
+        if self.rx_left == 0 {
+            self.phase = Phase::Header;
+        }
+        self.inflated_event(pos, w, fin, out)
+    }
+
+    /// One run of the decoder over `chunk` (`ends`: it holds the message's
+    /// last byte), with the size limit, and UTF-8 for text. Returns the bytes
+    /// consumed and written, and whether the message is complete.
+    #[cfg(feature = "deflate")]
+    fn inflate_step(
+        &mut self,
+        codec: &mut dyn Codec,
+        chunk: &[u8],
+        ends: bool,
+        out: &mut [u8],
+    ) -> Result<(usize, usize, bool), Error> {
+        // One byte over the limit is enough to tell.
+        let allowance = self
+            .config
+            .max_message_size
+            .saturating_sub(self.rx_z.inflated);
+        let lim = (out.len() as u64).min(allowance.saturating_add(1)) as usize;
+        let out = &mut out[..lim];
+        let (mut c, mut w, mut fin) = (0, 0, false);
+        if !self.rx_z.finishing {
+            let p = codec.inflate(chunk, out).map_err(Error::Inflate)?;
+            (c, w) = (p.consumed, p.written);
+            self.rx_z.pending = p.output_full;
+            self.rx_z.finishing = ends && !p.output_full;
+            self.account(&out[..w], codec)?;
+        }
+        if self.rx_z.finishing {
+            let (n, done) = codec.finish(&mut out[w..]).map_err(Error::Inflate)?;
+            self.account(&out[w..w + n], codec)?;
+            w += n;
+            self.rx_z.pending = !done;
+            self.rx_z.finishing = !done;
+            fin = done;
+        }
+        Ok((c, w, fin))
+    }
+
+    /// Counts and checks inflated bytes in stream order: UTF-8 of what is
+    /// within the limit, then the limit, then a fault the decoder found after
+    /// them, so the first error does not depend on buffer sizes.
+    #[cfg(feature = "deflate")]
+    fn account(&mut self, bytes: &[u8], codec: &dyn Codec) -> Result<(), Error> {
+        self.rx_z.inflated += bytes.len() as u64;
+        let over = self
+            .rx_z
+            .inflated
+            .saturating_sub(self.config.max_message_size) as usize;
+        if self.rx_msg == Some(MessageKind::Text)
+            && self.utf8.feed(&bytes[..bytes.len() - over]).is_err()
+        {
+            return Err(Error::InvalidUtf8);
+        }
+        if over > 0 {
+            return Err(Error::MessageTooLarge);
+        }
+        match codec.inflate_error() {
+            Some(e) => Err(Error::Inflate(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// The event for `w` inflated bytes in `out`; ends the message on `fin`.
+    #[cfg(feature = "deflate")]
+    fn inflated_event<'a>(
+        &mut self,
+        consumed: usize,
+        w: usize,
+        fin: bool,
+        out: &'a mut [u8],
+    ) -> Result<Input<'a>, Error> {
+        let kind = self.rx_msg.unwrap_or(MessageKind::Binary);
+        if fin {
+            self.end_message()?;
+            self.rx_z.compressed = false;
+        }
+        let event = (w > 0 || fin).then_some(Event::Data {
+            kind,
+            data: &out[..w],
+            fin,
+        });
+        Ok(Input { consumed, event })
     }
 
     /// Takes a header whose first two bytes passed `check_start`.
@@ -617,6 +870,11 @@ impl<E: Entropy> Connection<E> {
                     self.rx_msg = Some(MessageKind::Text);
                 } else if h.opcode == OpCode::Binary {
                     self.rx_msg = Some(MessageKind::Binary);
+                }
+                #[cfg(feature = "deflate")]
+                if h.opcode != OpCode::Continuation {
+                    self.rx_z.compressed = h.rsv & 0b100 != 0;
+                    self.rx_z.inflated = 0;
                 }
             }
             _ => {}
@@ -868,6 +1126,45 @@ impl<E: Entropy> Connection<E> {
     /// Sends a whole binary message as one frame. Returns the bytes written to `out`.
     pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
         self.send_whole(MessageKind::Binary, data, out)
+    }
+
+    /// Sends a whole message compressed with `ctx` (permessage-deflate), as one
+    /// frame with RSV1. `out` must hold the frame for the worst case:
+    /// [`MAX_HEADER_LEN`] + [`compress_bound`](super::deflate::compress_bound)`(data.len())`
+    /// bytes, else [`Error::BufferTooSmall`] and nothing changes. A message may
+    /// also be sent uncompressed with the other `send_*` commands at any time.
+    #[cfg(feature = "deflate")]
+    pub fn send_deflate<R, S, H>(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        ctx: &mut Context<R, S, H>,
+        out: &mut [u8],
+    ) -> Result<usize, Error>
+    where
+        R: AsMut<[u8]>,
+        S: AsMut<[u8]>,
+        H: AsMut<[u16]>,
+    {
+        self.check_can_send()?;
+        if self.tx_msg.is_some() {
+            return Err(Error::InvalidState);
+        }
+        let required = MAX_HEADER_LEN + super::deflate::compress_bound(data.len());
+        if out.len() < required {
+            return Err(Error::BufferTooSmall { required });
+        }
+        let n =
+            Codec::compress(ctx, data, &mut out[MAX_HEADER_LEN..]).ok_or(Error::InvalidState)?;
+        let mut h = self.outgoing_header(kind.opcode(), true, n as u64, out.len(), n)?;
+        h.rsv = 0b100;
+        let hl = h.encoded_len();
+        out.copy_within(MAX_HEADER_LEN..MAX_HEADER_LEN + n, hl);
+        h.encode(out)?;
+        if let Some(key) = h.mask {
+            apply_mask(&mut out[hl..hl + n], key, 0);
+        }
+        Ok(hl + n)
     }
 
     /// A one-frame message: not allowed while a fragmented one is unfinished.

@@ -49,6 +49,10 @@ pub enum Error {
     FrameTooLarge,
     /// A message is longer than [`Config::max_message_size`](super::Config). Close 1009.
     MessageTooLarge,
+    /// A compressed message is not valid DEFLATE data, or refers beyond the
+    /// negotiated window. Close 1007.
+    #[cfg(feature = "deflate")]
+    Inflate(super::deflate::InflateError),
     /// The transport ended before the closing handshake completed (code 1006,
     /// never sent on the wire).
     UnexpectedEof,
@@ -83,6 +87,11 @@ pub enum Error {
     UnofferedProtocol,
     /// The server accepted an extension the client did not offer.
     UnofferedExtension,
+    /// The server's permessage-deflate answer is malformed (an unknown,
+    /// duplicated or invalid parameter, two answers) or not allowed by the
+    /// client's offer (a larger window than asked for, a
+    /// `client_max_window_bits` without a value).
+    InvalidExtension,
 
     // ---- the caller misused the API ----
     /// The output buffer is too small for the frame or head; it was left untouched.
@@ -120,6 +129,8 @@ impl Error {
             | InvalidClosePayload
             | InvalidCloseCode(_) => Some(1002),
             InvalidUtf8 => Some(1007),
+            #[cfg(feature = "deflate")]
+            Inflate(_) => Some(1007),
             FrameTooLarge | MessageTooLarge => Some(1009),
             _ => None,
         }
@@ -202,6 +213,11 @@ impl fmt::Display for Error {
             InvalidAccept => "Sec-WebSocket-Accept is missing or wrong",
             UnofferedProtocol => "server chose a subprotocol that was not offered",
             UnofferedExtension => "server accepted an extension that was not offered",
+            InvalidExtension => {
+                "server's permessage-deflate answer is malformed or was not offered"
+            }
+            #[cfg(feature = "deflate")]
+            Inflate(e) => return write!(f, "compressed message: {e}"),
             BufferTooSmall { required } => {
                 return write!(f, "output buffer too small: {required} bytes required");
             }

@@ -216,6 +216,42 @@ impl<'b> Request<'b> {
     /// protocol must be one the client offered ([`Error::InvalidArgument`]
     /// otherwise).
     pub fn accept(&self, accept: &Accept<'_>, out: &mut [u8]) -> Result<usize, Error> {
+        self.accept_inner(accept, &[], out)
+    }
+
+    /// The parameters to accept the client's permessage-deflate offer with
+    /// under `config`, or `None` when it made no offer this side can honour
+    /// (then accept without compression).
+    #[cfg(feature = "deflate")]
+    pub fn deflate_offer(
+        &self,
+        config: &super::deflate::DeflateConfig,
+    ) -> Option<super::deflate::Params> {
+        super::deflate::accept_offer(&self.http.headers, config)
+    }
+
+    /// Like [`accept`](Self::accept), answering the permessage-deflate offer
+    /// with `params` (from [`deflate_offer`](Self::deflate_offer)) when given.
+    /// Build the connection with the same parameters
+    /// (`Connection::with_deflate`).
+    #[cfg(feature = "deflate")]
+    pub fn accept_deflate(
+        &self,
+        accept: &Accept<'_>,
+        params: Option<&super::deflate::Params>,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let mut buf = [0u8; 128];
+        let n = params.map_or(0, |p| p.write(&mut buf));
+        self.accept_inner(accept, &buf[..n], out)
+    }
+
+    fn accept_inner(
+        &self,
+        accept: &Accept<'_>,
+        extensions: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         if let Some(p) = accept.protocol
             && !self.protocols().any(|q| q == p)
         {
@@ -229,6 +265,9 @@ impl<'b> Request<'b> {
             w.header("Sec-WebSocket-Accept", &key);
             if let Some(p) = accept.protocol {
                 w.header("Sec-WebSocket-Protocol", p.as_bytes());
+            }
+            if !extensions.is_empty() {
+                w.header("Sec-WebSocket-Extensions", extensions);
             }
             w.raw(b"\r\n");
         })?)
@@ -280,6 +319,8 @@ pub struct ClientHandshake<'a> {
     request: ClientRequest<'a>,
     key: [u8; 24],
     head: HeadParser,
+    #[cfg(feature = "deflate")]
+    deflate: Option<super::deflate::DeflateConfig>,
 }
 
 /// The server's valid `101` answer, borrowing the caller's buffer.
@@ -288,6 +329,8 @@ pub struct ClientHandshake<'a> {
 pub struct Response<'b> {
     http: http::Response<'b>,
     head_len: usize,
+    #[cfg(feature = "deflate")]
+    deflate: Option<super::deflate::Params>,
 }
 
 impl<'b> Response<'b> {
@@ -307,6 +350,14 @@ impl<'b> Response<'b> {
     /// The length of the head: received bytes from here on are WebSocket frames.
     pub fn head_len(&self) -> usize {
         self.head_len
+    }
+
+    /// The permessage-deflate parameters the server accepted, if it did; build
+    /// the connection with them
+    /// (`Connection::with_deflate`).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<super::deflate::Params> {
+        self.deflate
     }
 }
 
@@ -334,7 +385,18 @@ impl<'a> ClientHandshake<'a> {
             request,
             key,
             head: HeadParser::new(limits),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+
+    /// Offers permessage-deflate with `config` (see
+    /// [`DeflateConfig`](super::deflate::DeflateConfig)); the answer is checked
+    /// against the offer and shown by [`Response::deflate`].
+    #[cfg(feature = "deflate")]
+    pub fn offer_deflate(mut self, config: super::deflate::DeflateConfig) -> Self {
+        self.deflate = Some(config);
+        self
     }
 
     /// The `Sec-WebSocket-Key` sent.
@@ -361,6 +423,12 @@ impl<'a> ClientHandshake<'a> {
             }
             for (name, value) in r.headers {
                 w.header(name, value.as_bytes());
+            }
+            #[cfg(feature = "deflate")]
+            if let Some(config) = &self.deflate {
+                let mut buf = [0u8; 128];
+                let n = super::deflate::write_offer(config, &mut buf);
+                w.header("Sec-WebSocket-Extensions", &buf[..n]);
             }
             w.raw(b"\r\n");
         })?)
@@ -390,10 +458,30 @@ impl<'a> ClientHandshake<'a> {
         {
             return Err(Error::InvalidAccept);
         }
-        if h.get_all("sec-websocket-extensions")
-            .flat_map(http::tokens)
-            .next()
-            .is_some()
+        #[cfg(feature = "deflate")]
+        let deflate = match &self.deflate {
+            Some(config) => super::deflate::check_answer(h, config).map_err(|()| {
+                let other = h
+                    .get_all("sec-websocket-extensions")
+                    .flat_map(http::tokens)
+                    .any(|t| !t.starts_with(b"permessage-deflate"));
+                if other {
+                    Error::UnofferedExtension
+                } else {
+                    Error::InvalidExtension
+                }
+            })?,
+            None => None,
+        };
+        #[cfg(feature = "deflate")]
+        let offered = self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        let offered = false;
+        if !offered
+            && h.get_all("sec-websocket-extensions")
+                .flat_map(http::tokens)
+                .next()
+                .is_some()
         {
             return Err(Error::UnofferedExtension);
         }
@@ -408,6 +496,8 @@ impl<'a> ClientHandshake<'a> {
         Ok(Some(Response {
             http: res,
             head_len,
+            #[cfg(feature = "deflate")]
+            deflate,
         }))
     }
 }
@@ -637,5 +727,76 @@ mod tests {
             );
         }
         assert!(hs.handle_input(good.as_bytes()).unwrap().is_some());
+    }
+
+    /// Both roles: the client's offer, the server's answer, the client's check.
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn deflate_negotiation_end_to_end() {
+        use crate::ws::deflate::DeflateConfig;
+        for (client_cfg, server_cfg, want) in [
+            (
+                DeflateConfig::DEFAULT,
+                DeflateConfig::DEFAULT,
+                Some("permessage-deflate"),
+            ),
+            (
+                DeflateConfig::small(9),
+                DeflateConfig::DEFAULT,
+                Some(
+                    "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9",
+                ),
+            ),
+            (
+                DeflateConfig::DEFAULT,
+                DeflateConfig::small(10),
+                Some(
+                    "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=10",
+                ),
+            ),
+        ] {
+            let mut hs =
+                ClientHandshake::new(ClientRequest::new("h", "/"), &mut SplitMix64::new(3))
+                    .offer_deflate(client_cfg);
+            let mut buf = [0u8; 512];
+            let n = hs.write_request(&mut buf).unwrap();
+            let mut shs = ServerHandshake::new();
+            let req = shs.handle_input(&buf[..n]).unwrap().unwrap();
+            let params = req.deflate_offer(&server_cfg);
+            let mut out = [0u8; 512];
+            let m = req
+                .accept_deflate(&Accept::default(), params.as_ref(), &mut out)
+                .unwrap();
+            let res = hs.handle_input(&out[..m]).unwrap().unwrap();
+            assert_eq!(res.deflate(), params);
+            let got = res.headers().get("sec-websocket-extensions");
+            assert_eq!(got, want.map(str::as_bytes));
+        }
+        // Not offered: any extension in the answer is refused. Offered,
+        // answered badly: refused too.
+        for (offer, ext, err) in [
+            (None, "permessage-deflate", Error::UnofferedExtension),
+            (
+                Some(DeflateConfig::DEFAULT),
+                "permessage-deflate; server_max_window_bits=99",
+                Error::InvalidExtension,
+            ),
+        ] {
+            let mut hs =
+                ClientHandshake::new(ClientRequest::new("h", "/"), &mut SplitMix64::new(3));
+            if let Some(c) = offer {
+                hs = hs.offer_deflate(c);
+            }
+            let key = accept_key(hs.key());
+            let mut ans = heapless::String::<512>::new();
+            let _ = core::fmt::Write::write_fmt(
+                &mut ans,
+                format_args!(
+                    "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {ext}\r\n\r\n",
+                    core::str::from_utf8(&key).unwrap()
+                ),
+            );
+            assert_eq!(hs.handle_input(ans.as_bytes()), Err(err));
+        }
     }
 }

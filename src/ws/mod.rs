@@ -34,6 +34,27 @@
 //! - `blocking` (feature `std`): a ready-made blocking client and server over any
 //!   `Read + Write`.
 //!
+//! # Compression (feature `deflate`)
+//!
+//! permessage-deflate (RFC 7692) is negotiated by
+//! `ClientHandshake::offer_deflate` / `Request::deflate_offer` and
+//! `Request::accept_deflate`, with a `deflate::DeflateConfig` that can ask
+//! for small windows and no context takeover, or by not offering at all. The
+//! agreed `deflate::Params` give a `deflate::Context`: the decoder's
+//! window, the encoder's window and hash table, all in storage the caller
+//! lends. The context lives *beside* the connection and is passed to
+//! `Connection::handle_input_deflate` and `Connection::send_deflate`, so
+//! `Connection` keeps no storage type parameter and its size does not
+//! change; code that never compresses never sees it.
+//!
+//! Inflated bytes cannot be handed back from the input buffer (they are more
+//! than the input), so `handle_input_deflate` also takes an output buffer of
+//! any size: the `Event::Data` pieces of a compressed message borrow it, those
+//! of an uncompressed message still borrow the input. Both have the input's
+//! lifetime, so the connection stays free for sending while an event is held,
+//! as before. When the output fills up, the decoder keeps its place, and
+//! `Connection::has_pending_data` says to call again even with no new input.
+//!
 //! # Strictness
 //!
 //! Every rule of RFC 6455 that the receiver can check is checked as early as the
@@ -81,6 +102,9 @@ mod assemble;
 #[cfg(feature = "std")]
 pub mod blocking;
 mod connection;
+#[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+pub mod deflate;
 mod error;
 mod frame;
 mod handshake;

@@ -57,11 +57,13 @@ cargo build --release --bins --quiet
 BIN="$HERE/target/release"
 
 run_criterion() {
-    echo "== criterion: masking, decode, encode, handshake ($MODE)"
+    echo "== criterion: masking, decode, encode, handshake, deflate/inflate ($MODE)"
     rm -rf "$HERE/target/criterion"
     # shellcheck disable=SC2086
     $PIN_CLIENT cargo bench --quiet --bench ws -- ${FILTER:+"$FILTER"} 2>&1 \
         | grep -E '^[a-z].*/|time:|thrpt:' || true
+    # permessage-deflate: compressed sizes beside zlib levels 1 and 6.
+    "$BIN/deflate_sizes" >"$OUT/sizes.jsonl"
 }
 
 SERVERS=(sockwire tungstenite fastwebsockets)
@@ -138,5 +140,6 @@ LOAD_ARG=()
 [ -f "$OUT/load.jsonl" ] && [ "$ONLY" != criterion ] && LOAD_ARG=(--load "$OUT/load.jsonl")
 CRIT_ARG=()
 [ "$ONLY" != load ] && CRIT_ARG=(--criterion "$HERE/target/criterion")
+[ "$ONLY" != load ] && [ -f "$OUT/sizes.jsonl" ] && CRIT_ARG+=(--sizes "$OUT/sizes.jsonl")
 "$BIN/report" "${CRIT_ARG[@]}" "${LOAD_ARG[@]}" --out "$OUT"
 echo "(took $(( $(date +%s) - START )) s)"

@@ -18,7 +18,7 @@
 #      target/release/examples/ws_autobahn_client 127.0.0.1:<port2>
 #   5. tests/scripts/autobahn_check.py judges target/autobahn/{server,client}/
 #      index.json, prints the tallies and every case below the bar (every case
-#      OK or INFORMATIONAL, UNIMPLEMENTED only for 12.*/13.*, every case
+#      OK or INFORMATIONAL, never UNIMPLEMENTED (12.*/13.* included), every case
 #      present), writes target/autobahn/summary.txt, and sets the exit status.
 # Logs: target/autobahn/{ws_echo,server-kosoku,client-kosoku,client-run}.log;
 # per-case JSON and HTML next to each index.json.

@@ -137,5 +137,37 @@ fn handshake(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! { name = benches; config = config(); targets = unmask, decode, encode, handshake }
+fn compression(c: &mut Criterion) {
+    use sockwire_bench::compress::*;
+    for (name, data) in inputs() {
+        let mut g = c.benchmark_group(format!("deflate/{name}"));
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        #[cfg(feature = "sockwire")]
+        {
+            let mut d = SockwireDeflate::new();
+            g.bench_function("sockwire", |b| b.iter(|| black_box(d.run(black_box(&data)))));
+        }
+        for level in [1, 6] {
+            let mut z = ZlibDeflate::new(level);
+            g.bench_function(format!("zlib level {level}"), |b| b.iter(|| black_box(z.run(black_box(&data)))));
+        }
+        g.finish();
+        let mut z = ZlibDeflate::new(6);
+        z.run(&data);
+        let compressed = z.output().to_vec();
+        let mut g = c.benchmark_group(format!("inflate/{name}"));
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        #[cfg(feature = "sockwire")]
+        {
+            let mut i = SockwireInflate::new(&compressed);
+            assert_eq!(i.run(), data.len());
+            g.bench_function("sockwire", |b| b.iter(|| black_box(i.run())));
+        }
+        let mut i = ZlibInflate::new(&compressed);
+        g.bench_function("zlib", |b| b.iter(|| black_box(i.run())));
+        g.finish();
+    }
+}
+
+criterion_group! { name = benches; config = config(); targets = unmask, decode, encode, handshake, compression }
 criterion_main!(benches);

@@ -9,6 +9,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+pub mod compress;
 pub mod drive;
 pub mod server;
 #[cfg(feature = "sockwire")]

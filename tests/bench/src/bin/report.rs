@@ -1,10 +1,11 @@
 //! Gathers one run's results into the sockwire / peer / ratio table.
 //!
-//!   report --criterion DIR --load FILE --out DIR
+//!   report --criterion DIR --load FILE --sizes FILE --out DIR
 //!
 //! Criterion: every group under DIR that has a `sockwire` function is paired with each
 //! other function of the group (median of the samples, as throughput: higher is better).
 //! Load: the JSON lines the load generator printed, labelled by implementation.
+//! Sizes: the JSON lines `deflate_sizes` printed (compressed size in % of the input).
 //! Writes DIR/summary.json (an array of rows: bench, unit, sockwire, peer, peer_value,
 //! ratio) and DIR/summary.md (the same table with the machine), and prints the table.
 //! `ratio` > 1 means sockwire is better, whatever the unit's direction.
@@ -25,6 +26,7 @@ struct Measure {
 fn main() {
     let mut criterion_dir = None;
     let mut load_file = None;
+    let mut sizes_file = None;
     let mut out_dir = PathBuf::from("target/bench");
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -32,6 +34,7 @@ fn main() {
         match k.as_str() {
             "--criterion" => criterion_dir = Some(PathBuf::from(v)),
             "--load" => load_file = Some(PathBuf::from(v)),
+            "--sizes" => sizes_file = Some(PathBuf::from(v)),
             "--out" => out_dir = PathBuf::from(v),
             _ => panic!("unknown argument {k}"),
         }
@@ -41,6 +44,9 @@ fn main() {
         criterion_measures(d, &mut ms);
     }
     if let Some(f) = &load_file {
+        load_measures(f, &mut ms);
+    }
+    if let Some(f) = &sizes_file {
         load_measures(f, &mut ms);
     }
     let rows = pair(&ms);
@@ -109,6 +115,12 @@ fn load_measures(file: &Path, out: &mut Vec<Measure>) {
                 }
                 if let Some(x) = v["msgs_per_server_cpu_sec"].as_f64() {
                     out.push(Measure { group: format!("{g} per server CPU-s"), imp: imp.clone(), unit: "msg/CPU-s".into(), value: x, higher_is_better: true });
+                }
+            }
+            Some("size") => {
+                let g = format!("deflate size/{}", v["data"].as_str().unwrap_or_default());
+                if let Some(x) = v["percent"].as_f64() {
+                    out.push(Measure { group: g, imp, unit: "% of input".into(), value: x, higher_is_better: false });
                 }
             }
             Some("idle") => {
