@@ -3,13 +3,26 @@
 #
 #   bash tests/bench/run.sh            # short run (the default; a few minutes on 2 cores)
 #   bash tests/bench/run.sh --full     # longer measurement, steadier numbers
-#   options: --only criterion|load     run one half
+#   options: --only criterion|load|sio run one part (sio: the Socket.IO servers below)
 #            --filter REGEX            criterion benchmarks to run (e.g. 'decode/')
 #
 # Prints the sockwire / peer / ratio table (ratio > 1: sockwire is better) and writes
 # target/bench/summary.json (rows: bench, unit, sockwire, peer, peer_value, ratio),
 # target/bench/summary.md (the table with the machine) and the raw load results.
 # The load tests use 127.0.0.1 only; every loop in them is bounded in time.
+#
+# The Socket.IO part (`src/bin/sio_fleet.rs`: a fleet of Socket.IO clients over
+# WebSocket in one thread, speaking the protocol as socket.io-client's WebSocket
+# transport does; SIO_FLEET=node uses `sio_fleet.mjs` instead, real socket.io-client
+# 4.8 clients in one Node process, which cannot answer 1,000 clients' pings every
+# 300 ms on a loaded 2-core machine) runs 1,000 clients against the std runner
+# (examples/sio_server.rs), the tokio server (examples/tokio_server.rs) and Node
+# socket.io 4.8 (tests/peers/sio_server.mjs), all at pingInterval 300 ms / pingTimeout
+# 200 ms: server CPU over 10 s with no client, round trips for 5 s, server CPU over
+# 10 idle seconds and RSS with the 1,000 clients connected; then 10,000 clients held
+# on the tokio server (zero errors required). The server has one core, the clients the
+# other. Needs tests/peers/node_modules (bash tests/scripts/setup-peers.sh).
+SIO_FLEET=${SIO_FLEET:-rust}
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,7 +66,8 @@ cd "$HERE"
 mkdir -p "$OUT"
 echo "== building (release)"
 cargo build --release --bins --quiet
-[ "$ONLY" = load ] || cargo bench --bench ws --no-run --quiet
+[ "$ONLY" = "" ] || [ "$ONLY" = sio ] && (cd "$ROOT" && cargo build --release --quiet --example sio_server --example tokio_server)
+{ [ "$ONLY" = "" ] || [ "$ONLY" = criterion ]; } && cargo bench --bench ws --no-run --quiet
 BIN="$HERE/target/release"
 
 run_criterion() {
@@ -127,19 +141,83 @@ run_load() {
     done
 }
 
+# Socket.IO servers: the server on the last core, the client fleet on the first.
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    SIO_PIN_SERVER="taskset -c $(( $(nproc) - 1 ))"; SIO_PIN_CLIENT="taskset -c 0"
+else
+    SIO_PIN_SERVER=""; SIO_PIN_CLIENT=""
+fi
+SIO_CONNS=1000
+SIO_MANY=10000
+start_sio() { # name log [args...]
+    local name=$1 log=$2; shift 2
+    local cmd
+    case "$name" in
+        sockwire-std) cmd=("$ROOT/target/release/examples/sio_server" 127.0.0.1:0) ;;
+        sockwire-tokio) cmd=("$ROOT/target/release/examples/tokio_server" 127.0.0.1:0) ;;
+        *) cmd=(node "$ROOT/tests/peers/sio_server.mjs" 0) ;;
+    esac
+    # shellcheck disable=SC2086
+    $SIO_PIN_SERVER "${cmd[@]}" "$@" >"$log" 2>"$log.err" &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+        SIO_PORT=$(sed -n 's/^LISTENING \([0-9]*\)$/\1/p' "$log" 2>/dev/null)
+        [ -n "$SIO_PORT" ] && return 0
+        sleep 0.05
+    done
+    echo "server $name did not start; see $log.err" >&2
+    return 1
+}
+sio_fleet() { # args after --url/--port
+    # shellcheck disable=SC2086
+    if [ "$SIO_FLEET" = node ]; then
+        $SIO_PIN_CLIENT node --max-old-space-size=4096 "$HERE/sio_fleet.mjs" --url "http://127.0.0.1:$SIO_PORT" "$@"
+    else
+        $SIO_PIN_CLIENT "$BIN/sio_fleet" --port "$SIO_PORT" "$@"
+    fi
+}
+run_sio() {
+    echo "== Socket.IO: $SIO_CONNS clients over WebSocket ($SIO_FLEET fleet) against the std runner, the tokio server and Node socket.io"
+    : >"$OUT/sio.jsonl"
+    # 10,000 clients need 10,000 descriptors on each side.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    local s
+    for s in sockwire-std sockwire-tokio "node socket.io 4.8"; do
+        start_sio "$s" "$OUT/sio-server-${s%% *}.log" --ping-interval 300 --ping-timeout 200
+        # shellcheck disable=SC2086
+        sio_fleet --server-pid "$SERVER_PID" --label "$s" --conns "$SIO_CONNS" --empty-idle 10 --rt-secs 5 --idle 10 \
+            | tee -a "$OUT/sio.jsonl" || echo "   ($s: sio_fleet reported errors)" >&2
+        stop_server
+    done
+    # At the test-server settings, then at socket.io's defaults (25 s / 20 s).
+    local ping
+    for ping in "300 200" "25000 20000"; do
+    set -- $ping
+    echo "== Socket.IO: $SIO_MANY clients held on the tokio server, pingInterval $1 ms, pingTimeout $2 ms"
+    start_sio sockwire-tokio "$OUT/sio-server-many-$1.log" --ping-interval "$1" --ping-timeout "$2"
+    SIO_FLEET_PING="$1/$2" sio_fleet --server-pid "$SERVER_PID" --label sockwire-tokio --conns "$SIO_MANY" --empty-idle 0 --rt-secs 0 --hold 10 \
+        | tee -a "$OUT/sio.jsonl" || echo "   ($SIO_MANY clients: sio_fleet reported errors)" >&2
+    stop_server
+    done
+}
+
 START=$(date +%s)
 case "$ONLY" in
-    "") run_criterion; run_load ;;
+    "") run_criterion; run_load; run_sio ;;
     criterion) run_criterion ;;
     load) run_load ;;
-    *) echo "--only criterion|load" >&2; exit 2 ;;
+    sio) run_sio ;;
+    *) echo "--only criterion|load|sio" >&2; exit 2 ;;
 esac
 
 echo "== summary"
 LOAD_ARG=()
-[ -f "$OUT/load.jsonl" ] && [ "$ONLY" != criterion ] && LOAD_ARG=(--load "$OUT/load.jsonl")
+[ -f "$OUT/load.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = load ]; } && LOAD_ARG=(--load "$OUT/load.jsonl")
+[ -f "$OUT/sio.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = sio ]; } && LOAD_ARG+=(--load "$OUT/sio.jsonl")
 CRIT_ARG=()
-[ "$ONLY" != load ] && CRIT_ARG=(--criterion "$HERE/target/criterion")
-[ "$ONLY" != load ] && [ -f "$OUT/sizes.jsonl" ] && CRIT_ARG+=(--sizes "$OUT/sizes.jsonl")
+if [ "$ONLY" = "" ] || [ "$ONLY" = criterion ]; then
+    CRIT_ARG=(--criterion "$HERE/target/criterion")
+    [ -f "$OUT/sizes.jsonl" ] && CRIT_ARG+=(--sizes "$OUT/sizes.jsonl")
+fi
 "$BIN/report" "${CRIT_ARG[@]}" "${LOAD_ARG[@]}" --out "$OUT"
 echo "(took $(( $(date +%s) - START )) s)"

@@ -2,8 +2,9 @@
 // v4) in the "reference test-server configuration" of shared/CONFORMANCE.md:
 // the behaviour sio_client.mjs and sio_client.py expect from a server under test.
 //
-// Usage: node sio_server.mjs [PORT] [--recovery]
-//        (PORT 0 or absent: the OS picks one)
+// Usage: node sio_server.mjs [PORT] [--recovery] [--ping-interval MS] [--ping-timeout MS]
+//        (PORT 0 or absent: the OS picks one; the ping settings default to
+//        300 and 200 ms, the benchmarks in tests/bench may change them)
 //
 // - Listens on 127.0.0.1 only, path /socket.io/; pingInterval 300 ms,
 //   pingTimeout 200 ms, maxHttpBufferSize 1e6, connectTimeout 1000 ms,
@@ -34,17 +35,31 @@ import { Server } from 'socket.io';
 
 const args = process.argv.slice(2);
 const recovery = args.includes('--recovery') || process.env.SIO_RECOVERY === '1';
-const positional = args.filter((a) => !a.startsWith('--'));
+const ms = { '--ping-interval': 300, '--ping-timeout': 200 };
+const positional = [];
+let bad = false;
+for (let i = 0; i < args.length; i++) {
+  if (args[i] in ms) {
+    ms[args[i]] = Number(args[++i]);
+    bad ||= !(ms[args[i - 1]] > 0);
+  } else if (args[i] === '--recovery') {
+    // above
+  } else if (args[i].startsWith('--')) {
+    bad = true;
+  } else {
+    positional.push(args[i]);
+  }
+}
 const port = Number(positional[0] ?? 0);
-if (!Number.isInteger(port) || port < 0 || port > 65535 || args.some((a) => a.startsWith('--') && a !== '--recovery')) {
-  console.error('usage: node sio_server.mjs [PORT] [--recovery]');
+if (bad || !Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error('usage: node sio_server.mjs [PORT] [--recovery] [--ping-interval MS] [--ping-timeout MS]');
   process.exit(2);
 }
 
 const httpServer = createServer();
 const io = new Server(httpServer, {
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: ms['--ping-interval'],
+  pingTimeout: ms['--ping-timeout'],
   maxHttpBufferSize: 1e6,
   connectTimeout: 1000,
   cors: { origin: '*' },

@@ -1,6 +1,6 @@
 //! Gathers one run's results into the sockwire / peer / ratio table.
 //!
-//!   report --criterion DIR --load FILE --sizes FILE --out DIR
+//!   report --criterion DIR --load FILE [--load FILE ...] --sizes FILE --out DIR
 //!
 //! Criterion: every group under DIR that has a `sockwire` function is paired with each
 //! other function of the group (median of the samples, as throughput: higher is better).
@@ -25,7 +25,7 @@ struct Measure {
 
 fn main() {
     let mut criterion_dir = None;
-    let mut load_file = None;
+    let mut load_files = Vec::new();
     let mut sizes_file = None;
     let mut out_dir = PathBuf::from("target/bench");
     let mut it = std::env::args().skip(1);
@@ -33,7 +33,7 @@ fn main() {
         let v = it.next().expect("value");
         match k.as_str() {
             "--criterion" => criterion_dir = Some(PathBuf::from(v)),
-            "--load" => load_file = Some(PathBuf::from(v)),
+            "--load" => load_files.push(PathBuf::from(v)),
             "--sizes" => sizes_file = Some(PathBuf::from(v)),
             "--out" => out_dir = PathBuf::from(v),
             _ => panic!("unknown argument {k}"),
@@ -43,7 +43,7 @@ fn main() {
     if let Some(d) = &criterion_dir {
         criterion_measures(d, &mut ms);
     }
-    if let Some(f) = &load_file {
+    for f in &load_files {
         load_measures(f, &mut ms);
     }
     if let Some(f) = &sizes_file {
@@ -132,9 +132,53 @@ fn load_measures(file: &Path, out: &mut Vec<Measure>) {
                     out.push(Measure { group: format!("{g} RSS per conn"), imp: imp.clone(), unit: "KiB".into(), value: x, higher_is_better: false });
                 }
             }
+            Some("sio") => sio_measures(&v, &imp, out),
             _ => {}
         }
     }
+}
+
+/// The Socket.IO rows (`sio_fleet.mjs`): each sockwire driver ("sockwire-std",
+/// "sockwire-tokio") is the `sockwire` side of its own rows, Node `socket.io`
+/// the peer of both.
+fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
+    let conns = v["conns"].as_u64().unwrap_or(0);
+    let (drivers, imp): (&[&str], &str) = match label {
+        "sockwire-std" => (&["std runner"], "sockwire"),
+        "sockwire-tokio" => (&["tokio"], "sockwire"),
+        _ => (&["std runner", "tokio"], label),
+    };
+    let f = |k: &str| v[k].as_f64();
+    let mut m = |what: String, unit: &str, value: Option<f64>, higher_is_better: bool| {
+        let Some(value) = value else { return };
+        for d in drivers {
+            let group = format!("sio/{what} ({d})");
+            out.push(Measure { group, imp: imp.into(), unit: unit.into(), value, higher_is_better });
+        }
+    };
+    if v["hold_secs"].is_number() {
+        // The many-clients run: how many held on, with what.
+        let ping = v["server_ping"].as_str().map(|p| format!(", ping {p} ms")).unwrap_or_default();
+        let what = format!("{conns} clients held {}s{ping}", f("hold_secs").unwrap_or(0.0));
+        m(format!("{what}: connected"), "clients", f("still_connected"), true);
+        m(format!("{what}: errors"), "errors", f("errors"), false);
+        m(format!("{what}: RSS"), "MiB", f("rss_kib").map(|k| k / 1024.0), false);
+        m(format!("{what}: connect time"), "s", f("connect_secs"), false);
+        return;
+    }
+    if let Some(secs) = f("empty_idle_secs") {
+        m(format!("no client: CPU over {secs}s"), "CPU-s", f("empty_idle_cpu_s"), false);
+    }
+    m(format!("{conns} clients round trips"), "msg/s", f("msgs_per_sec"), true);
+    let per_cpu = f("rt_msgs").zip(f("rt_server_cpu_s")).filter(|(_, c)| *c > 0.0);
+    m(format!("{conns} clients round trips per server CPU-s"), "msg/CPU-s", per_cpu.map(|(n, c)| n / c), true);
+    m(format!("{conns} clients round trip p50"), "ms", f("p50_ms"), false);
+    m(format!("{conns} clients round trip p99"), "ms", f("p99_ms"), false);
+    if let Some(secs) = f("idle_secs") {
+        m(format!("{conns} idle clients: CPU over {secs}s"), "CPU-s", f("idle_cpu_s"), false);
+    }
+    m(format!("{conns} idle clients: RSS"), "MiB", f("rss_kib").map(|k| k / 1024.0), false);
+    m(format!("{conns} clients: errors"), "errors", f("errors"), false);
 }
 
 /// Rows in a stable order: criterion groups as the benches define them, then load.
@@ -148,7 +192,8 @@ fn pair(ms: &[Measure]) -> Vec<Value> {
             "handshake" => 3,
             "echo" => 4,
             "idle" => 5,
-            _ => 6,
+            "sio" => 6,
+            _ => 7,
         };
         groups.entry((rank, sort_key(&m.group))).or_default().push(m);
     }
@@ -157,6 +202,15 @@ fn pair(ms: &[Measure]) -> Vec<Value> {
         let sw = ms.iter().find(|m| m.imp == "sockwire");
         let mut peers: Vec<&&Measure> = ms.iter().filter(|m| m.imp != "sockwire").collect();
         peers.sort_by_key(|m| peer_rank(&m.imp));
+        if peers.is_empty()
+            && let Some(s) = sw.filter(|s| s.group.starts_with("sio/"))
+        {
+            // A sockwire-only result (the many-clients run).
+            rows.push(json!({
+                "bench": s.group, "unit": s.unit, "sockwire": round(s.value),
+                "peer": null, "peer_value": null, "ratio": null,
+            }));
+        }
         for p in peers {
             let ratio = sw.map(|s| if p.higher_is_better { s.value / p.value } else { p.value / s.value });
             rows.push(json!({
