@@ -125,6 +125,29 @@ struct ConnIo {
     backlog: Arc<AtomicUsize>,
     paused: bool,
     stream: TcpStream,
+    flags: Arc<Flags>,
+}
+
+/// What a connection's reader and writer threads tell each other.
+#[derive(Default)]
+struct Flags {
+    /// We are closing: the reader discards what still arrives.
+    closing: AtomicBool,
+    /// The reader saw the end of the stream (or an error).
+    reader_done: AtomicBool,
+}
+
+/// How long a closing connection is read (and discarded) after our FIN, so
+/// that unread bytes do not turn the close into a reset that destroys the
+/// last response in flight.
+const LINGER: StdDuration = StdDuration::from_secs(2);
+
+impl ConnIo {
+    /// Writes what is queued, then half-closes and lingers (see [`LINGER`]).
+    fn close(&self) {
+        self.flags.closing.store(true, Ordering::SeqCst);
+        let _ = self.writer.send(WriteCmd::Close);
+    }
 }
 
 enum WriteCmd {
@@ -193,6 +216,7 @@ fn spawn_reader(
     mut stream: TcpStream,
     tx: SyncSender<Msg>,
     stack: usize,
+    flags: Arc<Flags>,
 ) -> io::Result<()> {
     std::thread::Builder::new()
         .name("sockwire-read".into())
@@ -202,15 +226,18 @@ fn spawn_reader(
             loop {
                 match stream.read(&mut buf) {
                     Ok(0) => break,
+                    // Closing: what still arrives is read and dropped.
+                    Ok(_) if flags.closing.load(Ordering::SeqCst) => {}
                     Ok(n) => {
                         if tx.send(Msg::Data(id, buf[..n].to_vec())).is_err() {
-                            return;
+                            break;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => break,
                 }
             }
+            flags.reader_done.store(true, Ordering::SeqCst);
             let _ = tx.send(Msg::Closed(id));
         })
         .map(|_| ())
@@ -223,6 +250,7 @@ fn spawn_writer(
     backlog: Arc<AtomicUsize>,
     tx: SyncSender<Msg>,
     options: Options,
+    flags: Arc<Flags>,
 ) -> io::Result<()> {
     std::thread::Builder::new()
         .name("sockwire-write".into())
@@ -242,10 +270,15 @@ fn spawn_writer(
                         }
                     }
                     WriteCmd::Close => {
-                        // Half-close, then give the peer a moment to read the
-                        // last bytes before the reset an unread buffer causes.
+                        // Half-close, then linger while the reader drains what
+                        // the peer still sends, until it closes or LINGER.
                         let _ = stream.shutdown(Shutdown::Write);
-                        std::thread::sleep(StdDuration::from_millis(200));
+                        let step = StdDuration::from_millis(20);
+                        let mut waited = StdDuration::ZERO;
+                        while waited < LINGER && !flags.reader_done.load(Ordering::SeqCst) {
+                            std::thread::sleep(step);
+                            waited += step;
+                        }
                         let _ = stream.shutdown(Shutdown::Both);
                         return;
                     }
@@ -324,8 +357,17 @@ fn handle_msg<E: Endpoint>(
             };
             let (wtx, wrx) = mpsc::channel();
             let backlog = Arc::new(AtomicUsize::new(0));
-            let started = spawn_writer(id, w, wrx, backlog.clone(), tx.clone(), options)
-                .and_then(|()| spawn_reader(id, r, tx.clone(), options.thread_stack));
+            let flags = Arc::new(Flags::default());
+            let started = spawn_writer(
+                id,
+                w,
+                wrx,
+                backlog.clone(),
+                tx.clone(),
+                options,
+                flags.clone(),
+            )
+            .and_then(|()| spawn_reader(id, r, tx.clone(), options.thread_stack, flags.clone()));
             if started.is_err() {
                 let _ = stream.shutdown(Shutdown::Both);
                 endpoint.closed(now, id);
@@ -339,6 +381,7 @@ fn handle_msg<E: Endpoint>(
                     backlog,
                     paused: false,
                     stream,
+                    flags,
                 },
             );
         }
@@ -351,7 +394,7 @@ fn handle_msg<E: Endpoint>(
         }
         Msg::Closed(id) => {
             if let Some(c) = conns.remove(&id) {
-                let _ = c.writer.send(WriteCmd::Close);
+                c.close();
                 endpoint.closed(now, id);
             }
         }
@@ -388,8 +431,7 @@ fn feed<E: Endpoint>(
     c.input.drain(..off);
     if c.input.len() > endpoint.input_capacity() {
         // More than a head and a body that the endpoint cannot use: a flood.
-        let _ = c.writer.send(WriteCmd::Close);
-        let _ = c.stream.shutdown(Shutdown::Read);
+        c.close();
         conns.remove(&id);
         endpoint.closed(now, id);
     }
@@ -422,8 +464,7 @@ fn flush<E: Endpoint>(
                         }
                     }
                     if t.close_after {
-                        let _ = c.writer.send(WriteCmd::Close);
-                        let _ = c.stream.shutdown(Shutdown::Read);
+                        c.close();
                         conns.remove(&t.conn);
                     } else if !c.input.is_empty() {
                         waiting.push(t.conn);
