@@ -563,15 +563,23 @@ where
             }
             match self.eio.poll_event()? {
                 engineio::Event::Closed { sid, reason } => {
-                    // Every socket of the session leaves.
-                    let mut gone: heapless::Vec<Sid, 8> = heapless::Vec::new();
-                    if let Some((_, state)) = self.eio.session(&sid) {
-                        for (_, socket) in state.conn.namespaces() {
-                            let _ = gone.push(*socket);
+                    // Every socket of the session leaves. The session may be
+                    // gone from the table already (a finished session is
+                    // removed as its `Closed` is told): its sockets are found
+                    // in the socket table, not in its state.
+                    loop {
+                        let mut gone: heapless::Vec<Sid, 8> = heapless::Vec::new();
+                        self.sockets.for_each(|socket, r| {
+                            if r.sid == sid {
+                                let _ = gone.push(*socket);
+                            }
+                        });
+                        if gone.is_empty() {
+                            break;
                         }
-                    }
-                    for socket in gone {
-                        self.forget(&socket, close_reason(reason));
+                        for socket in gone {
+                            self.forget(&socket, close_reason(reason));
+                        }
                     }
                 }
                 _ => continue,
