@@ -92,7 +92,9 @@
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 
-use sockwire::engineio::{self, Config, Error, SessionEvent as Event, Packet, Payload, Route, Session, Transport};
+use sockwire::engineio::{
+    self, Config, Error, Packet, Payload, Route, Session, SessionEvent as Event, Transport,
+};
 use sockwire::entropy::SplitMix64;
 use sockwire::http::{HeadParser, Limits, Request, Response};
 use sockwire::time::{Duration, Instant};

@@ -6,15 +6,16 @@
 //! it checks beyond "does not panic".
 
 pub mod connection;
+pub mod eio_client;
 pub mod eio_packet;
 pub mod eio_server;
+pub mod endpoint;
 pub mod frame;
 pub mod handshake;
 pub mod http_head;
+pub mod json;
 pub mod reader;
 pub mod seeds;
-pub mod eio_client;
-pub mod json;
 pub mod sio_client;
 pub mod sio_common;
 pub mod sio_packet;
@@ -22,12 +23,13 @@ pub mod sio_seeds;
 pub mod sio_server;
 
 pub use connection::{ws_connection_client, ws_connection_server};
+pub use eio_client::eio_client;
 pub use eio_packet::eio_packet;
 pub use eio_server::eio_server;
+pub use endpoint::{eio_endpoint, sio_endpoint};
 pub use frame::ws_frame_roundtrip;
 pub use handshake::{ws_handshake_client, ws_handshake_server};
 pub use http_head::http_head;
-pub use eio_client::eio_client;
 pub use json::json;
 pub use sio_client::sio_client;
 pub use sio_packet::sio_packet;
@@ -51,6 +53,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sio_server", sio_server),
     ("sio_client", sio_client),
     ("eio_client", eio_client),
+    ("eio_endpoint", eio_endpoint),
+    ("sio_endpoint", sio_endpoint),
 ];
 
 /// Runs `data` through the target called `name`.

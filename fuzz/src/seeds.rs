@@ -875,5 +875,6 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
             w.u8(3).u8(255).bytes(text).done(),
         ));
     }
+    out.extend(crate::endpoint::seeds());
     out
 }
