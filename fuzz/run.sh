@@ -6,6 +6,9 @@
 #   bash fuzz/run.sh 600        # on demand: 10 minutes per target
 #   FUZZ_TARGETS="ws_connection_server http_head" bash fuzz/run.sh 300
 #
+# The targets are every [[bin]] of fuzz/Cargo.toml (`cargo fuzz list`), the
+# endpoint ones (eio_endpoint, sio_endpoint) included.
+#
 # Each target starts from a scratch copy of its committed seed corpus
 # (fuzz/corpus/<target>), so runs never grow the committed corpus; set
 # FUZZ_KEEP_CORPUS=1 to keep the scratch corpora (the path is printed). A crash

@@ -923,3 +923,34 @@ fn a_thousand_polling_sessions() {
     }
     assert_eq!(opened, 1000);
 }
+
+// ---- regressions: found by fuzzing (fuzz/README.md)
+
+/// `eio_endpoint`: a WebSocket handshake that also said `Connection: close`
+/// opened a session and then forgot its connection after the 101 (a
+/// `close_after` transmit): the open packet never went out and the session,
+/// closed later, stayed in the table for ever.
+#[test]
+fn a_websocket_handshake_with_connection_close_keeps_its_connection() {
+    let mut s: Srv = Srv::new(Config::default(), SplitMix64::new(1));
+    let now = Instant::from_millis(0);
+    let mut head = b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: close\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    let n = head.len();
+    assert_eq!(s.handle_input(now, 1, &mut head).unwrap().consumed, n);
+    let tx = drain(&mut s);
+    assert!(tx[0].1.starts_with(b"HTTP/1.1 101"), "{tx:?}");
+    assert!(tx.iter().all(|(t, _)| !t.close_after), "{tx:?}");
+    assert!(
+        tx.iter()
+            .any(|(_, b)| b.windows(7).any(|w| w == b"0{\"sid\"")),
+        "{tx:?}"
+    );
+    assert!(matches!(s.poll_event(), Some(Event::Opened { .. })));
+    s.handle_closed(now, 1);
+    drain(&mut s);
+    assert!(matches!(s.poll_event(), Some(Event::Closed { .. })));
+    // A closed session leaves the table at the next call.
+    s.handle_timeout(now);
+    assert_eq!(s.sessions(), 0);
+    assert_eq!(s.connections(), 0);
+}

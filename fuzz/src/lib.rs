@@ -10,6 +10,7 @@ pub mod deflate;
 pub mod eio_client;
 pub mod eio_packet;
 pub mod eio_server;
+pub mod endpoint;
 pub mod frame;
 pub mod handshake;
 pub mod http_head;
@@ -27,6 +28,7 @@ pub use deflate::{deflate_roundtrip, inflate_diff, ws_connection_deflate};
 pub use eio_client::eio_client;
 pub use eio_packet::eio_packet;
 pub use eio_server::eio_server;
+pub use endpoint::{eio_endpoint, sio_endpoint};
 pub use frame::ws_frame_roundtrip;
 pub use handshake::{ws_handshake_client, ws_handshake_server};
 pub use http_head::http_head;
@@ -56,6 +58,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("inflate_diff", inflate_diff),
     ("deflate_roundtrip", deflate_roundtrip),
     ("ws_connection_deflate", ws_connection_deflate),
+    ("eio_endpoint", eio_endpoint),
+    ("sio_endpoint", sio_endpoint),
 ];
 
 /// Runs `data` through the target called `name`.

@@ -876,5 +876,6 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
         ));
     }
     out.extend(crate::deflate::seeds());
+    out.extend(crate::endpoint::seeds());
     out
 }

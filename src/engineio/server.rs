@@ -809,14 +809,6 @@ where
                 .core
                 .respond(conn, Pending::Refuse(Error::Unavailable), false);
         }
-        if let Some(c) = self.core.conns.get_mut(&conn) {
-            c.state = if websocket {
-                State::WebSocket { sid }
-            } else {
-                State::Held { sid }
-            };
-        }
-        self.core.set_conn_deadline(conn, None);
         if let Some(response) = accept {
             self.core.respond(
                 conn,
@@ -827,6 +819,16 @@ where
                 true,
             );
         }
+        // After `respond`: a 101 keeps the connection whatever its
+        // `Connection` header said (as in `on_head`'s upgrade).
+        if let Some(c) = self.core.conns.get_mut(&conn) {
+            c.state = if websocket {
+                State::WebSocket { sid }
+            } else {
+                State::Held { sid }
+            };
+        }
+        self.core.set_conn_deadline(conn, None);
         if let Some(entry) = self.sessions.get_mut(&sid) {
             self.core.touch(sid, entry);
         }

@@ -168,6 +168,40 @@ pub struct Broadcast {
 type Buf<S> = <S as Buffers>::Buf;
 type Eio<H, S, E> = engineio::Server<H, State<Buf<S>>, S, E>;
 
+/// The notices waiting for [`Server::poll_event`]: with `alloc` a queue that
+/// grows (a thousand sessions may time out at once), without it a fixed one
+/// of 64, past which timeouts and errors wait in their connections' own
+/// queues; disconnects need the application to poll before 64 accumulate.
+#[cfg(feature = "alloc")]
+type PendingQueue = alloc::collections::VecDeque<Pending>;
+#[cfg(not(feature = "alloc"))]
+type PendingQueue = heapless::Deque<Pending, 64>;
+
+/// Appends to the pending queue; false when a fixed one is full.
+fn push_pending(q: &mut PendingQueue, p: Pending) -> bool {
+    #[cfg(feature = "alloc")]
+    {
+        q.push_back(p);
+        true
+    }
+    #[cfg(not(feature = "alloc"))]
+    {
+        q.push_back(p).is_ok()
+    }
+}
+
+fn pending_full(q: &PendingQueue) -> bool {
+    #[cfg(feature = "alloc")]
+    {
+        let _ = q;
+        false
+    }
+    #[cfg(not(feature = "alloc"))]
+    {
+        q.is_full()
+    }
+}
+
 /// An owned notice waiting for [`Server::poll_event`].
 #[derive(Clone, Copy, Debug)]
 enum Pending {
@@ -194,7 +228,7 @@ where
     config: Config,
     sockets: <S as Storage<Sid, Sid, SocketRef, ()>>::Conns,
     rooms: R,
-    pending: heapless::Deque<Pending, 32>,
+    pending: PendingQueue,
 }
 
 impl<H, S, E, R> core::fmt::Debug for Server<H, S, E, R>
@@ -230,7 +264,7 @@ where
             config,
             sockets: Default::default(),
             rooms: R::default(),
-            pending: heapless::Deque::new(),
+            pending: PendingQueue::new(),
         }
     }
 
@@ -451,10 +485,15 @@ where
     fn forget(&mut self, socket: &Sid, reason: &'static str) {
         if self.sockets.remove(socket).is_some() {
             self.rooms.leave_all(*socket);
-            let _ = self.pending.push_back(Pending::Disconnect {
-                socket: *socket,
-                reason,
-            });
+            // Without a heap the queue holds 64: poll events at least as often
+            // as that many sockets can leave.
+            let _ = push_pending(
+                &mut self.pending,
+                Pending::Disconnect {
+                    socket: *socket,
+                    reason,
+                },
+            );
         }
     }
 
@@ -562,15 +601,23 @@ where
             }
             match self.eio.poll_event()? {
                 engineio::Event::Closed { sid, reason } => {
-                    // Every socket of the session leaves.
-                    let mut gone: heapless::Vec<Sid, 8> = heapless::Vec::new();
-                    if let Some((_, state)) = self.eio.session(&sid) {
-                        for (_, socket) in state.conn.namespaces() {
-                            let _ = gone.push(*socket);
+                    // Every socket of the session leaves. The session may be
+                    // gone from the table already (a finished session is
+                    // removed as its `Closed` is told): its sockets are found
+                    // in the socket table, not in its state.
+                    loop {
+                        let mut gone: heapless::Vec<Sid, 8> = heapless::Vec::new();
+                        self.sockets.for_each(|socket, r| {
+                            if r.sid == sid {
+                                let _ = gone.push(*socket);
+                            }
+                        });
+                        if gone.is_empty() {
+                            break;
                         }
-                    }
-                    for socket in gone {
-                        self.forget(&socket, close_reason(reason));
+                        for socket in gone {
+                            self.forget(&socket, close_reason(reason));
+                        }
                     }
                 }
                 _ => continue,
@@ -590,8 +637,8 @@ fn close_reason(reason: CloseReason) -> &'static str {
     }
 }
 
-fn drain_notices(sid: Sid, conn: &mut Connection, pending: &mut heapless::Deque<Pending, 32>) {
-    while !pending.is_full()
+fn drain_notices(sid: Sid, conn: &mut Connection, pending: &mut PendingQueue) {
+    while !pending_full(pending)
         && let Some(n) = conn.poll_event()
     {
         let p = match n {
@@ -599,7 +646,7 @@ fn drain_notices(sid: Sid, conn: &mut Connection, pending: &mut heapless::Deque<
             Notice::ConnectTimeout => Pending::ConnectTimeout { sid },
             Notice::ProtocolError(error) => Pending::ProtocolError { sid, error },
         };
-        let _ = pending.push_back(p);
+        let _ = push_pending(pending, p);
     }
 }
 
@@ -612,7 +659,7 @@ fn on_message<'a, B, M, R>(
     data: Data<'a>,
     sockets: &mut M,
     rooms: &mut R,
-    pending: &mut heapless::Deque<Pending, 32>,
+    pending: &mut PendingQueue,
 ) -> Option<Event<'a>>
 where
     B: Buffer,
