@@ -577,6 +577,15 @@ impl<const N: usize, const A: usize> Harness<N, A> {
         if self.phase == Phase::Stopped {
             return;
         }
+        // A server that is not an Engine.IO server: no retry mends it.
+        if let DisconnectReason::TransportClosed(ClientCloseReason::Error(
+            e @ engineio::Error::NotEngineIo,
+        )) = reason
+        {
+            self.phase = Phase::Stopped;
+            self.notice(ClientNotice::Fatal(e));
+            return;
+        }
         if !self.config.reconnection || self.ns.is_empty() {
             self.phase = Phase::Stopped;
             return;
@@ -1430,7 +1439,9 @@ impl<const N: usize, const A: usize> Harness<N, A> {
                         self.reconnects_before_stop -= 1;
                     }
                 }
-                ClientNotice::ReconnectFailed => self.stopped_for_good = true,
+                ClientNotice::ReconnectFailed | ClientNotice::Fatal(_) => {
+                    self.stopped_for_good = true
+                }
                 _ => {}
             }
         }

@@ -1139,13 +1139,26 @@ where
     /// Bytes to send on one connection, written into `out`, or `None` when no
     /// connection has any. Drain it after every input, command and timeout.
     ///
+    /// An empty `out` takes nothing (`None`; everything stays queued).
+    ///
     /// Errors: [`Error::BufferTooSmall`] when `out` cannot hold the next
     /// response (nothing is lost: call again with a larger buffer; 64 KiB
     /// always suffices for the default `max_payload` of a polling response
     /// split across calls, and a WebSocket needs at least 16 bytes).
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<Option<Transmit<H>>, Error> {
         self.flush_dirty();
-        while let Some(conn) = self.core.ready.pop() {
+        if out.is_empty() {
+            // Nothing fits: what is queued stays queued.
+            return Ok(None);
+        }
+        // One pass over what is queued now (and what that queues in turn,
+        // within bounds): a connection that stays in line without writing
+        // must not make this loop spin.
+        let mut budget = 2 * self.core.ready.len() + 8;
+        while budget > 0
+            && let Some(conn) = self.core.ready.pop()
+        {
+            budget -= 1;
             let Some(c) = self.core.conns.get_mut(&conn) else {
                 continue;
             };
