@@ -10,6 +10,12 @@
 //!   writes from an unbounded channel whose backlog is counted: past
 //!   [`Options::write_high`] bytes the endpoint pauses the connection with
 //!   `set_paused`, and resumes it when the writer drains);
+//! - the endpoint thread writes a connection's bytes itself while that
+//!   connection's writer has nothing queued and the socket takes them (a
+//!   send timeout of [`DIRECT_WRITE_TIMEOUT`] bounds the wait when its buffer
+//!   is full); whatever the socket does not take at once goes to the writer
+//!   thread, which then owns the connection's output until it has drained.
+//!   A ping or an answer thus costs one `write` and no thread hand-off;
 //! - one endpoint thread owns the endpoint ([`Endpoint`]: the Engine.IO or
 //!   Socket.IO server with its application) and sleeps until a message from a
 //!   socket thread or the endpoint's `poll_timeout`.
@@ -142,6 +148,13 @@ struct Flags {
 /// last response in flight.
 const LINGER: StdDuration = StdDuration::from_secs(2);
 
+/// The send timeout of every connection's socket while the endpoint thread
+/// may write to it: the longest the endpoint thread waits on a socket whose
+/// send buffer is full before handing the bytes to the connection's writer
+/// thread. (The writer clears it while it holds bytes, and sets it back
+/// before it reports the backlog empty.)
+pub const DIRECT_WRITE_TIMEOUT: StdDuration = StdDuration::from_millis(1);
+
 impl ConnIo {
     /// Writes what is queued, then half-closes and lingers (see [`LINGER`]).
     fn close(&self) {
@@ -259,9 +272,14 @@ fn spawn_writer(
             while let Ok(cmd) = rx.recv() {
                 match cmd {
                     WriteCmd::Bytes(bytes) => {
-                        if stream.write_all(&bytes).is_err() {
+                        if write_blocking(&mut stream, &bytes).is_err() {
                             let _ = stream.shutdown(Shutdown::Both);
                             return;
+                        }
+                        // The last queued bytes: give the socket back to the
+                        // endpoint thread's direct writes, timeout first.
+                        if backlog.load(Ordering::SeqCst) == bytes.len() {
+                            let _ = stream.set_write_timeout(Some(DIRECT_WRITE_TIMEOUT));
                         }
                         let before = backlog.fetch_sub(bytes.len(), Ordering::SeqCst);
                         let after = before - bytes.len();
@@ -286,6 +304,44 @@ fn spawn_writer(
             }
         })
         .map(|_| ())
+}
+
+/// `write_all` for the writer thread: a send timeout left by the direct
+/// path is cleared at the first one it meets, and the write goes on blocking.
+fn write_blocking(stream: &mut TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                stream.set_write_timeout(None)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One `write` from the endpoint thread when the connection's writer holds
+/// nothing: how many bytes the socket took (0 when its buffer was full for
+/// [`DIRECT_WRITE_TIMEOUT`], or on an error, which the writer then meets).
+fn write_direct(c: &ConnIo, bytes: &[u8]) -> usize {
+    if bytes.is_empty() || c.backlog.load(Ordering::SeqCst) != 0 {
+        return 0;
+    }
+    loop {
+        match (&c.stream).write(bytes) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return 0,
+        }
+    }
 }
 
 fn run<E: Endpoint>(
@@ -349,6 +405,14 @@ fn handle_msg<E: Endpoint>(
                 let mut stream = stream;
                 let _ = stream.write_all(&refusal);
                 let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
+            if stream
+                .set_write_timeout(Some(DIRECT_WRITE_TIMEOUT))
+                .is_err()
+            {
+                let _ = stream.shutdown(Shutdown::Both);
+                endpoint.closed(now, id);
                 return;
             }
             let (Ok(r), Ok(w)) = (stream.try_clone(), stream.try_clone()) else {
@@ -455,9 +519,11 @@ fn flush<E: Endpoint>(
                     let Some(c) = conns.get_mut(&t.conn) else {
                         continue;
                     };
-                    if t.len > 0 {
-                        c.backlog.fetch_add(t.len, Ordering::SeqCst);
-                        let _ = c.writer.send(WriteCmd::Bytes(out[..t.len].to_vec()));
+                    let direct = write_direct(c, &out[..t.len]);
+                    if direct < t.len {
+                        let rest = &out[direct..t.len];
+                        c.backlog.fetch_add(rest.len(), Ordering::SeqCst);
+                        let _ = c.writer.send(WriteCmd::Bytes(rest.to_vec()));
                         if !c.paused && c.backlog.load(Ordering::SeqCst) > options.write_high {
                             c.paused = true;
                             endpoint.set_paused(t.conn, true);

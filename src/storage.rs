@@ -544,9 +544,11 @@ mod tests {
 
     #[test]
     fn lazy_buf_allocates_when_first_written() {
-        let mut b = LazyBuf::new(1 << 20);
+        // Smaller under miri, which interprets the scan byte by byte.
+        let len = if cfg!(miri) { 4096 } else { 1 << 20 };
+        let mut b = LazyBuf::new(len);
         assert!(!b.is_allocated());
-        assert_eq!(b.as_ref().len(), 1 << 20);
+        assert_eq!(b.as_ref().len(), len);
         assert!(b.as_ref().iter().all(|&x| x == 0));
         assert!(!b.is_allocated());
         b.as_mut()[7] = 1;
