@@ -3,7 +3,7 @@
 //! Node `socket.io`; see `shared/CONFORMANCE.md`, "Node peers").
 //!
 //! ```text
-//! cargo run --example sio_server -- [ADDR:PORT]
+//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS]
 //! ```
 //!
 //! It prints `LISTENING <port>` once it accepts connections, then serves
@@ -70,7 +70,13 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
         }
         _ => Ok(()),
     };
-    eprintln!("sio_server: {event:?}");
+    // Sessions come and go in the log, as in the Node server's; events do not.
+    if matches!(
+        event,
+        OwnedEvent::Connect { .. } | OwnedEvent::Disconnect { .. }
+    ) {
+        eprintln!("sio_server: {event:?}");
+    }
     if let Err(e) = answered {
         eprintln!("sio_server: cannot answer {event:?}: {e}");
     }
@@ -81,18 +87,41 @@ pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
     runner::serve(listener, &mut SocketIo::new(ENGINEIO, SOCKETIO, app), stop)
 }
 
-fn main() {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| String::from("127.0.0.1:3000"));
-    let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
-        eprintln!("sio_server: cannot bind {addr}: {e}");
-        std::process::exit(1)
-    });
+/// The command line of this server and of `tokio_server`: the address to
+/// bind (any; default `127.0.0.1:3000`) and the Engine.IO settings. Binds it
+/// and prints `LISTENING <port>`.
+pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
+    let mut args = std::env::args().skip(1);
+    let (mut addr, mut eio) = (String::from("127.0.0.1:3000"), ENGINEIO);
+    let fail = |why: String| -> ! {
+        eprintln!("{name}: {why}");
+        eprintln!("usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS]");
+        std::process::exit(2)
+    };
+    while let Some(a) = args.next() {
+        let mut ms = || match args.next().and_then(|v| v.parse().ok()) {
+            Some(v) => Duration::from_millis(v),
+            None => fail(format!("{a} needs a number of milliseconds")),
+        };
+        match a.as_str() {
+            "--ping-interval" => eio.ping_interval = ms(),
+            "--ping-timeout" => eio.ping_timeout = ms(),
+            _ if !a.starts_with("--") => addr = a,
+            _ => fail(format!("unknown option {a}")),
+        }
+    }
+    let listener =
+        TcpListener::bind(&addr).unwrap_or_else(|e| fail(format!("cannot bind {addr}: {e}")));
     let local = listener.local_addr().expect("local_addr");
-    eprintln!("sio_server: serving http://{local}{}", ENGINEIO.path);
+    eprintln!("{name}: serving http://{local}{}", eio.path);
     println!("LISTENING {}", local.port());
-    if let Err(e) = serve(listener, &AtomicBool::new(false)) {
+    (listener, eio)
+}
+
+fn main() {
+    let (listener, eio) = cli("sio_server");
+    let mut endpoint = SocketIo::new(eio, SOCKETIO, app);
+    if let Err(e) = runner::serve(listener, &mut endpoint, &AtomicBool::new(false)) {
         eprintln!("sio_server: {e}");
         std::process::exit(1);
     }

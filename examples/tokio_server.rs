@@ -15,10 +15,12 @@
 //! [`runner::Endpoint`] the std runner drives) and sleeps in `tokio::select!`
 //! on the inbound channel and on `sleep_until(poll_timeout)`. Each connection
 //! has a reader task (socket -> bounded channel -> owner: a flood waits in
-//! TCP's own flow control) and a writer task (owner -> unbounded channel of
-//! byte chunks -> socket); the bytes queued for a writer are counted, and past
-//! `WRITE_HIGH` the owner pauses the connection with `set_paused` until the
-//! writer has drained below `WRITE_LOW`.
+//! TCP's own flow control). The owner writes a connection's bytes itself with
+//! `try_write` while nothing is queued for it; what the socket does not take
+//! goes to the connection's writer task (unbounded channel of byte chunks),
+//! which owns its output until drained. The bytes queued for a writer are
+//! counted, and past `WRITE_HIGH` the owner pauses the connection with
+//! `set_paused` until the writer has drained below `WRITE_LOW`.
 
 #[path = "sio_server.rs"]
 #[allow(dead_code)]
@@ -27,13 +29,14 @@ mod sio_server;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration as StdDuration;
 
 use sockwire::engineio;
 use sockwire::runner::{ConnId, Endpoint, SocketIo};
-use sockwire::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use sockwire::time::Instant;
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -51,17 +54,39 @@ enum Msg {
     Drained(ConnId),
 }
 
-enum Out {
-    Bytes(Vec<u8>),
-    Close,
-}
-
+/// A connection as the owner holds it. Dropping it closes the connection:
+/// the writer task sends what it holds, then the last handle on the write
+/// half drops, which half-closes the socket.
 struct Conn {
     input: Vec<u8>,
-    tx: mpsc::UnboundedSender<Out>,
+    wr: Arc<OwnedWriteHalf>,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
     backlog: Arc<AtomicUsize>,
     paused: bool,
-    reader: JoinHandle<()>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(r) = self.reader.take() {
+            r.abort();
+        }
+    }
+}
+
+impl Conn {
+    /// Writes `bytes` now if nothing waits before them, and queues the rest.
+    fn send(&mut self, bytes: &[u8]) -> usize {
+        let direct = match self.backlog.load(SeqCst) {
+            0 => self.wr.try_write(bytes).unwrap_or(0),
+            _ => 0,
+        };
+        if direct < bytes.len() {
+            self.backlog.fetch_add(bytes.len() - direct, SeqCst);
+            let _ = self.tx.send(bytes[direct..].to_vec());
+        }
+        self.backlog.load(SeqCst)
+    }
 }
 
 /// Serves the reference test server on `listener` until `stop` is set.
@@ -88,12 +113,10 @@ async fn run<E: Endpoint>(listener: TcpListener, ep: &mut E, stop: &AtomicBool) 
     let acceptor = tokio::spawn({
         let tx = tx.clone();
         async move {
-            let mut next: ConnId = 0;
-            loop {
+            for next in 1.. {
                 match listener.accept().await {
                     Ok((stream, _)) => {
                         let _ = stream.set_nodelay(true);
-                        next += 1;
                         if tx.send(Msg::Accepted(next, stream)).await.is_err() {
                             return;
                         }
@@ -108,7 +131,7 @@ async fn run<E: Endpoint>(listener: TcpListener, ep: &mut E, stop: &AtomicBool) 
     let clock = move || Instant::from_millis(start.elapsed().as_millis() as u64);
     let mut conns: HashMap<ConnId, Conn> = HashMap::new();
     let mut out = vec![0u8; 256 * 1024];
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(SeqCst) {
         let check = TokioInstant::now() + STOP_CHECK;
         let wake = ep.poll_timeout().map_or(check, |t| {
             (start + StdDuration::from_millis(t.as_millis())).min(check)
@@ -132,10 +155,6 @@ async fn run<E: Endpoint>(listener: TcpListener, ep: &mut E, stop: &AtomicBool) 
         flush(ep, &mut conns, &mut out, &clock);
     }
     acceptor.abort();
-    for (_, c) in conns.drain() {
-        c.reader.abort();
-        let _ = c.tx.send(Out::Close);
-    }
     Ok(())
 }
 
@@ -148,32 +167,39 @@ fn handle<E: Endpoint>(
 ) {
     match msg {
         Msg::Accepted(id, stream) => {
-            let (mut rd, mut wr) = stream.into_split();
-            let (wtx, mut wrx) = mpsc::unbounded_channel::<Out>();
-            let backlog = Arc::new(AtomicUsize::new(0));
-            let refused = ep.accept(now, id).err();
-            let drained = (tx.clone(), backlog.clone());
+            let (mut rd, wr) = stream.into_split();
+            let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let (wr, backlog) = (Arc::new(wr), Arc::new(AtomicUsize::new(0)));
+            let (w, drained, tx) = (wr.clone(), (tx.clone(), backlog.clone()), tx.clone());
             tokio::spawn(async move {
-                while let Some(out) = wrx.recv().await {
-                    let Out::Bytes(bytes) = out else { break };
-                    if wr.write_all(&bytes).await.is_err() {
-                        break;
+                while let Some(bytes) = wrx.recv().await {
+                    let mut at = 0;
+                    while at < bytes.len() {
+                        match w.writable().await.and_then(|()| w.try_write(&bytes[at..])) {
+                            Ok(n) => at += n,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(_) => return,
+                        }
                     }
-                    let before = drained.1.fetch_sub(bytes.len(), Ordering::Relaxed);
+                    let before = drained.1.fetch_sub(bytes.len(), SeqCst);
                     if before > WRITE_LOW && before - bytes.len() <= WRITE_LOW {
                         let _ = drained.0.send(Msg::Drained(id)).await;
                     }
                 }
-                // Half-close; the peer reads the last bytes, then the socket drops.
-                let _ = wr.shutdown().await;
             });
-            if let Some(refusal) = refused {
-                let _ = wtx.send(Out::Bytes(refusal));
-                let _ = wtx.send(Out::Close);
+            let mut conn = Conn {
+                input: Vec::new(),
+                wr,
+                tx: wtx,
+                backlog,
+                paused: false,
+                reader: None,
+            };
+            if let Err(refusal) = ep.accept(now, id) {
+                conn.send(&refusal);
                 return;
             }
-            let tx = tx.clone();
-            let reader = tokio::spawn(async move {
+            conn.reader = Some(tokio::spawn(async move {
                 let mut buf = vec![0u8; 16 * 1024];
                 while let Ok(n @ 1..) = rd.read(&mut buf).await {
                     if tx.send(Msg::Data(id, buf[..n].to_vec())).await.is_err() {
@@ -181,14 +207,7 @@ fn handle<E: Endpoint>(
                     }
                 }
                 let _ = tx.send(Msg::Closed(id)).await;
-            });
-            let conn = Conn {
-                input: Vec::new(),
-                tx: wtx,
-                backlog,
-                paused: false,
-                reader,
-            };
+            }));
             conns.insert(id, conn);
         }
         Msg::Data(id, bytes) => {
@@ -198,8 +217,7 @@ fn handle<E: Endpoint>(
             }
         }
         Msg::Closed(id) => {
-            if let Some(c) = conns.remove(&id) {
-                let _ = c.tx.send(Out::Close);
+            if conns.remove(&id).is_some() {
                 ep.closed(now, id);
             }
         }
@@ -209,15 +227,6 @@ fn handle<E: Endpoint>(
                 ep.set_paused(id, false);
             }
         }
-    }
-}
-
-/// Drops a connection the endpoint is done with: the writer sends what it has,
-/// then closes; the reader stops.
-fn drop_conn(conns: &mut HashMap<ConnId, Conn>, id: ConnId) {
-    if let Some(c) = conns.remove(&id) {
-        c.reader.abort();
-        let _ = c.tx.send(Out::Close);
     }
 }
 
@@ -235,12 +244,12 @@ fn feed<E: Endpoint>(ep: &mut E, conns: &mut HashMap<ConnId, Conn>, id: ConnId, 
     c.input.drain(..off);
     if c.input.len() > ep.input_capacity() {
         // More than a head and a body that the endpoint cannot use: a flood.
-        drop_conn(conns, id);
+        conns.remove(&id);
         ep.closed(now, id);
     }
 }
 
-/// Hands everything the endpoint has to the writers, and retries input that
+/// Writes or queues everything the endpoint has, and retries input that
 /// waited for it (a pipelined request behind a response).
 fn flush<E: Endpoint>(
     ep: &mut E,
@@ -257,16 +266,12 @@ fn flush<E: Endpoint>(
                     let Some(c) = conns.get_mut(&t.conn) else {
                         continue;
                     };
-                    if t.len > 0 {
-                        let backlog = c.backlog.fetch_add(t.len, Ordering::Relaxed) + t.len;
-                        let _ = c.tx.send(Out::Bytes(out[..t.len].to_vec()));
-                        if !c.paused && backlog > WRITE_HIGH {
-                            c.paused = true;
-                            ep.set_paused(t.conn, true);
-                        }
+                    if t.len > 0 && c.send(&out[..t.len]) > WRITE_HIGH && !c.paused {
+                        c.paused = true;
+                        ep.set_paused(t.conn, true);
                     }
                     if t.close_after {
-                        drop_conn(conns, t.conn);
+                        conns.remove(&t.conn);
                     } else if !c.input.is_empty() {
                         waiting.push(t.conn);
                     }
@@ -286,33 +291,9 @@ fn flush<E: Endpoint>(
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let (mut addr, mut eio) = (String::from("127.0.0.1:3000"), sio_server::ENGINEIO);
-    while let Some(a) = args.next() {
-        let mut ms = || match args.next().and_then(|v| v.parse().ok()) {
-            Some(v) => Duration::from_millis(v),
-            None => usage(&format!("{a} needs a number of milliseconds")),
-        };
-        match a.as_str() {
-            "--ping-interval" => eio.ping_interval = ms(),
-            "--ping-timeout" => eio.ping_timeout = ms(),
-            _ if !a.starts_with("--") => addr = a,
-            _ => usage(&format!("unknown option {a}")),
-        }
-    }
-    let listener = std::net::TcpListener::bind(&addr)
-        .unwrap_or_else(|e| usage(&format!("cannot bind {addr}: {e}")));
-    let local = listener.local_addr().expect("local_addr");
-    eprintln!("tokio_server: serving http://{local}{}", eio.path);
-    println!("LISTENING {}", local.port());
+    let (listener, eio) = sio_server::cli("tokio_server");
     if let Err(e) = serve_with(listener, eio, &AtomicBool::new(false)) {
         eprintln!("tokio_server: {e}");
         std::process::exit(1);
     }
-}
-
-fn usage(why: &str) -> ! {
-    eprintln!("tokio_server: {why}");
-    eprintln!("usage: tokio_server [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS]");
-    std::process::exit(2)
 }

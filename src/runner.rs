@@ -104,6 +104,12 @@ pub struct Options {
     pub stop_check: StdDuration,
     /// Stack size of the reader and writer threads. Default 64 KiB.
     pub thread_stack: usize,
+    /// Deadlines are run in batches on this grid: the endpoint thread wakes
+    /// for a deadline at the next multiple of `timer_grain`, so a deadline
+    /// runs at most this late, and with many sessions one wake-up sends many
+    /// pings. Default 10 ms (an Engine.IO client allows `pingTimeout`, 20 s by
+    /// default, for a ping to be late).
+    pub timer_grain: StdDuration,
 }
 
 impl Default for Options {
@@ -113,6 +119,7 @@ impl Default for Options {
             write_low: 256 << 10,
             stop_check: StdDuration::from_millis(250),
             thread_stack: 64 << 10,
+            timer_grain: StdDuration::from_millis(10),
         }
     }
 }
@@ -357,8 +364,13 @@ fn run<E: Endpoint>(
     while !stop.load(Ordering::Relaxed) {
         // Sleep until a message or the endpoint's next deadline.
         let now = clock.now();
+        let grain = (options.timer_grain.as_millis() as u64).max(1);
         let wait = match endpoint.poll_timeout() {
-            Some(t) => StdDuration::from_millis(t.saturating_duration_since(now).as_millis()),
+            Some(t) if t > now => {
+                let wake = t.as_millis().div_ceil(grain) * grain;
+                StdDuration::from_millis(wake - now.as_millis())
+            }
+            Some(_) => StdDuration::ZERO,
             None => options.stop_check,
         }
         .min(options.stop_check);
