@@ -942,3 +942,57 @@ mod owned {
         }
     }
 }
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use crate::ws::FrameHeader;
+    use alloc::vec::Vec;
+
+    /// Splits `wire` into frames: (opcode, payload) of each, checking that
+    /// every one is final and unmasked.
+    fn frames(mut wire: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut v = Vec::new();
+        while !wire.is_empty() {
+            let (h, n) = FrameHeader::decode(wire).unwrap().unwrap();
+            assert!(h.fin && h.mask.is_none() && h.rsv == 0);
+            let len = h.len as usize;
+            v.push((h.opcode as u8, wire[n..n + len].to_vec()));
+            wire = &wire[n + len..];
+        }
+        v
+    }
+
+    #[test]
+    fn frame_parts_are_one_frame_per_engineio_packet() {
+        let text = [
+            "451-",
+            "[",
+            "\"n\"",
+            ",",
+            "{\"_placeholder\":true,\"num\":0}",
+            "]",
+        ];
+        let big = [3u8; 70_000];
+        let mid = [5u8; 300];
+        let attachments: [&[u8]; 4] = [&[1, 2], &[], &mid, &big];
+        let heads = frame_heads(&text, &attachments).unwrap();
+        let parts = frame_parts(&heads, &text, &attachments).unwrap();
+        let wire: Vec<u8> = parts.concat();
+        let mut want_text = Vec::from(&b"4"[..]);
+        want_text.extend(text.iter().flat_map(|t| t.bytes()));
+        let mut want = Vec::from([(1, want_text)]);
+        want.extend(attachments.iter().map(|a| (2, a.to_vec())));
+        assert_eq!(frames(&wire), want);
+    }
+
+    #[test]
+    fn any_number_of_attachments_is_framed_with_alloc() {
+        let one: &[u8] = &[1];
+        let attachments = [one; MAX_FRAMED_ATTACHMENTS + 5];
+        let text = ["45-", "[", "\"n\"", "", "", "]"];
+        let heads = frame_heads(&text, &attachments).unwrap();
+        let parts = frame_parts(&heads, &text, &attachments).unwrap();
+        assert_eq!(frames(&parts.concat()).len(), attachments.len() + 1);
+    }
+}
