@@ -1,7 +1,9 @@
 //! Scenario tests of `socketio::Server` on a virtual clock: connect with auth,
 //! accept and refuse, events and acks both ways, ack and connect timeouts,
 //! binary attachments on both transports, rooms and broadcast with `except`
-//! (exact recipients), a full target counted, disconnect cleaning rooms.
+//! (exact recipients), a full target counted, disconnect cleaning rooms, a
+//! broadcast framed once on WebSocket (the same bytes as an emit, any `out`
+//! size) and a broadcast over mixed transports.
 
 use std::collections::BTreeMap;
 
@@ -48,6 +50,10 @@ struct Net {
     output: BTreeMap<u32, Vec<u8>>,
     closed: Vec<u32>,
     events: Vec<OwnedEvent>,
+    /// The size of the buffer `poll_transmit` writes into.
+    out_len: usize,
+    /// `poll_transmit` results so far, per connection.
+    writes: BTreeMap<u32, usize>,
 }
 
 impl Net {
@@ -63,6 +69,8 @@ impl Net {
             output: BTreeMap::new(),
             closed: Vec::new(),
             events: Vec::new(),
+            out_len: 1 << 16,
+            writes: BTreeMap::new(),
         }
     }
 
@@ -72,7 +80,7 @@ impl Net {
     }
 
     fn pump(&mut self) {
-        let mut out = vec![0u8; 1 << 16];
+        let mut out = vec![0u8; self.out_len];
         loop {
             let mut moved = false;
             let conns: Vec<u32> = self.input.keys().copied().collect();
@@ -93,6 +101,7 @@ impl Net {
             }
             while let Some(t) = self.io.poll_transmit(&mut out).unwrap() {
                 moved = true;
+                *self.writes.entry(t.conn).or_default() += 1;
                 self.output
                     .entry(t.conn)
                     .or_default()
@@ -234,6 +243,51 @@ impl Net {
             [format!("40{{\"sid\":\"{}\"}}", socket.as_str())]
         );
         (sid, socket)
+    }
+}
+
+impl Net {
+    /// A polling session (handshake GET on `get`, POSTs on `post`) connected
+    /// to `/` and accepted: (sid, socket id).
+    fn polling_client(&mut self, get: u32, post: u32) -> (Sid, Sid) {
+        let head = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+        self.send(get, head);
+        let out = String::from_utf8(self.output.remove(&get).unwrap()).unwrap();
+        let at = out.find("\"sid\":\"").unwrap() + 7;
+        let sid = Sid::parse(&out[at..at + 20]).unwrap();
+        self.post(post, &sid, "40");
+        assert_eq!(self.take_events().len(), 1);
+        let socket = self.io.accept(&sid, "/").unwrap();
+        self.pump();
+        assert_eq!(
+            self.poll(get, &sid),
+            format!("40{{\"sid\":\"{}\"}}", socket.as_str())
+        );
+        (sid, socket)
+    }
+
+    /// POSTs `body` for session `sid` on `conn`.
+    fn post(&mut self, conn: u32, sid: &Sid, body: &str) {
+        let req = format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            sid.as_str(),
+            body.len()
+        );
+        self.send(conn, req.as_bytes());
+        let out = String::from_utf8(self.output.remove(&conn).unwrap()).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    }
+
+    /// A long-poll GET for session `sid` on `conn`: the response body.
+    fn poll(&mut self, conn: u32, sid: &Sid) -> String {
+        let req = format!(
+            "GET /socket.io/?EIO=4&transport=polling&sid={} HTTP/1.1\r\nHost: x\r\n\r\n",
+            sid.as_str()
+        );
+        self.send(conn, req.as_bytes());
+        let out = String::from_utf8(self.output.remove(&conn).unwrap()).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        out[out.find("\r\n\r\n").unwrap() + 4..].to_string()
     }
 }
 
@@ -582,4 +636,156 @@ fn hostile_peers_do_not_stop_a_client() {
     assert_eq!(net.io.sockets(), 1);
     net.text(1, r#"42["still here"]"#);
     assert_eq!(event(&net.take_events()[0]).1, "still here");
+}
+
+/// A broadcast to N WebSocket sessions puts on each wire exactly the bytes an
+/// `emit` of the same event puts on another session's: text and binary
+/// attachments (7-, 16- and 64-bit frame lengths, an empty one), with `out`
+/// buffers from 1 byte (each frame split over many `poll_transmit` calls)
+/// to 64 KiB.
+#[test]
+fn a_websocket_broadcast_is_framed_once_and_matches_emit_byte_for_byte() {
+    let mut net = Net::new(eio_config(), Config::default());
+    let (_, reference) = net.client(1);
+    let targets: Vec<(Sid, Sid)> = (2..=4).map(|c| net.client(c)).collect();
+    for (_, t) in &targets {
+        net.io.join(t, "r").unwrap();
+    }
+    let free = |net: &Net| -> Vec<usize> {
+        let eio = net.io.engine();
+        targets
+            .iter()
+            .map(|(sid, _)| eio.session(sid).unwrap().0.queue_free())
+            .collect()
+    };
+    let long = format!(r#""{}""#, "y".repeat(300));
+    let ph = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!(r#"{{"_placeholder":true,"num":{i}}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let big: Vec<u8> = (0..70_000u32).map(|i| (i * 7) as u8).collect();
+    let mid = vec![0xa5u8; 300];
+    let cases: Vec<(String, Vec<&[u8]>)> = vec![
+        (String::new(), vec![]),
+        (r#""hi",1"#.into(), vec![]),
+        (long.clone(), vec![]),
+        (ph(1), vec![&[1, 2, 3]]),
+        (ph(3), vec![&[], &mid, &[9]]),
+        (format!("{long},{}", ph(2)), vec![&big, &mid]),
+    ];
+    for (i, (args, attachments)) in cases.iter().enumerate() {
+        for out_len in [1, 3, 7, 1 << 16] {
+            let name = format!("e{i}");
+            net.out_len = 1 << 16;
+            net.io.emit(&reference, &name, args, attachments).unwrap();
+            net.pump();
+            let want = net.output.remove(&1).unwrap();
+            assert!(want.len() > 2);
+            net.out_len = out_len;
+            net.writes.clear();
+            let before = free(&net);
+            let sent = net
+                .io
+                .broadcast("/", &["r"], &[], &name, args, attachments)
+                .unwrap();
+            assert_eq!((sent.delivered, sent.full), (3, 0));
+            // One queue entry each (5 bytes of entry header), holding the
+            // very bytes that go on the wire.
+            for (b, a) in before.iter().zip(free(&net)) {
+                assert_eq!(b - a, 5 + want.len(), "case {i}");
+            }
+            net.pump();
+            for conn in 2..=4 {
+                let got = net.output.remove(&conn).unwrap();
+                assert!(got == want, "case {i}, out {out_len}, conn {conn}");
+                let writes = net.writes[&conn];
+                assert_eq!(
+                    writes,
+                    want.len().div_ceil(out_len),
+                    "case {i}, out {out_len}"
+                );
+            }
+            assert!(net.output.values().all(Vec::is_empty));
+        }
+    }
+    // The frames themselves, for one case: `4` and the text, then the blob.
+    net.out_len = 1 << 16;
+    net.io
+        .broadcast("/", &["r"], &[], "blob", &ph(1), &[&[7, 7]])
+        .unwrap();
+    net.pump();
+    assert_eq!(
+        net.frames(3),
+        [
+            Frame::Text(r#"451-["blob",{"_placeholder":true,"num":0}]"#.into()),
+            Frame::Binary(vec![7, 7])
+        ]
+    );
+}
+
+/// A broadcast to targets on polling, on WebSocket, in the middle of an
+/// upgrade and with a full queue: exact counts, the WebSocket ones get the
+/// frames, the polling ones (the one being upgraded too) the polling payload,
+/// the full one nothing but what it had.
+#[test]
+fn a_mixed_broadcast_counts_exactly_and_each_transport_gets_its_own_form() {
+    let eio = engineio::Config {
+        send_queue_len: 512,
+        ..eio_config()
+    };
+    let mut net = Net::new(eio, Config::default());
+    let (_, full) = net.client(1);
+    let (_, _ws_a) = net.client(2);
+    let (_, _ws_b) = net.client(3);
+    let (p1, _) = net.polling_client(10, 11);
+    let (p2, _) = net.polling_client(20, 21);
+    let (p3, _) = net.polling_client(30, 31);
+    // p3 starts its upgrade: the probe is answered, `5` not sent yet.
+    let head = format!(
+        "GET /socket.io/?EIO=4&transport=websocket&sid={} HTTP/1.1\r\nHost: x\r\n{WS_HEAD}\r\n",
+        p3.as_str()
+    );
+    net.send(32, head.as_bytes());
+    net.text(32, "2probe");
+    assert_eq!(net.texts(32), ["3probe"]);
+    // Fill the first WebSocket session's queue with small packets.
+    let mut queued = 0;
+    while net.io.emit(&full, "f", "", &[]).is_ok() {
+        queued += 1;
+    }
+    assert!(queued > 0);
+    let args = r#""news",{"_placeholder":true,"num":0}"#;
+    let sent = net
+        .io
+        .broadcast("/", &[], &[], "n", args, &[&[1, 2, 3]])
+        .unwrap();
+    assert_eq!((sent.delivered, sent.full), (5, 1));
+    net.pump();
+    let text = r#"451-["n","news",{"_placeholder":true,"num":0}]"#;
+    for conn in [2, 3] {
+        assert_eq!(
+            net.frames(conn),
+            [Frame::Text(text.into()), Frame::Binary(vec![1, 2, 3])]
+        );
+    }
+    let polling = format!("{text}\x1ebAQID");
+    assert_eq!(net.poll(10, &p1), polling);
+    assert_eq!(net.poll(20, &p2), polling);
+    assert_eq!(net.poll(30, &p3), polling);
+    // The full session got its own packets only, none of the broadcast.
+    let texts = net.texts(1);
+    assert_eq!(texts.len(), queued);
+    assert!(texts.iter().all(|t| t == r#"42["f"]"#), "{texts:?}");
+    // p3 finishes its upgrade: the next broadcast reaches it framed.
+    net.text(32, "5");
+    net.pump();
+    let sent = net.io.broadcast("/", &[], &[], "again", "", &[]).unwrap();
+    assert_eq!((sent.delivered, sent.full), (6, 0));
+    net.pump();
+    for conn in [1, 2, 3, 32] {
+        assert_eq!(net.texts(conn), [r#"42["again"]"#], "{conn}");
+    }
+    assert_eq!(net.poll(10, &p1), r#"42["again"]"#);
 }

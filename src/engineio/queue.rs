@@ -9,6 +9,11 @@ use crate::ws::{self, MessageKind};
 
 pub(crate) const TAG_TEXT: u8 = 0;
 pub(crate) const TAG_BINARY: u8 = 1;
+/// Bytes that are already whole WebSocket frames (final, unmasked: a server's),
+/// one per Engine.IO packet, written to the WebSocket verbatim. Only a
+/// session on the WebSocket transport queues them (a broadcast frames its
+/// packets once for every such target); they never go out on polling.
+pub(crate) const TAG_FRAMED: u8 = 2;
 pub(crate) const ENTRY_HEADER: usize = 5;
 
 /// The storage a message of `len` bytes takes: the entry header, plus the `4`
@@ -18,7 +23,8 @@ pub(crate) const fn cost(binary: bool, len: usize) -> usize {
 }
 
 /// The send queue: entries `[tag][len: u32 LE][bytes]` in lent storage. Text
-/// entries hold the encoded packet (`4hello`), binary entries the raw bytes.
+/// entries hold the encoded packet (`4hello`), binary entries the raw bytes,
+/// framed entries whole WebSocket frames ([`TAG_FRAMED`]).
 #[derive(Debug)]
 pub(crate) struct Queue<B> {
     buf: B,
@@ -87,8 +93,12 @@ impl<B: Buffer> Queue<B> {
 }
 
 pub(crate) fn entry_packet(tag: u8, bytes: &[u8]) -> Packet<'_> {
-    if tag == TAG_BINARY {
-        return Packet::Message(Data::Binary(bytes));
+    match tag {
+        TAG_BINARY => return Packet::Message(Data::Binary(bytes)),
+        // Queued only on the WebSocket transport, which a session never
+        // leaves: not a packet polling can carry.
+        TAG_FRAMED => return Packet::Noop,
+        _ => {}
     }
     // Text entries are built from `&str` and an ASCII type digit.
     Packet::decode_text(core::str::from_utf8(bytes).unwrap_or("6")).unwrap_or(Packet::Noop)
@@ -141,6 +151,8 @@ impl<B: Buffer> Queue<B> {
     /// Writes the front entry, or its next piece, as one WebSocket frame into
     /// `out` (a frame may take several calls when `out` is small; `started`
     /// remembers that its header is out) and pops it once it is all written.
+    /// A framed entry ([`TAG_FRAMED`]) is copied as it is, its bytes accounted
+    /// on `conn` with `begin_preframed` so that nothing comes between them.
     /// `None` when the queue is empty; `Some((written, popped))` otherwise.
     pub(crate) fn write_front_frame<E: Entropy>(
         &mut self,
@@ -152,7 +164,13 @@ impl<B: Buffer> Queue<B> {
             return Ok(None);
         };
         let mut n = 0;
-        if !*started {
+        if !*started && tag == TAG_FRAMED {
+            if out.is_empty() {
+                return Err(ws::Error::BufferTooSmall { required: 1 });
+            }
+            conn.begin_preframed(bytes.len() as u64)?;
+            *started = true;
+        } else if !*started {
             let kind = if tag == TAG_BINARY {
                 MessageKind::Binary
             } else {

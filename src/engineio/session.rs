@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::packet::{Data, Packet, Payload, PayloadWriter};
-use super::queue::{self, Queue, TAG_BINARY, TAG_TEXT, entry_packet};
+use super::queue::{self, Queue, TAG_BINARY, TAG_FRAMED, TAG_TEXT, entry_packet};
 pub use super::transport::WsInput;
 use super::transport::ws_packet;
 use super::{Config, Error, Transport};
@@ -300,6 +300,21 @@ impl<B: Buffer> Session<B> {
             self.check_text(p)?;
         }
         self.queue.push_text_parts(parts)
+    }
+
+    /// Queues bytes that are already whole WebSocket frames, `parts` joined:
+    /// final, unmasked data frames, one per Engine.IO packet (a text frame
+    /// `4...`, a binary frame per attachment), as a broadcast builds them once
+    /// for all its targets. They go to the WebSocket verbatim, as one entry:
+    /// all or nothing ([`Error::QueueFull`]). Only on the WebSocket transport
+    /// (a session being upgraded is still on polling): [`Error::InvalidState`]
+    /// otherwise, and after the session closed.
+    pub(crate) fn send_framed(&mut self, parts: &[&[u8]]) -> Result<(), Error> {
+        self.check_open()?;
+        if self.transport != Transport::WebSocket {
+            return Err(Error::InvalidState);
+        }
+        self.queue.push(TAG_FRAMED, parts)
     }
 
     /// Long-polling separates packets with 0x1e: a text holding it cannot be

@@ -54,6 +54,7 @@ use crate::engineio::{self, CloseReason, Data, Session, Sid, Transmit, UserState
 use crate::entropy::Entropy;
 use crate::storage::{Buffer, Buffers, Map, Storage};
 use crate::time::{Duration, Instant};
+use crate::ws::{MessageKind, ServerFrameHead};
 
 /// The Socket.IO state of one Engine.IO session (internal; public only as a
 /// table entry type).
@@ -504,8 +505,23 @@ where
     ///
     /// The packet is encoded once and queued on each target's session; a
     /// target whose queue is full is counted in [`Broadcast::full`], not
-    /// dropped in silence. Room members are walked through the room table,
-    /// never by scanning other rooms.
+    /// dropped in silence (all or nothing per target: its text and every
+    /// attachment, or none of them). Room members are walked through the room
+    /// table, never by scanning other rooms.
+    ///
+    /// On WebSocket it is also framed once: server frames are unmasked, so
+    /// the frames (a text frame for the packet, a binary frame per
+    /// attachment) are the same bytes for every target, and each target on
+    /// the WebSocket transport queues them as one entry that is copied to the
+    /// wire as it is. Targets on polling, or still being upgraded, queue the
+    /// packets as [`emit`](Self::emit) does. Engine.IO sessions never
+    /// negotiate permessage-deflate, so no target needs its own compression.
+    /// Without the `alloc` feature the frames are described on the stack for
+    /// up to [`MAX_FRAMED_ATTACHMENTS`] attachments; a packet with more is
+    /// queued per target as packets, as on polling (the wire bytes are the
+    /// same either way). A framed entry takes a little more queue storage
+    /// than the packets do: its frame headers (2 to 10 bytes each), less 5
+    /// bytes per attachment.
     pub fn broadcast(
         &mut self,
         nsp: &str,
@@ -517,6 +533,10 @@ where
     ) -> Result<Broadcast, Error> {
         let text = EventText::new(nsp, None, name, attachments.len(), &self.config.limits)?;
         let parts = text.parts(args);
+        let heads = frame_heads(&parts, attachments);
+        let framed = heads
+            .as_ref()
+            .and_then(|h| frame_parts(h, &parts, attachments));
         let mut result = Broadcast::default();
         let eio = &mut self.eio;
         let sockets = &self.sockets;
@@ -531,7 +551,13 @@ where
             let Some(r) = sockets.get(&socket) else {
                 return;
             };
-            match eio.with_session(&r.sid, |s, _| conn::queue(s, &parts, attachments)) {
+            let queued = eio.with_session(&r.sid, |s, _| match &framed {
+                Some(frames) if s.transport() == engineio::Transport::WebSocket => {
+                    s.send_framed(frames).map_err(Error::from)
+                }
+                _ => conn::queue(s, &parts, attachments),
+            });
+            match queued {
                 Some(Ok(())) => result.delivered += 1,
                 Some(Err(Error::Engine(engineio::Error::QueueFull))) => result.full += 1,
                 _ => {}
@@ -624,6 +650,82 @@ where
             }
         }
     }
+}
+
+/// The most attachments a broadcast frames once without the `alloc` feature
+/// (the default [`Limits::max_attachments`](super::Limits::max_attachments));
+/// a packet with more is queued per target as packets. With `alloc` there is
+/// no such bound.
+pub const MAX_FRAMED_ATTACHMENTS: usize = 10;
+
+/// The frame headers of a broadcast: the text packet's, then one per
+/// attachment.
+#[cfg(feature = "alloc")]
+type FrameHeads = alloc::vec::Vec<ServerFrameHead>;
+#[cfg(not(feature = "alloc"))]
+type FrameHeads = heapless::Vec<ServerFrameHead, { MAX_FRAMED_ATTACHMENTS + 1 }>;
+
+/// The bytes of a broadcast's frames, in order, as slices: a header, `4`, the
+/// six pieces of the Socket.IO text, then a header and the bytes of each
+/// attachment.
+#[cfg(feature = "alloc")]
+type FrameParts<'a> = alloc::vec::Vec<&'a [u8]>;
+#[cfg(not(feature = "alloc"))]
+type FrameParts<'a> = heapless::Vec<&'a [u8], { 8 + 2 * MAX_FRAMED_ATTACHMENTS }>;
+
+/// Appends `x`; false when a fixed vector is full.
+#[cfg(feature = "alloc")]
+fn try_push<T>(v: &mut alloc::vec::Vec<T>, x: T) -> bool {
+    v.push(x);
+    true
+}
+
+/// Appends `x`; false when a fixed vector is full.
+#[cfg(not(feature = "alloc"))]
+fn try_push<T, const N: usize>(v: &mut heapless::Vec<T, N>, x: T) -> bool {
+    v.push(x).is_ok()
+}
+
+/// The headers of the frames carrying `text` (the Engine.IO message `4` and
+/// the Socket.IO text) and each of `attachments`, built once for every target
+/// of a broadcast. `None` when they cannot be described here (too many
+/// attachments without `alloc`).
+fn frame_heads(text: &[&str], attachments: &[&[u8]]) -> Option<FrameHeads> {
+    let text_len = 1 + text.iter().map(|t| t.len()).sum::<usize>();
+    let mut heads = FrameHeads::new();
+    let first = ServerFrameHead::new(MessageKind::Text, text_len as u64)?;
+    if !try_push(&mut heads, first) {
+        return None;
+    }
+    for a in attachments {
+        let head = ServerFrameHead::new(MessageKind::Binary, a.len() as u64)?;
+        if !try_push(&mut heads, head) {
+            return None;
+        }
+    }
+    Some(heads)
+}
+
+/// The frames' bytes, in wire order, as slices of `heads`, `text` and
+/// `attachments`: what one framed queue entry holds.
+fn frame_parts<'a>(
+    heads: &'a [ServerFrameHead],
+    text: &[&'a str],
+    attachments: &[&'a [u8]],
+) -> Option<FrameParts<'a>> {
+    let (first, rest) = heads.split_first()?;
+    if rest.len() != attachments.len() {
+        return None;
+    }
+    let mut parts = FrameParts::new();
+    let mut ok = try_push(&mut parts, first.as_bytes()) && try_push(&mut parts, b"4");
+    for t in text {
+        ok = ok && try_push(&mut parts, t.as_bytes());
+    }
+    for (head, a) in rest.iter().zip(attachments) {
+        ok = ok && try_push(&mut parts, head.as_bytes()) && try_push(&mut parts, a);
+    }
+    ok.then_some(parts)
 }
 
 /// The reference's name for why a session closed.
@@ -838,5 +940,59 @@ mod owned {
                 Event::ProtocolError { sid, error } => OwnedEvent::ProtocolError { sid, error },
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use crate::ws::FrameHeader;
+    use alloc::vec::Vec;
+
+    /// Splits `wire` into frames: (opcode, payload) of each, checking that
+    /// every one is final and unmasked.
+    fn frames(mut wire: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut v = Vec::new();
+        while !wire.is_empty() {
+            let (h, n) = FrameHeader::decode(wire).unwrap().unwrap();
+            assert!(h.fin && h.mask.is_none() && h.rsv == 0);
+            let len = h.len as usize;
+            v.push((h.opcode as u8, wire[n..n + len].to_vec()));
+            wire = &wire[n + len..];
+        }
+        v
+    }
+
+    #[test]
+    fn frame_parts_are_one_frame_per_engineio_packet() {
+        let text = [
+            "451-",
+            "[",
+            "\"n\"",
+            ",",
+            "{\"_placeholder\":true,\"num\":0}",
+            "]",
+        ];
+        let big = [3u8; 70_000];
+        let mid = [5u8; 300];
+        let attachments: [&[u8]; 4] = [&[1, 2], &[], &mid, &big];
+        let heads = frame_heads(&text, &attachments).unwrap();
+        let parts = frame_parts(&heads, &text, &attachments).unwrap();
+        let wire: Vec<u8> = parts.concat();
+        let mut want_text = Vec::from(&b"4"[..]);
+        want_text.extend(text.iter().flat_map(|t| t.bytes()));
+        let mut want = Vec::from([(1, want_text)]);
+        want.extend(attachments.iter().map(|a| (2, a.to_vec())));
+        assert_eq!(frames(&wire), want);
+    }
+
+    #[test]
+    fn any_number_of_attachments_is_framed_with_alloc() {
+        let one: &[u8] = &[1];
+        let attachments = [one; MAX_FRAMED_ATTACHMENTS + 5];
+        let text = ["45-", "[", "\"n\"", "", "", "]"];
+        let heads = frame_heads(&text, &attachments).unwrap();
+        let parts = frame_parts(&heads, &text, &attachments).unwrap();
+        assert_eq!(frames(&parts.concat()).len(), attachments.len() + 1);
     }
 }

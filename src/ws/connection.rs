@@ -1226,6 +1226,34 @@ impl<E: Entropy> Connection<E> {
         Ok(n)
     }
 
+    /// Server role: accounts for `len` bytes that are already whole frames
+    /// (built elsewhere, the same for every connection: final, unmasked data
+    /// frames with no reserved bits), which the caller now writes verbatim
+    /// through [`send_payload`](Self::send_payload) or
+    /// [`payload_written`](Self::payload_written). Until they are all out the
+    /// connection behaves as during a frame begun with
+    /// [`begin_frame`](Self::begin_frame): no control frame is written in
+    /// between and no other frame may start. Refused like `begin_frame` when a
+    /// frame may not start now (a Close sent or received, an automatic frame
+    /// half written, a frame or a fragmented message unfinished), and for an
+    /// empty `len`.
+    pub(crate) fn begin_preframed(&mut self, len: u64) -> Result<(), Error> {
+        if self.role != Role::Server {
+            return Err(Error::InvalidState);
+        }
+        self.check_can_send()?;
+        if self.tx_msg.is_some() {
+            return Err(Error::InvalidState);
+        }
+        if len == 0 || len >> 63 != 0 {
+            return Err(Error::InvalidArgument);
+        }
+        self.tx_left = len;
+        self.tx_pos = 0;
+        self.tx_mask = None;
+        Ok(())
+    }
+
     /// Copies (and in the client role masks) as much of `chunk` into `out` as
     /// fits and the frame still expects. Returns the number of bytes taken from
     /// `chunk`, which is also the number written to `out`.
@@ -1372,5 +1400,58 @@ fn parse_close(payload: &[u8]) -> Result<Option<u16>, Error> {
             core::str::from_utf8(reason).map_err(|_| Error::InvalidUtf8)?;
             Ok(Some(code))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preframed_bytes_hold_back_control_frames_until_written() {
+        let mut c = Connection::server(Config::DEFAULT);
+        let now = Instant::from_millis(0);
+        // Two whole frames, "4a" and [7], as a broadcast builds them.
+        let frames = [0x81, 0x02, b'4', b'a', 0x82, 0x01, 7];
+        c.begin_preframed(frames.len() as u64).unwrap();
+        // A ping arrives in the middle: its pong waits.
+        let mut ping = [0x89, 0x81, 1, 2, 3, 4, b'p' ^ 1];
+        let input = c.handle_input(now, &mut ping).unwrap();
+        assert!(matches!(input.event, Some(Event::Ping(_))));
+        let mut out = [0u8; 16];
+        assert_eq!(c.poll_transmit(&mut out), Ok(0));
+        assert_eq!(c.send_text("x", &mut out), Err(Error::InvalidState));
+        assert_eq!(c.begin_preframed(1), Err(Error::InvalidState));
+        let mut wire = [0u8; 7];
+        let mut at = 0;
+        while c.payload_remaining() > 0 {
+            let n = c.send_payload(&frames[at..], &mut out[..3]).unwrap();
+            wire[at..at + n].copy_from_slice(&out[..n]);
+            at += n;
+        }
+        assert_eq!((at, wire), (frames.len(), frames));
+        // Then the pong, and other frames again.
+        let n = c.poll_transmit(&mut out).unwrap();
+        assert_eq!(&out[..n], [0x8a, 0x01, b'p']);
+        assert_eq!(c.send_text("x", &mut out), Ok(3));
+    }
+
+    #[test]
+    fn preframed_bytes_are_refused_when_no_frame_may_start() {
+        let now = Instant::from_millis(0);
+        let mut out = [0u8; 16];
+        let mut c = Connection::server(Config::DEFAULT);
+        assert_eq!(c.begin_preframed(0), Err(Error::InvalidArgument));
+        // In the middle of a fragmented message.
+        c.send_fragment(MessageKind::Text, b"a", false, &mut out)
+            .unwrap();
+        assert_eq!(c.begin_preframed(3), Err(Error::InvalidState));
+        // After our Close.
+        let mut c = Connection::server(Config::DEFAULT);
+        c.close(now, 1000, "", &mut out).unwrap();
+        assert_eq!(c.begin_preframed(3), Err(Error::InvalidState));
+        // Never in the client role (its frames are masked).
+        let mut c = Connection::client(Config::DEFAULT, crate::entropy::SplitMix64::new(1));
+        assert_eq!(c.begin_preframed(3), Err(Error::InvalidState));
     }
 }

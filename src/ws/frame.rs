@@ -196,6 +196,52 @@ impl FrameHeader {
     }
 }
 
+/// The longest header of an unmasked frame: 2 bytes and a 64-bit length.
+pub(crate) const MAX_UNMASKED_HEADER_LEN: usize = 10;
+
+/// The encoded header of a final, unmasked data frame, as a server sends it:
+/// FIN, the opcode of `kind`, no reserved bits, the length in its shortest
+/// form. Built once, it heads the same payload on any number of connections
+/// (a broadcast), since nothing in it depends on the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ServerFrameHead {
+    bytes: [u8; MAX_UNMASKED_HEADER_LEN],
+    len: u8,
+}
+
+impl ServerFrameHead {
+    /// The header of a whole `kind` message of `len` payload bytes, or `None`
+    /// for a length a frame cannot carry (2^63 or more).
+    pub(crate) fn new(kind: super::MessageKind, len: u64) -> Option<Self> {
+        if len >> 63 != 0 {
+            return None;
+        }
+        let opcode = match kind {
+            super::MessageKind::Text => OpCode::Text,
+            super::MessageKind::Binary => OpCode::Binary,
+        };
+        let h = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: None,
+            len,
+        };
+        let mut bytes = [0u8; MAX_UNMASKED_HEADER_LEN];
+        // An unmasked header is at most 10 bytes: it fits.
+        let n = h.encode(&mut bytes).ok()?;
+        Some(ServerFrameHead {
+            bytes,
+            len: n as u8,
+        })
+    }
+
+    /// The header bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +346,30 @@ mod tests {
             Err(Error::BufferTooSmall { required: 8 })
         );
         assert_eq!(out, [0xaa; 3]);
+    }
+
+    #[test]
+    fn server_frame_head_matches_the_codec() {
+        use super::super::MessageKind;
+        for (kind, len, want) in [
+            (MessageKind::Text, 0u64, &[0x81u8, 0x00][..]),
+            (MessageKind::Text, 125, &[0x81, 0x7d]),
+            (MessageKind::Binary, 126, &[0x82, 0x7e, 0x00, 0x7e]),
+            (MessageKind::Binary, 0xffff, &[0x82, 0x7e, 0xff, 0xff]),
+            (
+                MessageKind::Text,
+                0x1_0000,
+                &[0x81, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0],
+            ),
+        ] {
+            let h = ServerFrameHead::new(kind, len).unwrap();
+            assert_eq!(h.as_bytes(), want, "{kind:?} {len}");
+            let (decoded, n) = FrameHeader::decode(h.as_bytes()).unwrap().unwrap();
+            assert_eq!(
+                (decoded.len, decoded.mask, decoded.fin, n),
+                (len, None, true, want.len())
+            );
+        }
+        assert_eq!(ServerFrameHead::new(MessageKind::Binary, 1 << 63), None);
     }
 }

@@ -116,6 +116,7 @@ pub use connection::{
     CloseReason, Config, Connection, ControlPayload, Event, Input, MessageKind, Role, State,
 };
 pub use error::Error;
+pub(crate) use frame::ServerFrameHead;
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 pub use handshake::{
     Accept, ClientHandshake, ClientRequest, Request, Response, ServerHandshake, accept_key,

@@ -1,7 +1,8 @@
 //! sockwire on a Cortex-M4: a `no_std`, `no_main` test image for QEMU's
 //! `mps2-an386` machine, with no heap. It runs, in memory on a virtual clock, a
 //! WebSocket client/server pair and an Engine.IO + Socket.IO client/server
-//! pair, plus the RFC 6455 and protocol vectors; prints `ok NAME` or
+//! pair, a broadcast of the Socket.IO server endpoint in fixed storage, plus
+//! the RFC 6455 and protocol vectors; prints `ok NAME` or
 //! `FAIL NAME: why` per check, the stack high-water mark per scenario (stack
 //! painting) with the `size_of` of the state it keeps on the stack, then in a
 //! second pass over the same scenarios the deepest call of each role (client,
@@ -15,6 +16,7 @@
 
 mod report;
 mod rt;
+mod sio_broadcast;
 mod sio_pair;
 mod vectors;
 mod wire;
@@ -29,7 +31,7 @@ struct Scenario {
     state: &'static [(&'static str, usize)],
 }
 
-const SCENARIOS: [Scenario; 3] = [
+const SCENARIOS: [Scenario; 4] = [
     Scenario {
         name: "vectors",
         run: vectors::run,
@@ -44,6 +46,11 @@ const SCENARIOS: [Scenario; 3] = [
         name: "sio_pair",
         run: sio_pair::run,
         state: &sio_pair::STATE,
+    },
+    Scenario {
+        name: "sio_broadcast",
+        run: sio_broadcast::run,
+        state: &sio_broadcast::STATE,
     },
 ];
 
