@@ -690,7 +690,7 @@ impl Transport {
             match r {
                 Ok(input) => {
                     off += input.consumed;
-                    let progressed = input.consumed > 0 || input.message.is_some();
+                    let progressed = input.consumed > 0 || input.message.is_some() || input.again;
                     if let Some(data) = input.message {
                         on_message(&mut self.eio, data);
                     }

@@ -804,11 +804,11 @@ impl Scenario {
                     break;
                 }
                 let input = self.io.handle_input(now, conn, &mut c.rx[..c.rx_len])?;
-                let (consumed, blocked) = (input.consumed, input.blocked);
+                let (consumed, blocked, again) = (input.consumed, input.blocked, input.again);
                 let event = input.message.map(|m| m.to_owned());
                 c.rx.copy_within(consumed..c.rx_len, 0);
                 c.rx_len -= consumed;
-                let had_event = event.is_some();
+                let had_event = event.is_some() || again;
                 if let Some(event) = event {
                     self.app.on_event(now, &mut self.io, event)?;
                 }

@@ -654,7 +654,7 @@ impl<A: EngineApp> Endpoint for Engine<A> {
             }) {
             Ok(i) => Step {
                 consumed: i.consumed,
-                progressed: i.message.is_some(),
+                progressed: i.message.is_some() || i.again,
                 blocked: i.blocked,
             },
             Err(_) => Step {
@@ -774,7 +774,7 @@ impl<A: SocketIoApp> Endpoint for SocketIo<A> {
             Ok(i) => (
                 Step {
                     consumed: i.consumed,
-                    progressed: i.message.is_some(),
+                    progressed: i.message.is_some() || i.again,
                     blocked: i.blocked,
                 },
                 i.message.map(|e| e.to_owned()),

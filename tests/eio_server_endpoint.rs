@@ -878,7 +878,7 @@ fn pings_back_to_back_block_until_the_pong_is_written() {
         if let Some((_, Data::Text(t))) = r.message {
             messages.push(t.to_owned());
         }
-        if r.consumed == 0 && r.message.is_none() {
+        if r.consumed == 0 && r.message.is_none() && !r.again {
             assert!(
                 r.blocked,
                 "0 consumed with a whole frame waiting must be `blocked`"
@@ -892,6 +892,41 @@ fn pings_back_to_back_block_until_the_pong_is_written() {
     }
     assert_eq!(off, input.len());
     assert_eq!(messages, ["x"]);
+}
+
+/// The fuzzers' `known-hidden-event-looks-stalled`, through the endpoint: a
+/// ping, an empty pong and a Close in one read. The empty pong's header is
+/// read while the ping's pong is due, so it is handled on a later call that
+/// consumes nothing; that call says `again`, never "need more bytes", and a
+/// loop that stops only on "need more bytes" reads the Close.
+#[test]
+fn a_held_control_frame_is_never_need_more_bytes() {
+    let mut s: Srv = Srv::new(Config::default(), SplitMix64::new(4));
+    let now = Instant::from_millis(0);
+    let mut head = b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    s.handle_input(now, 1, &mut head).unwrap();
+    drain(&mut s);
+    let mut input = mask(b"ping!", 0x9);
+    input.extend(mask(b"", 0xa));
+    input.extend(mask(&1000u16.to_be_bytes(), 0x8));
+    let (mut off, mut agains, mut wire) = (0, 0, Vec::new());
+    for _ in 0..20 {
+        let r = s.handle_input(now, 1, &mut input[off..]).unwrap();
+        off += r.consumed;
+        agains += usize::from(r.again);
+        assert!(!(r.again && r.blocked));
+        if r.blocked {
+            wire.extend(drain(&mut s).into_iter().flat_map(|(_, b)| b));
+        } else if !r.progressed() {
+            break; // "need more bytes": only once everything is read
+        }
+    }
+    assert_eq!(off, input.len(), "the Close was left unread");
+    assert_eq!(agains, 1);
+    wire.extend(drain(&mut s).into_iter().flat_map(|(_, b)| b));
+    // The pong, then our Close answering the peer's.
+    assert!(wire.starts_with(b"\x8a\x05ping!"), "{wire:02x?}");
+    assert!(wire[7..].starts_with(&[0x88]), "{wire:02x?}");
 }
 
 /// A thousand sessions in one endpoint, each answered on its own connection.

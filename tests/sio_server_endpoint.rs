@@ -88,10 +88,9 @@ impl Net {
                 loop {
                     let buf = self.input.get_mut(&conn).unwrap();
                     let r = self.io.handle_input(self.now, conn, buf).unwrap();
+                    let (consumed, blocked, progress) = (r.consumed, r.blocked, r.progressed());
                     let ev = r.message.map(|e| e.to_owned());
-                    let (consumed, blocked) = (r.consumed, r.blocked);
                     buf.drain(..consumed);
-                    let progress = consumed > 0 || ev.is_some();
                     self.events.extend(ev);
                     moved |= progress;
                     if blocked || !progress {

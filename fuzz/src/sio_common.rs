@@ -25,16 +25,9 @@ use crate::reader::R;
 /// reproducers are now `regress-*` seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Known {
-    /// `engineio::Client::handle_input` answers `Ok { consumed: 0, message:
-    /// None }` both when it is stalled (more bytes needed, or a pong to
-    /// write first) and when the WebSocket just delivered a control event
-    /// that consumed nothing (a zero-length pong or ping whose header was
-    /// read while a pong was pending: the connection hands it over on the
-    /// next call). A run loop that stops reading on `(0, None)` once
-    /// `poll_transmit` has nothing leaves the rest of its buffer unread (a
-    /// Close frame, a message) until more bytes arrive, so what is delivered
-    /// depends on how the input was cut.
-    ClientHiddenEventLooksStalled,
+    // Fixed: `ClientHiddenEventLooksStalled` (`engineio::Client::handle_input`
+    // answered `(0, None)` for a control event consumed in place; `WsInput::again`
+    // now says so). Its reproducer is `regress-hidden-event-looks-stalled`.
 }
 
 /// `SOCKWIRE_FUZZ_STRICT` is set.

@@ -26,7 +26,8 @@
 //!
 //! [`handle_input`](Server::handle_input) keeps no copy of the caller's bytes:
 //! a partial request head, or a POST body that has not arrived whole, is left
-//! unconsumed (0 consumed and nothing else means exactly "need more bytes"),
+//! unconsumed (0 consumed and nothing else, neither [`Input::blocked`] nor
+//! [`Input::again`], means exactly "need more bytes"),
 //! so a connection's read buffer must hold a head and a body:
 //! [`Server::input_capacity`]. Messages come back from `handle_input` itself,
 //! borrowed from the input (unmasked or base64-decoded in place): zero copy.
@@ -146,6 +147,13 @@ pub struct Input<T> {
     /// response is waiting, or it is a held long-poll GET): drain
     /// [`Server::poll_transmit`], then call again.
     pub blocked: bool,
+    /// Nothing was consumed, yet the call did something: a WebSocket control
+    /// frame whose header an earlier call read was held until a pending pong
+    /// went out, and is handled now. Call again with the same bytes.
+    ///
+    /// So the answer is never ambiguous: `consumed == 0` with no message,
+    /// not `blocked` and not `again` means exactly "need more bytes".
+    pub again: bool,
 }
 
 impl<T> Input<T> {
@@ -154,7 +162,15 @@ impl<T> Input<T> {
             consumed,
             message: None,
             blocked: false,
+            again: false,
         }
+    }
+
+    /// True when the call did anything at all: consumed bytes, gave a
+    /// message, or asks to be called [`again`](Self::again). False means
+    /// "need more bytes", or [`blocked`](Self::blocked).
+    pub fn progressed(&self) -> bool {
+        self.consumed > 0 || self.message.is_some() || self.again
     }
 }
 
@@ -436,9 +452,8 @@ where
         };
         if c.pending != Pending::None {
             return Ok(Input {
-                consumed: 0,
-                message: None,
                 blocked: true,
+                ..Input::consumed(0)
             });
         }
         match c.state {
@@ -482,9 +497,8 @@ where
                 Ok(Input::consumed(k))
             }
             State::Held { .. } => Ok(Input {
-                consumed: 0,
-                message: None,
                 blocked: !input.is_empty(),
+                ..Input::consumed(0)
             }),
             State::WebSocket { sid } => self.on_ws(now, conn, sid, input, f),
             State::Discard | State::Closing => Ok(Input::consumed(input.len())),
@@ -879,9 +893,8 @@ where
                 }
                 self.core.dirty = Some(sid);
                 Ok(Input {
-                    consumed,
                     message,
-                    blocked: false,
+                    ..Input::consumed(consumed)
                 })
             }
             Err(e) => {
@@ -928,16 +941,17 @@ where
             // is read from it.
             Err(_) => return Ok(Input::consumed(all)),
         };
-        let consumed = r.consumed;
+        let (consumed, again) = (r.consumed, r.again);
         // Nothing consumed and nothing to say with bytes waiting: the
         // WebSocket holds a control frame back until its pending pong is
         // written. That is "blocked", not "need more bytes".
-        let blocked = consumed == 0 && r.message.is_none() && all > 0;
+        let blocked = consumed == 0 && r.message.is_none() && !again && all > 0;
         let message = r.message.map(|data| f(now, sid, session, user, data));
         Ok(Input {
             consumed,
             message,
             blocked,
+            again,
         })
     }
 

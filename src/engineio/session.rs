@@ -623,7 +623,14 @@ impl<B: Buffer> Session<B> {
             }
         };
         let consumed = input.consumed;
-        let done = |message| Ok(WsInput { consumed, message });
+        let again = consumed == 0 && input.event.is_some();
+        let done = |message: Option<Data<'a>>| {
+            Ok(WsInput {
+                consumed,
+                again: again && message.is_none(),
+                message,
+            })
+        };
         let event = match input.event {
             None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
             Some(ws::Event::Close { .. }) => {

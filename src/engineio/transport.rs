@@ -43,4 +43,9 @@ pub struct WsInput<'a> {
     pub consumed: usize,
     /// A message, borrowed from the input or the assembler.
     pub message: Option<Data<'a>>,
+    /// The call handled something although it consumed nothing: a control
+    /// frame whose header an earlier call read was held until a pending pong
+    /// went out, and is handled now. Call again with the same bytes; this is
+    /// not "need more bytes".
+    pub again: bool,
 }

@@ -324,6 +324,7 @@ where
             consumed: r.consumed,
             message: r.message.flatten(),
             blocked: r.blocked,
+            again: r.again,
         })
     }
 

@@ -126,7 +126,7 @@ fn feed(
         if let Some(Event::Connect { sid, .. }) = r.message {
             connect = Some(sid);
         }
-        let progress = r.consumed > 0 || r.message.is_some();
+        let progress = r.progressed();
         at += r.consumed;
         if r.blocked || !progress {
             if !drain(io, wires, 256) {
