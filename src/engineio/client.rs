@@ -489,15 +489,7 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
             }
             Err(e) => return Err(self.fail(Error::from(e))),
         };
-        let consumed = r.consumed;
-        let again = consumed == 0 && r.event.is_some();
-        let done = |message: Option<Data<'a>>| {
-            Ok(WsInput {
-                consumed,
-                again: again && message.is_none(),
-                message,
-            })
-        };
+        let done = WsInput::after(r.consumed, r.event.is_some());
         let event = match r.event {
             None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
             Some(ws::Event::Close { .. }) => {

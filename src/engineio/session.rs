@@ -622,15 +622,7 @@ impl<B: Buffer> Session<B> {
                 return Err(e);
             }
         };
-        let consumed = input.consumed;
-        let again = consumed == 0 && input.event.is_some();
-        let done = |message: Option<Data<'a>>| {
-            Ok(WsInput {
-                consumed,
-                again: again && message.is_none(),
-                message,
-            })
-        };
+        let done = WsInput::after(input.consumed, input.event.is_some());
         let event = match input.event {
             None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
             Some(ws::Event::Close { .. }) => {

@@ -49,3 +49,21 @@ pub struct WsInput<'a> {
     /// not "need more bytes".
     pub again: bool,
 }
+
+impl<'a> WsInput<'a> {
+    /// The answer builder of both roles after the WebSocket consumed
+    /// `consumed` bytes and did or did not hand over an event: `again` when
+    /// an event came with nothing consumed and no message results.
+    pub(crate) fn after(
+        consumed: usize,
+        event: bool,
+    ) -> impl Fn(Option<Data<'a>>) -> Result<WsInput<'a>, Error> {
+        move |message| {
+            Ok(WsInput {
+                consumed,
+                again: consumed == 0 && event && message.is_none(),
+                message,
+            })
+        }
+    }
+}
