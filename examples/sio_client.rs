@@ -1344,7 +1344,7 @@ impl Runner {
                             received.push(text.to_owned());
                         }
                     }
-                    match sio.handle_message(now, eio, data, sio_asm, entropy) {
+                    match sio.handle_message(now, eio, data, sio_asm, &mut *entropy) {
                         Ok(Some(e)) => events.push_back(own(e)),
                         Ok(None) => {}
                         Err(e) => events.push_back(OwnedEvent::Error(format!(
@@ -1462,7 +1462,7 @@ fn drain_eio(
             }
             engineio::ClientEvent::Closed(reason) => {
                 events.push_back(OwnedEvent::TransportClosed(reason));
-                sio.handle_transport_closed(now, reason, entropy);
+                sio.handle_transport_closed(now, reason, &mut *entropy);
             }
             engineio::ClientEvent::Upgraded => events.push_back(OwnedEvent::Upgraded),
             engineio::ClientEvent::UpgradeFailed => events.push_back(OwnedEvent::UpgradeFailed),

@@ -608,7 +608,7 @@ fn on_eio_events(
             EioEvent::Closed(reason) => {
                 trace(now, name, &format!("Engine.IO closed: {reason:?}"));
                 seen.closed = Some(reason);
-                sio.handle_transport_closed(now, reason, rng);
+                sio.handle_transport_closed(now, reason, &mut *rng);
             }
             other => return Err(format!("{name}: unexpected {other:?}").into()),
         }

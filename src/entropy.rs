@@ -5,6 +5,34 @@
 //! random nonce. sockwire takes that randomness through the one-method
 //! [`Entropy`] trait, so a firmware can plug in its hardware RNG and a fuzzer a
 //! byte stream.
+//!
+//! # One way to pass it
+//!
+//! Every API takes its randomness the same way: a value of a type that
+//! implements [`Entropy`] (`E: Entropy` or `impl Entropy`), never a `&mut`
+//! parameter of its own. A machine that draws over its whole life keeps the
+//! value ([`ws::Connection`](crate::ws::Connection) in the client role,
+//! [`engineio::Server`](crate::engineio::Server),
+//! [`engineio::Client`](crate::engineio::Client),
+//! [`socketio::Server`](crate::socketio::Server)); a call that draws once
+//! uses it and returns ([`engineio::Session::open`](crate::engineio::Session::open)'s
+//! sid, [`ws::ClientHandshake::new`](crate::ws::ClientHandshake::new)'s key,
+//! the socket id of `socketio::Connection::accept`, the back-off jitter of
+//! `socketio::Client::handle_transport_closed`). Since `&mut E` is an
+//! `Entropy` too, either kind can be lent a source the caller keeps: pass
+//! `&mut rng`.
+//!
+//! ```
+//! use sockwire::entropy::{Entropy, SplitMix64};
+//! use sockwire::engineio::Sid;
+//!
+//! let mut rng = SplitMix64::new(7);
+//! let lent = Sid::random(&mut rng); // lent: `rng` is still ours
+//! let given = Sid::random(SplitMix64::new(7)); // or given away
+//! assert_eq!(lent, given);
+//! let mut b = [0u8; 4];
+//! rng.fill_bytes(&mut b);
+//! ```
 
 /// A source of random bytes.
 ///

@@ -25,7 +25,7 @@ impl Sid {
     pub const ZERO: Sid = Sid([b'A'; 20]);
 
     /// A fresh id from `entropy`.
-    pub fn random(entropy: &mut impl Entropy) -> Self {
+    pub fn random(mut entropy: impl Entropy) -> Self {
         let mut raw = [0u8; 15];
         entropy.fill_bytes(&mut raw);
         let mut sid = [0u8; 20];
@@ -173,7 +173,7 @@ impl<B: Buffer> Session<B> {
         transport: Transport,
         config: Config,
         storage: B,
-        entropy: &mut impl Entropy,
+        entropy: impl Entropy,
     ) -> Result<Self, Error> {
         let mut s = Session {
             config,

@@ -648,12 +648,12 @@ impl<B: Buffer, const N: usize, const A: usize> Client<B, N, A> {
         &mut self,
         now: Instant,
         reason: engineio::ClientCloseReason,
-        entropy: &mut impl Entropy,
+        entropy: impl Entropy,
     ) {
         self.on_down(now, DisconnectReason::TransportClosed(reason), entropy);
     }
 
-    fn on_down(&mut self, now: Instant, reason: DisconnectReason, entropy: &mut impl Entropy) {
+    fn on_down(&mut self, now: Instant, reason: DisconnectReason, mut entropy: impl Entropy) {
         for ns in self.namespaces.iter_mut() {
             if ns.state == NsState::Connected {
                 let _ = self.notices.push_back(ClientNotice::Disconnected {
@@ -710,7 +710,7 @@ impl<B: Buffer, const N: usize, const A: usize> Client<B, N, A> {
         eio: &mut engineio::Client<Q, E>,
         message: Data<'a>,
         asm: &'a mut Assembler<Z>,
-        entropy: &mut impl Entropy,
+        entropy: impl Entropy,
     ) -> Result<Option<ClientEvent<'a>>, Error>
     where
         Q: Buffer,

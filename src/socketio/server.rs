@@ -316,7 +316,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         &mut self,
         eio: &mut engineio::Session<Q>,
         nsp: &str,
-        entropy: &mut impl Entropy,
+        entropy: impl Entropy,
     ) -> Result<Sid, Error> {
         self.accept_as(eio, nsp, Sid::random(entropy))
     }

@@ -364,7 +364,7 @@ impl<'b> Response<'b> {
 impl<'a> ClientHandshake<'a> {
     /// A handshake for `request` with a fresh `Sec-WebSocket-Key` from `entropy`
     /// and the default response limits (8 KiB head, 64 header fields).
-    pub fn new(request: ClientRequest<'a>, entropy: &mut impl Entropy) -> Self {
+    pub fn new(request: ClientRequest<'a>, entropy: impl Entropy) -> Self {
         Self::with_limits(request, entropy, Limits::DEFAULT)
     }
 
@@ -374,7 +374,7 @@ impl<'a> ClientHandshake<'a> {
     /// buffer that is full and never complete.
     pub fn with_limits(
         request: ClientRequest<'a>,
-        entropy: &mut impl Entropy,
+        mut entropy: impl Entropy,
         limits: Limits,
     ) -> Self {
         let mut nonce = [0u8; 16];

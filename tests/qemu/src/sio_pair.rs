@@ -298,7 +298,7 @@ impl Peer for ClientSide {
                 }
                 EioEvent::Closed(reason) => {
                     seen.closed = Some(reason);
-                    sio.handle_transport_closed(now, reason, rng);
+                    sio.handle_transport_closed(now, reason, &mut *rng);
                 }
                 _ => {}
             }
