@@ -48,17 +48,15 @@ else
 fi
 mkdir -p target/fuzz-logs
 
-failed=()
-summary=()
-for t in $targets; do
+# One target: its status line goes to $scratch/$t.status.
+run_one() {
+  local t=$1
   mkdir -p "$scratch/$t"
   if [ -d "corpus/$t" ]; then
     cp -R "corpus/$t/." "$scratch/$t/"
   fi
-  log="target/fuzz-logs/$t.log"
-  echo "--- $t: ${seconds} s"
+  local log="target/fuzz-logs/$t.log" status took execs cov t0=$SECONDS
   # -timeout: an input running 10 s is a hang; -rss_limit_mb: memory growth.
-  t0=$SECONDS
   # shellcheck disable=SC2086
   if cargo "+$toolchain" fuzz run "$t" "$scratch/$t" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
@@ -66,15 +64,36 @@ for t in $targets; do
     status=ok
   else
     status=FAILED
-    failed+=("$t")
     tail -n 60 "$log"
   fi
   took=$((SECONDS - t0))
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   cov="$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)"
-  line="$(printf '%-22s %-6s %6s s  %12s execs  %s' "$t" "$status" "$took" "${execs:-?}" "$cov")"
+  printf '%-22s %-6s %6s s  %12s execs  %s\n' "$t" "$status" "$took" "${execs:-?}" "$cov" \
+    | tee "$scratch/$t.status"
+}
+
+# Targets run FUZZ_JOBS at a time (default: one per core); each libFuzzer
+# process is single-threaded.
+jobs_max="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+echo "--- ${seconds} s per target, $jobs_max at a time"
+running=0
+for t in $targets; do
+  if [ "$running" -ge "$jobs_max" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_one "$t" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+summary=()
+for t in $targets; do
+  line="$(cat "$scratch/$t.status" 2>/dev/null || printf '%-22s %-6s' "$t" FAILED)"
   summary+=("$line")
-  echo "$line"
+  case "$line" in *" ok "*) ;; *) failed+=("$t") ;; esac
 done
 
 echo
