@@ -16,7 +16,8 @@
 #
 # Installs what it needs, idempotently: `qemu-system-arm` (apt; one `apt-get
 # update` if the package is unknown) and the rustup target. The output is also
-# written to target/qemu/output.txt.
+# written to target/qemu/output.txt (and the commit to target/qemu/commit.txt);
+# tests/footprint/run.sh reads the stack figures from there.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -74,6 +75,10 @@ done
 build
 status=0
 run_image "$OUT/output.txt" || status=$?
+# The commit the numbers belong to (tests/footprint/run.sh states it with them).
+rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+dirty="$(git -C "$ROOT" status --porcelain -- src Cargo.toml tests/qemu 2>/dev/null | head -c1)"
+echo "$rev${dirty:+ + uncommitted changes}" >"$OUT/commit.txt"
 cat "$OUT/output.txt"
 if [ "$status" -eq 124 ]; then
     say "FAIL: timed out after $TIMEOUT s"
