@@ -12,7 +12,16 @@
 # Images: every `src/bin/<name>.rs` is one `#![no_std] #![no_main]` image, built
 # with opt-level "z", fat LTO, one codegen unit and panic = "abort". To measure a
 # new role (Engine.IO, Socket.IO, ...), add `src/bin/<role>.rs` and, if it has a
-# baseline to compare with, a line to COMPARE below; nothing else changes.
+# baseline to compare with, a line to COMPARE below; nothing else changes. An
+# image that needs a sockwire feature is built in a cargo run of its own
+# (FEATURE_IMAGES), so the others are measured without it.
+#
+# Stack: the images cannot run (their input is opaque), so the stack need per
+# image is the image's own state on the stack (`export_state!`) plus the
+# deepest call into the same role measured on a Cortex-M4 by tests/qemu/run.sh
+# (STACK_MAP), read from its last output, target/qemu/output.txt. Run
+# `bash tests/qemu/run.sh` first for current figures; without that output the
+# column says so and nothing fails.
 #
 # Needs: rustup (it adds the target and the llvm-tools component if missing).
 set -euo pipefail
@@ -30,8 +39,35 @@ NICE=(nice -n 10)
 
 # Images that are build checks, not measured.
 CHECK_IMAGES=(defmt_link)
+# Images built with a feature of the footprint crate (each in its own cargo
+# run): "image feature".
+FEATURE_IMAGES=("ws_client_deflate deflate")
 # "image baseline": print both and the ratio image / baseline.
 COMPARE=("ws_client ews_client")
+# "image baseline": print the flash and RAM difference image - baseline.
+DELTA=("ws_client_deflate ws_client")
+# "image scenario role": the QEMU scenario (tests/qemu) whose calls into `role`
+# (client | server) run the image's code; "-" when none does.
+STACK_MAP=(
+    "ws_client ws_pair client"
+    "ws_server ws_pair server"
+    "sio_client sio_pair client"
+    "sio_server sio_broadcast server"
+    "ws_client_deflate ws_deflate client"
+    "ews_client - -"
+)
+# Where an image and its scenario differ, said with the numbers.
+declare -A STACK_NOTE=(
+    [ws_client]="QEMU streams with begin_frame + send_payload through 64 B reads and 32 B writes; the image sends whole messages (send_text) with 256 B buffers (in its state)"
+    [ws_server]="as ws_client; the QEMU server also parses the request from several reads"
+    [sio_client]="QEMU's clients hold 1024 B queues, 2 namespaces; the image 512 B, 1 namespace (in its state); same calls (handshake, join, emit, acks, binary, heartbeat)"
+    [sio_server]="QEMU's endpoint is Fixed<4, 4, 1024> with 4 WebSocket sessions (handle_input, accept, emit, broadcast, poll_transmit measured); the image is Fixed<2, 2, 512> and also runs handle_timeout and poll_event, which QEMU does not measure, and polling, which QEMU does not exercise; the deepest call is handle_input on the request that opens a session (the figure with only handle_input measured is the same)"
+    [ws_client_deflate]="QEMU's ws_deflate (an image built with the feature) has the same storage (512 B windows, 256-entry hash, DeflateConfig::small(9)) as the image; QEMU reads 61 B at a time and inflates into 64 B (the image: 256 B each, in its state) and compresses 1,620-byte messages (the image: 37 bytes, its write buffer sized for 64)"
+    [ews_client]="not sockwire; no QEMU scenario"
+)
+QEMU_OUT="$ROOT/target/qemu/output.txt"
+QEMU_DEFLATE_OUT="$ROOT/target/qemu/output-deflate.txt"
+QEMU_COMMIT="$ROOT/target/qemu/commit.txt"
 # "type-prefix max-bytes": a size aim for state machine types, checked and printed.
 STATE_AIMS=("ws::Connection 64")
 # The host test that finds the smallest buffers empirically (in the main crate).
@@ -119,12 +155,19 @@ for f in src/bin/*.rs; do
     name="$(basename "$f" .rs)"
     skip=
     for c in "${CHECK_IMAGES[@]}"; do [ "$name" = "$c" ] && skip=1; done
+    for fi in "${FEATURE_IMAGES[@]}"; do [ "$name" = "${fi%% *}" ] && skip=1; done
     [ -z "$skip" ] && IMAGES+=("$name")
 done
 say "building ${IMAGES[*]}"
 bin_args=()
 for i in "${IMAGES[@]}"; do bin_args+=(--bin "$i"); done
 build "${bin_args[@]}"
+for fi in "${FEATURE_IMAGES[@]}"; do
+    read -r name feature <<<"$fi"
+    say "building $name (feature $feature)"
+    build --features "$feature" --bin "$name"
+    IMAGES+=("$name")
+done
 
 # Plain POSIX awk (Debian's default is mawk): hex -> number.
 AWK_HEX='function hex(s,  i, n) { n = 0; s = tolower(s)
@@ -160,7 +203,7 @@ read -r -a kvs < <(sed -n 's/^.*MINBUFVAL //p' "$minbuf_log")
 for kv in "${kvs[@]}"; do MB[${kv%%=*}]=${kv#*=}; done
 rm -f "$minbuf_log"
 
-declare -A FLASH
+declare -A FLASH RAM
 table="$(mktemp)"
 {
     rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -169,11 +212,12 @@ table="$(mktemp)"
     echo "($(rustc --version); flash = text + rodata (+ .data load image), RAM = static .data + .bss;"
     echo " buffers and state live on the stack in these images, see size_of below)"
     echo
-    printf '%-14s %8s %8s %8s %8s %6s %6s\n' image flash RAM text rodata data bss
+    printf '%-18s %8s %8s %8s %8s %6s %6s\n' image flash RAM text rodata data bss
     for i in "${IMAGES[@]}"; do
         read -r flash ram text rodata data bss < <(sizes "$(image_path "$i")")
         FLASH[$i]=$flash
-        printf '%-14s %8d %8d %8d %8d %6d %6d\n' "$i" "$flash" "$ram" "$text" "$rodata" "$data" "$bss"
+        RAM[$i]=$ram
+        printf '%-18s %8d %8d %8d %8d %6d %6d\n' "$i" "$flash" "$ram" "$text" "$rodata" "$data" "$bss"
     done
     echo
     for pair in "${COMPARE[@]}"; do
@@ -182,6 +226,12 @@ table="$(mktemp)"
             awk -v a="$a" -v b="$b" -v fa="${FLASH[$a]}" -v fb="${FLASH[$b]}" \
                 'BEGIN { printf "flash ratio %s / %s: %d / %d = %.2f (aim: <= 1.00, %s)\n",
                          a, b, fa, fb, fa / fb, fa <= fb ? "met" : "missed" }'
+        fi
+    done
+    for pair in "${DELTA[@]}"; do
+        read -r a b <<<"$pair"
+        if [ -n "${FLASH[$a]:-}" ] && [ -n "${FLASH[$b]:-}" ]; then
+            echo "$a - $b: flash +$((FLASH[$a] - FLASH[$b])) B, static RAM +$((RAM[$a] - RAM[$b])) B (the same scenario with the feature on and used)"
         fi
     done
     echo
@@ -217,6 +267,47 @@ table="$(mktemp)"
     echo "  plus, during the opening handshake only, one buffer for a whole HTTP head:"
     echo "  >= $head B here (request ${MB[request]} B, response ${MB[response]} B; a peer's request"
     echo "  with more headers needs more, up to the handshake's limit, 8 KiB by default)"
+    echo
+    # Stack need per image: its state on the stack (__stackstate_<image>) plus
+    # the deepest call into the same role on the core (tests/qemu; the
+    # ws_deflate scenario runs in the image built with the feature).
+    declare -A STATE
+    for i in "${IMAGES[@]}"; do
+        v="$("$NM" "$(image_path "$i")" | awk "$AWK_HEX"' $3 == "__stackstate_'"$i"'" { print hex($1) }')"
+        [ -n "$v" ] && STATE[$i]=$v
+    done
+    qemu_rev=
+    if [ -f "$QEMU_OUT" ] && grep -Eq '^[0-9]+ passed, 0 failed$' "$QEMU_OUT"; then
+        qemu_rev="$(cat "$QEMU_COMMIT" 2>/dev/null || echo "unknown commit")"
+        echo "stack need per image = its state on the stack (protocol state + buffers, size_of) + the deepest"
+        echo "call into the same role measured on a Cortex-M4 in QEMU (tests/qemu/run.sh, commit $qemu_rev;"
+        echo "a call = a sockwire call + the test application's handling of its result; excludes the"
+        echo "firmware's own frames, interrupts and TCP stack):"
+    else
+        echo "stack need per image: no passing QEMU run in ${QEMU_OUT#"$ROOT"/} (run bash tests/qemu/run.sh first);"
+        echo "state on the stack only:"
+    fi
+    printf '  %-18s %-24s %7s %13s %11s\n' image "QEMU scenario (role)" state "deepest call" "stack need"
+    for entry in "${STACK_MAP[@]}"; do
+        read -r i scenario role <<<"$entry"
+        st="${STATE[$i]:-}"
+        depth=
+        if [ -n "$qemu_rev" ] && [ "$scenario" != - ]; then
+            depth="$(sed -n "s/^call depth $scenario: client \([0-9]*\) bytes, server \([0-9]*\) bytes\$/\1 \2/p" "$QEMU_OUT" "$QEMU_DEFLATE_OUT" 2>/dev/null || true)"
+            if [ -n "$depth" ]; then
+                read -r dc ds <<<"$depth"
+                depth=$([ "$role" = client ] && echo "$dc" || echo "$ds")
+            fi
+        fi
+        where="$([ "$scenario" = - ] && echo "none" || echo "$scenario ($role)")"
+        need=-
+        [ -n "$st" ] && [ -n "$depth" ] && need="$((st + depth)) B"
+        printf '  %-18s %-24s %7s %13s %11s\n' "$i" "$where" "${st:+$st B}" "${depth:+$depth B}" "$need"
+    done
+    for entry in "${STACK_MAP[@]}"; do
+        read -r i _ <<<"$entry"
+        [ -n "${STACK_NOTE[$i]:-}" ] && echo "  $i: ${STACK_NOTE[$i]}" | fold -s -w 100 | sed '2,$s/^/      /'
+    done
     if [ -n "${DEFMT_RESULT:-}" ]; then
         echo
         echo "$DEFMT_RESULT"

@@ -4,7 +4,9 @@
 # it in QEMU's `mps2-an386` machine with semihosting for output and the exit
 # code. The image runs a WebSocket pair, an Engine.IO + Socket.IO pair and the
 # protocol vectors, and prints `ok NAME` / `FAIL NAME: why` per check, the
-# stack high-water mark per scenario, and `N passed, M failed`.
+# stack high-water mark per scenario, and `N passed, M failed`. A second image,
+# built with sockwire's feature `deflate`, runs the permessage-deflate pair
+# (scenario ws_deflate) the same way.
 #
 #   bash tests/qemu/run.sh
 #
@@ -16,7 +18,9 @@
 #
 # Installs what it needs, idempotently: `qemu-system-arm` (apt; one `apt-get
 # update` if the package is unknown) and the rustup target. The output is also
-# written to target/qemu/output.txt.
+# written to target/qemu/output.txt, the deflate image's (below) to
+# target/qemu/output-deflate.txt, the commit to target/qemu/commit.txt;
+# tests/footprint/run.sh reads the stack figures from there.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -71,24 +75,40 @@ for selftest in "selftest-panic:FAIL panic: " "selftest-fault:FAIL HardFault"; d
     say "$feature: exits $status with: $(grep -F "$want" "$OUT/$feature.txt" | head -1)"
 done
 
-build
-status=0
-run_image "$OUT/output.txt" || status=$?
-cat "$OUT/output.txt"
-if [ "$status" -eq 124 ]; then
-    say "FAIL: timed out after $TIMEOUT s"
-    exit 1
-fi
-if [ "$status" -ne 0 ]; then
-    say "FAIL: the image exited with status $status"
-    exit 1
-fi
-if ! grep -Eq '^[0-9]+ passed, 0 failed$' "$OUT/output.txt"; then
-    say "FAIL: no 'N passed, 0 failed' line"
-    exit 1
-fi
-if grep -q '^FAIL' "$OUT/output.txt"; then
-    say "FAIL: a check failed"
-    exit 1
-fi
-say "ok: $(tail -n 1 "$OUT/output.txt")"
+# The commit the numbers belong to (tests/footprint/run.sh states it with them).
+rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+dirty="$(git -C "$ROOT" status --porcelain -- src Cargo.toml tests/qemu 2>/dev/null | head -c1)"
+echo "$rev${dirty:+ + uncommitted changes}" >"$OUT/commit.txt"
+
+# run_checked <log> <cargo args...>: builds the image, runs it, prints its
+# output; exits on any failure.
+run_checked() {
+    local log="$1"
+    shift
+    build "$@"
+    local status=0
+    run_image "$log" || status=$?
+    cat "$log"
+    if [ "$status" -eq 124 ]; then
+        say "FAIL: timed out after $TIMEOUT s"
+        exit 1
+    fi
+    if [ "$status" -ne 0 ]; then
+        say "FAIL: the image exited with status $status"
+        exit 1
+    fi
+    if ! grep -Eq '^[0-9]+ passed, 0 failed$' "$log"; then
+        say "FAIL: no 'N passed, 0 failed' line"
+        exit 1
+    fi
+    if grep -q '^FAIL' "$log"; then
+        say "FAIL: a check failed"
+        exit 1
+    fi
+    say "ok: $(tail -n 1 "$log")"
+}
+
+# The image without features: every scenario but ws_deflate.
+run_checked "$OUT/output.txt"
+# With sockwire's permessage-deflate: the ws_deflate scenario only.
+run_checked "$OUT/output-deflate.txt" --features deflate

@@ -36,6 +36,22 @@ macro_rules! export_size {
     };
 }
 
+/// Exports the bytes an image keeps on its stack besides call frames (its
+/// protocol state and buffers, a `const` expression) as the value of the
+/// absolute symbol `__stackstate_<IMAGE>`. `run.sh` adds it to the deepest
+/// call measured on the core by the QEMU scenario that runs the same role
+/// (`tests/qemu`) to state the image's stack need. Zero bytes of image.
+#[macro_export]
+macro_rules! export_state {
+    ($image:ident, $bytes:expr) => {
+        ::core::arch::global_asm!(
+            concat!(".globl __stackstate_", stringify!($image)),
+            concat!(".set __stackstate_", stringify!($image), ", {bytes}"),
+            bytes = const $bytes,
+        );
+    };
+}
+
 /// A tiny deterministic generator (xorshift32) standing in for the hardware RNG a
 /// firmware would use for client masking keys. Its seed comes through `black_box`.
 pub struct TinyRng(u32);

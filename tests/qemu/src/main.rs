@@ -10,16 +10,26 @@
 //! exits with 0 only when every check passed (semihosting). A panic or a fault
 //! exits non-zero with a message.
 //!
-//! `run.sh` (this directory) builds it and runs it in QEMU.
+//! Built with the feature `deflate` (sockwire's permessage-deflate), it runs
+//! only the `ws_deflate` scenario instead, so the default image's figures stay
+//! those of a firmware without the feature.
+//!
+//! `run.sh` (this directory) builds it both ways and runs each in QEMU.
 #![no_std]
 #![no_main]
 
 mod report;
 mod rt;
+#[cfg_attr(feature = "deflate", allow(dead_code))]
 mod sio_broadcast;
+#[cfg_attr(feature = "deflate", allow(dead_code))]
 mod sio_pair;
+#[cfg_attr(feature = "deflate", allow(dead_code))]
 mod vectors;
 mod wire;
+#[cfg(feature = "deflate")]
+mod ws_deflate;
+#[cfg_attr(feature = "deflate", allow(dead_code))]
 mod ws_pair;
 
 /// A scenario, measured on its own freshly painted stack.
@@ -31,6 +41,14 @@ struct Scenario {
     state: &'static [(&'static str, usize)],
 }
 
+#[cfg(feature = "deflate")]
+const SCENARIOS: [Scenario; 1] = [Scenario {
+    name: "ws_deflate",
+    run: ws_deflate::run,
+    state: &ws_deflate::STATE,
+}];
+
+#[cfg(not(feature = "deflate"))]
 const SCENARIOS: [Scenario; 4] = [
     Scenario {
         name: "vectors",

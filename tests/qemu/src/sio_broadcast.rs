@@ -120,15 +120,26 @@ fn feed(
     let mut connect = None;
     let mut stuck = 0;
     while at < input.len() && stuck < 2 {
-        let Ok(r) = io.handle_input(now, conn, &mut input[at..]) else {
+        // The input call and the application's look at its event, measured
+        // as one server call (what the event borrows stays inside).
+        let r = measured(Role::Server, || {
+            io.handle_input(now, conn, &mut input[at..]).map(|r| {
+                let sid = match r.message {
+                    Some(Event::Connect { sid, .. }) => Some(sid),
+                    _ => None,
+                };
+                (r.consumed, r.blocked, r.progressed(), sid)
+            })
+        });
+        let Ok((consumed, blocked, progressed, sid)) = r else {
             return None;
         };
-        if let Some(Event::Connect { sid, .. }) = r.message {
-            connect = Some(sid);
+        if sid.is_some() {
+            connect = sid;
         }
-        let progress = r.progressed();
-        at += r.consumed;
-        if r.blocked || !progress {
+        let progress = progressed;
+        at += consumed;
+        if blocked || !progress {
             if !drain(io, wires, 256) {
                 return None;
             }
@@ -158,7 +169,10 @@ pub fn run() {
         head.copy_from_slice(UPGRADE);
         feed(&mut io, &mut wires, now, conn, &mut head);
         let connect = client_text(&mut io, &mut wires, now, conn, b"40");
-        let accepted = connect.and_then(|sid| Some((sid, io.accept(&sid, "/").ok()?)));
+        let accepted = connect.and_then(|sid| {
+            let socket = measured(Role::Server, || io.accept(&sid, "/").ok())?;
+            Some((sid, socket))
+        });
         sockets[usize::from(conn) - 1] = accepted;
     }
     let drained = drain(&mut io, &mut wires, 256);
@@ -186,7 +200,9 @@ pub fn run() {
     let cases: [(&str, &[&[u8]]); 2] = [("two attachments", &two), ("many attachments", &many)];
     for (i, (case, attachments)) in cases.into_iter().enumerate() {
         let framed = attachments.len() <= MAX_FRAMED_ATTACHMENTS;
-        let emitted = io.emit(&reference.1, "news", "1", attachments);
+        let emitted = measured(Role::Server, || {
+            io.emit(&reference.1, "news", "1", attachments)
+        });
         let drained = drain(&mut io, &mut wires, 256);
         check!(
             "sio broadcast: the reference emit goes out",

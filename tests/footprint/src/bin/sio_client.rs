@@ -16,7 +16,7 @@ use sockwire::entropy::Entropy;
 use sockwire::socketio::{self, ClientEvent};
 use sockwire::time::Instant;
 use sockwire::ws::{Assembler, ClientHandshake, ClientRequest};
-use sockwire_footprint::{TinyRng, export_size, halt, input, output, recv};
+use sockwire_footprint::{TinyRng, export_size, export_state, halt, input, output, recv};
 
 /// The firmware's RNG, as sockwire sees it.
 struct Rng(TinyRng);
@@ -34,6 +34,19 @@ type Sio = socketio::Client<[u8; 512], 1, 4>;
 export_size!(engineio__Client_512, Eio);
 export_size!(socketio__Client_512_1ns_4acks, Sio);
 export_size!(socketio__Assembler_0, socketio::Assembler<[u8; 0]>);
+// On the stack besides call frames: both clients, the handshake, both
+// assemblers (256 B each), tx, rx and the target path.
+export_state!(
+    sio_client,
+    size_of::<Eio>()
+        + size_of::<Sio>()
+        + size_of::<ClientHandshake<'static>>()
+        + size_of::<Assembler<[u8; 256]>>()
+        + size_of::<socketio::Assembler<[u8; 256]>>()
+        + 256
+        + 512
+        + 48
+);
 
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {

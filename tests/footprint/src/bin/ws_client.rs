@@ -12,7 +12,7 @@
 use sockwire::entropy::Entropy;
 use sockwire::time::Instant;
 use sockwire::ws::{self, ClientHandshake, ClientRequest, Config, Connection, Event};
-use sockwire_footprint::{TinyRng, export_size, halt, input, output, recv};
+use sockwire_footprint::{TinyRng, export_size, export_state, halt, input, output, recv};
 
 /// The firmware's RNG, as sockwire sees it.
 struct Rng(TinyRng);
@@ -32,6 +32,11 @@ export_size!(ws__Input, ws::Input<'static>);
 export_size!(ws__Error, ws::Error);
 export_size!(ws__Config, Config);
 export_size!(ws__Utf8Validator, ws::Utf8Validator);
+// On the stack besides call frames: connection, handshake, tx and rx.
+export_state!(
+    ws_client,
+    size_of::<Connection<Rng>>() + size_of::<ClientHandshake<'static>>() + 256 + 256
+);
 
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {

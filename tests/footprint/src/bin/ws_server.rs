@@ -11,12 +11,17 @@
 
 use sockwire::time::Instant;
 use sockwire::ws::{self, Accept, Config, Connection, Event, MessageKind, ServerHandshake};
-use sockwire_footprint::{export_size, halt, input, output, recv};
+use sockwire_footprint::{export_size, export_state, halt, input, output, recv};
 
 // size_of of the server-side state, as this target lays it out (zero bytes of image).
 export_size!(ws__Connection_server, Connection);
 export_size!(ws__ServerHandshake, ServerHandshake);
 export_size!(ws__Request, ws::Request<'static>);
+// On the stack besides call frames: connection, handshake, tx and rx.
+export_state!(
+    ws_server,
+    size_of::<Connection>() + size_of::<ServerHandshake>() + 256 + 256
+);
 
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
