@@ -54,6 +54,19 @@ pub struct ClientConfig {
     /// Settings of the WebSocket; its message and frame limits are replaced by
     /// `max_payload`.
     pub ws: ws::Config,
+    /// permessage-deflate (RFC 7692) on the WebSocket (feature `deflate`):
+    /// `Some` means the caller offers it in the opening handshake
+    /// ([`ws::ClientHandshake::offer_deflate`] with
+    /// [`deflate_offer`](Client::deflate_offer)) and hands the server's
+    /// answer to [`Client::enable_deflate`]; messages of at least the
+    /// threshold then go out compressed. Default `None`: this crate is
+    /// embedded-first and a compressor costs about 75 KiB of heap per
+    /// connection, so unlike Node's engine.io-client (which offers it with a
+    /// 1024-byte threshold) nothing is offered unless asked for. Compression
+    /// needs the `alloc` feature; without it [`Client::enable_deflate`] does
+    /// not exist and nothing should be offered.
+    #[cfg(feature = "deflate")]
+    pub per_message_deflate: Option<super::PerMessageDeflate>,
 }
 
 impl ClientConfig {
@@ -65,6 +78,8 @@ impl ClientConfig {
         upgrade: true,
         upgrade_timeout: Duration::from_millis(10_000),
         ws: ws::Config::DEFAULT,
+        #[cfg(feature = "deflate")]
+        per_message_deflate: None,
     };
 }
 

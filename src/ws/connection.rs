@@ -1212,12 +1212,37 @@ impl<E: Entropy> Connection<E> {
         fin: bool,
         out: &mut [u8],
     ) -> Result<usize, Error> {
+        self.begin_frame_rsv(kind, len, fin, 0, out)
+    }
+
+    /// [`begin_frame`](Self::begin_frame) for the single frame of a message
+    /// whose payload is already compressed (permessage-deflate: RSV1 set). The
+    /// caller compressed it with the context agreed for this connection.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn begin_compressed_frame(
+        &mut self,
+        kind: MessageKind,
+        len: u64,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.begin_frame_rsv(kind, len, true, 0b100, out)
+    }
+
+    fn begin_frame_rsv(
+        &mut self,
+        kind: MessageKind,
+        len: u64,
+        fin: bool,
+        rsv: u8,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         self.check_can_send()?;
         let opcode = self.data_opcode(kind)?;
         if len >> 63 != 0 {
             return Err(Error::InvalidArgument);
         }
-        let h = self.outgoing_header(opcode, fin, len, out.len(), 0)?;
+        let mut h = self.outgoing_header(opcode, fin, len, out.len(), 0)?;
+        h.rsv = rsv;
         let n = h.encode(out)?;
         self.tx_msg = if fin { None } else { Some(kind) };
         self.tx_left = len;
