@@ -409,3 +409,78 @@ fn sio_drain(s: &mut Sio, size: usize) -> Vec<u8> {
     }
     all
 }
+
+/// `engineio::Client` offering deflate (`ClientConfig::per_message_deflate`)
+/// against the endpoint: both compress large messages, through 16-byte
+/// output buffers on both sides.
+#[test]
+fn client_offers_and_both_compress() {
+    use sockwire::engineio::{Client, ClientConfig};
+    use sockwire::ws::Assembler;
+    let mut s: Eio = Server::new(deflate_config(), SplitMix64::new(11));
+    let config = ClientConfig {
+        per_message_deflate: Some(PerMessageDeflate::DEFAULT),
+        ..ClientConfig::default()
+    };
+    let mut client = Client::new(T0, config, vec![0u8; 1 << 20], SplitMix64::new(12));
+    let mut entropy = SplitMix64::new(13);
+    let offer = client.deflate_offer().expect("an offer");
+    let hs = ClientHandshake::new(
+        ClientRequest::new("127.0.0.1", "/engine.io/?EIO=4&transport=websocket"),
+        &mut entropy,
+    );
+    let mut hs = hs.offer_deflate(offer);
+    let mut req = vec![0u8; 512];
+    let n = hs.write_request(&mut req).unwrap();
+    let mut req = req[..n].to_vec();
+    s.handle_input(T0, 1, &mut req).unwrap();
+    let wire = drain(&mut s, 512);
+    let res = hs.handle_input(&wire).unwrap().unwrap();
+    let head = String::from_utf8_lossy(&wire[..res.head_len()]).to_string();
+    assert!(head.contains("permessage-deflate"), "{head}");
+    client.enable_deflate(res.deflate().unwrap()).unwrap();
+    assert!(client.is_deflate());
+    let mut rx = wire[res.head_len()..].to_vec();
+    let mut asm = Assembler::new(vec![0u8; 1 << 20]);
+    let mut got: Vec<String> = Vec::new();
+    let mut read = |client: &mut Client<Vec<u8>, SplitMix64>, rx: &mut Vec<u8>| {
+        loop {
+            let r = client.handle_input(T0, rx, &mut asm).unwrap();
+            let consumed = r.consumed;
+            let had = r.message.is_some();
+            if let Some(Data::Text(t)) = r.message {
+                got.push(t.to_string());
+            }
+            rx.drain(..consumed);
+            if consumed == 0 && !had {
+                break;
+            }
+        }
+    };
+    read(&mut client, &mut rx);
+    assert!(client.is_open());
+    let json = big_json();
+    client.send_text(&json).unwrap();
+    client.send_text("hi").unwrap();
+    let mut out = [0u8; TINY];
+    let mut up = Vec::new();
+    loop {
+        let n = client.poll_transmit(&mut out).unwrap();
+        if n == 0 {
+            break;
+        }
+        up.extend_from_slice(&out[..n]);
+    }
+    assert_eq!(up[0], 0xc1, "FIN, RSV1, text");
+    assert!(up.len() < json.len() / 10, "{}", up.len());
+    let msgs = feed(&mut s, 1, &up, 50);
+    assert_eq!(msgs, vec![json.as_bytes().to_vec(), b"hi".to_vec()]);
+    let mut sid = None;
+    s.for_each_session(|id, _, _| sid = Some(*id));
+    let sid = sid.unwrap();
+    s.send_text(&sid, &json).unwrap();
+    let mut down = drain(&mut s, TINY);
+    assert!(down.len() < json.len() / 10);
+    read(&mut client, &mut down);
+    assert_eq!(got, vec![json]);
+}

@@ -149,12 +149,6 @@ impl<B: Buffer> Queue<B> {
         })
     }
 
-    /// Queues one message packet, `4` and `parts` joined (at most 7 parts).
-    pub(crate) fn push_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
-        let (all, n) = text_parts(parts)?;
-        self.push(TAG_TEXT, &all[..n])
-    }
-
     /// Queues a message ([`TAG_TEXT`] with its `4`, or [`TAG_BINARY`], as
     /// `parts` joined) compressed with `ctx`, as [`TAG_Z_TEXT`] or
     /// [`TAG_Z_BINARY`]. [`Error::QueueFull`] when the queue has no room for
