@@ -484,3 +484,29 @@ fn client_offers_and_both_compress() {
     read(&mut client, &mut down);
     assert_eq!(got, vec![json]);
 }
+
+/// Every input chunking gives the same messages, compressed or not, with
+/// context takeover across them.
+#[test]
+fn chunking_invariance_of_compressed_input() {
+    let text = format!("4{}", "{\"k\":\"v\",\"n\":[1,2,3]},".repeat(100));
+    for chunk in [1, 2, 3, 5, 8, 13, 64, 1000] {
+        let mut s: Eio = Server::new(deflate_config(), SplitMix64::new(31));
+        let (mut peer, _, _) = open(&mut s, 1, true);
+        let mut wire = peer.frame(MessageKind::Text, text.as_bytes(), true);
+        wire.extend(peer.frame(MessageKind::Text, b"4plain", false));
+        wire.extend(peer.frame(MessageKind::Text, text.as_bytes(), true));
+        wire.extend(peer.frame(MessageKind::Binary, &[1, 2, 3], true));
+        let got = feed(&mut s, 1, &wire, chunk);
+        assert_eq!(
+            got,
+            vec![
+                text.as_bytes()[1..].to_vec(),
+                b"plain".to_vec(),
+                text.as_bytes()[1..].to_vec(),
+                vec![1, 2, 3],
+            ],
+            "chunk {chunk}"
+        );
+    }
+}

@@ -180,7 +180,10 @@ pub struct Config {
     /// the heap when the offer is accepted, so only storage that has one
     /// ([`storage::Growable`](crate::storage::Growable), feature `alloc`)
     /// negotiates; with [`storage::Fixed`](crate::storage::Fixed) or without
-    /// `alloc` the server always declines.
+    /// `alloc` the server always declines. A compressed message is not in the
+    /// input where it could be borrowed, so such a session assembles every
+    /// message (compressed or not) in its assembler (`max_payload` bytes,
+    /// taken on first use) and hands it out from there.
     #[cfg(feature = "deflate")]
     pub per_message_deflate: Option<PerMessageDeflate>,
 }
