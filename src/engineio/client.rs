@@ -58,13 +58,13 @@ pub struct ClientConfig {
     /// `Some` means the caller offers it in the opening handshake
     /// ([`ws::ClientHandshake::offer_deflate`] with
     /// [`deflate_offer`](Client::deflate_offer)) and hands the server's
-    /// answer to [`Client::enable_deflate`]; messages of at least the
+    /// answer to `Client::enable_deflate`; messages of at least the
     /// threshold then go out compressed. Default `None`: this crate is
     /// embedded-first and a compressor costs about 75 KiB of heap per
     /// connection, so unlike Node's engine.io-client (which offers it with a
     /// 1024-byte threshold) nothing is offered unless asked for. Compression
-    /// needs the `alloc` feature; without it [`Client::enable_deflate`] does
-    /// not exist and nothing should be offered.
+    /// needs the `alloc` feature; without it `Client::enable_deflate` does
+    /// not exist and [`deflate_offer`](Client::deflate_offer) offers nothing.
     #[cfg(feature = "deflate")]
     pub per_message_deflate: Option<super::PerMessageDeflate>,
 }

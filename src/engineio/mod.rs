@@ -178,7 +178,7 @@ pub struct Config {
     /// The windows (up to 32 KiB each way, a hash table and the decoder's
     /// tables: about 75 KiB per session with the default settings) come from
     /// the heap when the offer is accepted, so only storage that has one
-    /// ([`storage::Growable`](crate::storage::Growable), feature `alloc`)
+    /// (`storage::Growable`, feature `alloc`)
     /// negotiates; with [`storage::Fixed`](crate::storage::Fixed) or without
     /// `alloc` the server always declines. A compressed message is not in the
     /// input where it could be borrowed, so such a session assembles every

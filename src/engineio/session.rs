@@ -658,7 +658,11 @@ impl<B: Buffer> Session<B> {
     /// most one message, which borrows `input` (or `assembler`, for a message
     /// that arrived in pieces: give it a buffer of
     /// [`Config::max_payload`](super::Config::max_payload) bytes, or less to
-    /// bound memory further).
+    /// bound memory further). Once permessage-deflate is on
+    /// (`enable_deflate`, features `deflate` and `alloc`) every message comes from
+    /// `assembler`: compressed ones are inflated into it through a small
+    /// stack buffer (bad compressed data fails the WebSocket with 1007, a
+    /// message inflated past the limit with 1009).
     ///
     /// A message that breaks Engine.IO (an invalid packet, a client ping, a
     /// message over the assembler's limit) closes the session (or abandons the
