@@ -510,3 +510,52 @@ fn chunking_invariance_of_compressed_input() {
         );
     }
 }
+
+/// A message that does not shrink goes out uncompressed (so its queue entry
+/// is never larger than the plain one), and the compressor forgets it: the
+/// next compressed message still inflates at the peer.
+#[test]
+fn incompressible_messages_go_uncompressed() {
+    let mut s: Eio = Server::new(deflate_config(), SplitMix64::new(41));
+    let (mut peer, _, sid) = open(&mut s, 1, true);
+    let mut x = 0x9e37_79b9_u32;
+    let noise: Vec<u8> = (0..5000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let json = big_json();
+    s.send_text(&sid, &json).unwrap();
+    s.send_binary(&sid, &noise).unwrap();
+    s.send_text(&sid, &json).unwrap();
+    let wire = drain(&mut s, TINY);
+    // Three frames: compressed text, plain binary, compressed text.
+    let mut kinds = Vec::new();
+    let mut at = 0;
+    while at < wire.len() {
+        kinds.push(wire[at]);
+        let (len, hl) = match wire[at + 1] & 0x7f {
+            126 => (u16::from_be_bytes([wire[at + 2], wire[at + 3]]) as usize, 4),
+            127 => (
+                u64::from_be_bytes(wire[at + 2..at + 10].try_into().unwrap()) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        at += hl + len;
+    }
+    assert_eq!(kinds, [0xc1, 0x82, 0xc1]);
+    peer.read(&wire);
+    let got: Vec<_> = peer.got.drain(..).map(|(_, m)| m).collect();
+    assert_eq!(
+        got,
+        vec![
+            format!("4{json}").into_bytes(),
+            noise,
+            format!("4{json}").into_bytes()
+        ]
+    );
+}

@@ -151,9 +151,13 @@ impl<B: Buffer> Queue<B> {
 
     /// Queues a message ([`TAG_TEXT`] with its `4`, or [`TAG_BINARY`], as
     /// `parts` joined) compressed with `ctx`, as [`TAG_Z_TEXT`] or
-    /// [`TAG_Z_BINARY`]. [`Error::QueueFull`] when the queue has no room for
-    /// the worst case ([`compress_bound`](crate::ws::deflate::compress_bound));
-    /// then `ctx` is untouched and the message may go uncompressed.
+    /// [`TAG_Z_BINARY`]; a message that does not shrink is queued as it is
+    /// (and the compressor forgets it, since the peer's window will not hold
+    /// it), so an entry never takes more than the uncompressed one would and
+    /// callers that checked [`cost`] for several messages still find room.
+    /// [`Error::QueueFull`] when the queue has no room for the worst case
+    /// ([`compress_bound`](crate::ws::deflate::compress_bound)); then `ctx` is
+    /// untouched and the message may go uncompressed.
     #[cfg(all(feature = "deflate", feature = "alloc"))]
     pub(crate) fn push_deflated(
         &mut self,
@@ -166,14 +170,26 @@ impl<B: Buffer> Queue<B> {
         self.make_room(room)?;
         let at = self.tail + ENTRY_HEADER;
         let buf = self.buf.as_mut();
-        let n = ctx
-            .compress_parts(parts, &mut buf[at..at + room])
-            .ok_or(Error::QueueFull)?;
-        buf[self.tail] = if tag == TAG_BINARY {
-            TAG_Z_BINARY
-        } else {
-            TAG_Z_TEXT
+        let (tag, n) = match ctx.compress_parts(parts, &mut buf[at..at + room]) {
+            Some(n) if n < len => (
+                if tag == TAG_BINARY {
+                    TAG_Z_BINARY
+                } else {
+                    TAG_Z_TEXT
+                },
+                n,
+            ),
+            _ => {
+                ctx.forget_sent();
+                let mut w = at;
+                for p in parts {
+                    buf[w..w + p.len()].copy_from_slice(p);
+                    w += p.len();
+                }
+                (tag, len)
+            }
         };
+        buf[self.tail] = tag;
         buf[self.tail + 1..at].copy_from_slice(&(n as u32).to_le_bytes());
         self.tail = at + n;
         Ok(())

@@ -51,6 +51,15 @@ impl<R: AsMut<[u8]>, S: AsMut<[u8]>, H: AsMut<[u16]>> Context<R, S, H> {
         &self.agreed
     }
 
+    /// Forgets what was compressed so far (after a whole message only): the
+    /// next message refers to nothing before it, which a peer that keeps its
+    /// window can always inflate. For a message that did not shrink and goes
+    /// out uncompressed instead (it then is in neither side's window).
+    #[allow(dead_code)]
+    pub(crate) fn forget_sent(&mut self) {
+        self.deflater.reset();
+    }
+
     /// Compresses one message made of `parts` joined (without joining them)
     /// into `out`, which must hold
     /// [`compress_bound`](super::compress_bound) of their total length;
