@@ -12,7 +12,9 @@
 //!   (`ClientConfig::per_message_deflate`) against the reference Node
 //!   `socket.io` server started with `perMessageDeflate: true`
 //!   (`tests/peers/sio_server.mjs --deflate`): the 101 accepts the offer, and
-//!   a ~100 KB event and its echo cross compressed.
+//!   a ~100 KB event and its echo cross compressed; and the same through
+//!   `examples/sio_client.rs`'s runner (Socket.IO over `engineio::Client`),
+//!   polling first, deflate negotiated on the upgrade's WebSocket.
 //!
 //! Needs Node and `bash tests/scripts/setup-peers.sh`; fails, never skips,
 //! when they are missing.
@@ -20,6 +22,10 @@
 #[path = "../examples/sio_server.rs"]
 #[allow(dead_code)]
 mod sio_server;
+
+#[path = "../examples/sio_client.rs"]
+#[allow(dead_code)]
+mod sio_client;
 
 mod common;
 
@@ -288,4 +294,63 @@ fn client_run(port: u16) {
         "sent {written}: not compressed"
     );
     assert!(read < 3 * json.len() / 5, "received {read}: not compressed");
+}
+
+/// `examples/sio_client.rs`'s runner with `--deflate` (Socket.IO on
+/// `engineio::Client`), polling first and then the upgrade, against the
+/// reference server with `perMessageDeflate: true`: the upgrade's WebSocket
+/// negotiates deflate and a ~100 KB event and its echo cross compressed.
+#[test]
+fn our_socketio_client_upgrades_with_deflate() {
+    let mut cmd = peers::node_with_modules("sio_server.mjs", &["engine.io", "socket.io"]);
+    cmd.args(["0", "--deflate"]);
+    let mut server = Peer::spawn("sio_server.mjs --deflate", cmd);
+    let port = server.wait_listening(Duration::from_secs(20));
+    let run = std::panic::catch_unwind(|| {
+        let addr = format!("127.0.0.1:{port}");
+        let mut runner = sio_client::Runner::connect_deflate(
+            &addr,
+            "/socket.io/",
+            &[("/", None)],
+            sio_client::TransportKind::Polling,
+            true,
+        )
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !(runner.is_connected("/")
+            && runner.transport_name() == Some(engineio::Transport::WebSocket))
+        {
+            assert!(std::time::Instant::now() < deadline, "no upgrade");
+            runner.run_for(Duration::from_millis(20));
+        }
+        assert!(runner.is_deflate(), "deflate not negotiated on the upgrade");
+        let json = big_json();
+        let (in0, out0) = runner.transport_bytes().unwrap();
+        runner.emit("/", "message", &json, &[]).unwrap();
+        let back = loop {
+            match runner.next_event(Duration::from_secs(10)) {
+                Some(sio_client::OwnedEvent::Event(m))
+                    if m.name.as_deref() == Some("message-back") =>
+                {
+                    break m.args;
+                }
+                Some(_) => {}
+                None => panic!("no message-back"),
+            }
+        };
+        assert_eq!(back, json);
+        let (in1, out1) = runner.transport_bytes().unwrap();
+        let (read, written) = ((in1 - in0) as usize, (out1 - out0) as usize);
+        println!(
+            "{} bytes each way: {written} sent, {read} received",
+            json.len()
+        );
+        assert!(written < json.len() / 5, "sent {written}: not compressed");
+        assert!(read < json.len() / 5, "received {read}: not compressed");
+    });
+    let log = server.wait(Duration::from_millis(200));
+    println!("---- server stderr ----\n{}", log.stderr);
+    if let Err(e) = run {
+        std::panic::resume_unwind(e);
+    }
 }

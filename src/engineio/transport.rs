@@ -83,10 +83,19 @@ mod deflate {
 
     /// A WebSocket's permessage-deflate context and the threshold under
     /// which messages go out uncompressed.
-    #[derive(Debug)]
     pub(crate) struct Deflate {
         pub(crate) ctx: DeflateCtx,
         pub(crate) threshold: usize,
+    }
+
+    /// The agreement and the threshold, not the windows' bytes.
+    impl core::fmt::Debug for Deflate {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("Deflate")
+                .field("agreed", self.ctx.agreed())
+                .field("threshold", &self.threshold)
+                .finish_non_exhaustive()
+        }
     }
 
     impl Deflate {
