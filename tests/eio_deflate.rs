@@ -559,3 +559,27 @@ fn incompressible_messages_go_uncompressed() {
         ]
     );
 }
+
+/// The windows are taken on first use: nothing when negotiated, the encoder
+/// with the first message of at least the threshold, the decoder with the
+/// first compressed message (seen through the session's `Debug`).
+#[test]
+fn windows_are_allocated_on_first_use() {
+    let mut s: Eio = Server::new(deflate_config(), SplitMix64::new(51));
+    let (mut peer, _, sid) = open(&mut s, 1, true);
+    let state = |s: &Eio| format!("{:?}", s.session(&sid).unwrap().0);
+    assert!(
+        state(&s).contains("inflater: false, deflater: false"),
+        "{}",
+        state(&s)
+    );
+    s.send_text(&sid, "small").unwrap();
+    let small = peer.frame(MessageKind::Text, b"4small", false);
+    feed(&mut s, 1, &small, 100);
+    assert!(state(&s).contains("inflater: false, deflater: false"));
+    s.send_text(&sid, &big_json()).unwrap();
+    assert!(state(&s).contains("inflater: false, deflater: true"));
+    let z = peer.frame(MessageKind::Text, b"4compressed", true);
+    assert_eq!(feed(&mut s, 1, &z, 100), vec![b"compressed".to_vec()]);
+    assert!(state(&s).contains("inflater: true, deflater: true"));
+}

@@ -247,7 +247,7 @@ pub struct Client<B, E> {
     queue: Queue<B>,
     /// permessage-deflate on the WebSocket, once negotiated.
     #[cfg(all(feature = "deflate", feature = "alloc"))]
-    deflate: Option<alloc::boxed::Box<super::transport::Deflate>>,
+    deflate: Option<super::transport::Deflate>,
 }
 
 impl<B: Buffer, E: Entropy> Client<B, E> {
@@ -395,9 +395,9 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
     fn push_message(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
         #[cfg(all(feature = "deflate", feature = "alloc"))]
         if self.transport == Transport::WebSocket
-            && let Some(z) = self.deflate.as_deref_mut()
+            && let Some(z) = self.deflate.as_mut()
             && parts.iter().map(|p| p.len()).sum::<usize>() >= z.threshold
-            && self.queue.push_deflated(tag, parts, &mut z.ctx).is_ok()
+            && self.queue.push_deflated(tag, parts, z).is_ok()
         {
             return Ok(());
         }
@@ -421,7 +421,8 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
     /// handed over last ([`new`](Self::new), or
     /// [`handle_upgrade_open`](Self::handle_upgrade_open)): `params` is its
     /// answer ([`ws::Response::deflate`]). Call it before feeding that
-    /// WebSocket any bytes. The windows come from the heap; queued messages
+    /// WebSocket any bytes. The windows come from the heap when first used
+    /// (about 75 KiB with 32 KiB windows both ways); queued messages
     /// of at least the threshold go out compressed from then on.
     /// [`Error::InvalidState`] without a WebSocket or without
     /// [`ClientConfig::per_message_deflate`] (features `deflate` and `alloc`).
@@ -434,7 +435,7 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
             return Err(Error::InvalidState);
         }
         let agreed = params.agreed(ws::Role::Client, &pmd.config);
-        self.deflate = Some(super::transport::Deflate::new(agreed, pmd.threshold)?);
+        self.deflate = Some(super::transport::Deflate::new(agreed, pmd.threshold));
         Ok(())
     }
 
@@ -557,7 +558,7 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
         self.now = now;
         let probing = self.transport == Transport::Polling;
         #[cfg(all(feature = "deflate", feature = "alloc"))]
-        if let (Some(conn), Some(z)) = (self.ws.as_mut(), self.deflate.as_deref_mut()) {
+        if let (Some(conn), Some(z)) = (self.ws.as_mut(), self.deflate.as_mut()) {
             use super::transport::Outcome;
             let (consumed, outcome) =
                 match super::transport::ws_input_deflate(conn, z, now, input, assembler) {

@@ -177,7 +177,9 @@ pub struct Config {
     ///
     /// The windows (up to 32 KiB each way, a hash table and the decoder's
     /// tables: about 75 KiB per session with the default settings) come from
-    /// the heap when the offer is accepted, so only storage that has one
+    /// the heap, each half when first used (the decoder's when the first
+    /// compressed message arrives, the encoder's when the first message of at
+    /// least the threshold is sent), so only storage that has one
     /// (`storage::Growable`, feature `alloc`)
     /// negotiates; with [`storage::Fixed`](crate::storage::Fixed) or without
     /// `alloc` the server always declines. A compressed message is not in the

@@ -163,7 +163,7 @@ impl<B: Buffer> Queue<B> {
         &mut self,
         tag: u8,
         parts: &[&[u8]],
-        ctx: &mut super::transport::DeflateCtx,
+        ctx: &mut super::transport::Deflate,
     ) -> Result<(), Error> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let room = crate::ws::deflate::compress_bound(len);

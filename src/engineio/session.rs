@@ -157,7 +157,7 @@ pub struct Session<B> {
     queue: Queue<B>,
     /// permessage-deflate on the WebSocket, once negotiated.
     #[cfg(all(feature = "deflate", feature = "alloc"))]
-    deflate: Option<alloc::boxed::Box<super::transport::Deflate>>,
+    deflate: Option<super::transport::Deflate>,
 }
 
 impl<B: Buffer> Session<B> {
@@ -315,9 +315,9 @@ impl<B: Buffer> Session<B> {
     fn push_message(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
         #[cfg(all(feature = "deflate", feature = "alloc"))]
         if self.transport == Transport::WebSocket
-            && let Some(z) = self.deflate.as_deref_mut()
+            && let Some(z) = self.deflate.as_mut()
             && parts.iter().map(|p| p.len()).sum::<usize>() >= z.threshold
-            && self.queue.push_deflated(tag, parts, &mut z.ctx).is_ok()
+            && self.queue.push_deflated(tag, parts, z).is_ok()
         {
             return Ok(());
         }
@@ -330,7 +330,7 @@ impl<B: Buffer> Session<B> {
     /// answered the client's offer with the parameters `agreed` was derived
     /// from ([`Params::agreed`](crate::ws::deflate::Params::agreed) with
     /// [`Role::Server`](crate::ws::Role::Server)). Its windows are taken from
-    /// the heap; messages of at least [`Config::per_message_deflate`]'s
+    /// the heap when first used; messages of at least [`Config::per_message_deflate`]'s
     /// threshold (1024 when unset) then go out compressed.
     /// [`Error::InvalidState`] when there is no WebSocket (features `deflate`
     /// and `alloc`).
@@ -343,7 +343,7 @@ impl<B: Buffer> Session<B> {
             .config
             .per_message_deflate
             .map_or(super::PerMessageDeflate::DEFAULT.threshold, |d| d.threshold);
-        self.deflate = Some(super::transport::Deflate::new(agreed, threshold)?);
+        self.deflate = Some(super::transport::Deflate::new(agreed, threshold));
         Ok(())
     }
 
@@ -680,7 +680,7 @@ impl<B: Buffer> Session<B> {
     ) -> Result<WsInput<'a>, Error> {
         self.now = now;
         #[cfg(all(feature = "deflate", feature = "alloc"))]
-        if let (Some(conn), Some(z)) = (self.ws.as_mut(), self.deflate.as_deref_mut()) {
+        if let (Some(conn), Some(z)) = (self.ws.as_mut(), self.deflate.as_mut()) {
             use super::transport::Outcome;
             let (consumed, outcome) =
                 match super::transport::ws_input_deflate(conn, z, now, input, assembler) {

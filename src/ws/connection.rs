@@ -469,6 +469,22 @@ impl<E: Entropy> Connection<E> {
         self.input(now, input, Some((ctx, out)))
     }
 
+    /// [`handle_input_deflate`](Self::handle_input_deflate) with any
+    /// decoder (the Engine.IO layer's, which makes its windows on first use).
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    pub(crate) fn handle_input_codec<'a>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+        codec: &mut dyn Codec,
+        out: &'a mut [u8],
+    ) -> Result<Input<'a>, Error> {
+        if out.is_empty() {
+            return Err(Error::BufferTooSmall { required: 1 });
+        }
+        self.input(now, input, Some((codec, out)))
+    }
+
     /// True while the decoder of a compressed message holds data (or the
     /// message's end) that the next
     /// `handle_input_deflate` call hands out,

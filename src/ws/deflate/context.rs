@@ -50,61 +50,6 @@ impl<R: AsMut<[u8]>, S: AsMut<[u8]>, H: AsMut<[u16]>> Context<R, S, H> {
     pub fn agreed(&self) -> &Agreed {
         &self.agreed
     }
-
-    /// Forgets what was compressed so far (after a whole message only): the
-    /// next message refers to nothing before it, which a peer that keeps its
-    /// window can always inflate. For a message that did not shrink and goes
-    /// out uncompressed instead (it then is in neither side's window).
-    #[allow(dead_code)]
-    pub(crate) fn forget_sent(&mut self) {
-        self.deflater.reset();
-    }
-
-    /// Compresses one message made of `parts` joined (without joining them)
-    /// into `out`, which must hold
-    /// [`compress_bound`](super::compress_bound) of their total length;
-    /// `None` (and nothing changed) when it does not. Resets the compressor
-    /// afterwards when this side does not take its context over.
-    #[allow(dead_code)]
-    pub(crate) fn compress_parts(&mut self, parts: &[&[u8]], out: &mut [u8]) -> Option<usize> {
-        if let [one] = parts {
-            return Codec::compress(self, one, out);
-        }
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if out.len() < super::compress_bound(len) {
-            return None;
-        }
-        // Fixed Huffman codes never take more than the bound, so every part
-        // goes in whole and the flush fits.
-        let mut w = 0;
-        for p in parts {
-            let mut at = 0;
-            while at < p.len() {
-                let r = self.deflater.compress(&p[at..], &mut out[w..]);
-                if r.consumed == 0 && r.written == 0 {
-                    return None;
-                }
-                at += r.consumed;
-                w += r.written;
-            }
-        }
-        loop {
-            let (n, done) = self.deflater.finish(&mut out[w..]);
-            w += n;
-            if done {
-                break;
-            }
-            if n == 0 {
-                // Cannot happen with the bound's room; keep the stream sane.
-                self.deflater.reset();
-                return None;
-            }
-        }
-        if self.agreed.send_reset {
-            self.deflater.reset();
-        }
-        Some(w)
-    }
 }
 
 /// What the connection needs from a [`Context`], without its type parameters.
