@@ -4,7 +4,10 @@
 //! ways through a tiny `out`, bad compressed data closes with 1007 and an
 //! inflated message over `maxPayload` with 1009, and a Socket.IO broadcast
 //! gives a deflate session a compressed frame and a plain one the shared
-//! frames.
+//! frames. Also: `engineio::Client` offering deflate against the endpoint,
+//! chunking invariance of compressed input, incompressible messages sent
+//! uncompressed (the compressor forgets them), and windows taken on first
+//! use.
 
 use sockwire::engineio::server::{Conn, Entry};
 use sockwire::engineio::{Config, Data, Event, PerMessageDeflate, Server, Sid, Transmit};
