@@ -3,14 +3,16 @@
 //! thread and with no other crate.
 //!
 //! ```text
-//! cargo run --example sio_client -- HOST:PORT [--polling | --polling-only]
+//! cargo run --example sio_client -- HOST:PORT [--polling | --polling-only] [--deflate]
 //! ```
 //!
 //! The demo joins `/`, emits `message` and prints the `message-back` the
 //! reference test server (`tests/peers/sio_server.mjs`, or
 //! `examples/sio_server.rs`) answers with. It connects to any address
 //! given. Set `SIO_CLIENT_TRACE=1` to see every Engine.IO text message
-//! received on stderr.
+//! received on stderr. `--deflate` offers permessage-deflate on every
+//! WebSocket (the direct one and the upgrade's) and compresses messages of
+//! 1024 bytes or more when the server accepts.
 //!
 //! # What it shows
 //!
@@ -221,6 +223,8 @@ struct PendingWs {
     target: String,
     seed: u64,
     deadline: StdInstant,
+    /// The permessage-deflate offer, if the Engine.IO client makes one.
+    offer: Option<ws::deflate::DeflateConfig>,
 }
 
 impl PendingWs {
@@ -232,6 +236,7 @@ impl PendingWs {
         target: &str,
         entropy: &mut StdEntropy,
         wbuf: &mut [u8],
+        offer: Option<ws::deflate::DeflateConfig>,
     ) -> io::Result<(PendingWs, usize)> {
         let mut seed = [0u8; 8];
         entropy.fill_bytes(&mut seed);
@@ -240,6 +245,7 @@ impl PendingWs {
             target: target.to_owned(),
             seed: u64::from_le_bytes(seed),
             deadline: StdInstant::now() + OPEN_TIMEOUT,
+            offer,
         };
         let n = p
             .handshake(host)
@@ -250,16 +256,22 @@ impl PendingWs {
     }
 
     fn handshake<'a>(&'a self, host: &'a str) -> ClientHandshake<'a> {
-        ClientHandshake::new(
+        let hs = ClientHandshake::new(
             ClientRequest::new(host, &self.target),
             &mut SplitMix64::new(self.seed),
-        )
+        );
+        match self.offer {
+            Some(offer) => hs.offer_deflate(offer),
+            None => hs,
+        }
     }
 
     /// Reads (waiting up to `wait`, or not at all) and looks at the
-    /// response: `Ok(Some(head_len))` once the server's valid `101` arrived
-    /// (the bytes after the head are frames), `Ok(None)` while incomplete.
-    fn poll(&mut self, host: &str, wait: Option<StdDuration>) -> io::Result<Option<usize>> {
+    /// response: `Ok(Some((head_len, deflate)))` once the server's valid
+    /// `101` arrived (the bytes after the head are frames; `deflate`: the
+    /// server accepted the permessage-deflate offer with these parameters),
+    /// `Ok(None)` while incomplete.
+    fn poll(&mut self, host: &str, wait: Option<StdDuration>) -> io::Result<Option<Handshaken>> {
         if StdInstant::now() >= self.deadline {
             return Err(io::Error::new(ErrorKind::TimedOut, "handshake timed out"));
         }
@@ -270,13 +282,17 @@ impl PendingWs {
             .handshake(host)
             .handle_input(&self.conn.buf[..self.conn.len])
         {
-            Ok(Some(res)) => Ok(Some(res.head_len())),
+            Ok(Some(res)) => Ok(Some((res.head_len(), res.deflate()))),
             Ok(None) if self.conn.eof => Err(ErrorKind::UnexpectedEof.into()),
             Ok(None) => Ok(None),
             Err(e) => Err(other("handshake response", e)),
         }
     }
 }
+
+/// The length of a `101` head and the permessage-deflate parameters it
+/// accepted.
+type Handshaken = (usize, Option<ws::deflate::Params>);
 
 /// One of the two long-polling connections (the GET's or the POST's): one
 /// request at a time, kept alive between them.
@@ -449,16 +465,21 @@ impl Transport {
             .map_err(|e| other("request target", e))?;
         let mut entropy = StdEntropy::new();
         let mut wbuf = vec![0u8; WRITE_BUF];
-        let (mut p, n) = PendingWs::start(addr, &host, target, &mut entropy, &mut wbuf)?;
-        let head_len = loop {
+        let offer = config.per_message_deflate.map(|d| d.config);
+        let (mut p, n) = PendingWs::start(addr, &host, target, &mut entropy, &mut wbuf, offer)?;
+        let (head_len, deflate) = loop {
             let left = p.deadline.saturating_duration_since(StdInstant::now());
-            if let Some(head_len) = p.poll(&host, Some(left))? {
-                break head_len;
+            if let Some(done) = p.poll(&host, Some(left))? {
+                break done;
             }
         };
         // Frames may have arrived with the head: they stay in the buffer.
         p.conn.consume(head_len);
-        let eio = engineio::Client::new(now, config, vec![0u8; STORAGE], entropy);
+        let mut eio = engineio::Client::new(now, config, vec![0u8; STORAGE], entropy);
+        if let Some(params) = deflate {
+            eio.enable_deflate(params)
+                .map_err(|e| other("permessage-deflate", e))?;
+        }
         let mut t = Self::with(eio, addr, host, wbuf);
         t.bytes_in = (p.conn.len + head_len) as u64;
         t.bytes_out = n as u64;
@@ -642,6 +663,7 @@ impl Transport {
                 target,
                 &mut self.entropy,
                 &mut self.wbuf,
+                self.eio.deflate_offer(),
             ),
             Err(e) => Err(other("upgrade target", e)),
         };
@@ -731,10 +753,14 @@ impl Transport {
         self.bytes_in += (p.conn.len - before) as u64;
         match polled {
             Ok(None) => {}
-            Ok(Some(head_len)) => {
+            Ok(Some((head_len, deflate))) => {
                 let mut p = self.upgrading.take().unwrap();
                 p.conn.consume(head_len);
                 if self.eio.handle_upgrade_open(now).is_ok() {
+                    if let Some(params) = deflate {
+                        // The upgrade's WebSocket was just handed over.
+                        let _ = self.eio.enable_deflate(params);
+                    }
                     self.ws = Some(p.conn);
                 }
                 // Else the session ended meanwhile: the connection is dropped.
@@ -1074,7 +1100,21 @@ impl Runner {
         upgrade: bool,
     ) -> io::Result<Runner> {
         let config = socketio::ClientConfig::DEFAULT;
-        Self::build(addr, path, config, namespaces, kind, upgrade)
+        Self::build(addr, path, config, namespaces, kind, upgrade, false)
+    }
+
+    /// [`connect_with`](Self::connect_with), offering permessage-deflate on
+    /// every WebSocket (`engineio::ClientConfig::per_message_deflate`) and
+    /// using it when the server accepts.
+    pub fn connect_deflate(
+        addr: &str,
+        path: &'static str,
+        namespaces: &[(&str, Option<&str>)],
+        kind: TransportKind,
+        upgrade: bool,
+    ) -> io::Result<Runner> {
+        let config = socketio::ClientConfig::DEFAULT;
+        Self::build(addr, path, config, namespaces, kind, upgrade, true)
     }
 
     /// [`connect`](Self::connect) with Socket.IO client settings.
@@ -1091,6 +1131,7 @@ impl Runner {
             namespaces,
             TransportKind::WebSocket,
             true,
+            false,
         )
     }
 
@@ -1101,12 +1142,14 @@ impl Runner {
         namespaces: &[(&str, Option<&str>)],
         kind: TransportKind,
         upgrade: bool,
+        deflate: bool,
     ) -> io::Result<Runner> {
         let addr = resolve_addr(addr)?;
         let mut runner = Runner {
             addr,
             eio_config: engineio::ClientConfig {
                 upgrade,
+                per_message_deflate: deflate.then_some(engineio::PerMessageDeflate::DEFAULT),
                 ..Transport::config(path)
             },
             kind,
@@ -1220,6 +1263,18 @@ impl Runner {
             .as_ref()
             .filter(|t| t.eio.is_open())
             .map(|t| t.eio.transport())
+    }
+
+    /// True when the current transport's WebSocket negotiated
+    /// permessage-deflate.
+    pub fn is_deflate(&self) -> bool {
+        self.transport.as_ref().is_some_and(|t| t.eio.is_deflate())
+    }
+
+    /// Bytes the current transport read and wrote on its TCP connections
+    /// (heads included).
+    pub fn transport_bytes(&self) -> Option<(u64, u64)> {
+        self.transport.as_ref().map(|t| (t.bytes_in, t.bytes_out))
     }
 
     /// The current transport's first `poll_transmit` error, if any.
@@ -1477,26 +1532,32 @@ fn drain_eio(
 
 fn main() {
     let mut addr = "127.0.0.1:3000".to_owned();
-    let (mut kind, mut upgrade) = (TransportKind::WebSocket, true);
+    let (mut kind, mut upgrade, mut deflate) = (TransportKind::WebSocket, true, false);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--polling" => kind = TransportKind::Polling,
             "--polling-only" => (kind, upgrade) = (TransportKind::Polling, false),
+            "--deflate" => deflate = true,
             _ if arg.starts_with("--") => {
-                eprintln!("usage: sio_client [ADDR] [--polling | --polling-only]");
+                eprintln!("usage: sio_client [ADDR] [--polling | --polling-only] [--deflate]");
                 std::process::exit(2);
             }
             _ => addr = arg,
         }
     }
-    if let Err(e) = demo(&addr, kind, upgrade) {
+    if let Err(e) = demo(&addr, kind, upgrade, deflate) {
         eprintln!("sio_client: {e}");
         std::process::exit(1);
     }
 }
 
-fn demo(addr: &str, kind: TransportKind, upgrade: bool) -> io::Result<()> {
-    let mut runner = Runner::connect_with(addr, "/socket.io/", &[("/", None)], kind, upgrade)?;
+fn demo(addr: &str, kind: TransportKind, upgrade: bool, deflate: bool) -> io::Result<()> {
+    let namespaces = [("/", None)];
+    let mut runner = if deflate {
+        Runner::connect_deflate(addr, "/socket.io/", &namespaces, kind, upgrade)?
+    } else {
+        Runner::connect_with(addr, "/socket.io/", &namespaces, kind, upgrade)?
+    };
     let step = StdDuration::from_secs(10);
     let timed_out = |what: &str| io::Error::new(ErrorKind::TimedOut, format!("no {what}"));
     loop {

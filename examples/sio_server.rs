@@ -3,8 +3,12 @@
 //! Node `socket.io`; see `shared/CONFORMANCE.md`, "Node peers").
 //!
 //! ```text
-//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS]
+//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate]
 //! ```
+//!
+//! `--deflate` accepts permessage-deflate on WebSocket
+//! (`engineio::Config::per_message_deflate`; off by default, as in the Node
+//! server).
 //!
 //! It prints `LISTENING <port>` once it accepts connections, then serves
 //! until killed:
@@ -88,14 +92,15 @@ pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
 }
 
 /// The command line of this server and of `tokio_server`: the address to
-/// bind (any; default `127.0.0.1:3000`) and the Engine.IO settings. Binds it
+/// bind (any; default `127.0.0.1:3000`) and the Engine.IO settings
+/// (`--deflate`: permessage-deflate accepted). Binds it
 /// and prints `LISTENING <port>`.
 pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
     let mut args = std::env::args().skip(1);
     let (mut addr, mut eio) = (String::from("127.0.0.1:3000"), ENGINEIO);
     let fail = |why: String| -> ! {
         eprintln!("{name}: {why}");
-        eprintln!("usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS]");
+        eprintln!("usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate]");
         std::process::exit(2)
     };
     while let Some(a) = args.next() {
@@ -106,6 +111,9 @@ pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
         match a.as_str() {
             "--ping-interval" => eio.ping_interval = ms(),
             "--ping-timeout" => eio.ping_timeout = ms(),
+            "--deflate" => {
+                eio.per_message_deflate = Some(engineio::PerMessageDeflate::DEFAULT);
+            }
             _ if !a.starts_with("--") => addr = a,
             _ => fail(format!("unknown option {a}")),
         }

@@ -2,7 +2,7 @@
 //! application, same settings), driven by tokio instead of the std runner.
 //!
 //! ```text
-//! cargo run --example tokio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS]
+//! cargo run --example tokio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate]
 //! ```
 //!
 //! Prints `LISTENING <port>`, then serves until killed. The benchmarks in

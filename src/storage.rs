@@ -97,6 +97,11 @@ pub trait Buffers {
     /// An assembler buffer of (at most) `len` bytes; 0 asks for the smallest
     /// (a session that may never need one).
     fn assembler_buf(len: usize) -> Self::Buf;
+    /// True when a session may take permessage-deflate windows from the heap
+    /// (feature `deflate`, and `alloc` to have one): `Growable`'s do;
+    /// [`Fixed`] storage has no heap, so its endpoint declines every offer.
+    #[cfg(feature = "deflate")]
+    const DEFLATE_ON_HEAP: bool = false;
 }
 
 /// How an endpoint stores its tables. `K` is the connection handle type, `S`
@@ -522,6 +527,8 @@ mod growable {
         fn assembler_buf(len: usize) -> LazyBuf {
             LazyBuf::new(len)
         }
+        #[cfg(feature = "deflate")]
+        const DEFLATE_ON_HEAP: bool = true;
     }
 
     impl<K: Ord + Copy, SK: Ord + Copy, CV, SV> Storage<K, SK, CV, SV> for Growable {

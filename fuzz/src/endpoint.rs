@@ -7,7 +7,9 @@
 //! arguments (see [`drive`]). The config byte picks the storage (`& 1`:
 //! `Fixed<4, 4, 2048>`, else `Growable`), the connection cap (`>> 1 & 3`:
 //! 1 to 4), the session cap (`>> 3 & 3`: 1 to 4), turns off upgrades
-//! (`& 32`) and sets an `Origin` allow-list (`& 64`). Timers are short so
+//! (`& 32`) and sets an `Origin` allow-list (`& 64`); the seed byte's
+//! `& 128` accepts permessage-deflate (threshold 0 to 120 from `& 3`).
+//! Timers are short so
 //! they fire: pingInterval 300, pingTimeout 200, upgradeTimeout 500, head and
 //! body 400, idle 1000 ms; maxPayload 1000, a 2048-byte send queue. The
 //! clock starts at 1000 ms and moves forward by byte-chosen steps (0, 1, just
@@ -17,8 +19,10 @@
 //! slab indexes once forgotten); feed a connection bytes — requests built
 //! from fields (a polling handshake GET, a poll GET or a POST for a known or
 //! made-up sid, POST bodies of Engine.IO / Socket.IO packets joined by 0x1e
-//! with a right or wrong `Content-Length`, WebSocket handshakes and upgrades,
-//! masked client frames of any opcode with packets or fuzz bytes, CORS
+//! with a right or wrong `Content-Length`, WebSocket handshakes and upgrades
+//! (with or without a permessage-deflate offer), masked client frames of any
+//! opcode with packets or fuzz bytes (RSV1 or not, data payloads as stored
+//! DEFLATE blocks or not), CORS
 //! preflights, `Connection: close`), or raw fuzz bytes — appended to the
 //! connection's unconsumed bytes in fuzz-chosen pieces, each piece followed
 //! by the caller's input loop; close a connection; advance the clock and
@@ -110,8 +114,14 @@ pub enum Ev {
     Other,
 }
 
-fn config(byte: u8, path: &'static str) -> Config {
+fn config(byte: u8, seed: u64, path: &'static str) -> Config {
     let mut c = Config::DEFAULT;
+    if seed & 128 != 0 {
+        c.per_message_deflate = Some(engineio::PerMessageDeflate {
+            threshold: usize::from(seed as u8 & 3) * 40,
+            ..engineio::PerMessageDeflate::DEFAULT
+        });
+    }
     c.path = path;
     c.ping_interval = Duration::from_millis(PING_INTERVAL);
     c.ping_timeout = Duration::from_millis(PING_TIMEOUT);
@@ -507,9 +517,14 @@ fn build(r: &mut R<'_>, path: &str, sids: &[Sid]) -> Vec<u8> {
             );
             out.extend(body);
         }
-        3 | 4 => {
+        kind @ (3 | 4) => {
             let sid = (r.u8() & 1 == 1).then(|| pick_sid(r, sids));
             head(r, &mut out, "GET", path, "?EIO=4&transport=websocket", sid);
+            if kind == 4 {
+                out.extend_from_slice(
+                    b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+                );
+            }
             out.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
         }
         5..=7 => {
@@ -536,8 +551,18 @@ fn build(r: &mut R<'_>, path: &str, sids: &[Sid]) -> Vec<u8> {
                 if b & 16 != 0 && op == 2 {
                     payload = r.short_bytes().to_vec();
                 }
+                if b & 64 != 0 && matches!(op, 0..=2) {
+                    // permessage-deflate: the payload as one stored block.
+                    let l = payload.len() as u16;
+                    let mut z = vec![0];
+                    z.extend_from_slice(&l.to_le_bytes());
+                    z.extend_from_slice(&(!l).to_le_bytes());
+                    z.extend(payload);
+                    payload = z;
+                }
                 let mask = [r.u8(), r.u8(), r.u8(), r.u8()];
-                out.push(if fin { 0x80 } else { 0 } | op);
+                let rsv1 = if b & 32 != 0 { 0x40 } else { 0 };
+                out.push(if fin { 0x80 } else { 0 } | rsv1 | op);
                 let n = payload.len();
                 if n < 126 {
                     out.push(0x80 | n as u8);
@@ -901,7 +926,7 @@ pub fn eio_endpoint(data: &[u8]) {
     let mut r = R::new(data);
     let byte = r.u8();
     let seed = u64::from(r.u8());
-    let cfg = config(byte, "/engine.io/");
+    let cfg = config(byte, seed, "/engine.io/");
     if byte & 1 == 1 {
         let ep: EioServer<Fixed<4, 4, 2048>> = engineio::Server::new(cfg, SplitMix64::new(seed));
         drive(ep, cfg, "/engine.io/", &mut r);
@@ -916,7 +941,7 @@ pub fn sio_endpoint(data: &[u8]) {
     let mut r = R::new(data);
     let byte = r.u8();
     let seed = u64::from(r.u8());
-    let cfg = config(byte, "/socket.io/");
+    let cfg = config(byte, seed, "/socket.io/");
     let mut sio = socketio::Config::DEFAULT;
     sio.connect_timeout = Duration::from_millis(450);
     sio.namespaces = if byte & 128 != 0 {
@@ -984,8 +1009,26 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             6, 0, 8, // ping over WebSocket
         ]
     };
+    // permessage-deflate offered (seed byte 128 + 1: accepted, threshold
+    // 40): a compressed (stored block) frame, a plain one, a ping.
+    let websocket_z = |first: u8| -> Vec<u8> {
+        vec![
+            1, 0, 4, 0, 0, 0, // WebSocket handshake with the offer, no sid
+            1, 0, 5, 0, 0x60, first, 1, 2, 3, 4, 0, // RSV1, stored block
+            1, 0, 5, 0, 0, first, 5, 6, 7, 8, 0, // plain
+            6, 0, 8, // ping
+            1, 0, 5, 0, 0x20, 1, 9, 9, 9, 9, 0, // RSV1 on garbage: 1007
+        ]
+    };
     let mut out = Vec::new();
     for (config, tag) in [(0u8, "growable"), (1u8, "fixed")] {
+        let mut v = vec![config | 6, 129];
+        v.extend(websocket_z(0));
+        out.push(("eio_endpoint", format!("websocket-deflate-{tag}"), v));
+        let mut v = vec![config | 6, 129];
+        v.extend(websocket_z(10));
+        v.extend([9, 0, 0, 0, 0, 0, 9, 0, 7, 0, 0, 0, 1, 0]);
+        out.push(("sio_endpoint", format!("websocket-deflate-{tag}"), v));
         for (name, ops) in [
             ("polling", polling(0)),
             ("websocket", websocket(0)),

@@ -54,6 +54,19 @@ pub struct ClientConfig {
     /// Settings of the WebSocket; its message and frame limits are replaced by
     /// `max_payload`.
     pub ws: ws::Config,
+    /// permessage-deflate (RFC 7692) on the WebSocket (feature `deflate`):
+    /// `Some` means the caller offers it in the opening handshake
+    /// ([`ws::ClientHandshake::offer_deflate`] with
+    /// [`deflate_offer`](Client::deflate_offer)) and hands the server's
+    /// answer to `Client::enable_deflate`; messages of at least the
+    /// threshold then go out compressed. Default `None`: this crate is
+    /// embedded-first and a compressor costs about 75 KiB of heap per
+    /// connection, so unlike Node's engine.io-client (which offers it with a
+    /// 1024-byte threshold) nothing is offered unless asked for. Compression
+    /// needs the `alloc` feature; without it `Client::enable_deflate` does
+    /// not exist and [`deflate_offer`](Client::deflate_offer) offers nothing.
+    #[cfg(feature = "deflate")]
+    pub per_message_deflate: Option<super::PerMessageDeflate>,
 }
 
 impl ClientConfig {
@@ -65,6 +78,8 @@ impl ClientConfig {
         upgrade: true,
         upgrade_timeout: Duration::from_millis(10_000),
         ws: ws::Config::DEFAULT,
+        #[cfg(feature = "deflate")]
+        per_message_deflate: None,
     };
 }
 
@@ -230,6 +245,9 @@ pub struct Client<B, E> {
     probe_ping_due: bool,
     events: heapless::Deque<ClientEvent, 4>,
     queue: Queue<B>,
+    /// permessage-deflate on the WebSocket, once negotiated.
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    deflate: Option<super::transport::Deflate>,
 }
 
 impl<B: Buffer, E: Entropy> Client<B, E> {
@@ -276,6 +294,8 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
             probe_ping_due: false,
             events: heapless::Deque::new(),
             queue: Queue::new(storage),
+            #[cfg(all(feature = "deflate", feature = "alloc"))]
+            deflate: None,
         }
     }
 
@@ -359,13 +379,72 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
         {
             return Err(Error::SeparatorInText);
         }
-        self.queue.push_text_parts(parts)
+        let (all, n) = queue::text_parts(parts)?;
+        self.push_message(queue::TAG_TEXT, &all[..n])
     }
 
     /// Queues a binary message (a binary frame, or base64 on polling).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_sendable()?;
-        self.queue.push(TAG_BINARY, &[data])
+        self.push_message(TAG_BINARY, &[data])
+    }
+
+    /// Queues a message, compressed when the WebSocket negotiated
+    /// permessage-deflate and it is at least the threshold long (and the
+    /// queue has room for the worst case; else as it is).
+    fn push_message(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        if self.transport == Transport::WebSocket
+            && let Some(z) = self.deflate.as_mut()
+            && parts.iter().map(|p| p.len()).sum::<usize>() >= z.threshold
+            && self.queue.push_deflated(tag, parts, z).is_ok()
+        {
+            return Ok(());
+        }
+        self.queue.push(tag, parts)
+    }
+
+    /// What to offer in the WebSocket's opening handshake
+    /// ([`ws::ClientHandshake::offer_deflate`]), from
+    /// [`ClientConfig::per_message_deflate`]; `None`: offer nothing. Always
+    /// `None` without the `alloc` feature, which the windows need.
+    #[cfg(feature = "deflate")]
+    pub fn deflate_offer(&self) -> Option<ws::deflate::DeflateConfig> {
+        if cfg!(feature = "alloc") {
+            self.config.per_message_deflate.map(|d| d.config)
+        } else {
+            None
+        }
+    }
+
+    /// The server accepted the permessage-deflate offer of the WebSocket
+    /// handed over last ([`new`](Self::new), or
+    /// [`handle_upgrade_open`](Self::handle_upgrade_open)): `params` is its
+    /// answer ([`ws::Response::deflate`]). Call it before feeding that
+    /// WebSocket any bytes. The windows come from the heap when first used
+    /// (about 75 KiB with 32 KiB windows both ways); queued messages
+    /// of at least the threshold go out compressed from then on.
+    /// [`Error::InvalidState`] without a WebSocket or without
+    /// [`ClientConfig::per_message_deflate`] (features `deflate` and `alloc`).
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    pub fn enable_deflate(&mut self, params: ws::deflate::Params) -> Result<(), Error> {
+        let Some(pmd) = self.config.per_message_deflate else {
+            return Err(Error::InvalidState);
+        };
+        if self.ws.is_none() {
+            return Err(Error::InvalidState);
+        }
+        let agreed = params.agreed(ws::Role::Client, &pmd.config);
+        self.deflate = Some(super::transport::Deflate::new(agreed, pmd.threshold));
+        Ok(())
+    }
+
+    /// True when the WebSocket negotiated permessage-deflate.
+    pub fn is_deflate(&self) -> bool {
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        return self.deflate.is_some();
+        #[cfg(not(all(feature = "deflate", feature = "alloc")))]
+        false
     }
 
     /// Bytes free in the send queue.
@@ -478,6 +557,33 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
     ) -> Result<WsInput<'a>, Error> {
         self.now = now;
         let probing = self.transport == Transport::Polling;
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        if let (Some(conn), Some(z)) = (self.ws.as_mut(), self.deflate.as_mut()) {
+            use super::transport::Outcome;
+            let (consumed, outcome) =
+                match super::transport::ws_input_deflate(conn, z, now, input, assembler) {
+                    Ok(r) => r,
+                    Err(e) if probing => {
+                        self.abandon_probe();
+                        return Err(Error::from(e));
+                    }
+                    Err(e) => return Err(self.fail(Error::from(e))),
+                };
+            let message = match outcome {
+                Outcome::Nothing => None,
+                Outcome::Close => {
+                    self.on_ws_close(probing);
+                    None
+                }
+                _ if matches!(self.phase, Phase::Closed | Phase::Closing) => None,
+                Outcome::Invalid(e) => {
+                    self.on_ws_invalid(probing, e);
+                    None
+                }
+                Outcome::Packet(p) => self.on_ws_packet(now, probing, p),
+            };
+            return Ok(WsInput { consumed, message });
+        }
         let Some(conn) = self.ws.as_mut() else {
             return Err(Error::InvalidState);
         };
@@ -493,11 +599,7 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
         let event = match r.event {
             None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
             Some(ws::Event::Close { .. }) => {
-                if probing {
-                    self.abandon_probe();
-                } else {
-                    self.end(ClientCloseReason::TransportClose, None);
-                }
+                self.on_ws_close(probing);
                 return done(None);
             }
             Some(ev) => ev,
@@ -511,11 +613,35 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
             Ok(Some(p)) => p,
             Ok(None) => return done(None),
             Err(e) => {
-                let opening = matches!(self.phase, Phase::Opening { .. });
-                self.ws_fail(probing, if opening { Error::NotEngineIo } else { e });
+                self.on_ws_invalid(probing, e);
                 return done(None);
             }
         };
+        done(self.on_ws_packet(now, probing, packet))
+    }
+
+    /// The WebSocket's Close frame arrived.
+    fn on_ws_close(&mut self, probing: bool) {
+        if probing {
+            self.abandon_probe();
+        } else {
+            self.end(ClientCloseReason::TransportClose, None);
+        }
+    }
+
+    /// A message that is not an Engine.IO packet.
+    fn on_ws_invalid(&mut self, probing: bool, e: Error) {
+        let opening = matches!(self.phase, Phase::Opening { .. });
+        self.ws_fail(probing, if opening { Error::NotEngineIo } else { e });
+    }
+
+    /// A whole packet from the WebSocket: the probe's, or the transport's.
+    fn on_ws_packet<'a>(
+        &mut self,
+        now: Instant,
+        probing: bool,
+        packet: Packet<'a>,
+    ) -> Option<Data<'a>> {
         if probing {
             match (self.probe, packet) {
                 (Probe::Sent { .. }, Packet::Pong("probe")) => {
@@ -523,9 +649,9 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                 }
                 _ => self.abandon_probe(),
             }
-            return done(None);
+            return None;
         }
-        done(self.on_packet(now, packet).unwrap_or(None))
+        self.on_packet(now, packet).unwrap_or(None)
     }
 
     /// An invalid message on the WebSocket: fails the session, or the probe.
@@ -815,6 +941,10 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
             return Err(Error::InvalidState);
         };
         self.ws = Some(ws::Connection::client(self.ws_config(), entropy));
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        {
+            self.deflate = None;
+        }
         self.probe = Probe::Sent {
             deadline: now + self.config.upgrade_timeout,
         };

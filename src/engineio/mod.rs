@@ -168,6 +168,59 @@ pub struct Config {
     /// whole polling body fit; memory a session never writes is never
     /// touched.
     pub send_queue_len: usize,
+    /// permessage-deflate (RFC 7692) on the WebSocket transport (feature
+    /// `deflate`): `Some` accepts a client's offer with these settings, and
+    /// the session then inflates what arrives compressed and compresses the
+    /// messages it sends of at least [`PerMessageDeflate::threshold`] bytes.
+    /// Default `None`: offers are declined, as the reference server's
+    /// `perMessageDeflate: false`.
+    ///
+    /// The windows (up to 32 KiB each way, a hash table and the decoder's
+    /// tables: about 75 KiB per session with the default settings) come from
+    /// the heap, each half when first used (the decoder's when the first
+    /// compressed message arrives, the encoder's when the first message of at
+    /// least the threshold is sent), so only storage that has one
+    /// (`storage::Growable`, feature `alloc`)
+    /// negotiates; with [`storage::Fixed`](crate::storage::Fixed) or without
+    /// `alloc` the server always declines. A compressed message is not in the
+    /// input where it could be borrowed, so such a session assembles every
+    /// message (compressed or not) in its assembler (`max_payload` bytes,
+    /// taken on first use) and hands it out from there.
+    #[cfg(feature = "deflate")]
+    pub per_message_deflate: Option<PerMessageDeflate>,
+}
+
+/// How an Engine.IO endpoint uses permessage-deflate when it is negotiated
+/// (feature `deflate`): [`Config::per_message_deflate`],
+/// [`ClientConfig::per_message_deflate`].
+#[cfg(feature = "deflate")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PerMessageDeflate {
+    /// Windows and context takeover, offered or accepted through
+    /// [`ws::deflate`]'s negotiation.
+    pub config: ws::deflate::DeflateConfig,
+    /// Messages shorter than this many bytes go out uncompressed (always
+    /// allowed once negotiated). Default 1024, the reference's threshold.
+    /// Control packets (ping, pong, close, noop) are never compressed.
+    pub threshold: usize,
+}
+
+#[cfg(feature = "deflate")]
+impl PerMessageDeflate {
+    /// 32 KiB windows both ways with context takeover, threshold 1024: what
+    /// Node's engine.io and engine.io-client use when it is on.
+    pub const DEFAULT: PerMessageDeflate = PerMessageDeflate {
+        config: ws::deflate::DeflateConfig::DEFAULT,
+        threshold: 1024,
+    };
+}
+
+#[cfg(feature = "deflate")]
+impl Default for PerMessageDeflate {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 impl Config {
@@ -191,6 +244,8 @@ impl Config {
         max_sessions: 100_000,
         pages: &[],
         send_queue_len: 2 * 1_000_000 + 4096,
+        #[cfg(feature = "deflate")]
+        per_message_deflate: None,
     };
 
     fn offers(&self, t: Transport) -> bool {

@@ -14,6 +14,13 @@ pub(crate) const TAG_BINARY: u8 = 1;
 /// session on the WebSocket transport queues them (a broadcast frames its
 /// packets once for every such target); they never go out on polling.
 pub(crate) const TAG_FRAMED: u8 = 2;
+/// A text message compressed with the WebSocket's permessage-deflate
+/// context (the `4` type digit included): sent as one frame with RSV1.
+#[cfg(feature = "deflate")]
+pub(crate) const TAG_Z_TEXT: u8 = 3;
+/// A binary message compressed like [`TAG_Z_TEXT`].
+#[cfg(feature = "deflate")]
+pub(crate) const TAG_Z_BINARY: u8 = 4;
 pub(crate) const ENTRY_HEADER: usize = 5;
 
 /// The storage a message of `len` bytes takes: the entry header, plus the `4`
@@ -33,8 +40,8 @@ pub(crate) struct Queue<B> {
 }
 
 impl<B: Buffer> Queue<B> {
-    pub(crate) fn push(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
+    /// Makes room for an entry of `len` bytes at the tail.
+    fn make_room(&mut self, len: usize) -> Result<(), Error> {
         let need = ENTRY_HEADER + len;
         let used = self.tail - self.head;
         if u32::try_from(len).is_err()
@@ -44,12 +51,18 @@ impl<B: Buffer> Queue<B> {
             return Err(Error::QueueFull);
         }
         let cap = self.buf.as_ref().len();
-        let buf = self.buf.as_mut();
         if self.tail + need > cap {
-            buf.copy_within(self.head..self.tail, 0);
+            self.buf.as_mut().copy_within(self.head..self.tail, 0);
             self.tail -= self.head;
             self.head = 0;
         }
+        Ok(())
+    }
+
+    pub(crate) fn push(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        self.make_room(len)?;
+        let buf = self.buf.as_mut();
         buf[self.tail] = tag;
         buf[self.tail + 1..self.tail + ENTRY_HEADER].copy_from_slice(&(len as u32).to_le_bytes());
         let mut at = self.tail + ENTRY_HEADER;
@@ -95,10 +108,11 @@ impl<B: Buffer> Queue<B> {
 pub(crate) fn entry_packet(tag: u8, bytes: &[u8]) -> Packet<'_> {
     match tag {
         TAG_BINARY => return Packet::Message(Data::Binary(bytes)),
-        // Queued only on the WebSocket transport, which a session never
-        // leaves: not a packet polling can carry.
-        TAG_FRAMED => return Packet::Noop,
-        _ => {}
+        TAG_TEXT => {}
+        // Framed and compressed entries are queued only on the WebSocket
+        // transport, which a session never leaves: not packets polling can
+        // carry.
+        _ => return Packet::Noop,
     }
     // Text entries are built from `&str` and an ASCII type digit.
     Packet::decode_text(core::str::from_utf8(bytes).unwrap_or("6")).unwrap_or(Packet::Noop)
@@ -135,17 +149,50 @@ impl<B: Buffer> Queue<B> {
         })
     }
 
-    /// Queues one message packet, `4` and `parts` joined (at most 7 parts).
-    pub(crate) fn push_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
-        let mut all: [&[u8]; 8] = [&[]; 8];
-        if parts.len() + 1 > all.len() {
-            return Err(Error::InvalidState);
-        }
-        all[0] = b"4";
-        for (slot, p) in all[1..].iter_mut().zip(parts) {
-            *slot = p.as_bytes();
-        }
-        self.push(TAG_TEXT, &all[..parts.len() + 1])
+    /// Queues a message ([`TAG_TEXT`] with its `4`, or [`TAG_BINARY`], as
+    /// `parts` joined) compressed with `ctx`, as [`TAG_Z_TEXT`] or
+    /// [`TAG_Z_BINARY`]; a message that does not shrink is queued as it is
+    /// (and the compressor forgets it, since the peer's window will not hold
+    /// it), so an entry never takes more than the uncompressed one would and
+    /// callers that checked [`cost`] for several messages still find room.
+    /// [`Error::QueueFull`] when the queue has no room for the worst case
+    /// ([`compress_bound`](crate::ws::deflate::compress_bound)); then `ctx` is
+    /// untouched and the message may go uncompressed.
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    pub(crate) fn push_deflated(
+        &mut self,
+        tag: u8,
+        parts: &[&[u8]],
+        ctx: &mut super::transport::Deflate,
+    ) -> Result<(), Error> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let room = crate::ws::deflate::compress_bound(len);
+        self.make_room(room)?;
+        let at = self.tail + ENTRY_HEADER;
+        let buf = self.buf.as_mut();
+        let (tag, n) = match ctx.compress_parts(parts, &mut buf[at..at + room]) {
+            Some(n) if n < len => (
+                if tag == TAG_BINARY {
+                    TAG_Z_BINARY
+                } else {
+                    TAG_Z_TEXT
+                },
+                n,
+            ),
+            _ => {
+                ctx.forget_sent();
+                let mut w = at;
+                for p in parts {
+                    buf[w..w + p.len()].copy_from_slice(p);
+                    w += p.len();
+                }
+                (tag, len)
+            }
+        };
+        buf[self.tail] = tag;
+        buf[self.tail + 1..at].copy_from_slice(&(n as u32).to_le_bytes());
+        self.tail = at + n;
+        Ok(())
     }
 
     /// Writes the front entry, or its next piece, as one WebSocket frame into
@@ -171,12 +218,31 @@ impl<B: Buffer> Queue<B> {
             conn.begin_preframed(bytes.len() as u64)?;
             *started = true;
         } else if !*started {
-            let kind = if tag == TAG_BINARY {
+            #[cfg(feature = "deflate")]
+            let (binary, compressed) = (
+                tag == TAG_BINARY || tag == TAG_Z_BINARY,
+                tag == TAG_Z_TEXT || tag == TAG_Z_BINARY,
+            );
+            #[cfg(not(feature = "deflate"))]
+            let binary = tag == TAG_BINARY;
+            let kind = if binary {
                 MessageKind::Binary
             } else {
                 MessageKind::Text
             };
-            n = conn.begin_frame(kind, bytes.len() as u64, true, out)?;
+            let len = bytes.len() as u64;
+            #[cfg(feature = "deflate")]
+            {
+                n = if compressed {
+                    conn.begin_compressed_frame(kind, len, out)?
+                } else {
+                    conn.begin_frame(kind, len, true, out)?
+                };
+            }
+            #[cfg(not(feature = "deflate"))]
+            {
+                n = conn.begin_frame(kind, len, true, out)?;
+            }
             *started = true;
         }
         // An empty message is its header alone.
@@ -196,4 +262,18 @@ impl<B: Buffer> Queue<B> {
     pub(crate) fn free(&self) -> usize {
         self.buf.max_len() - (self.tail - self.head)
     }
+}
+
+/// The parts of a message packet: `4` and `parts` (at most 7), and how many
+/// slots are used.
+pub(crate) fn text_parts<'p>(parts: &[&'p str]) -> Result<([&'p [u8]; 8], usize), Error> {
+    let mut all: [&[u8]; 8] = [&[]; 8];
+    if parts.len() + 1 > all.len() {
+        return Err(Error::InvalidState);
+    }
+    all[0] = b"4";
+    for (slot, p) in all[1..].iter_mut().zip(parts) {
+        *slot = p.as_bytes();
+    }
+    Ok((all, parts.len() + 1))
 }

@@ -212,7 +212,7 @@ enum Pending {
     /// The 101 of a WebSocket; with `close`, followed by a close frame (a
     /// second WebSocket for a session that has one, as the reference does).
     Accept {
-        response: heapless::Vec<u8, 192>,
+        response: Response101,
         close: bool,
     },
     /// [`Config::pages`]`[index]`; `sent` body bytes written (`None`: not
@@ -660,7 +660,7 @@ where
         match route {
             Route::Handshake(transport) => {
                 let accept = if transport == Transport::WebSocket {
-                    match ws_accept(head, &config) {
+                    match ws_accept(head, &config, deflate_on_heap::<S>()) {
                         Ok(a) => Some(a),
                         Err(e) => return self.core.respond(conn, Pending::RefuseWs(e), false),
                     }
@@ -719,7 +719,7 @@ where
                 self.core.set_conn_deadline(conn, Some(t));
             }
             Route::Upgrade(sid) => {
-                let accept = match ws_accept(head, &config) {
+                let (accept, _agreed) = match ws_accept(head, &config, deflate_on_heap::<S>()) {
                     Ok(a) => a,
                     Err(e) => return self.core.respond(conn, Pending::RefuseWs(e), false),
                 };
@@ -728,6 +728,11 @@ where
                 };
                 match entry.session.handle_upgrade(now) {
                     Ok(()) => {
+                        #[cfg(all(feature = "deflate", feature = "alloc"))]
+                        if let Some(agreed) = _agreed {
+                            // The WebSocket was just made: this cannot fail.
+                            let _ = entry.session.enable_deflate(agreed);
+                        }
                         if let Some(old) = entry.ws.replace(conn) {
                             // A failed probe's connection: done with it.
                             self.core.close_conn(old);
@@ -776,7 +781,7 @@ where
         }
     }
 
-    fn open(&mut self, conn: H, transport: Transport, accept: Option<heapless::Vec<u8, 192>>) {
+    fn open(&mut self, conn: H, transport: Transport, accept: Option<(Response101, Agreed)>) {
         let now = self.core.now;
         let config = self.core.config;
         let cap = config.max_sessions.min(S::MAX_SESSIONS);
@@ -787,7 +792,8 @@ where
                 .respond(conn, Pending::Refuse(Error::Unavailable), !close);
         }
         let queue = S::queue_buf(config.send_queue_len);
-        let session = match Session::open(now, transport, config, queue, &mut self.entropy) {
+        #[cfg_attr(not(all(feature = "deflate", feature = "alloc")), allow(unused_mut))]
+        let mut session = match Session::open(now, transport, config, queue, &mut self.entropy) {
             Ok(s) => s,
             Err(_) => {
                 return self
@@ -802,6 +808,11 @@ where
             return self
                 .core
                 .respond(conn, Pending::Refuse(Error::Unavailable), false);
+        }
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        if let Some((_, Some(agreed))) = accept {
+            // The WebSocket was just made: this cannot fail.
+            let _ = session.enable_deflate(agreed);
         }
         let websocket = transport == Transport::WebSocket;
         let entry = Entry {
@@ -823,7 +834,7 @@ where
                 .core
                 .respond(conn, Pending::Refuse(Error::Unavailable), false);
         }
-        if let Some(response) = accept {
+        if let Some((response, _)) = accept {
             self.core.respond(
                 conn,
                 Pending::Accept {
@@ -1540,13 +1551,53 @@ fn post_refusal(e: Error) -> Error {
     }
 }
 
-/// Validates a WebSocket upgrade request and writes its 101.
-fn ws_accept(head: &[u8], config: &Config) -> Result<heapless::Vec<u8, 192>, ws::Error> {
+/// Room for a 101 response: with permessage-deflate it may answer the
+/// extension (up to 110 bytes more).
+#[cfg(feature = "deflate")]
+const RESPONSE_101: usize = 320;
+#[cfg(not(feature = "deflate"))]
+const RESPONSE_101: usize = 192;
+type Response101 = heapless::Vec<u8, RESPONSE_101>;
+
+/// What a WebSocket accepted with permessage-deflate agreed to.
+#[cfg(feature = "deflate")]
+type Agreed = Option<ws::deflate::Agreed>;
+#[cfg(not(feature = "deflate"))]
+type Agreed = ();
+
+/// Whether sessions in `S` may take permessage-deflate windows from the heap.
+#[cfg_attr(not(feature = "deflate"), allow(clippy::extra_unused_type_parameters))]
+fn deflate_on_heap<S: Buffers>() -> bool {
+    #[cfg(feature = "deflate")]
+    return S::DEFLATE_ON_HEAP;
+    #[cfg(not(feature = "deflate"))]
+    false
+}
+
+/// Validates a WebSocket upgrade request and writes its 101. With feature
+/// `deflate`, [`Config::per_message_deflate`] set and storage that may use
+/// the heap (`heap`), a client's acceptable offer is answered, and the agreed
+/// behaviour returned for the session.
+#[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+fn ws_accept(head: &[u8], config: &Config, heap: bool) -> Result<(Response101, Agreed), ws::Error> {
     let mut handshake = ws::ServerHandshake::with_limits(config.http);
     let req = handshake.handle_input(head)?.ok_or(ws::Error::NotUpgrade)?;
-    let mut out = [0u8; 192];
-    let n = req.accept(&ws::Accept::default(), &mut out)?;
-    heapless::Vec::from_slice(&out[..n]).map_err(|_| ws::Error::BufferTooSmall { required: n })
+    let mut out = [0u8; RESPONSE_101];
+    #[cfg(feature = "deflate")]
+    let (n, agreed) = {
+        let pmd = config.per_message_deflate.filter(|_| heap);
+        let params = pmd.and_then(|p| req.deflate_offer(&p.config));
+        let n = req.accept_deflate(&ws::Accept::default(), params.as_ref(), &mut out)?;
+        let agreed = params
+            .zip(pmd)
+            .map(|(params, p)| params.agreed(ws::Role::Server, &p.config));
+        (n, agreed)
+    };
+    #[cfg(not(feature = "deflate"))]
+    let (n, agreed) = (req.accept(&ws::Accept::default(), &mut out)?, ());
+    let response = heapless::Vec::from_slice(&out[..n])
+        .map_err(|_| ws::Error::BufferTooSmall { required: n })?;
+    Ok((response, agreed))
 }
 
 const CONNECTION_CLOSE: &[u8] = b"Connection: close\r\n";

@@ -155,6 +155,9 @@ pub struct Session<B> {
     /// header is out; `payload_remaining` says how much of it is left).
     ws_frame_started: bool,
     queue: Queue<B>,
+    /// permessage-deflate on the WebSocket, once negotiated.
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    deflate: Option<super::transport::Deflate>,
 }
 
 impl<B: Buffer> Session<B> {
@@ -191,6 +194,8 @@ impl<B: Buffer> Session<B> {
             ws_close: false,
             ws_frame_started: false,
             queue: Queue::new(storage),
+            #[cfg(all(feature = "deflate", feature = "alloc"))]
+            deflate: None,
         };
         if transport == Transport::WebSocket {
             s.ws = Some(s.new_ws());
@@ -281,13 +286,13 @@ impl<B: Buffer> Session<B> {
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.check_open()?;
         self.check_text(text)?;
-        self.queue.push(TAG_TEXT, &[b"4", text.as_bytes()])
+        self.push_message(TAG_TEXT, &[b"4", text.as_bytes()])
     }
 
     /// Queues a binary message (base64 on polling, a binary frame on WebSocket).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_open()?;
-        self.queue.push(TAG_BINARY, &[data])
+        self.push_message(TAG_BINARY, &[data])
     }
 
     /// Queues one text message made of `parts` joined, without joining them
@@ -299,7 +304,64 @@ impl<B: Buffer> Session<B> {
         for p in parts {
             self.check_text(p)?;
         }
-        self.queue.push_text_parts(parts)
+        let (all, n) = queue::text_parts(parts)?;
+        self.push_message(TAG_TEXT, &all[..n])
+    }
+
+    /// Queues a message, compressed when the WebSocket negotiated
+    /// permessage-deflate and it is at least the threshold long (and the
+    /// queue has room for the worst case; else as it is, which RFC 7692
+    /// always allows).
+    fn push_message(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        if self.transport == Transport::WebSocket
+            && let Some(z) = self.deflate.as_mut()
+            && parts.iter().map(|p| p.len()).sum::<usize>() >= z.threshold
+            && self.queue.push_deflated(tag, parts, z).is_ok()
+        {
+            return Ok(());
+        }
+        self.queue.push(tag, parts)
+    }
+
+    /// Turns permessage-deflate on for the session's WebSocket (the one just
+    /// opened by [`open`](Self::open) on [`Transport::WebSocket`], or the
+    /// upgrade's after [`handle_upgrade`](Self::handle_upgrade)), whose 101
+    /// answered the client's offer with the parameters `agreed` was derived
+    /// from ([`Params::agreed`](crate::ws::deflate::Params::agreed) with
+    /// [`Role::Server`](crate::ws::Role::Server)). Its windows are taken from
+    /// the heap when first used; messages of at least [`Config::per_message_deflate`]'s
+    /// threshold (1024 when unset) then go out compressed.
+    /// [`Error::InvalidState`] when there is no WebSocket (features `deflate`
+    /// and `alloc`).
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    pub fn enable_deflate(&mut self, agreed: crate::ws::deflate::Agreed) -> Result<(), Error> {
+        if self.ws.is_none() {
+            return Err(Error::InvalidState);
+        }
+        let threshold = self
+            .config
+            .per_message_deflate
+            .map_or(super::PerMessageDeflate::DEFAULT.threshold, |d| d.threshold);
+        self.deflate = Some(super::transport::Deflate::new(agreed, threshold));
+        Ok(())
+    }
+
+    /// True when the session's WebSocket negotiated permessage-deflate.
+    pub fn is_deflate(&self) -> bool {
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        return self.deflate.is_some();
+        #[cfg(not(all(feature = "deflate", feature = "alloc")))]
+        false
+    }
+
+    /// True when [`send_framed`](Self::send_framed) takes whole frames: the
+    /// session is on the WebSocket transport, open, and its WebSocket did not
+    /// negotiate permessage-deflate (such a session compresses each message
+    /// itself; uncompressed frames would be legal, but large broadcasts are
+    /// what compression is for).
+    pub(crate) fn takes_framed(&self) -> bool {
+        self.phase == Phase::Open && self.transport == Transport::WebSocket && !self.is_deflate()
     }
 
     /// Queues bytes that are already whole WebSocket frames, `parts` joined:
@@ -307,11 +369,12 @@ impl<B: Buffer> Session<B> {
     /// `4...`, a binary frame per attachment), as a broadcast builds them once
     /// for all its targets. They go to the WebSocket verbatim, as one entry:
     /// all or nothing ([`Error::QueueFull`]). Only on the WebSocket transport
-    /// (a session being upgraded is still on polling): [`Error::InvalidState`]
-    /// otherwise, and after the session closed.
+    /// (a session being upgraded is still on polling) without
+    /// permessage-deflate ([`takes_framed`](Self::takes_framed)):
+    /// [`Error::InvalidState`] otherwise, and after the session closed.
     pub(crate) fn send_framed(&mut self, parts: &[&[u8]]) -> Result<(), Error> {
         self.check_open()?;
-        if self.transport != Transport::WebSocket {
+        if !self.takes_framed() {
             return Err(Error::InvalidState);
         }
         self.queue.push(TAG_FRAMED, parts)
@@ -579,6 +642,10 @@ impl<B: Buffer> Session<B> {
             return Err(Error::BadRequest);
         }
         self.ws = Some(self.new_ws());
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        {
+            self.deflate = None;
+        }
         self.ws_close = false;
         self.probe_reply = false;
         self.probe = Probe::Opened {
@@ -591,7 +658,11 @@ impl<B: Buffer> Session<B> {
     /// most one message, which borrows `input` (or `assembler`, for a message
     /// that arrived in pieces: give it a buffer of
     /// [`Config::max_payload`](super::Config::max_payload) bytes, or less to
-    /// bound memory further).
+    /// bound memory further). Once permessage-deflate is on
+    /// (`enable_deflate`, features `deflate` and `alloc`) every message comes from
+    /// `assembler`: compressed ones are inflated into it through a small
+    /// stack buffer (bad compressed data fails the WebSocket with 1007, a
+    /// message inflated past the limit with 1009).
     ///
     /// A message that breaks Engine.IO (an invalid packet, a client ping, a
     /// message over the assembler's limit) closes the session (or abandons the
@@ -608,19 +679,34 @@ impl<B: Buffer> Session<B> {
         assembler: &'a mut Assembler<A>,
     ) -> Result<WsInput<'a>, Error> {
         self.now = now;
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        if let (Some(conn), Some(z)) = (self.ws.as_mut(), self.deflate.as_mut()) {
+            use super::transport::Outcome;
+            let (consumed, outcome) =
+                match super::transport::ws_input_deflate(conn, z, now, input, assembler) {
+                    Ok(r) => r,
+                    Err(e) => return Err(self.ws_error(e)),
+                };
+            let message = match outcome {
+                Outcome::Nothing => None,
+                Outcome::Close => {
+                    self.on_ws_gone();
+                    None
+                }
+                Outcome::Invalid(e) => {
+                    self.ws_fail(e);
+                    None
+                }
+                Outcome::Packet(p) => self.on_ws_packet(p),
+            };
+            return Ok(WsInput { consumed, message });
+        }
         let Some(conn) = self.ws.as_mut() else {
             return Err(Error::InvalidState);
         };
         let input = match conn.handle_input(now, input) {
             Ok(i) => i,
-            Err(e) => {
-                let e = Error::from(e);
-                if self.transport == Transport::WebSocket {
-                    return Err(self.fail(e));
-                }
-                self.probe = Probe::Failed;
-                return Err(e);
-            }
+            Err(e) => return Err(self.ws_error(e)),
         };
         let done = WsInput::after(input.consumed, input.event.is_some());
         let event = match input.event {
@@ -641,14 +727,29 @@ impl<B: Buffer> Session<B> {
                 return done(None);
             }
         };
+        done(self.on_ws_packet(packet))
+    }
+
+    /// The WebSocket failed: the session (or the probe) with it.
+    fn ws_error(&mut self, e: ws::Error) -> Error {
+        let e = Error::from(e);
+        if self.transport == Transport::WebSocket {
+            return self.fail(e);
+        }
+        self.probe = Probe::Failed;
+        e
+    }
+
+    /// A whole packet from the WebSocket: the transport's, or the probe's.
+    fn on_ws_packet<'a>(&mut self, packet: Packet<'a>) -> Option<Data<'a>> {
         if self.transport == Transport::WebSocket {
             if self.phase != Phase::Open {
-                return done(None);
+                return None;
             }
-            return done(self.on_packet(packet).unwrap_or(None));
+            return self.on_packet(packet).unwrap_or(None);
         }
         self.on_probe_packet(packet);
-        done(None)
+        None
     }
 
     /// A packet on the probe WebSocket.

@@ -515,8 +515,12 @@ where
     /// attachment) are the same bytes for every target, and each target on
     /// the WebSocket transport queues them as one entry that is copied to the
     /// wire as it is. Targets on polling, or still being upgraded, queue the
-    /// packets as [`emit`](Self::emit) does. Engine.IO sessions never
-    /// negotiate permessage-deflate, so no target needs its own compression.
+    /// packets as [`emit`](Self::emit) does, and so do targets whose
+    /// WebSocket negotiated permessage-deflate
+    /// (`engineio::Config::per_message_deflate`): RFC 7692 would allow the
+    /// shared uncompressed frames, but each such session compresses the
+    /// packet with its own context (large broadcasts are what compression is
+    /// for).
     /// Without the `alloc` feature the frames are described on the stack for
     /// up to [`MAX_FRAMED_ATTACHMENTS`] attachments; a packet with more is
     /// queued per target as packets, as on polling (the wire bytes are the
@@ -553,9 +557,7 @@ where
                 return;
             };
             let queued = eio.with_session(&r.sid, |s, _| match &framed {
-                Some(frames) if s.transport() == engineio::Transport::WebSocket => {
-                    s.send_framed(frames).map_err(Error::from)
-                }
+                Some(frames) if s.takes_framed() => s.send_framed(frames).map_err(Error::from),
                 _ => conn::queue(s, &parts, attachments),
             });
             match queued {

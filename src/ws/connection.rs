@@ -469,6 +469,22 @@ impl<E: Entropy> Connection<E> {
         self.input(now, input, Some((ctx, out)))
     }
 
+    /// [`handle_input_deflate`](Self::handle_input_deflate) with any
+    /// decoder (the Engine.IO layer's, which makes its windows on first use).
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    pub(crate) fn handle_input_codec<'a>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+        codec: &mut dyn Codec,
+        out: &'a mut [u8],
+    ) -> Result<Input<'a>, Error> {
+        if out.is_empty() {
+            return Err(Error::BufferTooSmall { required: 1 });
+        }
+        self.input(now, input, Some((codec, out)))
+    }
+
     /// True while the decoder of a compressed message holds data (or the
     /// message's end) that the next
     /// `handle_input_deflate` call hands out,
@@ -1212,12 +1228,37 @@ impl<E: Entropy> Connection<E> {
         fin: bool,
         out: &mut [u8],
     ) -> Result<usize, Error> {
+        self.begin_frame_rsv(kind, len, fin, 0, out)
+    }
+
+    /// [`begin_frame`](Self::begin_frame) for the single frame of a message
+    /// whose payload is already compressed (permessage-deflate: RSV1 set). The
+    /// caller compressed it with the context agreed for this connection.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn begin_compressed_frame(
+        &mut self,
+        kind: MessageKind,
+        len: u64,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.begin_frame_rsv(kind, len, true, 0b100, out)
+    }
+
+    fn begin_frame_rsv(
+        &mut self,
+        kind: MessageKind,
+        len: u64,
+        fin: bool,
+        rsv: u8,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         self.check_can_send()?;
         let opcode = self.data_opcode(kind)?;
         if len >> 63 != 0 {
             return Err(Error::InvalidArgument);
         }
-        let h = self.outgoing_header(opcode, fin, len, out.len(), 0)?;
+        let mut h = self.outgoing_header(opcode, fin, len, out.len(), 0)?;
+        h.rsv = rsv;
         let n = h.encode(out)?;
         self.tx_msg = if fin { None } else { Some(kind) };
         self.tx_left = len;

@@ -2,7 +2,7 @@
 // v4) in the "reference test-server configuration" of shared/CONFORMANCE.md:
 // the behaviour sio_client.mjs and sio_client.py expect from a server under test.
 //
-// Usage: node sio_server.mjs [PORT] [--recovery] [--ping-interval MS] [--ping-timeout MS]
+// Usage: node sio_server.mjs [PORT] [--recovery] [--deflate] [--ping-interval MS] [--ping-timeout MS]
 //        (PORT 0 or absent: the OS picks one; the ping settings default to
 //        300 and 200 ms, the benchmarks in tests/bench may change them)
 //
@@ -29,12 +29,16 @@
 //   and a client that reconnects with {"pid","offset"} of an event it
 //   received gets the missed events, then `40{"sid","pid"}` with the same sid.
 //   Without the flag the behaviour above is unchanged.
+// - `--deflate`: the Server gets `perMessageDeflate: true` (engine.io's
+//   default is false): a WebSocket client's permessage-deflate offer is
+//   accepted and messages of 1024 bytes or more go out compressed.
 
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
 const args = process.argv.slice(2);
 const recovery = args.includes('--recovery') || process.env.SIO_RECOVERY === '1';
+const deflate = args.includes('--deflate');
 const ms = { '--ping-interval': 300, '--ping-timeout': 200 };
 const positional = [];
 let bad = false;
@@ -42,7 +46,7 @@ for (let i = 0; i < args.length; i++) {
   if (args[i] in ms) {
     ms[args[i]] = Number(args[++i]);
     bad ||= !(ms[args[i - 1]] > 0);
-  } else if (args[i] === '--recovery') {
+  } else if (args[i] === '--recovery' || args[i] === '--deflate') {
     // above
   } else if (args[i].startsWith('--')) {
     bad = true;
@@ -52,7 +56,7 @@ for (let i = 0; i < args.length; i++) {
 }
 const port = Number(positional[0] ?? 0);
 if (bad || !Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error('usage: node sio_server.mjs [PORT] [--recovery] [--ping-interval MS] [--ping-timeout MS]');
+  console.error('usage: node sio_server.mjs [PORT] [--recovery] [--deflate] [--ping-interval MS] [--ping-timeout MS]');
   process.exit(2);
 }
 
@@ -64,6 +68,7 @@ const io = new Server(httpServer, {
   connectTimeout: 1000,
   cors: { origin: '*' },
   ...(recovery ? { connectionStateRecovery: {} } : {}),
+  ...(deflate ? { perMessageDeflate: true } : {}),
 });
 if (recovery) console.error('sio_server: connection state recovery on');
 
