@@ -569,8 +569,9 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                     }
                     Err(e) => return Err(self.fail(Error::from(e))),
                 };
+            let event = !matches!(outcome, Outcome::Nothing);
             let message = match outcome {
-                Outcome::Nothing => None,
+                Outcome::Nothing | Outcome::Control => None,
                 Outcome::Close => {
                     self.on_ws_close(probing);
                     None
@@ -582,7 +583,7 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                 }
                 Outcome::Packet(p) => self.on_ws_packet(now, probing, p),
             };
-            return Ok(WsInput { consumed, message });
+            return WsInput::after(consumed, event)(message);
         }
         let Some(conn) = self.ws.as_mut() else {
             return Err(Error::InvalidState);

@@ -687,8 +687,9 @@ impl<B: Buffer> Session<B> {
                     Ok(r) => r,
                     Err(e) => return Err(self.ws_error(e)),
                 };
+            let event = !matches!(outcome, Outcome::Nothing);
             let message = match outcome {
-                Outcome::Nothing => None,
+                Outcome::Nothing | Outcome::Control => None,
                 Outcome::Close => {
                     self.on_ws_gone();
                     None
@@ -699,7 +700,7 @@ impl<B: Buffer> Session<B> {
                 }
                 Outcome::Packet(p) => self.on_ws_packet(p),
             };
-            return Ok(WsInput { consumed, message });
+            return WsInput::after(consumed, event)(message);
         }
         let Some(conn) = self.ws.as_mut() else {
             return Err(Error::InvalidState);

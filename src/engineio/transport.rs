@@ -247,9 +247,12 @@ mod deflate {
 
     /// What [`ws_input_deflate`] found.
     pub(crate) enum Outcome<'a> {
-        /// Nothing for the Engine.IO layer (more bytes needed, a control
-        /// frame, a piece of a message).
+        /// Nothing for the Engine.IO layer (more bytes needed, a piece of a
+        /// message).
         Nothing,
+        /// A control frame (ping, pong) was handled: nothing for the
+        /// Engine.IO layer either, but not "need more bytes".
+        Control,
         /// The peer's Close frame.
         Close,
         /// A whole message, as a packet.
@@ -300,7 +303,7 @@ mod deflate {
                 None => return Ok((pos, Outcome::Nothing)),
                 Some(ws::Event::Close { .. }) => return Ok((pos, Outcome::Close)),
                 Some(ev @ ws::Event::Data { .. }) => ev,
-                Some(_) => return Ok((pos, Outcome::Nothing)),
+                Some(_) => return Ok((pos, Outcome::Control)),
             };
             let ws::Event::Data { fin, .. } = event else {
                 return Ok((pos, Outcome::Nothing));
