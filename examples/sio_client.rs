@@ -1072,6 +1072,8 @@ pub struct Runner {
     received: Vec<String>,
     /// Keep `received`.
     pub record: bool,
+    /// The error that stopped the client for good, if one did.
+    fatal: Option<engineio::Error>,
     trace: bool,
 }
 
@@ -1144,14 +1146,28 @@ impl Runner {
         upgrade: bool,
         deflate: bool,
     ) -> io::Result<Runner> {
+        let eio_config = engineio::ClientConfig {
+            upgrade,
+            per_message_deflate: deflate.then_some(engineio::PerMessageDeflate::DEFAULT),
+            ..Transport::config(path)
+        };
+        Self::connect_configs(addr, config, eio_config, namespaces, kind)
+    }
+
+    /// Connects to `addr` with both clients' settings given whole (the
+    /// Engine.IO path, open timeout, upgrade and deflate in `eio_config`),
+    /// every transport starting as `kind`, and joins `namespaces`.
+    pub fn connect_configs(
+        addr: &str,
+        config: socketio::ClientConfig,
+        eio_config: engineio::ClientConfig,
+        namespaces: &[(&str, Option<&str>)],
+        kind: TransportKind,
+    ) -> io::Result<Runner> {
         let addr = resolve_addr(addr)?;
         let mut runner = Runner {
             addr,
-            eio_config: engineio::ClientConfig {
-                upgrade,
-                per_message_deflate: deflate.then_some(engineio::PerMessageDeflate::DEFAULT),
-                ..Transport::config(path)
-            },
+            eio_config,
             kind,
             clock: StdClock::new(),
             entropy: StdEntropy::new(),
@@ -1162,6 +1178,7 @@ impl Runner {
             events: VecDeque::new(),
             received: Vec::new(),
             record: true,
+            fatal: None,
             trace: std::env::var_os("SIO_CLIENT_TRACE").is_some_and(|v| v == "1"),
         };
         for (nsp, auth) in namespaces {
@@ -1280,6 +1297,14 @@ impl Runner {
     /// The current transport's first `poll_transmit` error, if any.
     pub fn transmit_error(&self) -> Option<engineio::Error> {
         self.transport.as_ref().and_then(|t| t.transmit_error)
+    }
+
+    /// The error that stopped the client for good (no more reconnection),
+    /// if one did: [`engineio::Error::NotEngineIo`] when the server is not
+    /// an Engine.IO/Socket.IO server. It also came as an
+    /// [`OwnedEvent::Error`].
+    pub fn fatal_error(&self) -> Option<engineio::Error> {
+        self.fatal
     }
 
     /// True while a transport exists (open, opening or closing).
@@ -1465,7 +1490,10 @@ impl Runner {
                     })
                 }
                 ClientNotice::AckTimeout(id) => self.events.push_back(OwnedEvent::AckTimeout(id)),
-                ClientNotice::Fatal(e) => self.events.push_back(OwnedEvent::Error(e.to_string())),
+                ClientNotice::Fatal(e) => {
+                    self.fatal.get_or_insert(e);
+                    self.events.push_back(OwnedEvent::Error(e.to_string()))
+                }
                 other => self
                     .events
                     .push_back(OwnedEvent::Error(format!("unknown notice {other:?}"))),
@@ -1527,31 +1555,761 @@ fn drain_eio(
 }
 
 // ---------------------------------------------------------------------------
-// The demo
+// The command line
 // ---------------------------------------------------------------------------
 
-fn main() {
-    let mut addr = "127.0.0.1:3000".to_owned();
-    let (mut kind, mut upgrade, mut deflate) = (TransportKind::WebSocket, true, false);
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--polling" => kind = TransportKind::Polling,
-            "--polling-only" => (kind, upgrade) = (TransportKind::Polling, false),
-            "--deflate" => deflate = true,
-            _ if arg.starts_with("--") => {
-                eprintln!("usage: sio_client [ADDR] [--polling | --polling-only] [--deflate]");
-                std::process::exit(2);
+/// The command line's usage text.
+pub const USAGE: &str = "\
+usage: sio_client URL [--nsp NSP]... [--auth JSON] [--transport websocket|polling|both]
+                      [--deflate] [--timeout MS] [--reconnection-attempts N] [--wait SECONDS]
+       sio_client --demo [HOST:PORT] [--transport ...] [--deflate]
+URL: http://HOST:PORT/PATH, ws://HOST:PORT/PATH or HOST:PORT (PATH default /socket.io/)
+stdin lines: [@NSP] EVENT [ARGS] | [@NSP] call EVENT [ARGS] | [@NSP] ack ID [ARGS]
+  (ARGS a JSON array; {\"base64\":\"...\"} in it is sent as a binary attachment)";
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `HOST:PORT` (any host).
+    pub addr: String,
+    /// The Engine.IO path (`/socket.io/`).
+    pub path: String,
+    /// The namespaces to join, in order (`/` when none given).
+    pub namespaces: Vec<String>,
+    /// The handshake auth (a JSON object) sent to every namespace.
+    pub auth: Option<String>,
+    /// How every transport starts.
+    pub kind: TransportKind,
+    /// On polling: move to WebSocket when the server offers it.
+    pub upgrade: bool,
+    /// Offer permessage-deflate on every WebSocket.
+    pub deflate: bool,
+    /// The Engine.IO open timeout (socket.io-client's `timeout`), ms.
+    pub timeout_ms: u64,
+    /// Reconnection attempts before giving up (`None`: no limit).
+    pub reconnection_attempts: Option<u32>,
+    /// How long to keep running after stdin ends, ms.
+    pub wait_ms: u64,
+    /// Run the demo (emit `message`, print `message-back`) instead.
+    pub demo: bool,
+}
+
+/// Splits `URL` into `HOST:PORT` and the Engine.IO path.
+pub fn parse_url(url: &str) -> Result<(String, String), String> {
+    let (rest, default_port) = if let Some(r) = url.strip_prefix("http://") {
+        (r, Some(80))
+    } else if let Some(r) = url.strip_prefix("ws://") {
+        (r, Some(80))
+    } else if url.starts_with("https://") || url.starts_with("wss://") {
+        return Err(format!("{url}: TLS (https, wss) is not supported"));
+    } else if url.contains("://") {
+        return Err(format!("{url}: the scheme must be http or ws"));
+    } else {
+        (url, None)
+    };
+    if rest.contains(['?', '#']) {
+        return Err(format!("{url}: a query or fragment is not supported"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(format!("{url}: no HOST:PORT"));
+    }
+    // A port is there unless the authority ends with the host (an IPv6
+    // host ends with `]`).
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && !p.contains(']'));
+    let addr = match (has_port, default_port) {
+        (true, _) => {
+            let port = authority.rsplit_once(':').map_or("", |(_, p)| p);
+            if port.parse::<u16>().is_err() {
+                return Err(format!("{url}: bad port {port:?}"));
             }
-            _ => addr = arg,
+            authority.to_owned()
+        }
+        (false, Some(p)) => format!("{authority}:{p}"),
+        (false, None) => return Err(format!("{url}: no port (HOST:PORT)")),
+    };
+    let path = if path.is_empty() || path == "/" {
+        "/socket.io/".to_owned()
+    } else {
+        path.to_owned()
+    };
+    Ok((addr, path))
+}
+
+/// Parses the arguments (without the program name). The old demo form
+/// `[ADDR] [--polling | --polling-only] [--deflate]` works with `--demo`.
+pub fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        addr: String::new(),
+        path: "/socket.io/".to_owned(),
+        namespaces: Vec::new(),
+        auth: None,
+        kind: TransportKind::Polling,
+        upgrade: true,
+        deflate: false,
+        timeout_ms: 20_000,
+        reconnection_attempts: None,
+        wait_ms: 0,
+        demo: false,
+    };
+    let mut url = None;
+    let mut transport = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--nsp" => {
+                let nsp = value()?;
+                if !nsp.starts_with('/') {
+                    return Err(format!("--nsp {nsp}: a namespace starts with /"));
+                }
+                o.namespaces.push(nsp);
+            }
+            "--auth" => {
+                let auth = value()?;
+                sockwire::json::validate(&auth, sockwire::json::MAX_DEPTH)
+                    .map_err(|e| format!("--auth: {e}"))?;
+                if sockwire::json::kind(&auth) != Some(sockwire::json::Kind::Object) {
+                    return Err("--auth: the auth is a JSON object".into());
+                }
+                o.auth = Some(auth);
+            }
+            "--transport" => {
+                transport = Some(match value()?.as_str() {
+                    "websocket" => (TransportKind::WebSocket, true),
+                    "polling" => (TransportKind::Polling, false),
+                    "both" => (TransportKind::Polling, true),
+                    t => return Err(format!("--transport {t}: websocket, polling or both")),
+                })
+            }
+            // The demo's old spellings.
+            "--polling" => transport = Some((TransportKind::Polling, true)),
+            "--polling-only" => transport = Some((TransportKind::Polling, false)),
+            "--deflate" => o.deflate = true,
+            "--demo" => o.demo = true,
+            "--timeout" => {
+                o.timeout_ms = value()?
+                    .parse()
+                    .map_err(|_| "--timeout needs a number of milliseconds".to_owned())?
+            }
+            "--reconnection-attempts" => {
+                o.reconnection_attempts = Some(
+                    value()?
+                        .parse()
+                        .map_err(|_| "--reconnection-attempts needs a number".to_owned())?,
+                )
+            }
+            "--wait" => {
+                let s: f64 = value()?
+                    .parse()
+                    .map_err(|_| "--wait needs a number of seconds".to_owned())?;
+                if !(0.0..=86_400.0).contains(&s) {
+                    return Err("--wait: 0 to 86400 seconds".into());
+                }
+                o.wait_ms = (s * 1000.0) as u64;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            _ if url.is_some() => return Err(format!("one URL only ({a})")),
+            _ => url = Some(a.clone()),
         }
     }
-    if let Err(e) = demo(&addr, kind, upgrade, deflate) {
+    match url {
+        Some(u) => (o.addr, o.path) = parse_url(&u)?,
+        None if o.demo => o.addr = "127.0.0.1:3000".into(),
+        None => return Err("no URL".into()),
+    }
+    // The demo starts on WebSocket, as it always did; the client on
+    // polling then WebSocket, socket.io-client's default transports.
+    (o.kind, o.upgrade) = transport.unwrap_or(if o.demo {
+        (TransportKind::WebSocket, true)
+    } else {
+        (TransportKind::Polling, true)
+    });
+    if o.namespaces.is_empty() {
+        o.namespaces.push("/".into());
+    }
+    Ok(o)
+}
+
+/// A line typed on stdin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Emit `event` on `nsp` (`None`: the first namespace), asking for an
+    /// ack when `with_ack`.
+    Emit {
+        nsp: Option<String>,
+        event: String,
+        /// The arguments, raw JSON comma separated (placeholders for the
+        /// attachments).
+        args: String,
+        attachments: Vec<Vec<u8>>,
+        with_ack: bool,
+    },
+    /// Answer the server's event `id`.
+    Ack {
+        nsp: Option<String>,
+        id: u64,
+        args: String,
+        attachments: Vec<Vec<u8>>,
+    },
+}
+
+/// Splits the first word (up to a space) off `s`.
+fn word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find([' ', '\t']) {
+        Some(i) => (&s[..i], s[i..].trim_start()),
+        None => (s, ""),
+    }
+}
+
+/// Parses one stdin line: `[@NSP] EVENT [ARGS]`, `[@NSP] call EVENT
+/// [ARGS]` or `[@NSP] ack ID [ARGS]`; EVENT is a word or a JSON string
+/// (`"ack"` emits an event named ack), ARGS a JSON array in which
+/// `{"base64":"..."}` is a binary attachment. `Ok(None)` for a blank line
+/// or a `#` comment.
+pub fn parse_line(line: &str) -> Result<Option<Command>, String> {
+    let mut rest = line.trim();
+    if rest.is_empty() || rest.starts_with('#') {
+        return Ok(None);
+    }
+    let mut nsp = None;
+    if rest.starts_with('@') {
+        let (w, r) = word(rest);
+        let n = &w[1..];
+        if !n.starts_with('/') {
+            return Err(format!("{w}: a namespace starts with /"));
+        }
+        nsp = Some(n.to_owned());
+        rest = r;
+    }
+    let (w, after) = word(rest);
+    if w == "ack" {
+        let (id, args) = word(after);
+        let id = id
+            .parse()
+            .map_err(|_| format!("ack {id:?}: the id is a number"))?;
+        let (args, attachments) = parse_args_array(args)?;
+        return Ok(Some(Command::Ack {
+            nsp,
+            id,
+            args,
+            attachments,
+        }));
+    }
+    let (with_ack, rest) = if w == "call" {
+        (true, after)
+    } else {
+        (false, rest)
+    };
+    let (event, args) = event_name(rest)?;
+    let (args, attachments) = parse_args_array(args)?;
+    Ok(Some(Command::Emit {
+        nsp,
+        event,
+        args,
+        attachments,
+        with_ack,
+    }))
+}
+
+/// The event name at the start of `s` (a word or a JSON string) and the
+/// rest.
+fn event_name(s: &str) -> Result<(String, &str), String> {
+    let s = s.trim_start();
+    if !s.starts_with('"') {
+        let (w, rest) = word(s);
+        if w.is_empty() {
+            return Err("no event name".into());
+        }
+        return Ok((w.to_owned(), rest));
+    }
+    // The closing quote: the first `"` not escaped.
+    let b = s.as_bytes();
+    let mut i = 1;
+    while i < b.len() && b[i] != b'"' {
+        i += if b[i] == b'\\' { 2 } else { 1 };
+    }
+    if i >= b.len() {
+        return Err("the event name's string is not closed".into());
+    }
+    let raw = &s[..=i];
+    sockwire::json::validate(raw, 1).map_err(|e| format!("event name {raw}: {e}"))?;
+    let mut out = vec![0u8; raw.len()];
+    let name = sockwire::json::unescape(raw, &mut out)
+        .map_err(|e| format!("event name {raw}: {e}"))?
+        .to_owned();
+    Ok((name, s[i + 1..].trim_start()))
+}
+
+/// ARGS as typed (a JSON array, or nothing) into the raw arguments, comma
+/// separated, with `{"base64":"..."}` objects turned into placeholders for
+/// the attachments returned.
+pub fn parse_args_array(args: &str) -> Result<(String, Vec<Vec<u8>>), String> {
+    use sockwire::json;
+    let args = args.trim();
+    if args.is_empty() {
+        return Ok((String::new(), Vec::new()));
+    }
+    json::validate(args, json::MAX_DEPTH).map_err(|e| format!("ARGS: {e}"))?;
+    if json::kind(args) != Some(json::Kind::Array) {
+        return Err("ARGS: a JSON array of the arguments, e.g. [\"x\",{\"a\":1}]".into());
+    }
+    let mut attachments = Vec::new();
+    let mut error = None;
+    let mut to_placeholder = |obj: &str| {
+        let mut m = json::members(obj);
+        let (Some((k, v)), None) = (m.next(), m.next()) else {
+            return None;
+        };
+        if !json::str_eq(k, "base64") || json::kind(v) != Some(json::Kind::String) {
+            return None;
+        }
+        let inner = &v[1..v.len() - 1];
+        match base64::Engine::decode(&base64::engine::general_purpose::STANDARD, inner) {
+            Ok(bytes) => {
+                attachments.push(bytes);
+                Some(format!(
+                    r#"{{"_placeholder":true,"num":{}}}"#,
+                    attachments.len() - 1
+                ))
+            }
+            Err(e) => {
+                error.get_or_insert(format!("{v}: not base64: {e}"));
+                None
+            }
+        }
+    };
+    let mut out = String::new();
+    for (i, e) in json::elements(args).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        rewrite_json(e, &mut to_placeholder, &mut out);
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok((out, attachments)),
+    }
+}
+
+/// Copies the JSON value `raw` into `out` without whitespace, each object
+/// replaced by what `object` returns for it when `Some`.
+fn rewrite_json(raw: &str, object: &mut dyn FnMut(&str) -> Option<String>, out: &mut String) {
+    use sockwire::json;
+    match json::kind(raw) {
+        Some(json::Kind::Array) => {
+            out.push('[');
+            for (i, e) in json::elements(raw).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                rewrite_json(e, object, out);
+            }
+            out.push(']');
+        }
+        Some(json::Kind::Object) => {
+            if let Some(replaced) = object(raw) {
+                out.push_str(&replaced);
+                return;
+            }
+            out.push('{');
+            for (i, (k, v)) in json::members(raw).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(k);
+                out.push(':');
+                rewrite_json(v, object, out);
+            }
+            out.push('}');
+        }
+        _ => out.push_str(raw.trim()),
+    }
+}
+
+/// `s` as a JSON string, quoted and escaped.
+pub fn json_string(s: &str) -> String {
+    let mut out = vec![0u8; sockwire::json::str_len(s)];
+    let n = sockwire::json::write_str(s, &mut out).expect("sized by str_len");
+    out.truncate(n);
+    String::from_utf8(out).expect("JSON text is UTF-8")
+}
+
+/// The arguments of `m` as a JSON array on one line, every attachment
+/// placeholder replaced by `{"base64":"..."}`.
+pub fn args_json(m: &OwnedMessage) -> String {
+    use sockwire::json;
+    let mut to_base64 = |obj: &str| {
+        let is_placeholder = json::get(obj, "_placeholder").is_some_and(|v| v.trim() == "true");
+        let n = json::get(obj, "num").and_then(json::as_u64)?;
+        let bytes = m.attachments.get(usize::try_from(n).ok()?)?;
+        is_placeholder.then(|| {
+            let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+            format!(r#"{{"base64":"{b64}"}}"#)
+        })
+    };
+    let mut out = String::from("[");
+    for (i, a) in m.arg_list().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        rewrite_json(a, &mut to_base64, &mut out);
+    }
+    out.push(']');
+    out
+}
+
+/// The JSON line of an event from the server:
+/// `{"nsp":"/","event":"name","args":[...]}`, with `"ack":ID` when the
+/// server asked for an ack.
+pub fn event_line(m: &OwnedMessage) -> String {
+    // The name as the server wrote it (a JSON string, escapes kept).
+    let name = match sockwire::json::elements(&m.data).next() {
+        Some(raw) if sockwire::json::kind(raw) == Some(sockwire::json::Kind::String) => {
+            raw.trim().to_owned()
+        }
+        _ => json_string(m.name.as_deref().unwrap_or("")),
+    };
+    let mut line = format!(
+        r#"{{"nsp":{},"event":{name},"args":{}"#,
+        json_string(&m.nsp),
+        args_json(m)
+    );
+    if let Some(id) = m.ack_id {
+        line.push_str(&format!(r#","ack":{id}"#));
+    }
+    line.push('}');
+    line
+}
+
+/// The reference client's words for why a namespace lost its connection.
+pub fn reason_str(reason: DisconnectReason) -> String {
+    match reason {
+        DisconnectReason::ServerDisconnect => "io server disconnect".into(),
+        DisconnectReason::ClientDisconnect => "io client disconnect".into(),
+        DisconnectReason::TransportClosed(r) => match r {
+            ClientCloseReason::ServerClose | ClientCloseReason::TransportClose => {
+                "transport close".into()
+            }
+            ClientCloseReason::PingTimeout => "ping timeout".into(),
+            ClientCloseReason::ForcedClose => "forced close".into(),
+            ClientCloseReason::OpenTimeout => "open timeout".into(),
+            ClientCloseReason::Error(e) => format!("transport error: {e}"),
+            other => format!("{other:?}"),
+        },
+        DisconnectReason::ParseError(e) => format!("parse error: {e}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Why the command line client stopped with a failure.
+#[derive(Debug)]
+pub enum CliError {
+    /// The address could not be resolved, or writing the output failed.
+    Io(io::Error),
+    /// An error no retry mends ([`engineio::Error::NotEngineIo`]).
+    Fatal(engineio::Error),
+    /// Reconnection gave up; the last connection failure, if known.
+    ReconnectFailed(Option<String>),
+    /// The server refused every namespace (the last one's data).
+    Refused { nsp: String, data: String },
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Io(e) => write!(f, "{e}"),
+            CliError::Fatal(e) => write!(f, "fatal: engineio::Error::{e:?}: {e}"),
+            CliError::ReconnectFailed(Some(last)) => {
+                write!(f, "reconnection failed (last attempt: {last})")
+            }
+            CliError::ReconnectFailed(None) => f.write_str("reconnection failed"),
+            CliError::Refused { nsp, data } => {
+                write!(f, "every namespace was refused ({nsp}: {data})")
+            }
+        }
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(e: io::Error) -> Self {
+        CliError::Io(e)
+    }
+}
+
+/// Sends the lines of `input` over a channel from a thread; the channel
+/// closes at the end of the input.
+pub fn spawn_reader<R: io::BufRead + Send + 'static>(
+    input: R,
+) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in input.lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The command line client: connects as `o` says, prints every event as a
+/// JSON line on `out` and diagnostics on `err`, and runs the commands
+/// received on `input` until it closes (then waits `o.wait_ms`, leaves and
+/// returns `Ok`) or a fatal error.
+pub fn run_cli(
+    o: &Options,
+    input: std::sync::mpsc::Receiver<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), CliError> {
+    use std::sync::mpsc::TryRecvError;
+    let config = socketio::ClientConfig {
+        reconnection_attempts: o.reconnection_attempts.unwrap_or(u32::MAX),
+        ..socketio::ClientConfig::DEFAULT
+    };
+    let eio_config = engineio::ClientConfig {
+        upgrade: o.upgrade,
+        open_timeout: Duration::from_millis(o.timeout_ms),
+        per_message_deflate: o.deflate.then_some(engineio::PerMessageDeflate::DEFAULT),
+        // One client per process: the path lives as long as it.
+        ..Transport::config(Box::leak(o.path.clone().into_boxed_str()))
+    };
+    let namespaces: Vec<(&str, Option<&str>)> = o
+        .namespaces
+        .iter()
+        .map(|n| (n.as_str(), o.auth.as_deref()))
+        .collect();
+    let mut runner = Runner::connect_configs(&o.addr, config, eio_config, &namespaces, o.kind)?;
+    runner.record = false;
+    // Namespaces not refused (yet).
+    let mut live = o.namespaces.clone();
+    let mut last_failure = None;
+    let mut end: Option<StdInstant> = None;
+    loop {
+        while end.is_none() {
+            match input.try_recv() {
+                Ok(line) => run_line(&mut runner, &o.namespaces[0], &line, err)?,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    end = Some(StdInstant::now() + StdDuration::from_millis(o.wait_ms))
+                }
+            }
+        }
+        if end.is_some_and(|t| StdInstant::now() >= t) {
+            runner.close(StdDuration::from_secs(2));
+            for e in runner.pending_events() {
+                print_event(e, &mut runner, &mut live, &mut last_failure, out, err)?;
+            }
+            out.flush()?;
+            return Ok(());
+        }
+        if let Some(e) = runner.next_event(MAX_WAIT) {
+            print_event(e, &mut runner, &mut live, &mut last_failure, out, err)?;
+            for e in runner.pending_events() {
+                print_event(e, &mut runner, &mut live, &mut last_failure, out, err)?;
+            }
+            out.flush()?;
+        }
+    }
+}
+
+/// Runs one stdin line; a bad one is reported on `err`.
+fn run_line(runner: &mut Runner, first: &str, line: &str, err: &mut dyn Write) -> io::Result<()> {
+    let result = match parse_line(line) {
+        Ok(None) => return Ok(()),
+        Ok(Some(Command::Emit {
+            nsp,
+            event,
+            args,
+            attachments,
+            with_ack,
+        })) => {
+            let nsp = nsp.as_deref().unwrap_or(first);
+            let atts: Vec<&[u8]> = attachments.iter().map(Vec::as_slice).collect();
+            if with_ack {
+                runner
+                    .emit_with_ack(nsp, &event, &args, &atts, None)
+                    .map(|id| {
+                        let _ = writeln!(err, "sio_client: {event} sent, ack id {id}");
+                    })
+            } else {
+                runner.emit(nsp, &event, &args, &atts)
+            }
+            .map_err(|e| format!("emit {event}: {e}"))
+        }
+        Ok(Some(Command::Ack {
+            nsp,
+            id,
+            args,
+            attachments,
+        })) => {
+            let nsp = nsp.as_deref().unwrap_or(first);
+            let atts: Vec<&[u8]> = attachments.iter().map(Vec::as_slice).collect();
+            runner
+                .ack(nsp, id, &args, &atts)
+                .map_err(|e| format!("ack {id}: {e}"))
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        writeln!(err, "sio_client: {e}")?;
+    }
+    Ok(())
+}
+
+/// Prints one event: a JSON line on `out` for what the application sees,
+/// a line on `err` for the transport; fatal ones end the client.
+fn print_event(
+    e: OwnedEvent,
+    runner: &mut Runner,
+    live: &mut Vec<String>,
+    last_failure: &mut Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), CliError> {
+    match e {
+        OwnedEvent::Event(m) => writeln!(out, "{}", event_line(&m))?,
+        OwnedEvent::Ack(m) => writeln!(
+            out,
+            r#"{{"nsp":{},"ack_response":{},"args":{}}}"#,
+            json_string(&m.nsp),
+            m.ack_id.unwrap_or(0),
+            args_json(&m)
+        )?,
+        OwnedEvent::Connect {
+            nsp,
+            sid,
+            recovered,
+        } => {
+            let recovered = if recovered {
+                r#","recovered":true"#
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                r#"{{"nsp":{},"connected":{}{recovered}}}"#,
+                json_string(&nsp),
+                json_string(&sid)
+            )?
+        }
+        OwnedEvent::ConnectError { nsp, data } => {
+            let mut data_line = String::new();
+            rewrite_json(&data, &mut |_| None, &mut data_line);
+            writeln!(
+                out,
+                r#"{{"nsp":{},"connect_error":{data_line}}}"#,
+                json_string(&nsp)
+            )?;
+            live.retain(|n| *n != nsp);
+            if live.is_empty() {
+                out.flush()?;
+                return Err(CliError::Refused {
+                    nsp,
+                    data: data_line,
+                });
+            }
+        }
+        OwnedEvent::Disconnect { nsp } => writeln!(
+            out,
+            r#"{{"nsp":{},"disconnected":"io server disconnect"}}"#,
+            json_string(&nsp)
+        )?,
+        OwnedEvent::Disconnected { nsp, reason } => {
+            // The server's DISCONNECT was printed as it came.
+            if reason != DisconnectReason::ServerDisconnect {
+                writeln!(
+                    out,
+                    r#"{{"nsp":{},"disconnected":{}}}"#,
+                    json_string(&nsp),
+                    json_string(&reason_str(reason))
+                )?
+            }
+        }
+        OwnedEvent::Reconnect { attempt } => writeln!(out, r#"{{"reconnect_attempt":{attempt}}}"#)?,
+        OwnedEvent::ReconnectFailed => {
+            writeln!(out, r#"{{"reconnect_failed":true}}"#)?;
+            out.flush()?;
+            return Err(CliError::ReconnectFailed(last_failure.take()));
+        }
+        OwnedEvent::AckTimeout(id) => writeln!(out, r#"{{"ack_timeout":{id}}}"#)?,
+        OwnedEvent::TransportOpen { sid, .. } => {
+            let t = runner
+                .transport_name()
+                .map_or("?".into(), |t| format!("{t:?}"));
+            writeln!(err, "sio_client: Engine.IO session {sid} open on {t}")?
+        }
+        OwnedEvent::TransportClosed(r) => {
+            writeln!(err, "sio_client: Engine.IO session closed: {r:?}")?
+        }
+        OwnedEvent::Upgraded => writeln!(err, "sio_client: upgraded to websocket")?,
+        OwnedEvent::UpgradeFailed => {
+            writeln!(err, "sio_client: upgrade failed, staying on polling")?
+        }
+        OwnedEvent::TransportFailed(why) => {
+            writeln!(err, "sio_client: cannot connect: {why}")?;
+            *last_failure = Some(why);
+        }
+        OwnedEvent::Error(why) => {
+            writeln!(err, "sio_client: {why}")?;
+            if let Some(e) = runner.fatal_error() {
+                out.flush()?;
+                return Err(CliError::Fatal(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let o = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            if e.is_empty() {
+                println!("{USAGE}");
+                return;
+            }
+            eprintln!("sio_client: {e}");
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if o.demo {
+        if let Err(e) = demo(&o.addr, o.kind, o.upgrade, o.deflate) {
+            eprintln!("sio_client: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let input = spawn_reader(io::BufReader::new(io::stdin()));
+    let (mut out, mut err) = (io::stdout(), io::stderr());
+    if let Err(e) = run_cli(&o, input, &mut out, &mut err) {
         eprintln!("sio_client: {e}");
         std::process::exit(1);
     }
 }
 
-fn demo(addr: &str, kind: TransportKind, upgrade: bool, deflate: bool) -> io::Result<()> {
+// ---------------------------------------------------------------------------
+// The demo
+// ---------------------------------------------------------------------------
+
+/// The demo (`--demo`): joins `/`, emits `message` and prints the
+/// `message-back` that the reference test server answers with.
+pub fn demo(addr: &str, kind: TransportKind, upgrade: bool, deflate: bool) -> io::Result<()> {
     let namespaces = [("/", None)];
     let mut runner = if deflate {
         Runner::connect_deflate(addr, "/socket.io/", &namespaces, kind, upgrade)?
