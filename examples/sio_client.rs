@@ -1614,7 +1614,7 @@ pub fn parse_url(url: &str) -> Result<(String, String), String> {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    if authority.is_empty() || authority.contains('@') {
+    if authority.is_empty() || authority.starts_with(':') || authority.contains('@') {
         return Err(format!("{url}: no HOST:PORT"));
     }
     // A port is there unless the authority ends with the host (an IPv6
@@ -2094,14 +2094,16 @@ pub fn run_cli(
         .collect();
     let mut runner = Runner::connect_configs(&o.addr, config, eio_config, &namespaces, o.kind)?;
     runner.record = false;
-    // Namespaces not refused (yet).
-    let mut live = o.namespaces.clone();
-    let mut last_failure = None;
+    let mut st = CliState {
+        live: o.namespaces.clone(),
+        last_failure: None,
+        asked: Vec::new(),
+    };
     let mut end: Option<StdInstant> = None;
     loop {
         while end.is_none() {
             match input.try_recv() {
-                Ok(line) => run_line(&mut runner, &o.namespaces[0], &line, err)?,
+                Ok(line) => run_line(&mut runner, &mut st, &o.namespaces[0], &line, err)?,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     end = Some(StdInstant::now() + StdDuration::from_millis(o.wait_ms))
@@ -2111,23 +2113,39 @@ pub fn run_cli(
         if end.is_some_and(|t| StdInstant::now() >= t) {
             runner.close(StdDuration::from_secs(2));
             for e in runner.pending_events() {
-                print_event(e, &mut runner, &mut live, &mut last_failure, out, err)?;
+                print_event(e, &mut runner, &mut st, out, err)?;
             }
             out.flush()?;
             return Ok(());
         }
         if let Some(e) = runner.next_event(MAX_WAIT) {
-            print_event(e, &mut runner, &mut live, &mut last_failure, out, err)?;
+            print_event(e, &mut runner, &mut st, out, err)?;
             for e in runner.pending_events() {
-                print_event(e, &mut runner, &mut live, &mut last_failure, out, err)?;
+                print_event(e, &mut runner, &mut st, out, err)?;
             }
             out.flush()?;
         }
     }
 }
 
+/// What the command line client keeps between events.
+struct CliState {
+    /// Namespaces not refused (yet).
+    live: Vec<String>,
+    /// The last connection failure.
+    last_failure: Option<String>,
+    /// The server's events waiting for an ack: id and namespace.
+    asked: Vec<(u64, String)>,
+}
+
 /// Runs one stdin line; a bad one is reported on `err`.
-fn run_line(runner: &mut Runner, first: &str, line: &str, err: &mut dyn Write) -> io::Result<()> {
+fn run_line(
+    runner: &mut Runner,
+    st: &mut CliState,
+    first: &str,
+    line: &str,
+    err: &mut dyn Write,
+) -> io::Result<()> {
     let result = match parse_line(line) {
         Ok(None) => return Ok(()),
         Ok(Some(Command::Emit {
@@ -2156,7 +2174,10 @@ fn run_line(runner: &mut Runner, first: &str, line: &str, err: &mut dyn Write) -
             args,
             attachments,
         })) => {
-            let nsp = nsp.as_deref().unwrap_or(first);
+            // The namespace of the event that asked, unless given.
+            let asked = st.asked.iter().position(|(i, _)| *i == id);
+            let asked = asked.map(|i| st.asked.remove(i).1);
+            let nsp = nsp.as_deref().or(asked.as_deref()).unwrap_or(first);
             let atts: Vec<&[u8]> = attachments.iter().map(Vec::as_slice).collect();
             runner
                 .ack(nsp, id, &args, &atts)
@@ -2175,13 +2196,20 @@ fn run_line(runner: &mut Runner, first: &str, line: &str, err: &mut dyn Write) -
 fn print_event(
     e: OwnedEvent,
     runner: &mut Runner,
-    live: &mut Vec<String>,
-    last_failure: &mut Option<String>,
+    st: &mut CliState,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), CliError> {
     match e {
-        OwnedEvent::Event(m) => writeln!(out, "{}", event_line(&m))?,
+        OwnedEvent::Event(m) => {
+            if let Some(id) = m.ack_id {
+                if st.asked.len() >= 1024 {
+                    st.asked.remove(0);
+                }
+                st.asked.push((id, m.nsp.clone()));
+            }
+            writeln!(out, "{}", event_line(&m))?
+        }
         OwnedEvent::Ack(m) => writeln!(
             out,
             r#"{{"nsp":{},"ack_response":{},"args":{}}}"#,
@@ -2214,8 +2242,8 @@ fn print_event(
                 r#"{{"nsp":{},"connect_error":{data_line}}}"#,
                 json_string(&nsp)
             )?;
-            live.retain(|n| *n != nsp);
-            if live.is_empty() {
+            st.live.retain(|n| *n != nsp);
+            if st.live.is_empty() {
                 out.flush()?;
                 return Err(CliError::Refused {
                     nsp,
@@ -2243,7 +2271,7 @@ fn print_event(
         OwnedEvent::ReconnectFailed => {
             writeln!(out, r#"{{"reconnect_failed":true}}"#)?;
             out.flush()?;
-            return Err(CliError::ReconnectFailed(last_failure.take()));
+            return Err(CliError::ReconnectFailed(st.last_failure.take()));
         }
         OwnedEvent::AckTimeout(id) => writeln!(out, r#"{{"ack_timeout":{id}}}"#)?,
         OwnedEvent::TransportOpen { sid, .. } => {
@@ -2261,7 +2289,7 @@ fn print_event(
         }
         OwnedEvent::TransportFailed(why) => {
             writeln!(err, "sio_client: cannot connect: {why}")?;
-            *last_failure = Some(why);
+            st.last_failure = Some(why);
         }
         OwnedEvent::Error(why) => {
             writeln!(err, "sio_client: {why}")?;
