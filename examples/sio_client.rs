@@ -3,16 +3,30 @@
 //! thread and with no other crate.
 //!
 //! ```text
-//! cargo run --example sio_client -- HOST:PORT [--polling | --polling-only] [--deflate]
+//! cargo run --example sio_client -- URL [--nsp NSP]... [--auth JSON] [--transport websocket|polling|both]
+//!     [--deflate] [--timeout MS] [--reconnection-attempts N] [--wait SECONDS]
+//! cargo run --example sio_client -- --demo [HOST:PORT] [--transport ...] [--deflate]
 //! ```
 //!
-//! The demo joins `/`, emits `message` and prints the `message-back` the
-//! reference test server (`tests/peers/sio_server.mjs`, or
-//! `examples/sio_server.rs`) answers with. It connects to any address
-//! given. Set `SIO_CLIENT_TRACE=1` to see every Engine.IO text message
-//! received on stderr. `--deflate` offers permessage-deflate on every
-//! WebSocket (the direct one and the upgrade's) and compresses messages of
-//! 1024 bytes or more when the server accepts.
+//! A command-line client like `wscat` ([`run_cli`]; README.md, "Other
+//! programs", has the whole usage): it connects to any address given (URL
+//! `http://HOST:PORT/PATH`, `ws://...` or `HOST:PORT`), joins every `--nsp`
+//! (default `/`) with the `--auth` object, prints every event received as
+//! one JSON line on stdout (`{"nsp":"/","event":"e","args":[...],"ack":1}`,
+//! binary attachments as `{"base64":"..."}`; connections, disconnections
+//! and reconnection attempts too) and runs each stdin line as a command
+//! (`[@NSP] EVENT [ARGS]`, `[@NSP] call EVENT [ARGS]`, `[@NSP] ack ID
+//! [ARGS]`, ARGS a JSON array). It exits 0 at the end of stdin, 1 with the
+//! typed error on a fatal one (`engineio::Error::NotEngineIo`, reconnection
+//! given up, every namespace refused), 2 on a usage error.
+//!
+//! The demo (`--demo`; `--polling` and `--polling-only` still work) joins
+//! `/`, emits `message` and prints the `message-back` the reference test
+//! server (`tests/peers/sio_server.mjs`, or `examples/sio_server.rs`)
+//! answers with. Set `SIO_CLIENT_TRACE=1` to see every Engine.IO text
+//! message received on stderr. `--deflate` offers permessage-deflate on
+//! every WebSocket (the direct one and the upgrade's) and compresses
+//! messages of 1024 bytes or more when the server accepts.
 //!
 //! # What it shows
 //!
