@@ -385,7 +385,10 @@ fn memory_is_the_session_plus_the_lent_storage() {
     // caller chose; the figure is printed for the README.
     let size = size_of::<Session<[u8; 0]>>();
     eprintln!("size_of::<engineio::Session<[u8; 0]>>() = {size}");
-    assert!(size <= 768, "{size}");
+    // 768 B on x86_64 without `deflate`; with it (as the tests build) the
+    // session also holds its optional compression state (boxed windows).
+    let bound = if cfg!(feature = "deflate") { 800 } else { 768 };
+    assert!(size <= bound, "{size}");
     // A flood of sends against 512 bytes of storage: refused when full, never
     // grown, and everything accepted comes out.
     let mut s = polling_session(512);

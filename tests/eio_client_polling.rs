@@ -395,3 +395,44 @@ fn a_small_request_buffer_is_refused_untouched() {
     n.drive();
     assert_eq!(n.at_server, [M::T("x".repeat(2000))]);
 }
+
+/// The polling handshake's answer says whether the peer is an Engine.IO
+/// server: the reference server's JSON refusal (400 or 403) and a 5xx (a
+/// proxy while the server restarts) are failures worth a retry; a plain
+/// WebSocket server's 400 or 426, or a web server's 404, is not Engine.IO.
+#[test]
+fn the_handshake_answer_tells_an_engine_io_refusal_from_another_server() {
+    let cases: [(u16, &str, Error); 6] = [
+        (
+            400,
+            r#"{"code":0,"message":"Transport unknown"}"#,
+            Error::RequestFailed(400),
+        ),
+        (
+            403,
+            r#"{"code":4,"message":"Forbidden"}"#,
+            Error::RequestFailed(403),
+        ),
+        (503, "", Error::RequestFailed(503)),
+        (400, "Bad Request", Error::NotEngineIo),
+        (426, "Upgrade Required", Error::NotEngineIo),
+        (404, "<html>Not Found</html>", Error::NotEngineIo),
+    ];
+    for (status, body, expected) in cases {
+        let now = Instant::from_millis(0);
+        let mut c: Client<Vec<u8>, SplitMix64> = Client::polling(
+            now,
+            ClientConfig::default(),
+            vec![0u8; 4096],
+            SplitMix64::new(1),
+        );
+        let mut out = [0u8; 512];
+        let _ = c.poll_request(HOST, &mut out);
+        let mut body = body.as_bytes().to_vec();
+        assert_eq!(
+            c.handle_get_response(now, status, &mut body).map(|_| ()),
+            Err(expected),
+            "{status} {body:?}"
+        );
+    }
+}

@@ -546,3 +546,29 @@ fn reconnection_exhausted_is_an_error() {
         other => panic!("expected ReconnectFailed, got {other:?}"),
     }
 }
+
+/// The same over long-polling (the default `both`): ws_echo answers the
+/// polling handshake with a plain 400, not the reference server's JSON
+/// refusal, so the client stops at once instead of retrying for ever.
+#[test]
+fn a_plain_websocket_server_is_a_typed_fatal_error_over_polling_too() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8).flatten() {
+            std::thread::spawn(move || ws_echo::serve(stream));
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut cli = Cli::start(&[&url, "--timeout", "3000"]);
+    cli.expect_stderr("not an Engine.IO/Socket.IO server");
+    let stdin = cli.stdin.clone();
+    let result = cli.finish(Duration::from_secs(5));
+    drop(stdin);
+    match result {
+        Err(CliError::Fatal(engineio::Error::NotEngineIo)) => {}
+        other => panic!("expected Fatal(NotEngineIo), got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

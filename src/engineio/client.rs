@@ -829,7 +829,9 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
     /// The answer to the GET [`poll_request`](Self::poll_request) wrote:
     /// its status and body. Returns the body's packets for
     /// [`read_message`](Self::read_message); a status other than 200 ends the
-    /// session ([`Error::RequestFailed`]).
+    /// session ([`Error::RequestFailed`]), except on the handshake, where an
+    /// answer that is neither the reference server's JSON refusal nor a 5xx
+    /// is [`Error::NotEngineIo`].
     pub fn handle_get_response<'a>(
         &mut self,
         now: Instant,
@@ -839,10 +841,13 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
         self.now = now;
         self.get_in_flight = false;
         if status != 200 && !self.is_closed() {
-            // The handshake refused with the reference server's JSON error is
-            // an Engine.IO server saying no; anything else is not one.
-            let engine_refusal = status == 400
-                || status == 403
+            // The handshake refused with the reference server's JSON error
+            // (`{"code":..,"message":..}`, on its 400s and 403s alike) is an
+            // Engine.IO server saying no, and a 5xx may be a proxy while the
+            // server restarts: both are retried. Any other answer (a plain
+            // WebSocket server's 400 or 426, a web server's 404) is not an
+            // Engine.IO server.
+            let engine_refusal = status >= 500
                 || core::str::from_utf8(body).is_ok_and(|b| json::get(b.trim(), "code").is_some());
             let opening = matches!(self.phase, Phase::Opening { .. });
             let e = if opening && !engine_refusal {
