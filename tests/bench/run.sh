@@ -24,7 +24,9 @@
 # other. Then the broadcast fan-out (`src/bin/sio_fanout.rs`: 1,000 clients and one
 # sender in one thread; `broadcast` -> `broadcast-back` to `/`, then to one of 10
 # rooms) against the same three servers: deliveries/s, per server CPU-s, refused and
-# missing deliveries, the fleet's own CPU. Rows `sio/...`, the Node peer `socket.io`.
+# missing deliveries, the fleet's own CPU; there also against `socketioxide` 0.18 over
+# hyper on one thread (`src/bin/sio_socketioxide.rs`, its default 128-packet buffer).
+# Rows `sio/...`, the peers `socket.io` and `socketioxide`.
 # Needs tests/peers/node_modules (bash tests/scripts/setup-peers.sh).
 SIO_FLEET=${SIO_FLEET:-rust}
 set -euo pipefail
@@ -159,6 +161,7 @@ start_sio() { # name log [args...]
     case "$name" in
         sockwire-std) cmd=("$ROOT/target/release/examples/sio_server" 127.0.0.1:0) ;;
         sockwire-tokio) cmd=("$ROOT/target/release/examples/tokio_server" 127.0.0.1:0) ;;
+        socketioxide) cmd=("$BIN/sio_socketioxide" 127.0.0.1:0) ;;
         *) cmd=(node "$ROOT/tests/peers/sio_server.mjs" 0) ;;
     esac
     # shellcheck disable=SC2086
@@ -201,7 +204,7 @@ run_sio() {
     # under a flood (a client closed by the server is still an error).
     local rooms
     for rooms in 1 10; do
-        for s in sockwire-std sockwire-tokio socket.io; do
+        for s in sockwire-std sockwire-tokio socket.io socketioxide; do
             echo "== Socket.IO: broadcast fan-out to $SIO_CONNS clients in $rooms room(s), $s"
             start_sio "$s" "$OUT/sio-server-fanout-$rooms-$s.log" --ping-interval 25000 --ping-timeout 20000
             # shellcheck disable=SC2086
