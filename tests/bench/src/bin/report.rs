@@ -169,6 +169,10 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
         m(format!("{what}: refused"), "deliveries", f("refused"), false);
         m(format!("{what}: missing"), "deliveries", f("missing"), false);
         let fleet = f("fleet_cpu_s").zip(f("run_secs")).filter(|(_, s)| *s > 0.0);
+        // Below 100 %: the server was not the bottleneck either (the sender's window
+        // and the wake-ups between the two cores were).
+        let server = f("server_cpu_s").zip(f("run_secs")).filter(|(_, s)| *s > 0.0);
+        m(format!("{what}: server CPU"), "% of a core", server.map(|(c, s)| 100.0 * c / s), false);
         m(format!("{what}: client fleet CPU"), "% of a core", fleet.map(|(c, s)| 100.0 * c / s), false);
         m(format!("{what}: errors"), "errors", f("errors"), false);
         return;
