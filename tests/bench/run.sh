@@ -214,6 +214,17 @@ run_sio() {
             stop_server
         done
     done
+    # A burst: 500 broadcasts to the 1,000 clients at once, with no window (socketioxide's
+    # default buffer of 128 packets per socket refuses most of it): refused, missing.
+    for s in sockwire-std sockwire-tokio socket.io socketioxide; do
+        echo "== Socket.IO: a burst of 500 broadcasts to $SIO_CONNS clients, $s"
+        start_sio "$s" "$OUT/sio-server-burst-$s.log" --ping-interval 25000 --ping-timeout 20000
+        # shellcheck disable=SC2086
+        SIO_FLEET_PING=25000/20000 $SIO_PIN_CLIENT "$BIN/sio_fanout" --port "$SIO_PORT" --server-pid "$SERVER_PID" \
+            --label "$s" --conns "$SIO_CONNS" --burst 500 --size 100 \
+            | tee -a "$OUT/sio.jsonl" || echo "   ($s: sio_fanout reported errors)" >&2
+        stop_server
+    done
     # At the test-server settings, then at socket.io's defaults (25 s / 20 s).
     local ping
     for ping in "300 200" "25000 20000"; do

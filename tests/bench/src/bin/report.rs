@@ -159,7 +159,10 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
     if v["kind"] == "sio_broadcast" {
         // The fan-out runs (`sio_fanout`): one sender, every client counting.
         let rooms = v["rooms"].as_u64().unwrap_or(1);
-        let what = if rooms > 1 {
+        let burst = v["burst"].as_u64().unwrap_or(0);
+        let what = if burst > 0 {
+            format!("broadcast burst of {burst} events to {conns} clients")
+        } else if rooms > 1 {
             format!("room broadcast {conns} clients {rooms} rooms")
         } else {
             format!("broadcast {conns} clients")

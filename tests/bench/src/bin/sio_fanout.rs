@@ -5,7 +5,7 @@
 //! `{"delivered":N,"full":M}` (examples/sio_server.rs, tests/peers/sio_server.mjs).
 //!
 //!   sio_fanout --port P --server-pid PID --label NAME [--conns 1000] [--rooms 1]
-//!              [--secs 5] [--size 100] [--window 64] [--acks 16]
+//!              [--secs 5] [--size 100] [--window 64] [--acks 16] [--burst 0]
 //!
 //! `--conns` clients connect to `/` (as `sio_fleet` does: `0{...}` open, `40`, pings
 //! answered); with `--rooms R` > 1, client i joins room `r{i % R}` (`join`, acked).
@@ -17,6 +17,10 @@
 //! `--conns` in all) neither received by the clients nor refused by the server (so
 //! that a server that queues without bound is not flooded past what it delivers). Then the deliveries still on
 //! their way are waited for (10 s at most, or 2 s without progress).
+//!
+//! `--burst N`: the sender emits N events at once instead, with no window (acks,
+//! deliveries or time), then waits for them as above: what a server does with a
+//! burst it cannot send at once (queue it, refuse it and say so, or lose it).
 //!
 //! Every client counts its `broadcast-back` deliveries and checks the sequence: a
 //! number below the next one expected is a duplicate, the ones skipped are missing
@@ -91,6 +95,7 @@ fn main() {
         size: num("size", 100).max(10) as usize,
         window: num("window", 64).max(1),
         acks: num("acks", 16).max(1) as usize,
+        burst: num("burst", 0),
     };
     raise_nofile_limit();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -103,6 +108,7 @@ fn main() {
 }
 
 struct Cfg {
+    burst: u64,
     port: u16,
     pid: u32,
     label: String,
@@ -120,7 +126,7 @@ async fn run(c: Cfg) -> serde_json::Value {
     let sleep = |s: f64| tokio::time::sleep(Duration::from_secs_f64(s));
     let mut r = serde_json::json!({
         "kind": "sio_broadcast", "label": c.label, "conns": c.conns, "rooms": c.rooms,
-        "size": c.size, "window": c.window, "acks": c.acks, "fleet": "rust",
+        "size": c.size, "window": c.window, "acks": c.acks, "burst": c.burst, "fleet": "rust",
     });
     if let Ok(p) = std::env::var("SIO_FLEET_PING") {
         r["server_ping"] = p.into(); // the server's pingInterval/pingTimeout, as run.sh set them
@@ -181,7 +187,7 @@ async fn run(c: Cfg) -> serde_json::Value {
             let (mut last_accounted, mut progress_at) = (0u64, start);
             loop {
                 let now = Instant::now();
-                if !stopped && now >= stop {
+                if !stopped && (now >= stop || (c.burst > 0 && sent >= c.burst)) {
                     stopped = true;
                 }
                 let accounted = shared.delivered.load(Relaxed) + refused;
@@ -200,8 +206,9 @@ async fn run(c: Cfg) -> serde_json::Value {
                     break;
                 }
                 let can = !stopped
-                    && (sent - acked) < c.acks as u64
-                    && expected.saturating_sub(accounted) < c.window * c.conns.max(1) as u64;
+                    && (c.burst > 0
+                        || (sent - acked) < c.acks as u64
+                            && expected.saturating_sub(accounted) < c.window * c.conns.max(1) as u64);
                 if can {
                     let room = if c.rooms > 1 {
                         format!("\"r{}\"", sent % c.rooms)
@@ -218,7 +225,7 @@ async fn run(c: Cfg) -> serde_json::Value {
                     continue;
                 }
                 // Wait for an ack, for deliveries, or for the end of the phase.
-                if !stopped && (sent - acked) < c.acks as u64 {
+                if !stopped && c.burst == 0 && (sent - acked) < c.acks as u64 {
                     let need = expected
                         .saturating_sub(c.window * c.conns.max(1) as u64)
                         .saturating_sub(refused)
@@ -273,6 +280,8 @@ async fn run(c: Cfg) -> serde_json::Value {
             r["fleet_cpu_s"] = fleet_cpu.into();
             r["server_acked_delivered"] = server_delivered.into();
             r["refused"] = refused.into();
+            // Broadcasts whose ack never came (a server that cannot queue the ack either).
+            r["unacked"] = (sent - acked).into();
             eprintln!(
                 "sio_fanout {}: {sent} events, {delivered} deliveries in {last:.2} s = {:.0}/s, server {server_cpu:.2} CPU-s, fleet {fleet_cpu:.2} CPU-s, refused {refused}",
                 c.label,
