@@ -45,6 +45,8 @@ type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
 #[derive(Default)]
 struct Shared {
     connected: AtomicUsize,
+    /// Clients connected (and joined) per room: the deliveries each event expects.
+    in_room: Vec<AtomicU64>,
     failed: AtomicUsize,
     errors: AtomicUsize,
     first: Mutex<Vec<String>>,
@@ -133,6 +135,7 @@ async fn run(c: Cfg) -> serde_json::Value {
     }
     let shared = Arc::new(Shared {
         want: AtomicU64::new(u64::MAX),
+        in_room: (0..c.rooms).map(|_| AtomicU64::new(0)).collect(),
         ..Default::default()
     });
     let (close_tx, close_rx) = watch::channel(false);
@@ -175,7 +178,7 @@ async fn run(c: Cfg) -> serde_json::Value {
     match sender {
         Ok(Ok(ref mut ws)) if connected > 0 => {
             // Deliveries expected per event: the clients in its room.
-            let per = |seq: u64| (c.conns as u64).saturating_sub(seq % c.rooms).div_ceil(c.rooms);
+            let per = |seq: u64| shared.in_room[(seq % c.rooms) as usize].load(Relaxed);
             let pad = "x".repeat(c.size - 10);
             let (mut acked, mut expected) = (0u64, 0u64);
             let (c0, f0) = (cpu(), me());
@@ -397,8 +400,9 @@ async fn client(
         }
     };
     drop(permit);
-    shared.connected.fetch_add(1, Relaxed);
     let room = room.unwrap_or(0);
+    shared.in_room[room as usize].fetch_add(1, Relaxed);
+    shared.connected.fetch_add(1, Relaxed);
     let mut seen = Seen {
         room,
         next: room,
