@@ -22,7 +22,15 @@
 //!   (`{}` when the client sent none);
 //! - on `/`: `message` is answered with `message-back` (same arguments and
 //!   binary attachments); `message-with-ack` is acked with its arguments (and
-//!   attachments); `force-disconnect-transport` closes the Engine.IO session.
+//!   attachments); `force-disconnect-transport` closes the Engine.IO session;
+//!   `join` `[room]` puts the socket in that room of `/` (acked with no
+//!   arguments if the client asks); `broadcast` `[room, ...args]` sends
+//!   `broadcast-back` `...args` (and attachments) to every socket in that
+//!   room, or to every socket of `/` when the room is `null`, and acks (if
+//!   asked) with `{"delivered":N,"full":M}`: the sockets whose queue took it
+//!   and those whose queue was full (refused, never dropped in silence; also
+//!   counted on stderr). The benchmarks in `tests/bench` drive a fan-out
+//!   through it.
 //!
 //! # What it shows
 //!
@@ -32,9 +40,10 @@
 
 use std::io;
 use std::net::TcpListener;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sockwire::engineio;
+use sockwire::json;
 use sockwire::runner::{self, SocketIo, SocketIoServer};
 use sockwire::socketio::{self, endpoint::OwnedEvent};
 use sockwire::time::{Duration, Instant};
@@ -69,6 +78,30 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
                     io.ack(socket, id, m.args_raw(), &attachments)
                 }
                 (Some("force-disconnect-transport"), _) => io.close(now, socket),
+                (Some("join"), ack) => {
+                    let mut buf = [0u8; 128];
+                    match m.args().next().map(|r| json::unescape(r, &mut buf)) {
+                        Some(Ok(room)) => io.join(socket, room),
+                        _ => Ok(()),
+                    }
+                    .and_then(|()| ack.map_or(Ok(()), |id| io.ack(socket, id, "", &[])))
+                }
+                (Some("broadcast"), ack) => {
+                    let (mut buf, mut args) = ([0u8; 128], m.args());
+                    let room = args.next().map(|r| json::unescape(r, &mut buf));
+                    let rest = args.collect::<Vec<_>>().join(",");
+                    let rooms: &[&str] = match &room {
+                        Some(Ok(r)) => &[r],
+                        _ => &[], // null: every socket of `/`
+                    };
+                    io.broadcast("/", rooms, &[], "broadcast-back", &rest, &attachments)
+                        .and_then(|b| {
+                            count_refused(b.full);
+                            let reply =
+                                format!(r#"{{"delivered":{},"full":{}}}"#, b.delivered, b.full);
+                            ack.map_or(Ok(()), |id| io.ack(socket, id, &reply, &[]))
+                        })
+                }
                 _ => Ok(()),
             }
         }
@@ -83,6 +116,21 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
     }
     if let Err(e) = answered {
         eprintln!("sio_server: cannot answer {event:?}: {e}");
+    }
+}
+
+/// Counts the deliveries a broadcast could not queue; says so on stderr
+/// the first time and then at every further thousand.
+fn count_refused(full: usize) {
+    static REFUSED: AtomicUsize = AtomicUsize::new(0);
+    if full > 0 {
+        let before = REFUSED.fetch_add(full, Ordering::Relaxed);
+        if before == 0 || (before + full) / 1000 > before / 1000 {
+            eprintln!(
+                "sio_server: broadcast refused by full queues: {} so far",
+                before + full
+            );
+        }
     }
 }
 

@@ -21,7 +21,13 @@
 # 200 ms: server CPU over 10 s with no client, round trips for 5 s, server CPU over
 # 10 idle seconds and RSS with the 1,000 clients connected; then 10,000 clients held
 # on the tokio server (zero errors required). The server has one core, the clients the
-# other. Needs tests/peers/node_modules (bash tests/scripts/setup-peers.sh).
+# other. Then the broadcast fan-out (`src/bin/sio_fanout.rs`: 1,000 clients and one
+# sender in one thread; `broadcast` -> `broadcast-back` to `/`, then to one of 10
+# rooms) against the same three servers: deliveries/s, per server CPU-s, refused and
+# missing deliveries, the fleet's own CPU; there also against `socketioxide` 0.18 over
+# hyper on one thread (`src/bin/sio_socketioxide.rs`, its default 128-packet buffer).
+# Rows `sio/...`, the peers `socket.io` and `socketioxide`.
+# Needs tests/peers/node_modules (bash tests/scripts/setup-peers.sh).
 SIO_FLEET=${SIO_FLEET:-rust}
 set -euo pipefail
 
@@ -155,6 +161,7 @@ start_sio() { # name log [args...]
     case "$name" in
         sockwire-std) cmd=("$ROOT/target/release/examples/sio_server" 127.0.0.1:0) ;;
         sockwire-tokio) cmd=("$ROOT/target/release/examples/tokio_server" 127.0.0.1:0) ;;
+        socketioxide) cmd=("$BIN/sio_socketioxide" 127.0.0.1:0) ;;
         *) cmd=(node "$ROOT/tests/peers/sio_server.mjs" 0) ;;
     esac
     # shellcheck disable=SC2086
@@ -177,16 +184,45 @@ sio_fleet() { # args after --url/--port
     fi
 }
 run_sio() {
-    echo "== Socket.IO: $SIO_CONNS clients over WebSocket ($SIO_FLEET fleet) against the std runner, the tokio server and Node socket.io"
+    echo "== Socket.IO: $SIO_CONNS clients over WebSocket ($SIO_FLEET fleet) against the std runner, the tokio server and Node socket.io 4.8"
     : >"$OUT/sio.jsonl"
     # 10,000 clients need 10,000 descriptors on each side.
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     local s
-    for s in sockwire-std sockwire-tokio "node socket.io 4.8"; do
-        start_sio "$s" "$OUT/sio-server-${s%% *}.log" --ping-interval 300 --ping-timeout 200
+    for s in sockwire-std sockwire-tokio socket.io; do
+        start_sio "$s" "$OUT/sio-server-$s.log" --ping-interval 300 --ping-timeout 200
         # shellcheck disable=SC2086
         sio_fleet --server-pid "$SERVER_PID" --label "$s" --conns "$SIO_CONNS" --empty-idle 10 --rt-secs 5 --idle 10 \
             | tee -a "$OUT/sio.jsonl" || echo "   ($s: sio_fleet reported errors)" >&2
+        stop_server
+    done
+    # Broadcast fan-out: 1,000 clients in "/" (then split over 10 rooms, a room per
+    # event), one sender emitting 100-byte events as fast as the server takes them
+    # (sio_fanout: 16 unacked at most, 64 deliveries per client on their way at most),
+    # every client counting deliveries and checking their sequence. At socket.io's
+    # default ping settings: this measures throughput, not who misses a 200 ms pong
+    # under a flood (a client closed by the server is still an error).
+    local rooms
+    for rooms in 1 10; do
+        for s in sockwire-std sockwire-tokio socket.io socketioxide; do
+            echo "== Socket.IO: broadcast fan-out to $SIO_CONNS clients in $rooms room(s), $s"
+            start_sio "$s" "$OUT/sio-server-fanout-$rooms-$s.log" --ping-interval 25000 --ping-timeout 20000
+            # shellcheck disable=SC2086
+            SIO_FLEET_PING=25000/20000 $SIO_PIN_CLIENT "$BIN/sio_fanout" --port "$SIO_PORT" --server-pid "$SERVER_PID" \
+                --label "$s" --conns "$SIO_CONNS" --rooms "$rooms" --secs 5 --size 100 \
+                | tee -a "$OUT/sio.jsonl" || echo "   ($s: sio_fanout reported errors)" >&2
+            stop_server
+        done
+    done
+    # A burst: 500 broadcasts to the 1,000 clients at once, with no window (socketioxide's
+    # default buffer of 128 packets per socket refuses most of it): refused, missing.
+    for s in sockwire-std sockwire-tokio socket.io socketioxide; do
+        echo "== Socket.IO: a burst of 500 broadcasts to $SIO_CONNS clients, $s"
+        start_sio "$s" "$OUT/sio-server-burst-$s.log" --ping-interval 25000 --ping-timeout 20000
+        # shellcheck disable=SC2086
+        SIO_FLEET_PING=25000/20000 $SIO_PIN_CLIENT "$BIN/sio_fanout" --port "$SIO_PORT" --server-pid "$SERVER_PID" \
+            --label "$s" --conns "$SIO_CONNS" --burst 500 --size 100 \
+            | tee -a "$OUT/sio.jsonl" || echo "   ($s: sio_fanout reported errors)" >&2
         stop_server
     done
     # At the test-server settings, then at socket.io's defaults (25 s / 20 s).

@@ -19,6 +19,12 @@
 //   `emit-later` [delayMs, payload] schedules `io.emit('later', payload)` (to
 //   every socket of "/") after delayMs milliseconds, so that a client can have
 //   an event emitted while it is disconnected.
+//   `join` [room] puts the socket in that room (acked with no arguments if the
+//   client asks); `broadcast` [room, ...args] sends `broadcast-back` ...args to
+//   that room (io.to(room).emit), or to every socket of "/" when room is null,
+//   and acks (if asked) with {delivered: N, full: 0}: N the sockets targeted
+//   (socket.io buffers without bound, it never refuses). As examples/sio_server.rs,
+//   for the fan-out benchmarks of tests/bench.
 // - Namespace "/custom": on connection emits `auth` with the handshake auth.
 // - Any other namespace: refused with CONNECT_ERROR {"message":"Invalid namespace"}.
 // - `--recovery` (or the environment variable SIO_RECOVERY=1): the Server gets
@@ -86,6 +92,19 @@ io.on('connection', (socket) => {
     ack(...args);
   });
   socket.on('force-disconnect-transport', () => socket.conn.close());
+  socket.on('join', (room, ...rest) => {
+    socket.join(room);
+    const ack = rest.pop();
+    if (typeof ack === 'function') ack();
+  });
+  socket.on('broadcast', (room, ...args) => {
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+    const nsp = io.of('/');
+    if (room === null) nsp.emit('broadcast-back', ...args);
+    else nsp.to(room).emit('broadcast-back', ...args);
+    const delivered = room === null ? nsp.sockets.size : (nsp.adapter.rooms.get(room)?.size ?? 0);
+    if (ack) ack({ delivered, full: 0 });
+  });
   socket.on('emit-later', (delayMs, payload) => {
     setTimeout(() => io.emit('later', payload), Number(delayMs) || 0);
   });

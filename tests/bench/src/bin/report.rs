@@ -132,15 +132,15 @@ fn load_measures(file: &Path, out: &mut Vec<Measure>) {
                     out.push(Measure { group: format!("{g} RSS per conn"), imp: imp.clone(), unit: "KiB".into(), value: x, higher_is_better: false });
                 }
             }
-            Some("sio") => sio_measures(&v, &imp, out),
+            Some("sio" | "sio_broadcast") => sio_measures(&v, &imp, out),
             _ => {}
         }
     }
 }
 
-/// The Socket.IO rows (`sio_fleet.mjs`): each sockwire driver ("sockwire-std",
-/// "sockwire-tokio") is the `sockwire` side of its own rows, Node `socket.io`
-/// the peer of both.
+/// The Socket.IO rows (`sio_fleet`, `sio_fanout`): each sockwire driver
+/// ("sockwire-std", "sockwire-tokio") is the `sockwire` side of its own rows, every
+/// other server (Node `socket.io`) the peer of both.
 fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
     let conns = v["conns"].as_u64().unwrap_or(0);
     let (drivers, imp): (&[&str], &str) = match label {
@@ -156,6 +156,30 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
             out.push(Measure { group, imp: imp.into(), unit: unit.into(), value, higher_is_better });
         }
     };
+    if v["kind"] == "sio_broadcast" {
+        // The fan-out runs (`sio_fanout`): one sender, every client counting.
+        let rooms = v["rooms"].as_u64().unwrap_or(1);
+        let burst = v["burst"].as_u64().unwrap_or(0);
+        let what = if burst > 0 {
+            format!("broadcast burst of {burst} events to {conns} clients")
+        } else if rooms > 1 {
+            format!("room broadcast {conns} clients {rooms} rooms")
+        } else {
+            format!("broadcast {conns} clients")
+        };
+        m(what.clone(), "deliveries/s", f("deliveries_per_sec"), true);
+        m(format!("{what} per server CPU-s"), "deliveries/CPU-s", f("deliveries_per_server_cpu_sec"), true);
+        m(format!("{what}: refused"), "deliveries", f("refused"), false);
+        m(format!("{what}: missing"), "deliveries", f("missing"), false);
+        let fleet = f("fleet_cpu_s").zip(f("run_secs")).filter(|(_, s)| *s > 0.0);
+        // Below 100 %: the server was not the bottleneck either (the sender's window
+        // and the wake-ups between the two cores were).
+        let server = f("server_cpu_s").zip(f("run_secs")).filter(|(_, s)| *s > 0.0);
+        m(format!("{what}: server CPU"), "% of a core", server.map(|(c, s)| 100.0 * c / s), false);
+        m(format!("{what}: client fleet CPU"), "% of a core", fleet.map(|(c, s)| 100.0 * c / s), false);
+        m(format!("{what}: errors"), "errors", f("errors"), false);
+        return;
+    }
     if v["hold_secs"].is_number() {
         // The many-clients run: how many held on, with what.
         let ping = v["server_ping"].as_str().map(|p| format!(", ping {p} ms")).unwrap_or_default();
@@ -304,7 +328,7 @@ fn machine() -> String {
 }
 
 fn human(x: f64, unit: &str) -> String {
-    if unit.ends_with("/s") && unit != "GiB/s" || unit == "msg/CPU-s" {
+    if unit.ends_with("/s") && unit != "GiB/s" || unit.ends_with("/CPU-s") {
         if x >= 1e6 {
             return format!("{:.2} M", x / 1e6);
         } else if x >= 1e3 {
