@@ -381,6 +381,35 @@ fn held_get_cancelled() {
     assert_eq!(net.s.poll_timeout().map(|t| t >= net.now), Some(true));
 }
 
+/// A POST whose body holds an invalid packet (or a client ping) is answered
+/// 200 "ok", as the reference server answers every body it read whole, and
+/// the session closes behind it; a packet before the bad one is delivered.
+#[test]
+fn an_invalid_packet_in_a_post_is_ok_then_the_session_closes() {
+    for body in ["abc", "4first\u{1e}abc", "2"] {
+        let mut net: Net = Net::new(test_config());
+        let sid = net.open(1);
+        let _ = net.events();
+        assert_eq!(
+            net.request(2, &post(&sid, body)),
+            (200, "ok".into()),
+            "{body:?}"
+        );
+        let ev = net.events();
+        assert!(matches!(ev[..], [Event::Closed { .. }]), "{body:?}: {ev:?}");
+        assert_eq!(net.s.sessions(), 0);
+        assert_eq!(
+            net.request(3, &poll(&sid)),
+            (400, r#"{"code":1,"message":"Session ID unknown"}"#.into())
+        );
+        let first = net
+            .messages
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Text(t) if t == "first"));
+        assert_eq!(first, body.starts_with('4'), "{body:?}");
+    }
+}
+
 /// Two requests in one input: the second waits (`blocked`) until the first
 /// response is transmitted, then is answered, in order, on the same
 /// connection.

@@ -886,9 +886,15 @@ where
             None => (left, left, true),
         };
         let (record_bytes, _) = input.split_at_mut(record);
+        // Errors of the body's content (an invalid packet, a client ping)
+        // close the session but, as the reference server answers a body it
+        // read whole, the POST itself gets 200 "ok"; errors of the request
+        // (no such session, a POST already in flight, too large) refuse it.
         let result = match entry.session.handle_post(now, record_bytes) {
-            Ok(mut payload) => read_one(&mut entry.session, now, &mut payload),
-            Err(e) => Err(e),
+            Ok(mut payload) => {
+                read_one(&mut entry.session, now, &mut payload).map_err(|e| (e, true))
+            }
+            Err(e) => Err((e, false)),
         };
         let Entry { session, user, .. } = entry;
         match result {
@@ -908,11 +914,15 @@ where
                     ..Input::consumed(consumed)
                 })
             }
-            Err(e) => {
-                // The session is closed (or refused the body): 400 or 413,
-                // and the rest of the body is dropped.
-                self.core
-                    .respond(conn, Pending::Refuse(post_refusal(e)), keep_alive);
+            Err((e, content)) => {
+                // The session is closed (or refused the body): 200 "ok", 400
+                // or 413, and the rest of the body is dropped.
+                let answer = if content {
+                    Pending::PostOk
+                } else {
+                    Pending::Refuse(post_refusal(e))
+                };
+                self.core.respond(conn, answer, keep_alive);
                 self.core.dirty = Some(sid);
                 Ok(Input::consumed(left))
             }
