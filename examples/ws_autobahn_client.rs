@@ -3,8 +3,10 @@
 //! It offers permessage-deflate (RFC 7692) on every connection.
 //!
 //! ```text
-//! cargo run --release --example ws_autobahn_client -- 127.0.0.1:9001
+//! cargo run --release --example ws_autobahn_client -- 127.0.0.1:9001 [--jobs N]
 //! ```
+//!
+//! `--jobs N` runs N cases at a time, each on its own connection (default 1).
 
 use std::io;
 use std::net::TcpStream;
@@ -57,16 +59,42 @@ fn run(addr: &str, path: &str) -> io::Result<Option<String>> {
 }
 
 fn main() -> io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let mut addr = String::from("127.0.0.1:9001");
+    let mut jobs = 1u32;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            // Cases run on this many connections at once (each case is still
+            // one connection, run from start to end); the reports are asked
+            // for once all are done.
+            "--jobs" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(n) if n > 0 => jobs = n,
+                _ => return Err(io::Error::other("--jobs needs a positive number")),
+            },
+            _ => addr = a,
+        }
+    }
     let count: u32 = run(&addr, "/getCaseCount")?
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| io::Error::other("no case count"))?;
-    eprintln!("running {count} cases against {addr}");
-    for case in 1..=count {
-        run(&addr, &format!("/runCase?case={case}&agent={AGENT}"))?;
-    }
+    eprintln!("running {count} cases against {addr}, {jobs} at a time");
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|k| {
+                let addr = &addr;
+                s.spawn(move || -> io::Result<()> {
+                    for case in (1..=count).filter(|c| c % jobs == k) {
+                        run(addr, &format!("/runCase?case={case}&agent={AGENT}"))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .unwrap_or_else(|_| Err(io::Error::other("a worker panicked")))
+        })
+    })?;
     run(&addr, &format!("/updateReports?agent={AGENT}"))?;
     eprintln!("done");
     Ok(())

@@ -68,7 +68,8 @@
 #
 # Environment: AUTOBAHN_ROLES ("server client"), AUTOBAHN_INCLUDE /
 # AUTOBAHN_EXCLUDE (space-separated -i/-x patterns), AUTOBAHN_PORT (9001),
-# AUTOBAHN_TIMEOUT (seconds per kosoku role run, 900), AUTOBAHN_NO_BUILD=1
+# AUTOBAHN_TIMEOUT (seconds per kosoku role run, 900), AUTOBAHN_CLIENT_JOBS
+# (cases the client role runs at a time, 2), AUTOBAHN_NO_BUILD=1
 # (skip cargo build).
 set -uo pipefail
 
@@ -233,7 +234,9 @@ run_client_role() {
   [[ -n "$port" ]] || { note_failure "kosoku fuzzingserver did not start: $(tail -5 "$OUT/client-kosoku.log")"; return; }
   log "client role: $CLIENT_BIN 127.0.0.1:$port (log: $OUT/client-run.log)"
   local started=$SECONDS
-  timeout "$ROLE_TIMEOUT" nice -n 10 "$CLIENT_BIN" "127.0.0.1:$port" >"$OUT/client-run.log" 2>&1
+  # Two cases at a time: sections 12 and 13 spend their time in the
+  # compression on both sides, one case after the other otherwise.
+  timeout "$ROLE_TIMEOUT" nice -n 10 "$CLIENT_BIN" "127.0.0.1:$port" --jobs "${AUTOBAHN_CLIENT_JOBS:-2}" >"$OUT/client-run.log" 2>&1
   rc=$?
   log "client role: ws_autobahn_client exit status $rc after $((SECONDS - started)) s"
   [[ $rc -eq 0 ]] || note_failure "ws_autobahn_client exited with $rc: $(tail -5 "$OUT/client-run.log")"
