@@ -393,15 +393,14 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
     /// permessage-deflate and it is at least the threshold long (and the
     /// queue has room for the worst case; else as it is).
     fn push_message(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
-        #[cfg(all(feature = "deflate", feature = "alloc"))]
-        if self.transport == Transport::WebSocket
-            && let Some(z) = self.deflate.as_mut()
-            && parts.iter().map(|p| p.len()).sum::<usize>() >= z.threshold
-            && self.queue.push_deflated(tag, parts, z).is_ok()
-        {
-            return Ok(());
-        }
-        self.queue.push(tag, parts)
+        self.queue.push_message(
+            tag,
+            parts,
+            #[cfg(all(feature = "deflate", feature = "alloc"))]
+            self.deflate
+                .as_mut()
+                .filter(|_| self.transport == Transport::WebSocket),
+        )
     }
 
     /// What to offer in the WebSocket's opening handshake

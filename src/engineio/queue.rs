@@ -149,6 +149,28 @@ impl<B: Buffer> Queue<B> {
         })
     }
 
+    /// Queues a message, compressed when `ctx` is given (a WebSocket that
+    /// negotiated permessage-deflate) and the message is at least its
+    /// threshold long, and the queue has room for the worst case; else as it
+    /// is, which RFC 7692 always allows. Both roles queue through this.
+    pub(crate) fn push_message(
+        &mut self,
+        tag: u8,
+        parts: &[&[u8]],
+        #[cfg(all(feature = "deflate", feature = "alloc"))] ctx: Option<
+            &mut super::transport::Deflate,
+        >,
+    ) -> Result<(), Error> {
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        if let Some(z) = ctx
+            && parts.iter().map(|p| p.len()).sum::<usize>() >= z.threshold
+            && self.push_deflated(tag, parts, z).is_ok()
+        {
+            return Ok(());
+        }
+        self.push(tag, parts)
+    }
+
     /// Queues a message ([`TAG_TEXT`] with its `4`, or [`TAG_BINARY`], as
     /// `parts` joined) compressed with `ctx`, as [`TAG_Z_TEXT`] or
     /// [`TAG_Z_BINARY`]; a message that does not shrink is queued as it is

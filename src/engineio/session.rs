@@ -313,15 +313,14 @@ impl<B: Buffer> Session<B> {
     /// queue has room for the worst case; else as it is, which RFC 7692
     /// always allows).
     fn push_message(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
-        #[cfg(all(feature = "deflate", feature = "alloc"))]
-        if self.transport == Transport::WebSocket
-            && let Some(z) = self.deflate.as_mut()
-            && parts.iter().map(|p| p.len()).sum::<usize>() >= z.threshold
-            && self.queue.push_deflated(tag, parts, z).is_ok()
-        {
-            return Ok(());
-        }
-        self.queue.push(tag, parts)
+        self.queue.push_message(
+            tag,
+            parts,
+            #[cfg(all(feature = "deflate", feature = "alloc"))]
+            self.deflate
+                .as_mut()
+                .filter(|_| self.transport == Transport::WebSocket),
+        )
     }
 
     /// Turns permessage-deflate on for the session's WebSocket (the one just
