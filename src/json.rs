@@ -288,6 +288,12 @@ fn split_value(text: &str) -> Option<(&str, &str)> {
     Some((&text[start..end], &text[end..]))
 }
 
+/// The length of the JSON value at the very start of `text` (no whitespace
+/// before it), or of all of `text` when it is not valid JSON there.
+pub(crate) fn value_len(text: &str) -> usize {
+    scan_value(text.as_bytes(), 0, MAX_DEPTH).unwrap_or(text.len())
+}
+
 /// The elements of a JSON array, as raw JSON text, in order. Empty for
 /// anything that is not an array.
 pub fn elements(array: &str) -> Elements<'_> {
@@ -381,7 +387,7 @@ pub fn get<'a>(object: &'a str, key: &str) -> Option<&'a str> {
 
 /// The characters of a JSON string (raw, with quotes), escapes decoded one
 /// `char` at a time. Stops at the first invalid escape.
-fn chars(raw: &str) -> impl Iterator<Item = char> + '_ {
+pub(crate) fn chars(raw: &str) -> impl Iterator<Item = char> + '_ {
     let inner = raw
         .strip_prefix('"')
         .and_then(|r| r.strip_suffix('"'))

@@ -86,6 +86,7 @@
 //! complete programs over `std::net`.
 
 mod acks;
+pub mod adapter;
 mod client;
 pub mod endpoint;
 mod error;

@@ -9,6 +9,9 @@
 #   - Debian's chromium (/usr/bin/chromium) for the browser test
 #     (tests/peers/browser_sio.mjs), installed with apt-get when missing;
 #     Playwright never downloads a browser.
+#   - Debian's redis-server (/usr/bin/redis-server) for the Redis adapter
+#     tests (each starts its own on 127.0.0.1), installed with apt-get when
+#     missing.
 # Idempotent: each part keeps a stamp holding the hash of its inputs (the
 # pinned files and the interpreter version) and is skipped while that matches
 # and every peer module imports, so a second run takes about a second. Needs
@@ -24,7 +27,7 @@ PEERS="$ROOT/tests/peers"
 VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
 PY_MODULES=(websockets kosoku socketio engineio requests websocket)
-NODE_MODULES=(ws engine.io engine.io-client socket.io socket.io-client playwright-core)
+NODE_MODULES=(ws engine.io engine.io-client socket.io socket.io-client playwright-core @socket.io/redis-adapter redis)
 # The browser tests/peers/browser_sio.mjs launches (Debian package chromium).
 CHROMIUM=/usr/bin/chromium
 py_imports="import $(IFS=,; echo "${PY_MODULES[*]}")"
@@ -47,19 +50,30 @@ command -v npm >/dev/null 2>&1 || die "npm not found: install npm"
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
   die "node is $(node --version); the peers need Node.js >= 20 (playwright-core 1.65)"
 
-# ---- Chromium (Debian's; never a browser downloaded by Playwright) ----
-if command -v chromium >/dev/null 2>&1 && [[ -x "$CHROMIUM" ]]; then
-  say "chromium present ($CHROMIUM)"
-else
-  say "installing Debian's chromium with apt-get"
+# apt_install PACKAGE BINARY WHY: installs Debian's PACKAGE with apt-get
+# unless the executable BINARY exists; WHY says what needs it.
+apt_install() {
+  local pkg="$1" bin="$2" why="$3"
+  if [[ -x "$bin" ]]; then
+    say "$pkg present ($bin)"
+    return
+  fi
+  say "installing Debian's $pkg with apt-get"
   [[ "$(id -u)" == 0 ]] ||
-    die "chromium is not installed and this is not root: run 'apt-get update && apt-get install -y --no-install-recommends chromium' as root"
-  command -v apt-get >/dev/null 2>&1 || die "chromium is not installed and apt-get is missing: install Debian's chromium package ($CHROMIUM)"
-  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium) ||
-    die "apt-get install chromium failed (see above): the browser test needs Debian's chromium at $CHROMIUM"
-  [[ -x "$CHROMIUM" ]] || die "apt-get installed chromium but $CHROMIUM is missing"
-  say "chromium ready: $("$CHROMIUM" --version 2>/dev/null || echo "($CHROMIUM --version failed)")"
-fi
+    die "$pkg is not installed and this is not root: run 'apt-get update && apt-get install -y --no-install-recommends $pkg' as root"
+  command -v apt-get >/dev/null 2>&1 || die "$pkg is not installed and apt-get is missing: install Debian's $pkg package ($bin)"
+  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$pkg") ||
+    die "apt-get install $pkg failed (see above): $why"
+  [[ -x "$bin" ]] || die "apt-get installed $pkg but $bin is missing"
+  say "$pkg ready: $("$bin" --version 2>/dev/null || echo "($bin --version failed)")"
+}
+
+# ---- Chromium (Debian's; never a browser downloaded by Playwright) ----
+apt_install chromium "$CHROMIUM" "the browser test needs Debian's chromium at $CHROMIUM"
+
+# ---- redis-server (Debian's; each Redis adapter test starts its own on
+# 127.0.0.1 on a free port, and stops it) ----
+apt_install redis-server /usr/bin/redis-server "the Redis adapter tests need it"
 
 # ---- Python venv ----
 py_key="$(hash_of "$PEERS/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
