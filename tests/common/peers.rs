@@ -763,3 +763,46 @@ where
     );
     out
 }
+
+impl Peer {
+    /// Waits for the next stdout line that starts with `prefix`; returns the
+    /// rest of it. Panics (with the output so far) when none comes within
+    /// `timeout`.
+    pub fn wait_line(&mut self, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout_lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.to_string();
+                    }
+                }
+                Err(_) => {
+                    self.kill();
+                    panic!(
+                        "peer `{}` printed no `{prefix}` line within {timeout:?}\n{}",
+                        self.name,
+                        self.output_so_far()
+                    );
+                }
+            }
+        }
+    }
+
+    /// The stdout lines that start with `prefix` printed within `wait`
+    /// (the rest of each).
+    pub fn lines_within(&mut self, prefix: &str, wait: Duration) -> Vec<String> {
+        let deadline = Instant::now() + wait;
+        let mut v = Vec::new();
+        while let Ok(line) = self
+            .stdout_lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                v.push(rest.to_string());
+            }
+        }
+        v
+    }
+}
