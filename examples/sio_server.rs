@@ -3,8 +3,13 @@
 //! Node `socket.io`; see `shared/CONFORMANCE.md`, "Node peers").
 //!
 //! ```text
-//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate]
+//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--redis HOST:PORT]
 //! ```
+//!
+//! `--redis 127.0.0.1:6379` makes it one node of a cluster joined through
+//! that Redis, on the wire of Node's `@socket.io/redis-adapter` (Node nodes
+//! and sockwire nodes mix): `broadcast` then reaches the sockets of every
+//! node (`runner::SocketIo::with_redis`).
 //!
 //! `--deflate` accepts permessage-deflate on WebSocket
 //! (`engineio::Config::per_message_deflate`; off by default, as in the Node
@@ -26,11 +31,14 @@
 //!   `join` `[room]` puts the socket in that room of `/` (acked with no
 //!   arguments if the client asks); `broadcast` `[room, ...args]` sends
 //!   `broadcast-back` `...args` (and attachments) to every socket in that
-//!   room, or to every socket of `/` when the room is `null`, and acks (if
-//!   asked) with `{"delivered":N,"full":M}`: the sockets whose queue took it
-//!   and those whose queue was full (refused, never dropped in silence; also
-//!   counted on stderr). The benchmarks in `tests/bench` drive a fan-out
-//!   through it.
+//!   room, or to every socket of `/` when the room is `null`, or to the
+//!   sockets in `rooms` and in none of `except` when it is an object
+//!   `{"rooms":[...],"except":[...]}`, on every node of the cluster with
+//!   `--redis`; and acks (if asked) with `{"delivered":N,"full":M}`: the
+//!   local sockets whose queue took it and those whose queue was full
+//!   (refused, never dropped in silence; also counted on stderr), or with
+//!   `{"error":"..."}` when it could not be published (Redis down). The
+//!   benchmarks in `tests/bench` drive a fan-out through it.
 //!
 //! # What it shows
 //!
@@ -39,12 +47,13 @@
 //! `sockwire::runner`: this file is only the application.
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sockwire::engineio;
 use sockwire::json;
 use sockwire::runner::{self, SocketIo, SocketIoServer};
+use sockwire::socketio::adapter::{Flags, Outgoing};
 use sockwire::socketio::{self, endpoint::OwnedEvent};
 use sockwire::time::{Duration, Instant};
 
@@ -87,20 +96,32 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
                     .and_then(|()| ack.map_or(Ok(()), |id| io.ack(socket, id, "", &[])))
                 }
                 (Some("broadcast"), ack) => {
-                    let (mut buf, mut args) = ([0u8; 128], m.args());
-                    let room = args.next().map(|r| json::unescape(r, &mut buf));
+                    let mut args = m.args();
+                    let target = args.next().unwrap_or("null");
                     let rest = args.collect::<Vec<_>>().join(",");
-                    let rooms: &[&str] = match &room {
-                        Some(Ok(r)) => &[r],
-                        _ => &[], // null: every socket of `/`
+                    let (rooms, except) = (strings(target, "rooms"), strings(target, "except"));
+                    let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
+                    let except: Vec<&str> = except.iter().map(String::as_str).collect();
+                    let b = Outgoing {
+                        nsp: "/",
+                        rooms: &rooms,
+                        except: &except,
+                        flags: Flags::default(),
+                        name: "broadcast-back",
+                        args: &rest,
+                        attachments: &attachments,
                     };
-                    io.broadcast("/", rooms, &[], "broadcast-back", &rest, &attachments)
-                        .and_then(|b| {
+                    let reply = match io.broadcast_cluster(&b) {
+                        Ok(b) => {
                             count_refused(b.full);
-                            let reply =
-                                format!(r#"{{"delivered":{},"full":{}}}"#, b.delivered, b.full);
-                            ack.map_or(Ok(()), |id| io.ack(socket, id, &reply, &[]))
-                        })
+                            format!(r#"{{"delivered":{},"full":{}}}"#, b.delivered, b.full)
+                        }
+                        Err(e) => {
+                            eprintln!("sio_server: broadcast failed: {e}");
+                            format!(r#"{{"error":"{e}"}}"#)
+                        }
+                    };
+                    ack.map_or(Ok(()), |id| io.ack(socket, id, &reply, &[]))
                 }
                 _ => Ok(()),
             }
@@ -116,6 +137,22 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
     }
     if let Err(e) = answered {
         eprintln!("sio_server: cannot answer {event:?}: {e}");
+    }
+}
+
+/// The rooms (or exceptions) a `broadcast` names: the room string itself,
+/// none for `null`, or the strings of member `key` of an object.
+fn strings(target: &str, key: &str) -> Vec<String> {
+    let unescape = |raw: &str| {
+        let mut buf = [0u8; 128];
+        json::unescape(raw, &mut buf).ok().map(String::from)
+    };
+    match json::kind(target) {
+        Some(json::Kind::String) if key == "rooms" => unescape(target).into_iter().collect(),
+        Some(json::Kind::Object) => json::get(target, key)
+            .map(|list| json::elements(list).filter_map(unescape).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 
@@ -144,11 +181,23 @@ pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
 /// (`--deflate`: permessage-deflate accepted). Binds it
 /// and prints `LISTENING <port>`.
 pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
+    let (listener, eio, redis) = cli_with_redis(name);
+    if redis.is_some() {
+        eprintln!("{name}: --redis is not supported here");
+        std::process::exit(2);
+    }
+    (listener, eio)
+}
+
+/// [`cli`] with `--redis HOST:PORT` too.
+pub fn cli_with_redis(name: &str) -> (TcpListener, engineio::Config, Option<SocketAddr>) {
     let mut args = std::env::args().skip(1);
-    let (mut addr, mut eio) = (String::from("127.0.0.1:3000"), ENGINEIO);
+    let (mut addr, mut eio, mut redis) = (String::from("127.0.0.1:3000"), ENGINEIO, None);
     let fail = |why: String| -> ! {
         eprintln!("{name}: {why}");
-        eprintln!("usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate]");
+        eprintln!(
+            "usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--redis HOST:PORT]"
+        );
         std::process::exit(2)
     };
     while let Some(a) = args.next() {
@@ -162,6 +211,10 @@ pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
             "--deflate" => {
                 eio.per_message_deflate = Some(engineio::PerMessageDeflate::DEFAULT);
             }
+            "--redis" => match args.next().and_then(|v| v.to_socket_addrs().ok()?.next()) {
+                Some(r) => redis = Some(r),
+                None => fail(format!("{a} needs HOST:PORT")),
+            },
             _ if !a.starts_with("--") => addr = a,
             _ => fail(format!("unknown option {a}")),
         }
@@ -171,12 +224,25 @@ pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
     let local = listener.local_addr().expect("local_addr");
     eprintln!("{name}: serving http://{local}{}", eio.path);
     println!("LISTENING {}", local.port());
-    (listener, eio)
+    (listener, eio, redis)
+}
+
+/// Serves the reference test server on `listener` as a node of the cluster
+/// on the Redis at `redis`, until `stop` is set.
+pub fn serve_redis(listener: TcpListener, stop: &AtomicBool, redis: SocketAddr) -> io::Result<()> {
+    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, app).with_redis(redis)?;
+    runner::serve(listener, &mut endpoint, stop)
 }
 
 fn main() {
-    let (listener, eio) = cli("sio_server");
+    let (listener, eio, redis) = cli_with_redis("sio_server");
     let mut endpoint = SocketIo::new(eio, SOCKETIO, app);
+    if let Some(redis) = redis {
+        endpoint = endpoint.with_redis(redis).unwrap_or_else(|e| {
+            eprintln!("sio_server: cannot start the Redis link: {e}");
+            std::process::exit(1)
+        });
+    }
     if let Err(e) = runner::serve(listener, &mut endpoint, &AtomicBool::new(false)) {
         eprintln!("sio_server: {e}");
         std::process::exit(1);

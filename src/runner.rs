@@ -36,6 +36,9 @@ use std::time::Duration as StdDuration;
 use std::vec;
 use std::vec::Vec;
 
+mod redis;
+pub use redis::{LinkEvent, RedisLink};
+
 use crate::engineio::{self, Data, Session, Sid};
 use crate::entropy::StdEntropy;
 use crate::storage::Growable;
@@ -89,6 +92,26 @@ pub trait Endpoint {
     /// How many unconsumed bytes a connection may hold before it is closed as
     /// a flood.
     fn input_capacity(&self) -> usize;
+    /// Takes the runner's [`Waker`], for an endpoint that has input from
+    /// elsewhere than its connections (a Redis link): waking the runner
+    /// makes it call [`process`](Self::process) soon. Called once, before
+    /// the first input. The default ignores it.
+    fn set_waker(&mut self, waker: Waker) {
+        let _ = waker;
+    }
+}
+
+/// Wakes a runner's endpoint thread from another thread (see
+/// [`Endpoint::set_waker`]).
+#[derive(Clone, Debug)]
+pub struct Waker(SyncSender<Msg>);
+
+impl Waker {
+    /// Makes the endpoint thread run [`Endpoint::process`] soon; harmless
+    /// when repeated, and after the runner stopped.
+    pub fn wake(&self) {
+        let _ = self.0.try_send(Msg::Wake);
+    }
 }
 
 /// Runner settings.
@@ -124,7 +147,10 @@ impl Default for Options {
     }
 }
 
+#[derive(Debug)]
 enum Msg {
+    /// From a [`Waker`]: only wakes the loop.
+    Wake,
     Accepted(ConnId, TcpStream),
     Data(ConnId, Vec<u8>),
     Closed(ConnId),
@@ -359,6 +385,7 @@ fn run<E: Endpoint>(
     options: Options,
 ) -> io::Result<()> {
     let clock = StdClock::new();
+    endpoint.set_waker(Waker(tx.clone()));
     let mut conns: HashMap<ConnId, ConnIo> = HashMap::new();
     let mut out = vec![0u8; 256 * 1024];
     while !stop.load(Ordering::Relaxed) {
@@ -412,6 +439,7 @@ fn handle_msg<E: Endpoint>(
     options: Options,
 ) {
     match msg {
+        Msg::Wake => {}
         Msg::Accepted(id, stream) => {
             if let Err(refusal) = endpoint.accept(now, id) {
                 let mut stream = stream;
@@ -729,6 +757,15 @@ pub trait SocketIoApp {
         io: &mut SocketIoServer,
         event: crate::socketio::endpoint::OwnedEvent,
     );
+
+    /// The server's Redis link ([`SocketIo::with_redis`]) went up
+    /// (`connected`: subscribed and able to publish) or down (broadcasts
+    /// to the cluster then fail with `NotConnected` until it is back); the
+    /// notice says what happened. The default prints it on stderr.
+    fn on_cluster(&mut self, now: Instant, io: &mut SocketIoServer, connected: bool, notice: &str) {
+        let _ = (now, io, connected);
+        std::eprintln!("{notice}");
+    }
 }
 
 impl<F> SocketIoApp for F
@@ -751,15 +788,132 @@ pub struct SocketIo<A> {
     pub server: SocketIoServer,
     /// The application.
     pub app: A,
+    redis: Option<Cluster>,
+}
+
+/// A clustered server's Redis link and its state.
+struct Cluster {
+    link: RedisLink,
+    subscribed: bool,
+    publishing: bool,
+    scratch: Vec<u8>,
+    out: Vec<u8>,
 }
 
 impl<A: SocketIoApp> SocketIo<A> {
+    /// Makes the server one node of a cluster joined through the Redis
+    /// server at `addr`, on the wire of Node's `@socket.io/redis-adapter`
+    /// (see [`socketio::adapter`](crate::socketio::adapter)): the node gets a
+    /// random uid, subscribes to the broadcasts of every namespace of the
+    /// Socket.IO config (`/` alone when namespaces are dynamic), applies
+    /// other nodes' broadcasts to its sockets, and publishes those the
+    /// application makes with
+    /// [`broadcast_cluster`](crate::socketio::Server::broadcast_cluster).
+    /// The connections come up (and come back after Redis restarts) on
+    /// their own; [`SocketIoApp::on_cluster`] tells.
+    pub fn with_redis(mut self, addr: std::net::SocketAddr) -> io::Result<Self> {
+        let adapter = crate::socketio::adapter::Adapter::new(&mut StdEntropy::new());
+        let namespaces = self.server.config().namespaces.unwrap_or(&["/"]);
+        let mut patterns = Vec::new();
+        for nsp in namespaces {
+            let mut p = vec![0u8; adapter.prefix().len() + nsp.len() + 3];
+            let n = adapter
+                .pattern(nsp, &mut p)
+                .map_err(|e| io::Error::other(std::format!("{e}")))?;
+            p.truncate(n);
+            patterns.push(p);
+        }
+        self.server.enable_adapter(adapter);
+        self.redis = Some(Cluster {
+            link: RedisLink::start(addr, patterns)?,
+            subscribed: false,
+            publishing: false,
+            scratch: vec![0u8; 64 * 1024],
+            out: vec![0u8; 64 * 1024],
+        });
+        Ok(self)
+    }
+
+    /// Applies what the Redis link brought, and publishes what the server
+    /// queued.
+    fn cluster(&mut self, now: Instant) {
+        let Some(c) = self.redis.as_mut() else {
+            return;
+        };
+        while let Some(e) = c.link.poll_event() {
+            let notice = match e {
+                LinkEvent::Message { channel, message } => {
+                    loop {
+                        match self
+                            .server
+                            .handle_adapter_message(&channel, &message, &mut c.scratch)
+                        {
+                            Err(crate::socketio::adapter::Error::BufferTooSmall { required }) => {
+                                c.scratch.resize(required, 0);
+                            }
+                            Err(e) => {
+                                std::eprintln!("sockwire: skipped a message from Redis: {e}");
+                                break;
+                            }
+                            Ok(_) => break,
+                        }
+                    }
+                    continue;
+                }
+                LinkEvent::Subscribed => {
+                    c.subscribed = true;
+                    std::format!("sockwire: redis {}: subscribed", c.link.addr())
+                }
+                LinkEvent::PublisherUp => {
+                    c.publishing = true;
+                    std::format!("sockwire: redis {}: publisher connected", c.link.addr())
+                }
+                LinkEvent::Down { role, why } => {
+                    if role == "subscriber" {
+                        c.subscribed = false;
+                    } else {
+                        c.publishing = false;
+                    }
+                    std::format!(
+                        "sockwire: redis {}: {role} down ({why}); reconnecting",
+                        c.link.addr()
+                    )
+                }
+            };
+            let connected = c.subscribed && c.publishing;
+            self.server.set_adapter_connected(connected);
+            self.app
+                .on_cluster(now, &mut self.server, connected, &notice);
+        }
+        self.publish();
+    }
+
+    /// Hands every message the server queued to the publisher.
+    fn publish(&mut self) {
+        let Some(c) = self.redis.as_mut() else {
+            return;
+        };
+        loop {
+            match self.server.poll_adapter_publish(&mut c.out) {
+                Ok(Some(p)) => {
+                    let (channel, rest) = c.out.split_at(p.channel_len);
+                    c.link.publish(channel, &rest[..p.len]);
+                }
+                Err(crate::socketio::adapter::Error::BufferTooSmall { required }) => {
+                    c.out.resize(required, 0);
+                }
+                _ => return,
+            }
+        }
+    }
+
     /// A server with the Engine.IO settings `eio` and the Socket.IO settings
     /// `config`, running `app`.
     pub fn new(eio: engineio::Config, config: crate::socketio::Config, app: A) -> Self {
         SocketIo {
             server: crate::socketio::Server::new(eio, config, StdEntropy::new()),
             app,
+            redis: None,
         }
     }
 }
@@ -823,13 +977,21 @@ impl<A: SocketIoApp> Endpoint for SocketIo<A> {
     }
 
     fn process(&mut self, now: Instant) {
+        self.cluster(now);
         while let Some(event) = self.server.poll_event() {
             let event = event.to_owned();
             self.app.on_event(now, &mut self.server, event);
         }
+        self.publish();
     }
 
     fn input_capacity(&self) -> usize {
         self.server.engine().input_capacity()
+    }
+
+    fn set_waker(&mut self, waker: Waker) {
+        if let Some(c) = self.redis.as_ref() {
+            c.link.set_waker(waker);
+        }
     }
 }

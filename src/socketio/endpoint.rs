@@ -230,6 +230,9 @@ where
     sockets: <S as Storage<Sid, Sid, SocketRef, ()>>::Conns,
     rooms: R,
     pending: PendingQueue,
+    /// The Redis adapter, when the server is one node of a cluster
+    /// ([`Server::enable_adapter`], in `socketio::adapter`).
+    pub(crate) adapter: Option<super::adapter::Link>,
 }
 
 impl<H, S, E, R> core::fmt::Debug for Server<H, S, E, R>
@@ -266,6 +269,7 @@ where
             sockets: Default::default(),
             rooms: R::default(),
             pending: PendingQueue::new(),
+            adapter: None,
         }
     }
 

@@ -2,7 +2,7 @@
 // v4) in the "reference test-server configuration" of shared/CONFORMANCE.md:
 // the behaviour sio_client.mjs and sio_client.py expect from a server under test.
 //
-// Usage: node sio_server.mjs [PORT] [--recovery] [--deflate] [--ping-interval MS] [--ping-timeout MS]
+// Usage: node sio_server.mjs [PORT] [--recovery] [--deflate] [--ping-interval MS] [--ping-timeout MS] [--redis REDIS_PORT]
 //        (PORT 0 or absent: the OS picks one; the ping settings default to
 //        300 and 200 ms, the benchmarks in tests/bench may change them)
 //
@@ -24,7 +24,11 @@
 //   that room (io.to(room).emit), or to every socket of "/" when room is null,
 //   and acks (if asked) with {delivered: N, full: 0}: N the sockets targeted
 //   (socket.io buffers without bound, it never refuses). As examples/sio_server.rs,
-//   for the fan-out benchmarks of tests/bench.
+//   for the fan-out benchmarks of tests/bench. The room may also be an object
+//   {rooms: [...], except: [...]}: io.to(rooms).except(except).emit(...).
+// - `--redis REDIS_PORT`: the server is one node of a cluster, with
+//   `@socket.io/redis-adapter` on redis://127.0.0.1:REDIS_PORT (key
+//   "socket.io"): broadcasts reach the sockets of every node.
 // - Namespace "/custom": on connection emits `auth` with the handshake auth.
 // - Any other namespace: refused with CONNECT_ERROR {"message":"Invalid namespace"}.
 // - `--recovery` (or the environment variable SIO_RECOVERY=1): the Server gets
@@ -47,11 +51,15 @@ const recovery = args.includes('--recovery') || process.env.SIO_RECOVERY === '1'
 const deflate = args.includes('--deflate');
 const ms = { '--ping-interval': 300, '--ping-timeout': 200 };
 const positional = [];
+let redisPort = null;
 let bad = false;
 for (let i = 0; i < args.length; i++) {
   if (args[i] in ms) {
     ms[args[i]] = Number(args[++i]);
     bad ||= !(ms[args[i - 1]] > 0);
+  } else if (args[i] === '--redis') {
+    redisPort = Number(args[++i]);
+    bad ||= !(redisPort > 0);
   } else if (args[i] === '--recovery' || args[i] === '--deflate') {
     // above
   } else if (args[i].startsWith('--')) {
@@ -62,7 +70,7 @@ for (let i = 0; i < args.length; i++) {
 }
 const port = Number(positional[0] ?? 0);
 if (bad || !Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error('usage: node sio_server.mjs [PORT] [--recovery] [--deflate] [--ping-interval MS] [--ping-timeout MS]');
+  console.error('usage: node sio_server.mjs [PORT] [--recovery] [--deflate] [--ping-interval MS] [--ping-timeout MS] [--redis REDIS_PORT]');
   process.exit(2);
 }
 
@@ -76,6 +84,18 @@ const io = new Server(httpServer, {
   ...(recovery ? { connectionStateRecovery: {} } : {}),
   ...(deflate ? { perMessageDeflate: true } : {}),
 });
+if (redisPort) {
+  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const { createClient } = await import('redis');
+  const pub = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on('error', (e) => console.error(`sio_server: redis: ${e.message}`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+  // The adapter's PSUBSCRIBE is confirmed before the server says it listens.
+  await new Promise((r) => setTimeout(r, 100));
+  console.error(`sio_server: redis adapter on port ${redisPort}`);
+}
 if (recovery) console.error('sio_server: connection state recovery on');
 
 function logLifecycle(socket) {
@@ -100,9 +120,17 @@ io.on('connection', (socket) => {
   socket.on('broadcast', (room, ...args) => {
     const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
     const nsp = io.of('/');
-    if (room === null) nsp.emit('broadcast-back', ...args);
-    else nsp.to(room).emit('broadcast-back', ...args);
-    const delivered = room === null ? nsp.sockets.size : (nsp.adapter.rooms.get(room)?.size ?? 0);
+    let delivered;
+    if (room === null) {
+      nsp.emit('broadcast-back', ...args);
+      delivered = nsp.sockets.size;
+    } else if (typeof room === 'object') {
+      nsp.to(room.rooms ?? []).except(room.except ?? []).emit('broadcast-back', ...args);
+      delivered = 0;
+    } else {
+      nsp.to(room).emit('broadcast-back', ...args);
+      delivered = nsp.adapter.rooms.get(room)?.size ?? 0;
+    }
     if (ack) ack({ delivered, full: 0 });
   });
   socket.on('emit-later', (delayMs, payload) => {

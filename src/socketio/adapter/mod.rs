@@ -64,7 +64,8 @@ pub mod msgpack;
 pub mod resp;
 mod server;
 
-pub use server::Tables;
+pub(crate) use server::Link;
+pub use server::{MAX_QUEUED, Tables};
 
 use core::fmt;
 
@@ -119,6 +120,14 @@ pub enum Error {
     /// length or number that does not parse, a missing CRLF. The connection
     /// cannot go on.
     Protocol,
+    /// The server's adapter is not connected to Redis
+    /// ([`Server::set_adapter_connected`](super::Server::set_adapter_connected)),
+    /// or has no adapter: nothing was sent anywhere.
+    NotConnected,
+    /// The queue of messages to publish is full (the driver has not drained
+    /// [`Server::poll_adapter_publish`](super::Server::poll_adapter_publish)):
+    /// nothing was sent anywhere.
+    QueueFull,
     /// A RESP bulk string, line or aggregate is longer than the
     /// [`resp::Limits`]. The connection cannot go on.
     TooLarge,
@@ -140,6 +149,8 @@ impl fmt::Display for Error {
             Error::InvalidPlaceholder => f.write_str("placeholder names no attachment"),
             Error::Server(e) => write!(f, "local broadcast: {e}"),
             Error::Protocol => f.write_str("not RESP"),
+            Error::NotConnected => f.write_str("not connected to Redis"),
+            Error::QueueFull => f.write_str("publish queue full"),
             Error::TooLarge => f.write_str("RESP frame over the limits"),
         }
     }

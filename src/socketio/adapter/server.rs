@@ -116,3 +116,180 @@ where
     let args = core::str::from_utf8(&scratch[..len]).map_err(|_| Error::Malformed)?;
     Ok(server.broadcast(m.nsp, &rooms, &except, m.name, args, &bins)?)
 }
+
+/// The most bytes of messages waiting for
+/// [`Server::poll_adapter_publish`] (channels and messages together): with
+/// `alloc` 1 MiB in any number of messages, without it one message of at
+/// most 2 KiB.
+#[cfg(feature = "alloc")]
+pub const MAX_QUEUED: usize = 1 << 20;
+/// The most bytes of messages waiting for
+/// [`Server::poll_adapter_publish`] (channels and messages together): with
+/// `alloc` 1 MiB in any number of messages, without it one message of at
+/// most 2 KiB.
+#[cfg(not(feature = "alloc"))]
+pub const MAX_QUEUED: usize = 2048;
+
+/// Messages to publish, each `channel ++ message` with the channel's length.
+#[cfg(feature = "alloc")]
+type Queue = alloc::collections::VecDeque<(usize, alloc::vec::Vec<u8>)>;
+#[cfg(not(feature = "alloc"))]
+type Queue = Option<(usize, heapless::Vec<u8, MAX_QUEUED>)>;
+
+/// A server's adapter: the node, whether Redis is reachable, the messages to
+/// publish.
+#[derive(Debug)]
+pub(crate) struct Link {
+    adapter: Adapter,
+    connected: bool,
+    queue: Queue,
+    queued: usize,
+}
+
+impl Link {
+    fn push(&mut self, b: &Outgoing<'_>, max_depth: usize) -> Result<(), Error> {
+        let need = match self.adapter.encode(b, max_depth, &mut []) {
+            Err(Error::BufferTooSmall { required }) => required,
+            other => other.map(|_| 0)?,
+        };
+        if self.queued + need > MAX_QUEUED {
+            return Err(Error::QueueFull);
+        }
+        #[cfg(feature = "alloc")]
+        {
+            let mut bytes = alloc::vec![0u8; need];
+            let p = self.adapter.encode(b, max_depth, &mut bytes)?;
+            self.queue.push_back((p.channel_len, bytes));
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            let mut bytes = heapless::Vec::new();
+            bytes.resize(need, 0).map_err(|_| Error::QueueFull)?;
+            let p = self.adapter.encode(b, max_depth, &mut bytes)?;
+            self.queue = Some((p.channel_len, bytes));
+        }
+        self.queued += need;
+        Ok(())
+    }
+
+    fn pop(&mut self, out: &mut [u8]) -> Result<Option<Publish>, Error> {
+        #[cfg(feature = "alloc")]
+        let front = self.queue.front();
+        #[cfg(not(feature = "alloc"))]
+        let front = self.queue.as_ref();
+        let Some((channel_len, bytes)) = front else {
+            return Ok(None);
+        };
+        let len = bytes.len();
+        let dst = out
+            .get_mut(..len)
+            .ok_or(Error::BufferTooSmall { required: len })?;
+        dst.copy_from_slice(bytes);
+        let channel_len = *channel_len;
+        #[cfg(feature = "alloc")]
+        self.queue.pop_front();
+        #[cfg(not(feature = "alloc"))]
+        {
+            self.queue = None;
+        }
+        self.queued -= len;
+        Ok(Some(Publish {
+            channel_len,
+            len: len - channel_len,
+        }))
+    }
+}
+
+impl<H, S, E, R> Server<H, S, E, R>
+where
+    H: Copy + Ord + core::fmt::Debug,
+    S: Tables<H>,
+    E: Entropy,
+    R: RoomTable,
+{
+    /// Makes this server node `adapter` of a cluster: from now on
+    /// [`broadcast_cluster`](Self::broadcast_cluster) also queues the
+    /// message other nodes need, for the driver to publish
+    /// ([`poll_adapter_publish`](Self::poll_adapter_publish)), and the
+    /// driver hands every message of the subscription to
+    /// [`handle_adapter_message`](Self::handle_adapter_message). The driver
+    /// says when Redis is reachable with
+    /// [`set_adapter_connected`](Self::set_adapter_connected) (not yet).
+    pub fn enable_adapter(&mut self, adapter: Adapter) {
+        self.adapter = Some(Link {
+            adapter,
+            connected: false,
+            queue: Queue::default(),
+            queued: 0,
+        });
+    }
+
+    /// The node, if [`enable_adapter`](Self::enable_adapter) made this
+    /// server one.
+    pub fn adapter(&self) -> Option<&Adapter> {
+        self.adapter.as_ref().map(|l| &l.adapter)
+    }
+
+    /// Tells whether the driver's connections to Redis are up (subscribed,
+    /// and able to publish). While they are not,
+    /// [`broadcast_cluster`](Self::broadcast_cluster) fails.
+    pub fn set_adapter_connected(&mut self, connected: bool) {
+        if let Some(l) = self.adapter.as_mut() {
+            l.connected = connected;
+        }
+    }
+
+    /// Broadcasts `b` on every node of the cluster: to the local sockets
+    /// (as [`broadcast`](Self::broadcast), whose result it returns) and, as
+    /// a message queued for [`poll_adapter_publish`](Self::poll_adapter_publish),
+    /// to the other nodes. Without an adapter, only locally.
+    ///
+    /// All or nothing: on any error nothing was sent anywhere.
+    /// [`Error::NotConnected`] while Redis is unreachable,
+    /// [`Error::QueueFull`] past [`MAX_QUEUED`] bytes waiting, the encoder's
+    /// errors ([`Error::Json`], ...), [`Error::Server`] for the local
+    /// broadcast's (checked before anything is queued).
+    pub fn broadcast_cluster(&mut self, b: &Outgoing<'_>) -> Result<Broadcast, Error> {
+        let limits = self.config().limits;
+        if let Some(l) = self.adapter.as_mut() {
+            if !l.connected {
+                return Err(Error::NotConnected);
+            }
+            // The local broadcast's own checks (name, namespace, attachments)
+            // come first: once queued, the message goes.
+            super::super::wire::EventText::new(b.nsp, None, b.name, b.attachments.len(), &limits)?;
+            l.push(b, limits.max_depth)?;
+        }
+        Ok(self.broadcast(b.nsp, b.rooms, b.except, b.name, b.args, b.attachments)?)
+    }
+
+    /// The next message to publish, written into `out`: the channel, then
+    /// the message (see [`Publish`]). `Ok(None)` when none waits.
+    /// [`Error::BufferTooSmall`] leaves `out` and the queue untouched.
+    /// The answer changes after [`broadcast_cluster`](Self::broadcast_cluster).
+    #[must_use = "the message must be published"]
+    pub fn poll_adapter_publish(&mut self, out: &mut [u8]) -> Result<Option<Publish>, Error> {
+        match self.adapter.as_mut() {
+            Some(l) => l.pop(out),
+            None => Ok(None),
+        }
+    }
+
+    /// A message from Redis (`channel`, `message`), as the subscription
+    /// delivered it: another node's broadcast is applied to the local
+    /// sockets (see [`Adapter::handle_message`]); `scratch` holds its
+    /// arguments transcoded to JSON. `Ok(None)` for this node's own
+    /// messages, namespaces it does not serve, or without an adapter.
+    /// Errors mean the message was skipped.
+    pub fn handle_adapter_message(
+        &mut self,
+        channel: &[u8],
+        message: &[u8],
+        scratch: &mut [u8],
+    ) -> Result<Option<Broadcast>, Error> {
+        let Some(adapter) = self.adapter.as_ref().map(|l| l.adapter.clone()) else {
+            return Ok(None);
+        };
+        adapter.handle_message(self, channel, message, scratch)
+    }
+}

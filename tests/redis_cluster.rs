@@ -1,0 +1,111 @@
+//! A mixed cluster on one real Redis: two sockwire nodes
+//! (`examples/sio_server.rs` with the runner's Redis link) and one Node node
+//! (`socket.io` 4.8 with `@socket.io/redis-adapter` 8.3), two Node
+//! `socket.io-client` clients on each. Broadcasts from a client of each node
+//! kind to all, to a room, to a room except another, with a binary
+//! attachment: each targeted client of every node receives each exactly
+//! once, no other client does (`tests/peers/cluster_clients.mjs` checks).
+
+#[path = "../examples/sio_server.rs"]
+#[allow(dead_code)]
+mod sio_server;
+
+mod common;
+
+use std::net::SocketAddr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::peers::{Peer, ServerThread, node_command, run_to_end};
+use common::redis::RedisServer;
+use sockwire::socketio::adapter::{Flags, Outgoing};
+
+/// Waits until `n` nodes receive a broadcast on `/` (a probe to a room no
+/// one is in, so it reaches no client).
+fn wait_for_nodes(redis: &RedisServer, n: i64) {
+    let probe = Outgoing {
+        nsp: "/",
+        rooms: &["nobody-here"],
+        except: &[],
+        flags: Flags::default(),
+        name: "probe",
+        args: "",
+        attachments: &[],
+    };
+    let mut channel = [0u8; 64];
+    let c = probe.channel("socket.io", &mut channel).unwrap();
+    let mut message = [0u8; 128];
+    let len = probe.encode("probe0", 32, &mut message).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = redis.publish(&channel[..c], &message[..len]);
+        if got >= n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {got} of {n} nodes subscribed within 15 s"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // The sockwire nodes' publishers connect beside their subscribers.
+    thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn mixed_cluster_delivers_each_broadcast_exactly_once() {
+    let redis = RedisServer::start();
+    let addr = SocketAddr::from(([127, 0, 0, 1], redis.port));
+    let s1 = ServerThread::start("sio_server", move |l, stop| {
+        sio_server::serve_redis(l, stop, addr)
+    });
+    let s2 = ServerThread::start("sio_server", move |l, stop| {
+        sio_server::serve_redis(l, stop, addr)
+    });
+    let mut cmd = node_command("sio_server.mjs");
+    cmd.args(["0", "--redis", &redis.port.to_string()]);
+    let mut node = Peer::spawn("sio_server.mjs --redis", cmd);
+    let node_port = node.wait_listening(Duration::from_secs(15));
+    wait_for_nodes(&redis, 3);
+
+    let clients = [
+        ("s1a", "s1", r#"["red"]"#),
+        ("s1b", "s1", r#"["red","blue"]"#),
+        ("s2a", "s2", r#"["blue"]"#),
+        ("s2b", "s2", "[]"),
+        ("n1a", "n1", r#"["red"]"#),
+        ("n1b", "n1", r#"["blue","green"]"#),
+    ];
+    let targets = [
+        ("null", false),
+        (r#""red""#, false),
+        (r#"{"rooms":["red"],"except":["blue"]}"#, false),
+        (r#"{"rooms":["red","green"],"except":[]}"#, false),
+        (r#""blue""#, true),
+        ("null", true),
+    ];
+    let mut broadcasts = Vec::new();
+    for from in ["s1a", "s2b", "n1b"] {
+        for (target, binary) in targets {
+            broadcasts.push(format!(
+                r#"{{"from":"{from}","target":{target},"binary":{binary}}}"#
+            ));
+        }
+    }
+    let plan = format!(
+        r#"{{"nodes":{{"s1":"{}","s2":"{}","n1":"http://127.0.0.1:{node_port}"}},"clients":[{}],"broadcasts":[{}]}}"#,
+        s1.base_url(),
+        s2.base_url(),
+        clients
+            .iter()
+            .map(|(n, node, rooms)| format!(r#"{{"name":"{n}","node":"{node}","rooms":{rooms}}}"#))
+            .collect::<Vec<_>>()
+            .join(","),
+        broadcasts.join(",")
+    );
+    let mut cmd = node_command("cluster_clients.mjs");
+    cmd.arg(plan);
+    run_to_end("cluster_clients.mjs", cmd, Duration::from_secs(30)).assert_success();
+    s1.finish();
+    s2.finish();
+}
