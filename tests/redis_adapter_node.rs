@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::peers::{Peer, node_command};
+use common::peers::{Peer, node_with_modules};
 use common::redis::RedisServer;
 use sockwire::socketio::adapter::{Flags, Outgoing};
 
@@ -44,7 +44,15 @@ fn outgoing<'a>(
 #[test]
 fn node_clients_receive_sockwire_broadcasts() {
     let redis = RedisServer::start();
-    let mut cmd = node_command("redis_accept.mjs");
+    let mut cmd = node_with_modules(
+        "redis_accept.mjs",
+        &[
+            "socket.io",
+            "socket.io-client",
+            "@socket.io/redis-adapter",
+            "redis",
+        ],
+    );
     cmd.arg(redis.port.to_string());
     let mut node = Peer::spawn("redis_accept.mjs", cmd);
     let ready = node.wait_line("READY ", Duration::from_secs(15));

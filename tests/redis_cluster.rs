@@ -16,9 +16,21 @@ use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::peers::{Peer, ServerThread, node_command, run_to_end};
+use std::sync::{Arc, Mutex};
+
+use common::peers::{Peer, ServerThread, node_with_modules, run_to_end};
 use common::redis::RedisServer;
+use sockwire::runner::{self, SocketIo, SocketIoApp, SocketIoServer};
 use sockwire::socketio::adapter::{Flags, Outgoing};
+use sockwire::socketio::endpoint::OwnedEvent;
+use sockwire::time::Instant as Now;
+
+const MODULES: &[&str] = &[
+    "socket.io",
+    "socket.io-client",
+    "@socket.io/redis-adapter",
+    "redis",
+];
 
 /// Waits until `n` nodes receive a broadcast on `/` (a probe to a room no
 /// one is in, so it reaches no client).
@@ -62,7 +74,7 @@ fn mixed_cluster_delivers_each_broadcast_exactly_once() {
     let s2 = ServerThread::start("sio_server", move |l, stop| {
         sio_server::serve_redis(l, stop, addr)
     });
-    let mut cmd = node_command("sio_server.mjs");
+    let mut cmd = node_with_modules("sio_server.mjs", MODULES);
     cmd.args(["0", "--redis", &redis.port.to_string()]);
     let mut node = Peer::spawn("sio_server.mjs --redis", cmd);
     let node_port = node.wait_listening(Duration::from_secs(15));
@@ -103,9 +115,93 @@ fn mixed_cluster_delivers_each_broadcast_exactly_once() {
             .join(","),
         broadcasts.join(",")
     );
-    let mut cmd = node_command("cluster_clients.mjs");
+    let mut cmd = node_with_modules("cluster_clients.mjs", MODULES);
     cmd.arg(plan);
     run_to_end("cluster_clients.mjs", cmd, Duration::from_secs(30)).assert_success();
     s1.finish();
     s2.finish();
+}
+
+/// The reference test server, keeping the cluster notices it is told.
+struct Recording(Arc<Mutex<Vec<(bool, String)>>>);
+
+impl SocketIoApp for Recording {
+    fn on_event(&mut self, now: Now, io: &mut SocketIoServer, event: OwnedEvent) {
+        sio_server::app(now, io, event);
+    }
+    fn on_cluster(&mut self, _: Now, _: &mut SocketIoServer, connected: bool, notice: &str) {
+        eprintln!("{notice}");
+        self.0.lock().unwrap().push((connected, notice.to_string()));
+    }
+}
+
+/// The ack of one `broadcast` [null, "once"] through the server at `url`.
+fn broadcast_once(url: &str) -> String {
+    let mut cmd = node_with_modules("sio_broadcast_once.mjs", MODULES);
+    cmd.arg(url);
+    let out = run_to_end("sio_broadcast_once.mjs", cmd, Duration::from_secs(15));
+    out.assert_success();
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ACK "))
+        .expect("an ACK line")
+        .to_string()
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "{what} within 15 s");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_sockwire_node_survives_a_redis_restart() {
+    let mut redis = RedisServer::start();
+    let addr = SocketAddr::from(([127, 0, 0, 1], redis.port));
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let recorded = notices.clone();
+    let server = ServerThread::start("sio_server", move |l, stop| {
+        let app = Recording(recorded);
+        let mut endpoint =
+            SocketIo::new(sio_server::ENGINEIO, sio_server::SOCKETIO, app).with_redis(addr)?;
+        runner::serve(l, &mut endpoint, stop)
+    });
+    let connected =
+        |n: &Arc<Mutex<Vec<(bool, String)>>>| n.lock().unwrap().last().is_some_and(|l| l.0);
+    wait_for("the node connects", || connected(&notices));
+    wait_for_nodes(&redis, 1);
+    assert_eq!(
+        broadcast_once(&server.base_url()),
+        r#"{"delivered":1,"full":0}"#
+    );
+
+    redis.stop();
+    wait_for("the node notices Redis is gone", || !connected(&notices));
+    // A broadcast while Redis is down fails, and the client is told.
+    assert_eq!(
+        broadcast_once(&server.base_url()),
+        r#"{"error":"not connected to Redis"}"#
+    );
+
+    redis.restart();
+    wait_for("the node reconnects", || connected(&notices));
+    // Subscribed again: a message published now reaches it.
+    wait_for_nodes(&redis, 1);
+    assert_eq!(
+        broadcast_once(&server.base_url()),
+        r#"{"delivered":1,"full":0}"#
+    );
+    let log = notices.lock().unwrap().clone();
+    let text: Vec<&str> = log.iter().map(|(_, n)| n.as_str()).collect();
+    assert!(
+        text.iter().any(|n| n.contains("subscriber down")),
+        "notices: {text:#?}"
+    );
+    assert!(
+        text.iter().filter(|n| n.ends_with(": subscribed")).count() >= 2,
+        "notices: {text:#?}"
+    );
+    server.finish();
 }
