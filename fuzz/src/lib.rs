@@ -16,6 +16,7 @@ pub mod handshake;
 pub mod http_head;
 pub mod json;
 pub mod reader;
+pub mod redis_adapter;
 pub mod seeds;
 pub mod sio_client;
 pub mod sio_common;
@@ -33,6 +34,7 @@ pub use frame::ws_frame_roundtrip;
 pub use handshake::{ws_handshake_client, ws_handshake_server};
 pub use http_head::http_head;
 pub use json::json;
+pub use redis_adapter::redis_adapter;
 pub use sio_client::sio_client;
 pub use sio_packet::sio_packet;
 pub use sio_server::sio_server;
@@ -51,6 +53,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("eio_packet", eio_packet),
     ("eio_server", eio_server),
     ("json", json),
+    ("redis_adapter", redis_adapter),
     ("sio_packet", sio_packet),
     ("sio_server", sio_server),
     ("sio_client", sio_client),

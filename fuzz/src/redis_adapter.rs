@@ -1,0 +1,223 @@
+//! The Redis adapter's decoders: the Node adapter's broadcast messages
+//! (MessagePack, transcoded to JSON) and the RESP client codec.
+//!
+//! Input: a mode byte, then the bytes.
+//!
+//! - mode 0, adapter message: a channel-form byte (bit 0: the room channel
+//!   `socket.io#/#room#`, else `socket.io#/#`), then the message. Whatever
+//!   decodes must transcode to JSON that serde_json reads, with as many
+//!   placeholders as binary values; and encoding the decoded broadcast back
+//!   and decoding that again gives the same JSON, rooms and attachments.
+//!   Output buffers too small by one byte are refused with the size needed.
+//! - mode 1, JSON arguments: the bytes as the arguments of an `Outgoing`
+//!   (comma-separated JSON values); what encodes decodes back to the same
+//!   values (numbers compared as doubles, as JavaScript reads them).
+//! - mode 2, RESP: frames parsed one after the other from the bytes; each
+//!   frame's every strict prefix needs more bytes; a frame consumed is
+//!   within the input.
+
+use serde_json::Value;
+use sockwire::socketio::adapter::{Error, Flags, Incoming, Outgoing, resp};
+
+use crate::reader::R;
+
+const DEPTH: usize = 32;
+
+fn args_of(m: &Incoming<'_>) -> Result<String, Error> {
+    let need = match m.args(DEPTH, &mut []) {
+        Err(Error::BufferTooSmall { required }) => required,
+        Ok(0) => 0,
+        other => other.map(|_| 0)?,
+    };
+    if need > 0 {
+        let mut small = vec![0xeeu8; need - 1];
+        assert_eq!(
+            m.args(DEPTH, &mut small),
+            Err(Error::BufferTooSmall { required: need })
+        );
+        assert!(
+            small.iter().all(|&b| b == 0xee),
+            "a refused buffer was written"
+        );
+    }
+    let mut out = vec![0u8; need];
+    let n = m.args(DEPTH, &mut out)?;
+    assert_eq!(n, need);
+    Ok(String::from_utf8(out).expect("the transcoder writes UTF-8"))
+}
+
+fn adapter_message(channel: &[u8], message: &[u8]) {
+    let Ok(m) = Incoming::decode("socket.io", channel, message) else {
+        return;
+    };
+    let Ok(args) = args_of(&m) else {
+        return;
+    };
+    let wrapped = format!("[{args}]");
+    let v: Value = serde_json::from_str(&wrapped)
+        .unwrap_or_else(|e| panic!("transcoded arguments are not JSON ({e}): {wrapped}"));
+    let placeholders = wrapped.matches("\"_placeholder\":true").count();
+    let bins: Vec<&[u8]> = m.attachments().collect();
+    assert_eq!(placeholders, bins.len(), "{wrapped}");
+    let _ = v;
+    let rooms: Vec<&str> = m.rooms().collect();
+    let except: Vec<&str> = m.except().collect();
+    let out = Outgoing {
+        nsp: m.nsp,
+        rooms: &rooms,
+        except: &except,
+        flags: m.flags,
+        name: m.name,
+        args: &args,
+        attachments: &bins,
+    };
+    let mut ch = vec![0u8; 256 + m.nsp.len() + rooms.first().map_or(0, |r| r.len())];
+    let Ok(c) = out.channel("socket.io", &mut ch) else {
+        return;
+    };
+    let mut buf = vec![0u8; message.len() * 4 + 256];
+    let n = out
+        .encode("fuzzer", DEPTH, &mut buf)
+        .unwrap_or_else(|e| panic!("a decoded broadcast does not encode: {e}: {args}"));
+    let back = Incoming::decode("socket.io", &ch[..c], &buf[..n])
+        .unwrap_or_else(|e| panic!("sockwire's encoding does not decode: {e}"));
+    assert_eq!(args_of(&back).unwrap(), args);
+    assert_eq!(back.rooms().collect::<Vec<_>>(), rooms);
+    assert_eq!(back.attachments().collect::<Vec<_>>(), bins);
+    assert_eq!((back.name, back.nsp, back.flags), (m.name, m.nsp, m.flags));
+}
+
+/// JSON values equal as JavaScript reads them (numbers as doubles, to the
+/// last bit or so).
+fn js_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        // serde_json (without `float_roundtrip`) may round long numbers
+        // off by an ulp.
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-15 * x.abs().max(y.abs()),
+            _ => false,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| js_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| js_eq(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
+fn json_args(text: &str) {
+    let out = Outgoing {
+        nsp: "/",
+        rooms: &[],
+        except: &[],
+        flags: Flags::default(),
+        name: "ev",
+        args: text,
+        attachments: &[],
+    };
+    let mut buf = vec![0u8; text.len() * 2 + 128];
+    let Ok(n) = out.encode("fuzzer", DEPTH, &mut buf) else {
+        return;
+    };
+    let m = Incoming::decode("socket.io", b"socket.io#/#", &buf[..n]).expect("decodes");
+    let back = args_of(&m).expect("transcodes back");
+    let b = serde_json::from_str::<Value>(&format!("[{back}]")).unwrap_or_else(|e| {
+        panic!("transcoded back to something not JSON ({e}): {text} -> {back}")
+    });
+    // serde_json refuses numbers beyond doubles (`1e600`), which JavaScript
+    // reads as Infinity and writes back as null.
+    let Ok(a) = serde_json::from_str::<Value>(&format!("[{text}]")) else {
+        return;
+    };
+    // serde_json keeps the last of duplicate keys, JavaScript too, and so
+    // does the MessagePack map; numbers beyond doubles are left alone.
+    if !text.contains(['e', 'E']) && text.len() < 4096 {
+        assert!(
+            js_eq(&a, &b) || text.contains("\"_placeholder\""),
+            "{text} -> {back}"
+        );
+    }
+}
+
+fn resp_frames(mut input: &[u8]) {
+    let limits = resp::Limits {
+        max_bulk: 4096,
+        max_line: 64,
+        max_elements: 64,
+        max_depth: 4,
+    };
+    for _ in 0..64 {
+        match resp::parse(input, &limits) {
+            Ok(Some((frame, n))) => {
+                assert!(n > 0 && n <= input.len());
+                for k in [0, n / 2, n - 1] {
+                    assert_eq!(
+                        resp::parse(&input[..k], &limits),
+                        Ok(None),
+                        "prefix {k} of {n}"
+                    );
+                }
+                let _ = (frame.pubsub(), frame.numsub(b"x"), frame.error());
+                input = &input[n..];
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The `redis_adapter` target.
+pub fn redis_adapter(data: &[u8]) {
+    let mut r = R::new(data);
+    match r.u8() % 3 {
+        0 => {
+            let channel: &[u8] = if r.bool() {
+                b"socket.io#/#room#"
+            } else {
+                b"socket.io#/#"
+            };
+            adapter_message(channel, r.rest());
+        }
+        1 => json_args(&String::from_utf8_lossy(r.rest())),
+        _ => resp_frames(r.rest()),
+    }
+}
+
+/// Seeds: the golden vectors, argument lists, RESP replies.
+pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let vectors = include_str!("../../tests/data/redis_adapter/vectors.txt");
+    for line in vectors.lines().filter(|l| !l.starts_with('#')) {
+        let mut it = line.split(' ');
+        let (Some(name), Some(channel), Some(hex)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let mut input = vec![0u8, u8::from(channel.ends_with("1#"))];
+        input.extend(
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()),
+        );
+        out.push(("redis_adapter", format!("golden-{name}"), input));
+    }
+    for (name, args) in [
+        ("args-mixed", r#""a",{"b":[1,-2,3.5,null,true]},"é😀\n",[]"#),
+        (
+            "args-numbers",
+            "0,255,65536,-33,4294967296,-2147483649,0.1,1e300,-0",
+        ),
+    ] {
+        let mut input = vec![1u8];
+        input.extend_from_slice(args.as_bytes());
+        out.push(("redis_adapter", name.into(), input));
+    }
+    let mut input = vec![2u8];
+    input.extend_from_slice(
+        b"*3\r\n$10\r\npsubscribe\r\n$13\r\nsocket.io#/#*\r\n:1\r\n\
+          *4\r\n$8\r\npmessage\r\n$13\r\nsocket.io#/#*\r\n$12\r\nsocket.io#/#\r\n$2\r\n\x93\xa0\r\n\
+          >3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$0\r\n\r\n:3\r\n-ERR x\r\n*2\r\n$1\r\nc\r\n:2\r\n%1\r\n+a\r\n#t\r\n",
+    );
+    out.push(("redis_adapter", "resp-replies".into(), input));
+    out
+}
