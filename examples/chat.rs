@@ -1,8 +1,14 @@
 //! The main demo: a chat server with its own page, on `sockwire::runner`.
 //!
 //! ```text
-//! cargo run --example chat -- [ADDR:PORT] [SOCKET_IO_JS]
+//! cargo run --example chat -- [ADDR:PORT] [SOCKET_IO_JS] [--redis HOST:PORT]
 //! ```
+//!
+//! With `--redis`, several chat servers (and Node `socket.io` servers with
+//! `@socket.io/redis-adapter`) on one Redis share their rooms: a message or
+//! a typing notice reaches the room's members on every server. The user
+//! lists stay per server (they would need the adapter's `fetchSockets`,
+//! not there yet).
 //!
 //! It prints `LISTENING <port>` and the page's URL (default
 //! `http://127.0.0.1:3000/`), then serves until killed:
@@ -30,7 +36,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 
 use sockwire::engineio::{self, Origins, Page, Sid};
@@ -38,6 +44,7 @@ use sockwire::json;
 use sockwire::runner::{self, SocketIo, SocketIoApp, SocketIoServer};
 use sockwire::socketio::{
     self,
+    adapter::{Flags, Outgoing},
     endpoint::{OwnedEvent, OwnedMessage},
     rooms::RoomTable,
 };
@@ -109,7 +116,7 @@ impl Chat {
                     quote(room),
                     quote(&text)
                 );
-                let sent = io.broadcast("/", &[room], &[socket.as_str()], "message", &args, &[]);
+                let sent = to_room(io, room, socket, "message", &args, false);
                 // `full`: members whose queue had no room for it.
                 let b = sent.unwrap_or_default();
                 format!(r#"{{"delivered":{},"full":{}}}"#, b.delivered, b.full)
@@ -117,7 +124,7 @@ impl Chat {
             Some("typing") if joined => {
                 // Best-effort: a member whose queue is full misses it.
                 let args = format!(r#"{{"room":{},"nick":{nick}}}"#, quote(room));
-                let _ = io.broadcast("/", &[room], &[socket.as_str()], "typing", &args, &[]);
+                let _ = to_room(io, room, socket, "typing", &args, true);
                 return;
             }
             _ => String::from("null"),
@@ -164,6 +171,30 @@ impl SocketIoApp for Chat {
     }
 }
 
+/// Sends event `name` to `room`'s members but `socket`, on every server of
+/// the cluster (only this one without `--redis`).
+fn to_room(
+    io: &mut SocketIoServer,
+    room: &str,
+    socket: Sid,
+    name: &str,
+    args: &str,
+    volatile: bool,
+) -> Result<socketio::Broadcast, socketio::adapter::Error> {
+    io.broadcast_cluster(&Outgoing {
+        nsp: "/",
+        rooms: &[room],
+        except: &[socket.as_str()],
+        flags: Flags {
+            volatile,
+            ..Flags::default()
+        },
+        name,
+        args,
+        attachments: &[],
+    })
+}
+
 /// A JSON string's text, if `raw` is one.
 fn text(raw: &str) -> Option<String> {
     let mut buf = vec![0u8; raw.len()];
@@ -184,6 +215,16 @@ fn leak<T>(v: Vec<T>) -> &'static [T] {
 /// Serves the chat on `listener` until `stop` is set; the page loads
 /// `socket.io.js` from `bundle` (a file) when it can be read, else from the CDN.
 pub fn serve_with(listener: TcpListener, bundle: &str, stop: &AtomicBool) -> io::Result<()> {
+    serve_cluster(listener, bundle, stop, None)
+}
+
+/// [`serve_with`], one server of a cluster on the Redis at `redis`.
+pub fn serve_cluster(
+    listener: TcpListener,
+    bundle: &str,
+    stop: &AtomicBool,
+    redis: Option<SocketAddr>,
+) -> io::Result<()> {
     let local = listener.local_addr()?;
     let script = std::fs::read(bundle).ok().map(leak);
     let page = PAGE.replace(
@@ -234,6 +275,9 @@ pub fn serve_with(listener: TcpListener, bundle: &str, stop: &AtomicBool) -> io:
         ..engineio::Config::DEFAULT
     };
     let mut server = SocketIo::new(eio, socketio::Config::DEFAULT, Chat::default());
+    if let Some(redis) = redis {
+        server = server.with_redis(redis)?;
+    }
     runner::serve(listener, &mut server, stop)
 }
 
@@ -243,11 +287,28 @@ pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
 }
 
 fn main() {
+    let (mut positional, mut redis) = (Vec::new(), None);
     let mut args = std::env::args().skip(1);
-    let addr = args
+    while let Some(a) = args.next() {
+        if a == "--redis" {
+            match args.next().and_then(|v| v.to_socket_addrs().ok()?.next()) {
+                Some(r) => redis = Some(r),
+                None => {
+                    eprintln!("chat: --redis needs HOST:PORT");
+                    std::process::exit(2)
+                }
+            }
+        } else {
+            positional.push(a);
+        }
+    }
+    let mut positional = positional.into_iter();
+    let addr = positional
         .next()
         .unwrap_or_else(|| String::from("127.0.0.1:3000"));
-    let bundle = args.next().unwrap_or_else(|| String::from(LOCAL_BUNDLE));
+    let bundle = positional
+        .next()
+        .unwrap_or_else(|| String::from(LOCAL_BUNDLE));
     let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
         eprintln!("chat: cannot bind {addr}: {e}");
         std::process::exit(1)
@@ -263,7 +324,7 @@ fn main() {
         local.to_string()
     };
     println!("chat: open http://{host}/ in two or more browser tabs");
-    if let Err(e) = serve_with(listener, &bundle, &AtomicBool::new(false)) {
+    if let Err(e) = serve_cluster(listener, &bundle, &AtomicBool::new(false), redis) {
         eprintln!("chat: {e}");
         std::process::exit(1);
     }
