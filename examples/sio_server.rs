@@ -38,7 +38,12 @@
 //!   local sockets whose queue took it and those whose queue was full
 //!   (refused, never dropped in silence; also counted on stderr), or with
 //!   `{"error":"..."}` when it could not be published (Redis down). The
-//!   benchmarks in `tests/bench` drive a fan-out through it.
+//!   benchmarks in `tests/bench` drive a fan-out through it. `sockets`
+//!   `[{"op":"join"|"leave"|"disconnect","rooms":[..],"except":[..],"to":[..],"close":bool}]`
+//!   makes the sockets of `/` in one of `rooms` (all when empty) and in
+//!   none of `except` join or leave the rooms `to`, or disconnects them, on
+//!   every node (the adapter's `socketsJoin`, `socketsLeave`,
+//!   `disconnectSockets`), acked with `{}` or `{"error":"..."}`.
 //!
 //! # What it shows
 //!
@@ -53,7 +58,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use sockwire::engineio;
 use sockwire::json;
 use sockwire::runner::{self, SocketIo, SocketIoServer};
-use sockwire::socketio::adapter::{Flags, Outgoing};
+use sockwire::socketio::adapter::{Flags, Outgoing, request};
 use sockwire::socketio::{self, endpoint::OwnedEvent};
 use sockwire::time::{Duration, Instant};
 
@@ -100,8 +105,7 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
                     let target = args.next().unwrap_or("null");
                     let rest = args.collect::<Vec<_>>().join(",");
                     let (rooms, except) = (strings(target, "rooms"), strings(target, "except"));
-                    let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
-                    let except: Vec<&str> = except.iter().map(String::as_str).collect();
+                    let (rooms, except) = (refs(&rooms), refs(&except));
                     let b = Outgoing {
                         nsp: "/",
                         rooms: &rooms,
@@ -120,6 +124,34 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
                             eprintln!("sio_server: broadcast failed: {e}");
                             format!(r#"{{"error":"{e}"}}"#)
                         }
+                    };
+                    ack.map_or(Ok(()), |id| io.ack(socket, id, &reply, &[]))
+                }
+                (Some("sockets"), ack) => {
+                    let op = m.args().next().unwrap_or("{}");
+                    let (select, except, to) = (
+                        strings(op, "rooms"),
+                        strings(op, "except"),
+                        strings(op, "to"),
+                    );
+                    let kind = match json::get(op, "op") {
+                        Some(r#""leave""#) => request::Kind::Leave,
+                        Some(r#""disconnect""#) => request::Kind::Disconnect {
+                            close: json::get(op, "close") == Some("true"),
+                        },
+                        _ => request::Kind::Join,
+                    };
+                    let (select, except, to) = (refs(&select), refs(&except), refs(&to));
+                    let r = request::Outgoing {
+                        nsp: "/",
+                        kind,
+                        select: &select,
+                        except: &except,
+                        rooms: &to,
+                    };
+                    let reply = match io.sockets_cluster(now, &r) {
+                        Ok(_) => String::from("{}"),
+                        Err(e) => format!(r#"{{"error":"{e}"}}"#),
                     };
                     ack.map_or(Ok(()), |id| io.ack(socket, id, &reply, &[]))
                 }
@@ -154,6 +186,11 @@ fn strings(target: &str, key: &str) -> Vec<String> {
             .unwrap_or_default(),
         _ => Vec::new(),
     }
+}
+
+/// The strings as `&str`s.
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 /// Counts the deliveries a broadcast could not queue; says so on stderr

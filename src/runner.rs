@@ -804,11 +804,12 @@ impl<A: SocketIoApp> SocketIo<A> {
     /// Makes the server one node of a cluster joined through the Redis
     /// server at `addr`, on the wire of Node's `@socket.io/redis-adapter`
     /// (see [`socketio::adapter`](crate::socketio::adapter)): the node gets a
-    /// random uid, subscribes to the broadcasts of every namespace of the
-    /// Socket.IO config (`/` alone when namespaces are dynamic), applies
-    /// other nodes' broadcasts to its sockets, and publishes those the
-    /// application makes with
-    /// [`broadcast_cluster`](crate::socketio::Server::broadcast_cluster).
+    /// random uid, subscribes to the broadcasts and requests of every
+    /// namespace of the Socket.IO config (`/` alone when namespaces are
+    /// dynamic), applies other nodes' broadcasts and requests to its sockets,
+    /// and publishes those the application makes with
+    /// [`broadcast_cluster`](crate::socketio::Server::broadcast_cluster) and
+    /// [`sockets_cluster`](crate::socketio::Server::sockets_cluster).
     /// The connections come up (and come back after Redis restarts) on
     /// their own; [`SocketIoApp::on_cluster`] tells.
     pub fn with_redis(mut self, addr: std::net::SocketAddr) -> io::Result<Self> {
@@ -822,6 +823,14 @@ impl<A: SocketIoApp> SocketIo<A> {
                 .map_err(|e| io::Error::other(std::format!("{e}")))?;
             p.truncate(n);
             patterns.push(p);
+            // The request channel, by a pattern: `PUBSUB NUMSUB` does not
+            // count it, so Node nodes do not wait for answers this node
+            // does not give (see `socketio::adapter::request`).
+            let mut r = vec![0u8; adapter.prefix().len() + nsp.len() + 10];
+            let n = crate::socketio::adapter::request::channel(adapter.prefix(), nsp, &mut r)
+                .map_err(|e| io::Error::other(std::format!("{e}")))?;
+            r.truncate(n);
+            patterns.push(r);
         }
         self.server.enable_adapter(adapter);
         self.redis = Some(Cluster {
@@ -844,10 +853,12 @@ impl<A: SocketIoApp> SocketIo<A> {
             let notice = match e {
                 LinkEvent::Message { channel, message } => {
                     loop {
-                        match self
-                            .server
-                            .handle_adapter_message(&channel, &message, &mut c.scratch)
-                        {
+                        match self.server.handle_adapter_message(
+                            now,
+                            &channel,
+                            &message,
+                            &mut c.scratch,
+                        ) {
                             Err(crate::socketio::adapter::Error::BufferTooSmall { required }) => {
                                 c.scratch.resize(required, 0);
                             }

@@ -7,7 +7,8 @@
 
 use sockwire::engineio;
 use sockwire::entropy::SplitMix64;
-use sockwire::socketio::adapter::{Adapter, Error, Flags, Outgoing};
+use sockwire::socketio::adapter::request::{self, Kind};
+use sockwire::socketio::adapter::{Adapter, Applied, Error, Flags, Outgoing};
 use sockwire::socketio::rooms::IndexedRooms;
 use sockwire::socketio::{Config, Event, Server};
 use sockwire::storage::Growable;
@@ -74,20 +75,22 @@ fn poll(io: &mut Io, conn: u32, sid: &str) -> String {
     text.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
 }
 
-fn relay(from: &mut Io, to: &mut Io) -> Vec<Option<sockwire::socketio::Broadcast>> {
+fn relay(from: &mut Io, to: &mut Io) -> Vec<Applied> {
     let mut out = vec![0u8; 4096];
     let mut scratch = vec![0u8; 4096];
     let mut applied = Vec::new();
     while let Some(p) = from.poll_adapter_publish(&mut out).unwrap() {
         let (channel, rest) = out.split_at(p.channel_len);
         applied.push(
-            to.handle_adapter_message(channel, &rest[..p.len], &mut scratch)
+            to.handle_adapter_message(NOW, channel, &rest[..p.len], &mut scratch)
                 .unwrap(),
         );
-        // Redis sends the publisher its own message too: dropped.
-        assert_eq!(
-            from.handle_adapter_message(channel, &rest[..p.len], &mut scratch),
-            Ok(None)
+        // Redis sends the publisher its own message too: a broadcast is
+        // dropped, a request applied.
+        let own = from.handle_adapter_message(NOW, channel, &rest[..p.len], &mut scratch);
+        assert!(
+            matches!(own, Ok(Applied::Nothing | Applied::Request(_))),
+            "{own:?}"
         );
     }
     applied
@@ -124,7 +127,10 @@ fn a_broadcast_crosses_nodes() {
     );
     let applied = relay(&mut a, &mut b);
     assert_eq!(applied.len(), 1);
-    assert_eq!(applied[0].unwrap().delivered, 1);
+    let Applied::Broadcast(sent) = applied[0] else {
+        panic!("{applied:?}")
+    };
+    assert_eq!(sent.delivered, 1);
 
     let want = r#"451-["ev",{"f":{"_placeholder":true,"num":0}},"x"]"#;
     assert_eq!(poll(&mut a, 11, &a1), format!("{want}\x1ebAQID"));
@@ -143,4 +149,56 @@ fn a_broadcast_crosses_nodes() {
     assert_eq!(poll(&mut b, 13, &b2), "");
     assert_eq!(poll(&mut b, 14, &b3), r#"42["ev"]"#);
     assert_eq!(poll(&mut a, 15, &a1), r#"42["ev"]"#);
+}
+
+#[test]
+fn requests_cross_nodes_and_come_back() {
+    let (mut a, mut b) = (server(3), server(4));
+    let (a1, a1_socket) = client(&mut a, 1, &["red"]);
+    let (_, b1_socket) = client(&mut b, 2, &["red"]);
+    let (b2, b2_socket) = client(&mut b, 3, &["red", "blue"]);
+    let join = request::Outgoing {
+        nsp: "/",
+        kind: Kind::Join,
+        select: &["red"],
+        except: &["blue"],
+        rooms: &["green", "gold"],
+    };
+    assert_eq!(a.sockets_cluster(NOW, &join), Err(Error::NotConnected));
+    a.set_adapter_connected(true);
+    a.sockets_cluster(NOW, &join).unwrap();
+    // Not applied here before it comes back from Redis.
+    assert!(!a.is_in(&sid(&a1_socket), "green"));
+    assert_eq!(relay(&mut a, &mut b), [Applied::Request(1)]);
+    assert!(a.is_in(&sid(&a1_socket), "green") && a.is_in(&sid(&a1_socket), "gold"));
+    assert!(b.is_in(&sid(&b1_socket), "green") && b.is_in(&sid(&b1_socket), "gold"));
+    assert!(!b.is_in(&sid(&b2_socket), "green"));
+
+    let leave = request::Outgoing {
+        kind: Kind::Leave,
+        select: &[],
+        except: &[],
+        rooms: &["gold"],
+        ..join
+    };
+    a.sockets_cluster(NOW, &leave).unwrap();
+    assert_eq!(relay(&mut a, &mut b), [Applied::Request(1)]);
+    assert!(!b.is_in(&sid(&b1_socket), "gold") && b.is_in(&sid(&b1_socket), "green"));
+
+    let disconnect = request::Outgoing {
+        kind: Kind::Disconnect { close: false },
+        select: &["blue"],
+        except: &[],
+        rooms: &[],
+        ..join
+    };
+    a.sockets_cluster(NOW, &disconnect).unwrap();
+    assert_eq!(relay(&mut a, &mut b), [Applied::Request(1)]);
+    assert_eq!(poll(&mut b, 20, &b2), "41");
+    assert_eq!(b.sockets(), 1);
+    let _ = a1;
+}
+
+fn sid(s: &str) -> sockwire::engineio::Sid {
+    sockwire::engineio::Sid::parse(s).unwrap()
 }

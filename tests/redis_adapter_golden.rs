@@ -4,9 +4,11 @@
 //! `tests/data/redis_adapter/vectors.txt`) decode to the broadcasts that made
 //! them, and sockwire encodes those broadcasts to the same bytes.
 
+use sockwire::socketio::adapter::request::{self, Kind, Request};
 use sockwire::socketio::adapter::{self, Flags, Incoming, Outgoing};
 
 const VECTORS: &str = include_str!("data/redis_adapter/vectors.txt");
+const REQUESTS: &str = include_str!("data/redis_adapter/requests.txt");
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -17,8 +19,11 @@ fn hex(s: &str) -> Vec<u8> {
 
 /// (name, channel, message) of each captured message.
 fn vectors() -> Vec<(&'static str, &'static str, Vec<u8>)> {
-    VECTORS
-        .lines()
+    lines(VECTORS)
+}
+
+fn lines(text: &'static str) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
             let mut it = l.split(' ');
@@ -213,4 +218,86 @@ fn every_truncation_and_corruption_is_a_typed_error() {
             }
         }
     }
+}
+
+#[test]
+fn captured_requests_decode_and_encode_back() {
+    type Want = (
+        &'static str,
+        Kind,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    let want = |name: &str| -> Want {
+        match name {
+            "sockets_join" => ("/", Kind::Join, &[], &[], &["room9"]),
+            "sockets_join_filtered" => ("/", Kind::Join, &["r1", "r2"], &["r3"], &["x", "y"]),
+            "sockets_leave" => ("/", Kind::Leave, &["r1"], &[], &["r2"]),
+            "disconnect_sockets" => ("/", Kind::Disconnect { close: false }, &["r1"], &[], &[]),
+            "disconnect_sockets_close" => {
+                ("/", Kind::Disconnect { close: true }, &[], &["r1"], &[])
+            }
+            "custom_nsp_join" => ("/custom", Kind::Join, &[], &[], &["c"]),
+            other => panic!("no expectation for {other}"),
+        }
+    };
+    let all = lines(REQUESTS);
+    assert_eq!(all.len(), 6);
+    let strs = |raw: &str| -> Vec<String> {
+        sockwire::json::elements(raw)
+            .map(|e| e.trim_matches('"').to_string())
+            .collect()
+    };
+    for (name, channel, message) in all {
+        let (nsp, kind, select, except, rooms) = want(name);
+        assert!(request::is_request_channel("socket.io", channel.as_bytes()));
+        let r = Request::decode("socket.io", channel.as_bytes(), &message)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name} not handled"));
+        assert_eq!((r.nsp, r.kind), (nsp, kind), "{name}");
+        assert_eq!(strs(r.select), select, "{name}");
+        assert_eq!(strs(r.except), except, "{name}");
+        assert_eq!(strs(r.rooms), rooms, "{name}");
+        let out = request::Outgoing {
+            nsp,
+            kind,
+            select,
+            except,
+            rooms,
+        };
+        let mut ch = [0u8; 64];
+        let c = request::channel("socket.io", nsp, &mut ch).unwrap();
+        assert_eq!(&ch[..c], channel.as_bytes());
+        let mut buf = [0u8; 256];
+        let n = out.encode(r.uid, &mut buf).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&buf[..n]).unwrap(),
+            std::str::from_utf8(&message).unwrap(),
+            "{name}"
+        );
+        for k in 0..message.len() {
+            let _ = Request::decode("socket.io", channel.as_bytes(), &message[..k]);
+        }
+    }
+    // Answers and requests that want answers are not handled.
+    for other in [
+        &br#"{"uid":"a","requestId":"b","type":1}"#[..],
+        br#"{"requestId":"b","rooms":["x"]}"#,
+        br#"{"uid":"a","type":2,"sid":"x","room":"y","requestId":"c"}"#,
+        b"\x85\xa3uid",
+    ] {
+        assert_eq!(
+            Request::decode("socket.io", b"socket.io-request#/#", other),
+            Ok(None)
+        );
+    }
+    assert_eq!(
+        Request::decode(
+            "socket.io",
+            b"socket.io-request#/#",
+            br#"{"uid":1,"type":2,"opts":{},"rooms":[]}"#
+        ),
+        Err(adapter::Error::Malformed)
+    );
 }

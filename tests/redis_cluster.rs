@@ -64,8 +64,10 @@ fn wait_for_nodes(redis: &RedisServer, n: i64) {
     thread::sleep(Duration::from_millis(300));
 }
 
-#[test]
-fn mixed_cluster_delivers_each_broadcast_exactly_once() {
+/// Two sockwire nodes and a Node node on one Redis, six clients (two on
+/// each); runs `cluster_clients.mjs` with `broadcasts` and `ops` (JSON
+/// lists) and asserts it passes.
+fn run_cluster(broadcasts: &[String], ops: &str) {
     let redis = RedisServer::start();
     let addr = SocketAddr::from(([127, 0, 0, 1], redis.port));
     let s1 = ServerThread::start("sio_server", move |l, stop| {
@@ -88,24 +90,8 @@ fn mixed_cluster_delivers_each_broadcast_exactly_once() {
         ("n1a", "n1", r#"["red"]"#),
         ("n1b", "n1", r#"["blue","green"]"#),
     ];
-    let targets = [
-        ("null", false),
-        (r#""red""#, false),
-        (r#"{"rooms":["red"],"except":["blue"]}"#, false),
-        (r#"{"rooms":["red","green"],"except":[]}"#, false),
-        (r#""blue""#, true),
-        ("null", true),
-    ];
-    let mut broadcasts = Vec::new();
-    for from in ["s1a", "s2b", "n1b"] {
-        for (target, binary) in targets {
-            broadcasts.push(format!(
-                r#"{{"from":"{from}","target":{target},"binary":{binary}}}"#
-            ));
-        }
-    }
     let plan = format!(
-        r#"{{"nodes":{{"s1":"{}","s2":"{}","n1":"http://127.0.0.1:{node_port}"}},"clients":[{}],"broadcasts":[{}]}}"#,
+        r#"{{"nodes":{{"s1":"{}","s2":"{}","n1":"http://127.0.0.1:{node_port}"}},"clients":[{}],"broadcasts":[{}],"ops":{ops}}}"#,
         s1.base_url(),
         s2.base_url(),
         clients
@@ -120,6 +106,53 @@ fn mixed_cluster_delivers_each_broadcast_exactly_once() {
     run_to_end("cluster_clients.mjs", cmd, Duration::from_secs(30)).assert_success();
     s1.finish();
     s2.finish();
+}
+
+fn broadcast(from: &str, target: &str, binary: bool) -> String {
+    format!(r#"{{"from":"{from}","target":{target},"binary":{binary}}}"#)
+}
+
+#[test]
+fn mixed_cluster_delivers_each_broadcast_exactly_once() {
+    let targets = [
+        ("null", false),
+        (r#""red""#, false),
+        (r#"{"rooms":["red"],"except":["blue"]}"#, false),
+        (r#"{"rooms":["red","green"],"except":[]}"#, false),
+        (r#""blue""#, true),
+        ("null", true),
+    ];
+    let mut broadcasts = Vec::new();
+    for from in ["s1a", "s2b", "n1b"] {
+        for (target, binary) in targets {
+            broadcasts.push(broadcast(from, target, binary));
+        }
+    }
+    run_cluster(&broadcasts, "[]");
+}
+
+/// `socketsJoin`, `socketsLeave` and `disconnectSockets` issued from each
+/// node kind reach the sockets of the others: the broadcasts after them
+/// reach the rooms as changed.
+#[test]
+fn mixed_cluster_applies_each_request() {
+    let ops = r#"[
+        {"before":0,"from":"s1a","op":"join","rooms":["red"],"except":["blue"],"to":["purple"]},
+        {"before":1,"from":"n1b","op":"join","rooms":["blue"],"except":[],"to":["teal"]},
+        {"before":2,"from":"s2b","op":"leave","rooms":[],"except":[],"to":["red"]},
+        {"before":3,"from":"n1a","op":"leave","rooms":["teal"],"except":[],"to":["blue"]},
+        {"before":4,"from":"n1b","op":"disconnect","rooms":["purple"],"except":[],"close":false},
+        {"before":5,"from":"s2b","op":"disconnect","rooms":["teal"],"except":[],"close":true}
+    ]"#;
+    let broadcasts = [
+        broadcast("n1b", r#""purple""#, false),
+        broadcast("s2b", r#""teal""#, false),
+        broadcast("s1a", r#"{"rooms":["red","purple"],"except":[]}"#, false),
+        broadcast("n1a", r#"{"rooms":["teal","blue"],"except":[]}"#, false),
+        broadcast("s2a", "null", false),
+        broadcast("s2b", "null", false),
+    ];
+    run_cluster(&broadcasts, ops);
 }
 
 /// The reference test server, keeping the cluster notices it is told.

@@ -298,6 +298,11 @@ where
         &self.rooms
     }
 
+    /// Calls `f` with every socket and its namespace.
+    pub(crate) fn for_each_socket(&self, f: &mut dyn FnMut(Sid, &str)) {
+        self.sockets.for_each(|socket, r| f(*socket, &r.nsp));
+    }
+
     // ------------------------------------------------------------------
     // Input (the Engine.IO endpoint's verbs)
     // ------------------------------------------------------------------

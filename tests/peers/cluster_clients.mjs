@@ -8,8 +8,15 @@
 //   "nodes":   {"<node>": "http://127.0.0.1:PORT", ...},
 //   "clients": [{"name": "<client>", "node": "<node>", "rooms": ["red", ...]}, ...],
 //   "broadcasts": [{"from": "<client>", "target": null | "room" |
-//                   {"rooms": [...], "except": [...]}, "binary": true|false}, ...]
+//                   {"rooms": [...], "except": [...]}, "binary": true|false}, ...],
+//   "ops": [{"before": i, "from": "<client>", "op": "join"|"leave"|"disconnect",
+//            "rooms": [...], "except": [...], "to": [...]}, ...]   (optional)
 // }
+// An op runs before broadcast i, as `sockets` [op] on its client's server
+// (the adapter's socketsJoin / socketsLeave / disconnectSockets across the
+// cluster); the expected receivers follow the rooms it changes (and a
+// disconnected client receives nothing more). 150 ms pass after each op for
+// every node to apply it.
 // The servers speak the reference test-server contract (sio_server.mjs,
 // examples/sio_server.rs): `join` [room] (acked), `broadcast` [target,
 // ...args] (acked; the ack carries "error" when the server could not
@@ -58,7 +65,32 @@ await Promise.all(
 );
 
 const inRoom = (c, rooms) => rooms.some((r) => c.rooms.includes(r));
+const targets = (rooms, except) =>
+  plan.clients.filter((c) => !c.gone && (rooms.length === 0 || inRoom(c, rooms)) && !inRoom(c, except));
+const wanted = [];
+const disconnected = new Set();
+for (const c of plan.clients) {
+  c.rooms = [...c.rooms];
+  clients[c.name].on('disconnect', () => disconnected.add(c.name));
+}
 for (const [i, b] of plan.broadcasts.entries()) {
+  for (const op of (plan.ops ?? []).filter((o) => o.before === i)) {
+    const reply = await clients[op.from].timeout(5000).emitWithAck('sockets', op);
+    if (reply && reply.error) problems.push(`op before #${i} from ${op.from}: ${reply.error}`);
+    for (const c of targets(op.rooms ?? [], op.except ?? [])) {
+      if (op.op === 'join') c.rooms = [...new Set([...c.rooms, ...op.to])];
+      else if (op.op === 'leave') c.rooms = c.rooms.filter((r) => !op.to.includes(r));
+      else c.gone = true;
+    }
+    console.log(`op ${JSON.stringify(op)}: ${plan.clients.map((c) => `${c.name}${c.gone ? ' gone' : JSON.stringify(c.rooms)}`).join(' ')}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  {
+    const t = b.target;
+    const rooms = t === null ? [] : typeof t === 'string' ? [t] : t.rooms ?? [];
+    const except = t !== null && typeof t === 'object' ? t.except ?? [] : [];
+    wanted[i] = targets(rooms, except).map((c) => c.name);
+  }
   const args = [b.target, `#${i}`];
   if (b.binary) args.push(Buffer.from([i, 1, 2, 3]));
   const reply = await clients[b.from].timeout(5000).emitWithAck('broadcast', ...args);
@@ -68,9 +100,7 @@ await new Promise((r) => setTimeout(r, 600));
 
 for (const [i, b] of plan.broadcasts.entries()) {
   const t = b.target;
-  const rooms = t === null ? [] : typeof t === 'string' ? [t] : t.rooms ?? [];
-  const except = t !== null && typeof t === 'object' ? t.except ?? [] : [];
-  const want = plan.clients.filter((c) => (rooms.length === 0 || inRoom(c, rooms)) && !inRoom(c, except)).map((c) => c.name);
+  const want = wanted[i];
   const receipts = plan.clients.map((c) => [c.name, got[c.name].filter((x) => x === `#${i}`).length]);
   const line = receipts.filter(([, n]) => n > 0).map(([name, n]) => (n === 1 ? name : `${name}x${n}`));
   console.log(`#${i} from ${b.from} to ${JSON.stringify(t)}${b.binary ? ' (binary)' : ''}: ${line.join(' ')}`);
@@ -78,6 +108,10 @@ for (const [i, b] of plan.broadcasts.entries()) {
     const expected = want.includes(name) ? 1 : 0;
     if (n !== expected) problems.push(`#${i}: ${name} received it ${n} times, expected ${expected}`);
   }
+}
+for (const c of plan.clients) {
+  if (c.gone && !disconnected.has(c.name)) problems.push(`${c.name} was not disconnected`);
+  if (!c.gone && disconnected.has(c.name)) problems.push(`${c.name} was disconnected`);
 }
 for (const s of Object.values(clients)) s.close();
 if (problems.length) {

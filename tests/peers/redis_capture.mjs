@@ -3,6 +3,7 @@
 // (tests/data/redis_adapter/vectors.txt).
 //
 // Usage: node redis_capture.mjs REDIS_PORT > ../data/redis_adapter/vectors.txt
+//        node redis_capture.mjs REDIS_PORT requests > ../data/redis_adapter/requests.txt
 //
 // A Node `socket.io` server (no HTTP listener: broadcasts need no client) with
 // the Redis adapter makes each broadcast below; a second Redis connection,
@@ -36,7 +37,7 @@ await new Promise((r) => setTimeout(r, 100));
 const version = (m) => JSON.parse(readFileSync(new URL(`./node_modules/${m}/package.json`, import.meta.url))).version;
 console.log(`# captured from socket.io ${version('socket.io')}, @socket.io/redis-adapter ${version('@socket.io/redis-adapter')}, notepack.io ${version('notepack.io')}, redis ${version('redis')} (node ${process.version}) over redis-server ${(await pub.info('server')).match(/redis_version:(\S+)/)[1]}`);
 
-const cases = [
+const broadcasts = [
   ['all', () => io.emit('hello', 'world')],
   ['room', () => io.to('room1').emit('hello', 'world')],
   ['rooms_except', () => io.to(['r1', 'r2']).except(['r3', 'AbCdEfGhIjKlMnOpQrSt']).emit('ev', { a: 1, b: [true, false, null] }, -1, 3.5, 'é😀')],
@@ -49,6 +50,15 @@ const cases = [
   ['empty_containers', () => io.emit('e', [], {}, [[]], { k: {} })],
   ['with_ack', () => io.timeout(1000).emit('ack-me', 1, () => {})],
 ];
+const requests = [
+  ['sockets_join', () => io.socketsJoin('room9')],
+  ['sockets_join_filtered', () => io.in(['r1', 'r2']).except('r3').socketsJoin(['x', 'y'])],
+  ['sockets_leave', () => io.in('r1').socketsLeave('r2')],
+  ['disconnect_sockets', () => io.in('r1').disconnectSockets()],
+  ['disconnect_sockets_close', () => io.except('r1').disconnectSockets(true)],
+  ['custom_nsp_join', () => io.of('/custom').socketsJoin('c')],
+];
+const cases = process.argv[3] === 'requests' ? requests : broadcasts;
 for (const [name, run] of cases) {
   const before = got.length;
   run();

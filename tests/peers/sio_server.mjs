@@ -26,6 +26,9 @@
 //   (socket.io buffers without bound, it never refuses). As examples/sio_server.rs,
 //   for the fan-out benchmarks of tests/bench. The room may also be an object
 //   {rooms: [...], except: [...]}: io.to(rooms).except(except).emit(...).
+//   `sockets` {op: "join"|"leave"|"disconnect", rooms, except, to, close}
+//   runs io.in(rooms).except(except).socketsJoin(to) / socketsLeave(to) /
+//   disconnectSockets(close) (across the cluster with --redis), acked {}.
 // - `--redis REDIS_PORT`: the server is one node of a cluster, with
 //   `@socket.io/redis-adapter` on redis://127.0.0.1:REDIS_PORT (key
 //   "socket.io"): broadcasts reach the sockets of every node.
@@ -132,6 +135,13 @@ io.on('connection', (socket) => {
       delivered = nsp.adapter.rooms.get(room)?.size ?? 0;
     }
     if (ack) ack({ delivered, full: 0 });
+  });
+  socket.on('sockets', (op, ack) => {
+    const target = io.of('/').in(op.rooms ?? []).except(op.except ?? []);
+    if (op.op === 'leave') target.socketsLeave(op.to ?? []);
+    else if (op.op === 'disconnect') target.disconnectSockets(op.close === true);
+    else target.socketsJoin(op.to ?? []);
+    if (typeof ack === 'function') ack({});
   });
   socket.on('emit-later', (delayMs, payload) => {
     setTimeout(() => io.emit('later', payload), Number(delayMs) || 0);

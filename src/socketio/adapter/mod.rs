@@ -26,6 +26,9 @@
 //!   tree: JSON arguments are walked into MessagePack and back.
 //! - [`resp`]: the Redis client codec (RESP2, and RESP3 push frames) for the
 //!   commands the adapter needs.
+//! - [`request`]: the requests `socketsJoin`, `socketsLeave`,
+//!   `disconnectSockets` (JSON on `socket.io-request#<nsp>#`), both ways
+//!   ([`Server::sockets_cluster`](super::Server::sockets_cluster)).
 //! - [`Outgoing`] and [`Incoming`]: a broadcast to publish, and one that
 //!   came from another node; [`Adapter`] holds the node's uid and channel
 //!   prefix and joins them to a [`socketio::Server`](super::Server):
@@ -61,11 +64,12 @@
 //! ```
 
 pub mod msgpack;
+pub mod request;
 pub mod resp;
 mod server;
 
 pub(crate) use server::Link;
-pub use server::{MAX_QUEUED, Tables};
+pub use server::{Applied, MAX_QUEUED, Tables};
 
 use core::fmt;
 
@@ -584,6 +588,14 @@ impl<'a> Incoming<'a> {
     }
 }
 
+/// The length an encoder needs, from its answer for an empty buffer.
+fn measure(r: Result<usize, Error>) -> Result<usize, Error> {
+    match r {
+        Err(Error::BufferTooSmall { required }) => Ok(required),
+        other => other,
+    }
+}
+
 /// Where a published message lies in the buffer given to
 /// [`Adapter::broadcast`]: the channel, then the message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -649,10 +661,7 @@ impl Adapter {
         let mut need = msgpack::Counter(0);
         write_channel(&mut need, &self.prefix, b.nsp, b.channel_room());
         let channel_len = need.0;
-        let len = match b.encode(self.uid(), max_depth, &mut []) {
-            Err(Error::BufferTooSmall { required }) => required,
-            other => other?,
-        };
+        let len = measure(b.encode(self.uid(), max_depth, &mut []))?;
         if channel_len + len > out.len() {
             return Err(Error::BufferTooSmall {
                 required: channel_len + len,

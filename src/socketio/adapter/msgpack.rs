@@ -618,8 +618,8 @@ fn write_json_uint(w: &mut dyn Sink, mut v: u64) {
     w.put(&buf[i..]);
 }
 
-/// Writes `s` as a JSON string.
-fn write_json_string(w: &mut dyn Sink, s: &str) {
+/// Writes `s` as the inside of a JSON string (escaped, without the quotes).
+pub(crate) fn write_json_string(w: &mut dyn Sink, s: &str) {
     let mut buf = [0u8; 64];
     // Chunks whose escaped form fits the stack buffer: at most 6 bytes each.
     let mut rest = s;

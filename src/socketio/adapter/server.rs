@@ -1,13 +1,14 @@
 //! [`Adapter`] on a [`Server`]: a local broadcast that is also published, and
 //! another node's broadcast applied locally.
 
-use super::{Adapter, Error, Incoming, MAX_ROOMS, Outgoing, Publish};
+use super::{Adapter, Error, Incoming, MAX_ROOMS, Outgoing, Publish, request};
 use crate::engineio::{self, Sid};
 use crate::entropy::Entropy;
 use crate::socketio::Server;
 use crate::socketio::endpoint::{Broadcast, SocketRef, State};
 use crate::socketio::rooms::RoomTable;
 use crate::storage::{Buffers, Storage};
+use crate::time::Instant;
 
 type Buf<S> = <S as Buffers>::Buf;
 
@@ -147,10 +148,12 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    fn push(&mut self, b: &Outgoing<'_>, max_depth: usize) -> Result<(), Error> {
-        let need = match self.adapter.encode(b, max_depth, &mut []) {
+    /// Queues what `encode` writes (a channel, then a message), measured
+    /// first with an empty buffer.
+    fn push(&mut self, encode: impl Fn(&mut [u8]) -> Result<Publish, Error>) -> Result<(), Error> {
+        let need = match encode(&mut []) {
             Err(Error::BufferTooSmall { required }) => required,
-            other => other.map(|_| 0)?,
+            other => other.map(|p| p.channel_len + p.len)?,
         };
         if self.queued + need > MAX_QUEUED {
             return Err(Error::QueueFull);
@@ -158,14 +161,17 @@ impl Link {
         #[cfg(feature = "alloc")]
         {
             let mut bytes = alloc::vec![0u8; need];
-            let p = self.adapter.encode(b, max_depth, &mut bytes)?;
+            let p = encode(&mut bytes)?;
             self.queue.push_back((p.channel_len, bytes));
         }
         #[cfg(not(feature = "alloc"))]
         {
+            if self.queue.is_some() {
+                return Err(Error::QueueFull);
+            }
             let mut bytes = heapless::Vec::new();
             bytes.resize(need, 0).map_err(|_| Error::QueueFull)?;
-            let p = self.adapter.encode(b, max_depth, &mut bytes)?;
+            let p = encode(&mut bytes)?;
             self.queue = Some((p.channel_len, bytes));
         }
         self.queued += need;
@@ -258,7 +264,8 @@ where
             // The local broadcast's own checks (name, namespace, attachments)
             // come first: once queued, the message goes.
             super::super::wire::EventText::new(b.nsp, None, b.name, b.attachments.len(), &limits)?;
-            l.push(b, limits.max_depth)?;
+            let adapter = l.adapter.clone();
+            l.push(|out| adapter.encode(b, limits.max_depth, out))?;
         }
         Ok(self.broadcast(b.nsp, b.rooms, b.except, b.name, b.args, b.attachments)?)
     }
@@ -277,19 +284,193 @@ where
 
     /// A message from Redis (`channel`, `message`), as the subscription
     /// delivered it: another node's broadcast is applied to the local
-    /// sockets (see [`Adapter::handle_message`]); `scratch` holds its
-    /// arguments transcoded to JSON. `Ok(None)` for this node's own
-    /// messages, namespaces it does not serve, or without an adapter.
+    /// sockets (see [`Adapter::handle_message`]), a request
+    /// ([`request`](super::request): `socketsJoin`, `socketsLeave`,
+    /// `disconnectSockets`, this node's own included) to the sockets it
+    /// selects. `scratch` holds the arguments transcoded to JSON, or the
+    /// request's room names. Without an adapter, nothing.
     /// Errors mean the message was skipped.
     pub fn handle_adapter_message(
         &mut self,
+        now: Instant,
         channel: &[u8],
         message: &[u8],
         scratch: &mut [u8],
-    ) -> Result<Option<Broadcast>, Error> {
+    ) -> Result<Applied, Error> {
         let Some(adapter) = self.adapter.as_ref().map(|l| l.adapter.clone()) else {
-            return Ok(None);
+            return Ok(Applied::Nothing);
         };
-        adapter.handle_message(self, channel, message, scratch)
+        if request::is_request_channel(adapter.prefix(), channel) {
+            return match request::Request::decode(adapter.prefix(), channel, message)? {
+                Some(r) if self.serves(r.nsp) => {
+                    self.apply_request(now, &r, scratch).map(Applied::Request)
+                }
+                _ => Ok(Applied::Nothing),
+            };
+        }
+        Ok(
+            match adapter.handle_message(self, channel, message, scratch)? {
+                Some(b) => Applied::Broadcast(b),
+                None => Applied::Nothing,
+            },
+        )
     }
+
+    /// True when this server has namespace `nsp`.
+    fn serves(&self, nsp: &str) -> bool {
+        self.config()
+            .namespaces
+            .is_none_or(|names| names.contains(&nsp))
+    }
+
+    /// Makes the sockets of `r.nsp` in one of `r.select` (all when empty)
+    /// and in none of `r.except` join or leave `r.rooms`, or disconnects
+    /// them, on every node of the cluster. Like the Node adapter, this node
+    /// applies it when its message comes back from Redis
+    /// ([`handle_adapter_message`](Self::handle_adapter_message)); without an
+    /// adapter, at once.
+    ///
+    /// Errors: [`Error::NotConnected`], [`Error::QueueFull`],
+    /// [`Error::BufferTooSmall`] for a local application whose room names
+    /// do not fit 1 KiB; nothing was done.
+    pub fn sockets_cluster(
+        &mut self,
+        now: Instant,
+        r: &request::Outgoing<'_>,
+    ) -> Result<usize, Error> {
+        let Some(l) = self.adapter.as_mut() else {
+            let mut select: heapless::Vec<&str, MAX_ROOMS> = heapless::Vec::new();
+            let mut except: heapless::Vec<&str, MAX_ROOMS> = heapless::Vec::new();
+            for (v, list) in [(&mut select, r.select), (&mut except, r.except)] {
+                for s in list {
+                    v.push(s).map_err(|_| Error::TooManyRooms)?;
+                }
+            }
+            return self.apply(now, r.nsp, r.kind, &select, &except, r.rooms);
+        };
+        if !l.connected {
+            return Err(Error::NotConnected);
+        }
+        let adapter = l.adapter.clone();
+        l.push(|out| {
+            let channel_len = super::measure(request::channel(adapter.prefix(), r.nsp, &mut []))?;
+            let len = super::measure(r.encode(adapter.uid(), &mut []))?;
+            if channel_len + len > out.len() {
+                return Err(Error::BufferTooSmall {
+                    required: channel_len + len,
+                });
+            }
+            request::channel(adapter.prefix(), r.nsp, out)?;
+            r.encode(adapter.uid(), &mut out[channel_len..])?;
+            Ok(Publish { channel_len, len })
+        })?;
+        Ok(0)
+    }
+
+    fn apply_request(
+        &mut self,
+        now: Instant,
+        r: &request::Request<'_>,
+        scratch: &mut [u8],
+    ) -> Result<usize, Error> {
+        let (select, rest) = request::strings(r.select, scratch)?;
+        let (except, rest) = request::strings(r.except, rest)?;
+        let (rooms, _) = request::strings(r.rooms, rest)?;
+        self.apply(now, r.nsp, r.kind, &select, &except, &rooms)
+    }
+
+    /// Calls `f` with each socket of `nsp` in one of `select` (every one
+    /// when empty) and in none of `except` (rooms or socket ids), once.
+    fn targets(&self, nsp: &str, select: &[&str], except: &[&str], f: &mut dyn FnMut(Sid)) {
+        let table = self.rooms();
+        let excluded = |s: Sid| {
+            except
+                .iter()
+                .any(|e| table.contains(nsp, e, s) || Sid::parse(e) == Some(s))
+        };
+        if select.is_empty() {
+            self.for_each_socket(&mut |s, n| {
+                if n == nsp && !excluded(s) {
+                    f(s);
+                }
+            });
+            return;
+        }
+        for (i, room) in select.iter().enumerate() {
+            table.for_each_member(nsp, room, &mut |s| {
+                if !select[..i].iter().any(|r| table.contains(nsp, r, s)) && !excluded(s) {
+                    f(s);
+                }
+            });
+        }
+    }
+
+    /// Applies a request to the local sockets it selects, a batch at a
+    /// time (each pass changes what it selects, so passes end); returns how
+    /// many it changed.
+    fn apply(
+        &mut self,
+        now: Instant,
+        nsp: &str,
+        kind: request::Kind,
+        select: &[&str],
+        except: &[&str],
+        rooms: &[&str],
+    ) -> Result<usize, Error> {
+        let mut done = 0;
+        for _ in 0..=self.sockets() / BATCH + 1 {
+            let mut batch: heapless::Vec<Sid, BATCH> = heapless::Vec::new();
+            self.targets(nsp, select, except, &mut |s| {
+                let pending = match kind {
+                    request::Kind::Join => rooms.iter().any(|r| !self.is_in(&s, r)),
+                    request::Kind::Leave => rooms.iter().any(|r| self.is_in(&s, r)),
+                    request::Kind::Disconnect { .. } => true,
+                };
+                if pending {
+                    let _ = batch.push(s);
+                }
+            });
+            if batch.is_empty() {
+                break;
+            }
+            for s in batch {
+                match kind {
+                    request::Kind::Join => {
+                        for r in rooms {
+                            self.join(&s, r)?;
+                        }
+                    }
+                    request::Kind::Leave => {
+                        for r in rooms {
+                            self.leave(&s, r);
+                        }
+                    }
+                    request::Kind::Disconnect { close } => {
+                        if close {
+                            self.close(now, &s)?;
+                        }
+                        self.disconnect(&s)?;
+                    }
+                }
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// Sockets changed per pass of a request.
+const BATCH: usize = 64;
+
+/// What [`Server::handle_adapter_message`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Applied {
+    /// Nothing: this node's own broadcast, a namespace it does not serve,
+    /// a request it does not handle, or no adapter.
+    Nothing,
+    /// Another node's broadcast, sent to the local sockets.
+    Broadcast(Broadcast),
+    /// A request, applied to this many local sockets.
+    Request(usize),
 }
