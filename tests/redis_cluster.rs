@@ -121,6 +121,10 @@ fn mixed_cluster_delivers_each_broadcast_exactly_once() {
         (r#"{"rooms":["red","green"],"except":[]}"#, false),
         (r#""blue""#, true),
         ("null", true),
+        // Socket ids: every socket is in the room named by its id.
+        (r#""@s2b""#, false),
+        (r#"{"rooms":["@n1a","@s2a"],"except":[]}"#, true),
+        (r#"{"rooms":["@s1b","red"],"except":["@n1a"]}"#, false),
     ];
     let mut broadcasts = Vec::new();
     for from in ["s1a", "s2b", "n1b"] {
@@ -132,8 +136,8 @@ fn mixed_cluster_delivers_each_broadcast_exactly_once() {
 }
 
 /// `socketsJoin`, `socketsLeave` and `disconnectSockets` issued from each
-/// node kind reach the sockets of the others: the broadcasts after them
-/// reach the rooms as changed.
+/// node kind reach the sockets of the others (selected by rooms and by
+/// socket ids): the broadcasts after them reach the rooms as changed.
 #[test]
 fn mixed_cluster_applies_each_request() {
     let ops = r#"[
@@ -142,7 +146,8 @@ fn mixed_cluster_applies_each_request() {
         {"before":2,"from":"s2b","op":"leave","rooms":[],"except":[],"to":["red"]},
         {"before":3,"from":"n1a","op":"leave","rooms":["teal"],"except":[],"to":["blue"]},
         {"before":4,"from":"n1b","op":"disconnect","rooms":["purple"],"except":[],"close":false},
-        {"before":5,"from":"s2b","op":"disconnect","rooms":["teal"],"except":[],"close":true}
+        {"before":5,"from":"s2b","op":"join","rooms":["@n1b","@s1b"],"except":[],"to":["gold"]},
+        {"before":6,"from":"n1b","op":"disconnect","rooms":["teal"],"except":["@s2a"],"close":true}
     ]"#;
     let broadcasts = [
         broadcast("n1b", r#""purple""#, false),
@@ -150,6 +155,7 @@ fn mixed_cluster_applies_each_request() {
         broadcast("s1a", r#"{"rooms":["red","purple"],"except":[]}"#, false),
         broadcast("n1a", r#"{"rooms":["teal","blue"],"except":[]}"#, false),
         broadcast("s2a", "null", false),
+        broadcast("s2a", r#""gold""#, false),
         broadcast("s2b", "null", false),
     ];
     run_cluster(&broadcasts, ops);

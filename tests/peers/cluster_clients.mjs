@@ -24,7 +24,7 @@
 // Every client connects (WebSocket), joins its rooms; then broadcast i is
 // sent as `broadcast` [target, "#i", <bytes i,1,2,3 when binary>], one after
 // the other (each after the previous one's ack); 600 ms after the last, the
-// receipts are checked. Prints one line per broadcast and `OK` or the
+// receipts are checked. A room "@name" is client name's socket id. Prints one line per broadcast and `OK` or the
 // mismatches; exits 0 when all hold, 1 otherwise (or after 20 s).
 import { io as connect } from 'socket.io-client';
 
@@ -64,7 +64,11 @@ await Promise.all(
   ),
 );
 
-const inRoom = (c, rooms) => rooms.some((r) => c.rooms.includes(r));
+// "@name" stands for the socket id of client `name` (the room every socket
+// is in, as `io.to(socket.id)` uses it).
+const inRoom = (c, rooms) => rooms.some((r) => c.rooms.includes(r) || r === `@${c.name}`);
+const ids = (v) =>
+  JSON.parse(JSON.stringify(v), (k, x) => (typeof x === 'string' && x.startsWith('@') ? clients[x.slice(1)].id : x));
 const targets = (rooms, except) =>
   plan.clients.filter((c) => !c.gone && (rooms.length === 0 || inRoom(c, rooms)) && !inRoom(c, except));
 const wanted = [];
@@ -75,7 +79,7 @@ for (const c of plan.clients) {
 }
 for (const [i, b] of plan.broadcasts.entries()) {
   for (const op of (plan.ops ?? []).filter((o) => o.before === i)) {
-    const reply = await clients[op.from].timeout(5000).emitWithAck('sockets', op);
+    const reply = await clients[op.from].timeout(5000).emitWithAck('sockets', ids(op));
     if (reply && reply.error) problems.push(`op before #${i} from ${op.from}: ${reply.error}`);
     for (const c of targets(op.rooms ?? [], op.except ?? [])) {
       if (op.op === 'join') c.rooms = [...new Set([...c.rooms, ...op.to])];
@@ -91,7 +95,7 @@ for (const [i, b] of plan.broadcasts.entries()) {
     const except = t !== null && typeof t === 'object' ? t.except ?? [] : [];
     wanted[i] = targets(rooms, except).map((c) => c.name);
   }
-  const args = [b.target, `#${i}`];
+  const args = [ids(b.target), `#${i}`];
   if (b.binary) args.push(Buffer.from([i, 1, 2, 3]));
   const reply = await clients[b.from].timeout(5000).emitWithAck('broadcast', ...args);
   if (reply && reply.error) problems.push(`broadcast #${i} from ${b.from}: ${reply.error}`);

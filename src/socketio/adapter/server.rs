@@ -115,7 +115,7 @@ where
     let len = m.args(limits.max_depth, scratch)?;
     // Written by the transcoder from UTF-8 strings and ASCII.
     let args = core::str::from_utf8(&scratch[..len]).map_err(|_| Error::Malformed)?;
-    Ok(server.broadcast(m.nsp, &rooms, &except, m.name, args, &bins)?)
+    Ok(server.broadcast_rooms(m.nsp, &rooms, &except, m.name, args, &bins)?)
 }
 
 /// The most bytes of messages waiting for
@@ -267,7 +267,65 @@ where
             let adapter = l.adapter.clone();
             l.push(|out| adapter.encode(b, limits.max_depth, out))?;
         }
-        Ok(self.broadcast(b.nsp, b.rooms, b.except, b.name, b.args, b.attachments)?)
+        Ok(self.broadcast_rooms(b.nsp, b.rooms, b.except, b.name, b.args, b.attachments)?)
+    }
+
+    /// The local socket of `nsp` whose id `room` is, if any: as in the
+    /// Node server, every socket is in the room named by its id.
+    fn id_room(&self, nsp: &str, room: &str) -> Option<Sid> {
+        Sid::parse(room).filter(|s| self.socket(s).is_some_and(|(_, n)| n == nsp))
+    }
+
+    /// True when `socket` is in one of `except` (rooms or socket ids).
+    fn excluded(&self, nsp: &str, except: &[&str], socket: Sid) -> bool {
+        except
+            .iter()
+            .any(|e| self.rooms().contains(nsp, e, socket) || Sid::parse(e) == Some(socket))
+    }
+
+    /// [`broadcast`](Self::broadcast) where a room may also be a socket id
+    /// (a broadcast from Node to `io.to(socket.id)`), each socket reached
+    /// once.
+    fn broadcast_rooms(
+        &mut self,
+        nsp: &str,
+        rooms: &[&str],
+        except: &[&str],
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<Broadcast, crate::socketio::Error> {
+        if !rooms.iter().any(|r| self.id_room(nsp, r).is_some()) {
+            return self.broadcast(nsp, rooms, except, name, args, attachments);
+        }
+        let mut named: heapless::Vec<&str, MAX_ROOMS> = heapless::Vec::new();
+        for r in rooms {
+            if self.id_room(nsp, r).is_none() && named.push(r).is_err() {
+                return Err(crate::socketio::Error::RoomsFull);
+            }
+        }
+        let mut total = if named.is_empty() {
+            Broadcast::default()
+        } else {
+            self.broadcast(nsp, &named, except, name, args, attachments)?
+        };
+        for (i, r) in rooms.iter().enumerate() {
+            let Some(s) = self.id_room(nsp, r) else {
+                continue;
+            };
+            if rooms[..i].contains(r)
+                || self.excluded(nsp, except, s)
+                || named.iter().any(|n| self.rooms().contains(nsp, n, s))
+            {
+                continue;
+            }
+            match self.emit(&s, name, args, attachments) {
+                Ok(()) => total.delivered += 1,
+                Err(crate::socketio::Error::Engine(engineio::Error::QueueFull)) => total.full += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
     }
 
     /// The next message to publish, written into `out`: the channel, then
@@ -383,11 +441,7 @@ where
     /// when empty) and in none of `except` (rooms or socket ids), once.
     fn targets(&self, nsp: &str, select: &[&str], except: &[&str], f: &mut dyn FnMut(Sid)) {
         let table = self.rooms();
-        let excluded = |s: Sid| {
-            except
-                .iter()
-                .any(|e| table.contains(nsp, e, s) || Sid::parse(e) == Some(s))
-        };
+        let excluded = |s: Sid| self.excluded(nsp, except, s);
         if select.is_empty() {
             self.for_each_socket(&mut |s, n| {
                 if n == nsp && !excluded(s) {
@@ -402,6 +456,16 @@ where
                     f(s);
                 }
             });
+        }
+        // Socket ids, each the room of its socket.
+        for (i, room) in select.iter().enumerate() {
+            if let Some(s) = self.id_room(nsp, room)
+                && !select[..i].contains(room)
+                && !select.iter().any(|r| table.contains(nsp, r, s))
+                && !excluded(s)
+            {
+                f(s);
+            }
         }
     }
 
