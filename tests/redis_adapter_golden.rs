@@ -134,6 +134,22 @@ fn captured_broadcasts_decode_and_encode_back() {
                 Incoming::decode("socket.io", channel.as_bytes(), message).unwrap_err(),
                 adapter::Error::WrongChannel
             );
+            let got = Incoming::decode_with_ack("socket.io", channel.as_bytes(), message)
+                .unwrap()
+                .unwrap();
+            assert_eq!((got.nsp, got.name, got.ack_id), ("/", "ack-me", None));
+            assert_eq!(got.flags.timeout, Some(1000));
+            let mut args = [0u8; 16];
+            let n = got.args(32, &mut args).unwrap();
+            assert_eq!(&args[..n], b"1");
+            // The answers on that channel are not broadcasts.
+            let count = br#"{"type":8,"requestId":"x","clientCount":2}"#;
+            assert!(Incoming::decode_with_ack("socket.io", channel.as_bytes(), count).is_err());
+            let ack = b"\x83\xa4type\x09\xa9requestId\xa1x\xa6packet\x91\x01";
+            assert!(matches!(
+                Incoming::decode_with_ack("socket.io", channel.as_bytes(), ack),
+                Ok(None)
+            ));
             continue;
         }
         let want = want(name);

@@ -132,6 +132,13 @@ fn mixed_cluster_delivers_each_broadcast_exactly_once() {
             broadcasts.push(broadcast(from, target, binary));
         }
     }
+    // A broadcast with acks from the Node node (a request on the request
+    // channel) reaches the sockwire nodes' clients too.
+    broadcasts.push(broadcast(
+        "n1b",
+        r#"{"rooms":["red","blue"],"except":["green"],"withAck":true}"#,
+        false,
+    ));
     run_cluster(&broadcasts, "[]");
 }
 

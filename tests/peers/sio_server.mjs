@@ -25,7 +25,9 @@
 //   and acks (if asked) with {delivered: N, full: 0}: N the sockets targeted
 //   (socket.io buffers without bound, it never refuses). As examples/sio_server.rs,
 //   for the fan-out benchmarks of tests/bench. The room may also be an object
-//   {rooms: [...], except: [...]}: io.to(rooms).except(except).emit(...).
+//   {rooms: [...], except: [...]}: io.to(rooms).except(except).emit(...)
+//   (with `withAck: true`: io.timeout(500)...emit(..., ack), a broadcast with
+//   acks).
 //   `sockets` {op: "join"|"leave"|"disconnect", rooms, except, to, close}
 //   runs io.in(rooms).except(except).socketsJoin(to) / socketsLeave(to) /
 //   disconnectSockets(close) (across the cluster with --redis), acked {}.
@@ -127,6 +129,11 @@ io.on('connection', (socket) => {
     if (room === null) {
       nsp.emit('broadcast-back', ...args);
       delivered = nsp.sockets.size;
+    } else if (typeof room === 'object' && room.withAck) {
+      // A broadcast with acks (the adapter's request type 7); the clients'
+      // acks are not awaited here.
+      nsp.timeout(500).to(room.rooms ?? []).except(room.except ?? []).emit('broadcast-back', ...args, () => {});
+      delivered = 0;
     } else if (typeof room === 'object') {
       nsp.to(room.rooms ?? []).except(room.except ?? []).emit('broadcast-back', ...args);
       delivered = 0;

@@ -470,37 +470,65 @@ impl<'a> Incoming<'a> {
             return Err(Error::Malformed);
         }
         let uid = r.str()?;
+        let packet = read_packet(&mut r, message)?;
+        let opts = read_opts(&mut r)?;
+        Self::new(uid, channel_nsp, channel_room, packet, opts)
+    }
+
+    /// Decodes a broadcast with acks (`io.timeout(ms).emit(..., ack)` on a
+    /// Node node) published on the request channel `channel`: MessagePack
+    /// `{uid, requestId, type: 7, packet, opts}`. The broadcast reaches
+    /// this node's sockets, without asking them for acks: the sender counts
+    /// the acks of the nodes `PUBSUB NUMSUB` counts, which a sockwire node
+    /// is not (see [`request`]). `Ok(None)` for the other MessagePack
+    /// messages of the channel (the answers).
+    pub fn decode_with_ack(
+        prefix: &str,
+        channel: &'a [u8],
+        message: &'a [u8],
+    ) -> Result<Option<Self>, Error> {
+        let nsp = request::channel_nsp(prefix, channel)?;
+        let mut r = Reader::new(message);
         let Item::Map(n) = r.item()? else {
             return Err(Error::Malformed);
         };
-        let (mut nsp, mut data, mut kind, mut ack_id) = ("/", None, None, None);
+        let (mut uid, mut kind, mut packet, mut opts) = (None, None, None, None);
         for _ in 0..n {
             match r.str()? {
-                "type" => match r.item()? {
-                    Item::Uint(t) => kind = Some(t),
-                    _ => return Err(Error::Malformed),
-                },
-                "nsp" => nsp = r.str()?,
-                "id" => match r.item()? {
-                    Item::Uint(id) => ack_id = Some(id),
-                    Item::Nil => {}
-                    _ => return Err(Error::Malformed),
-                },
-                "data" => {
-                    let Item::Array(n) = r.item()? else {
-                        return Err(Error::Malformed);
-                    };
-                    let start = r.position();
-                    for _ in 0..n {
-                        r.skip()?;
-                    }
-                    data = Some((n, &message[start..r.position()]));
-                }
+                "uid" => uid = Some(r.str()?),
+                "type" => kind = Some(r.item()?),
+                // Read once the type says it is a broadcast.
+                "packet" => packet = Some(r.skip()?),
+                "opts" => opts = Some(r.skip()?),
                 _ => {
                     r.skip()?;
                 }
             }
         }
+        if kind != Some(Item::Uint(7)) {
+            return Ok(None);
+        }
+        let (Some(uid), Some(packet), Some(opts)) = (uid, packet, opts) else {
+            return Err(Error::Malformed);
+        };
+        let packet = read_packet(&mut Reader::new(packet), packet)?;
+        let opts = read_opts(&mut Reader::new(opts))?;
+        Self::new(uid, nsp, None, packet, opts).map(Some)
+    }
+
+    fn new(
+        uid: &'a str,
+        channel_nsp: &str,
+        channel_room: Option<&'a str>,
+        packet: Packet<'a>,
+        opts: Opts<'a>,
+    ) -> Result<Self, Error> {
+        let Packet {
+            nsp,
+            data,
+            kind,
+            ack_id,
+        } = packet;
         if kind != Some(2) {
             return Err(Error::Unsupported);
         }
@@ -517,20 +545,6 @@ impl<'a> Incoming<'a> {
             _ => return Err(Error::Unsupported),
         };
         let args = &data[d.position()..];
-        let Item::Map(n) = r.item()? else {
-            return Err(Error::Malformed);
-        };
-        let (mut rooms, mut except, mut flags) = (None, None, Flags::default());
-        for _ in 0..n {
-            match r.str()? {
-                "rooms" => rooms = Some(read_strs(&mut r)?),
-                "except" => except = Some(read_strs(&mut r)?),
-                "flags" => flags = Flags::decode(&mut r)?,
-                _ => {
-                    r.skip()?;
-                }
-            }
-        }
         let empty = Strs {
             r: Reader::new(&[]),
             left: 0,
@@ -540,10 +554,10 @@ impl<'a> Incoming<'a> {
             nsp,
             channel_room,
             name,
-            flags,
+            flags: opts.flags,
             ack_id,
-            rooms: rooms.unwrap_or(empty.clone()),
-            except: except.unwrap_or(empty),
+            rooms: opts.rooms.unwrap_or_else(|| empty.clone()),
+            except: opts.except.unwrap_or(empty),
             args,
             arg_count: count - 1,
         })
@@ -586,6 +600,84 @@ impl<'a> Incoming<'a> {
             Ok(())
         })
     }
+}
+
+/// The packet object of a message.
+struct Packet<'a> {
+    nsp: &'a str,
+    /// The data array's length and raw items.
+    data: Option<(usize, &'a [u8])>,
+    kind: Option<u64>,
+    ack_id: Option<u64>,
+}
+
+fn read_packet<'a>(r: &mut Reader<'a>, message: &'a [u8]) -> Result<Packet<'a>, Error> {
+    let Item::Map(n) = r.item()? else {
+        return Err(Error::Malformed);
+    };
+    let mut p = Packet {
+        nsp: "/",
+        data: None,
+        kind: None,
+        ack_id: None,
+    };
+    for _ in 0..n {
+        match r.str()? {
+            "type" => match r.item()? {
+                Item::Uint(t) => p.kind = Some(t),
+                _ => return Err(Error::Malformed),
+            },
+            "nsp" => p.nsp = r.str()?,
+            "id" => match r.item()? {
+                Item::Uint(id) => p.ack_id = Some(id),
+                Item::Nil => {}
+                _ => return Err(Error::Malformed),
+            },
+            "data" => {
+                let Item::Array(n) = r.item()? else {
+                    return Err(Error::Malformed);
+                };
+                let start = r.position();
+                for _ in 0..n {
+                    r.skip()?;
+                }
+                p.data = Some((n, &message[start..r.position()]));
+            }
+            _ => {
+                r.skip()?;
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// The options object of a message.
+struct Opts<'a> {
+    rooms: Option<Strs<'a>>,
+    except: Option<Strs<'a>>,
+    flags: Flags,
+}
+
+fn read_opts<'a>(r: &mut Reader<'a>) -> Result<Opts<'a>, Error> {
+    let Item::Map(n) = r.item()? else {
+        return Err(Error::Malformed);
+    };
+    let mut o = Opts {
+        rooms: None,
+        except: None,
+        flags: Flags::default(),
+    };
+    for _ in 0..n {
+        match r.str()? {
+            "rooms" => o.rooms = Some(read_strs(r)?),
+            "except" => o.except = Some(read_strs(r)?),
+            "flags" => o.flags = Flags::decode(r)?,
+            _ => {
+                r.skip()?;
+            }
+        }
+    }
+    Ok(o)
 }
 
 /// The length an encoder needs, from its answer for an empty buffer.

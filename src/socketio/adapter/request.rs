@@ -94,6 +94,16 @@ pub fn is_request_channel(prefix: &str, channel: &[u8]) -> bool {
         .is_some_and(|c| c.starts_with(b"-request#"))
 }
 
+/// The namespace a request channel names (`prefix-request#nsp#`).
+pub(crate) fn channel_nsp<'a>(prefix: &str, channel: &'a [u8]) -> Result<&'a str, Error> {
+    core::str::from_utf8(channel)
+        .ok()
+        .and_then(|c| c.strip_prefix(prefix))
+        .and_then(|c| c.strip_prefix("-request#"))
+        .and_then(|c| c.strip_suffix('#'))
+        .ok_or(Error::WrongChannel)
+}
+
 /// A raw JSON array of strings, or an error.
 fn string_array(raw: Option<&str>) -> Result<&str, Error> {
     let raw = raw.ok_or(Error::Malformed)?;
@@ -118,12 +128,7 @@ impl<'a> Request<'a> {
         channel: &'a [u8],
         message: &'a [u8],
     ) -> Result<Option<Self>, Error> {
-        let channel = core::str::from_utf8(channel).map_err(|_| Error::WrongChannel)?;
-        let nsp = channel
-            .strip_prefix(prefix)
-            .and_then(|c| c.strip_prefix("-request#"))
-            .and_then(|c| c.strip_suffix('#'))
-            .ok_or(Error::WrongChannel)?;
+        let nsp = channel_nsp(prefix, channel)?;
         if message.first() != Some(&b'{') {
             return Ok(None);
         }

@@ -359,6 +359,15 @@ where
             return Ok(Applied::Nothing);
         };
         if request::is_request_channel(adapter.prefix(), channel) {
+            if message.first() != Some(&b'{') {
+                // A broadcast with acks, or an answer to one.
+                return match Incoming::decode_with_ack(adapter.prefix(), channel, message)? {
+                    Some(m) if m.uid != adapter.uid() && self.serves(m.nsp) => {
+                        apply(self, &m, scratch).map(Applied::Broadcast)
+                    }
+                    _ => Ok(Applied::Nothing),
+                };
+            }
             return match request::Request::decode(adapter.prefix(), channel, message)? {
                 Some(r) if self.serves(r.nsp) => {
                     self.apply_request(now, &r, scratch).map(Applied::Request)
