@@ -343,7 +343,7 @@ where
     /// A message from Redis (`channel`, `message`), as the subscription
     /// delivered it: another node's broadcast is applied to the local
     /// sockets (see [`Adapter::handle_message`]), a request
-    /// ([`request`](super::request): `socketsJoin`, `socketsLeave`,
+    /// ([`request`]: `socketsJoin`, `socketsLeave`,
     /// `disconnectSockets`, this node's own included) to the sockets it
     /// selects. `scratch` holds the arguments transcoded to JSON, or the
     /// request's room names. Without an adapter, nothing.
