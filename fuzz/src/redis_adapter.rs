@@ -15,8 +15,13 @@
 //! - mode 2, RESP: frames parsed one after the other from the bytes; each
 //!   frame's every strict prefix needs more bytes; a frame consumed is
 //!   within the input.
+//! - mode 3, a message of the request channel: a JSON request that decodes
+//!   names string lists serde reads, and encodes back to a request that
+//!   decodes to the same lists; a MessagePack broadcast with acks is checked
+//!   as in mode 0.
 
 use serde_json::Value;
+use sockwire::socketio::adapter::request::{self, Request};
 use sockwire::socketio::adapter::{Error, Flags, Incoming, Outgoing, resp};
 
 use crate::reader::R;
@@ -50,7 +55,12 @@ fn adapter_message(channel: &[u8], message: &[u8]) {
     let Ok(m) = Incoming::decode("socket.io", channel, message) else {
         return;
     };
-    let Ok(args) = args_of(&m) else {
+    check_incoming(&m, message.len());
+}
+
+fn check_incoming(m: &Incoming<'_>, size: usize) {
+    let message_len = size;
+    let Ok(args) = args_of(m) else {
         return;
     };
     let wrapped = format!("[{args}]");
@@ -75,7 +85,7 @@ fn adapter_message(channel: &[u8], message: &[u8]) {
     let Ok(c) = out.channel("socket.io", &mut ch) else {
         return;
     };
-    let mut buf = vec![0u8; message.len() * 4 + 256];
+    let mut buf = vec![0u8; message_len * 4 + 256];
     let n = out
         .encode("fuzzer", DEPTH, &mut buf)
         .unwrap_or_else(|e| panic!("a decoded broadcast does not encode: {e}: {args}"));
@@ -85,6 +95,47 @@ fn adapter_message(channel: &[u8], message: &[u8]) {
     assert_eq!(back.rooms().collect::<Vec<_>>(), rooms);
     assert_eq!(back.attachments().collect::<Vec<_>>(), bins);
     assert_eq!((back.name, back.nsp, back.flags), (m.name, m.nsp, m.flags));
+}
+
+fn strings(raw: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<String>>(raw)
+        .unwrap_or_else(|e| panic!("a decoded request's list is not strings ({e}): {raw}"))
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn request_message(message: &[u8]) {
+    let channel = b"socket.io-request#/#";
+    if message.first() != Some(&b'{') {
+        if let Ok(Some(m)) = Incoming::decode_with_ack("socket.io", channel, message) {
+            check_incoming(&m, message.len());
+        }
+        return;
+    }
+    let Ok(Some(r)) = Request::decode("socket.io", channel, message) else {
+        return;
+    };
+    let (select, except, rooms) = (strings(r.select), strings(r.except), strings(r.rooms));
+    let out = request::Outgoing {
+        nsp: r.nsp,
+        kind: r.kind,
+        select: &refs(&select),
+        except: &refs(&except),
+        rooms: &refs(&rooms),
+    };
+    let mut buf = vec![0u8; message.len() * 6 + 128];
+    let n = out
+        .encode(r.uid, &mut buf)
+        .expect("a decoded request encodes");
+    let back = Request::decode("socket.io", channel, &buf[..n])
+        .expect("sockwire's request decodes")
+        .expect("and is handled");
+    assert_eq!((back.kind, back.nsp), (r.kind, r.nsp));
+    assert_eq!(strings(back.select), select);
+    assert_eq!(strings(back.except), except);
+    assert_eq!(strings(back.rooms), rooms);
 }
 
 /// JSON values equal as JavaScript reads them (numbers as doubles, to the
@@ -170,7 +221,7 @@ fn resp_frames(mut input: &[u8]) {
 /// The `redis_adapter` target.
 pub fn redis_adapter(data: &[u8]) {
     let mut r = R::new(data);
-    match r.u8() % 3 {
+    match r.u8() % 4 {
         0 => {
             let channel: &[u8] = if r.bool() {
                 b"socket.io#/#room#"
@@ -180,7 +231,8 @@ pub fn redis_adapter(data: &[u8]) {
             adapter_message(channel, r.rest());
         }
         1 => json_args(&String::from_utf8_lossy(r.rest())),
-        _ => resp_frames(r.rest()),
+        2 => resp_frames(r.rest()),
+        _ => request_message(r.rest()),
     }
 }
 
@@ -193,13 +245,35 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         let (Some(name), Some(channel), Some(hex)) = (it.next(), it.next(), it.next()) else {
             continue;
         };
-        let mut input = vec![0u8, u8::from(channel.ends_with("1#"))];
+        let mode = if channel.starts_with("socket.io-request") {
+            3
+        } else {
+            0
+        };
+        let mut input = vec![mode, u8::from(channel.ends_with("1#"))];
+        if mode == 3 {
+            input.pop();
+        }
         input.extend(
             (0..hex.len())
                 .step_by(2)
                 .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()),
         );
         out.push(("redis_adapter", format!("golden-{name}"), input));
+    }
+    let requests = include_str!("../../tests/data/redis_adapter/requests.txt");
+    for line in requests.lines().filter(|l| !l.starts_with('#')) {
+        let mut it = line.split(' ');
+        let (Some(name), Some(_), Some(hex)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let mut input = vec![3u8];
+        input.extend(
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()),
+        );
+        out.push(("redis_adapter", format!("request-{name}"), input));
     }
     for (name, args) in [
         ("args-mixed", r#""a",{"b":[1,-2,3.5,null,true]},"é😀\n",[]"#),
