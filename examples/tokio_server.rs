@@ -2,8 +2,13 @@
 //! application, same settings), driven by tokio instead of the std runner.
 //!
 //! ```text
-//! cargo run --example tokio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate]
+//! cargo run --example tokio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--redis HOST:PORT]
 //! ```
+//!
+//! `--redis` makes it one node of a cluster, as `sio_server --redis`: the
+//! Redis connections are the runner's (`runner::RedisLink`, on threads of
+//! their own), and their events wake the owner task through a
+//! `tokio::sync::Notify` (`Endpoint::set_waker`).
 //!
 //! Prints `LISTENING <port>`, then serves until killed. The benchmarks in
 //! `tests/bench` run it beside the std runner and Node `socket.io`.
@@ -33,7 +38,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration as StdDuration;
 
 use sockwire::engineio;
-use sockwire::runner::{ConnId, Endpoint, SocketIo};
+use sockwire::runner::{ConnId, Endpoint, SocketIo, Waker};
 use sockwire::time::Instant;
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -100,16 +105,34 @@ pub fn serve_with(
     eio: engineio::Config,
     stop: &AtomicBool,
 ) -> io::Result<()> {
+    serve_cluster(listener, eio, stop, None)
+}
+
+/// [`serve_with`], one node of the cluster on the Redis at `redis`.
+pub fn serve_cluster(
+    listener: std::net::TcpListener,
+    eio: engineio::Config,
+    stop: &AtomicBool,
+    redis: Option<std::net::SocketAddr>,
+) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::app);
+    if let Some(redis) = redis {
+        endpoint = endpoint.with_redis(redis)?;
+    }
     rt.block_on(async move { run(TcpListener::from_std(listener)?, &mut endpoint, stop).await })
 }
 
 async fn run<E: Endpoint>(listener: TcpListener, ep: &mut E, stop: &AtomicBool) -> io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+    // Input from elsewhere than the connections (a Redis link) wakes the
+    // owner through this.
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let n = notify.clone();
+    ep.set_waker(Waker::new(move || n.notify_one()));
     let acceptor = tokio::spawn({
         let tx = tx.clone();
         async move {
@@ -146,6 +169,7 @@ async fn run<E: Endpoint>(listener: TcpListener, ep: &mut E, stop: &AtomicBool) 
                 }
             }
             () = tokio::time::sleep_until(wake) => {}
+            () = notify.notified() => {}
         }
         let now = clock();
         if ep.poll_timeout().is_some_and(|t| t <= now) {
@@ -291,8 +315,8 @@ fn flush<E: Endpoint>(
 }
 
 fn main() {
-    let (listener, eio) = sio_server::cli("tokio_server");
-    if let Err(e) = serve_with(listener, eio, &AtomicBool::new(false)) {
+    let (listener, eio, redis) = sio_server::cli_with_redis("tokio_server");
+    if let Err(e) = serve_cluster(listener, eio, &AtomicBool::new(false), redis) {
         eprintln!("tokio_server: {e}");
         std::process::exit(1);
     }

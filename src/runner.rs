@@ -101,16 +101,29 @@ pub trait Endpoint {
     }
 }
 
-/// Wakes a runner's endpoint thread from another thread (see
-/// [`Endpoint::set_waker`]).
-#[derive(Clone, Debug)]
-pub struct Waker(SyncSender<Msg>);
+/// Wakes a driver's endpoint thread or task from another thread (see
+/// [`Endpoint::set_waker`]): the std runner's, or any driver's made with
+/// [`Waker::new`].
+#[derive(Clone)]
+pub struct Waker(Arc<dyn Fn() + Send + Sync>);
 
 impl Waker {
-    /// Makes the endpoint thread run [`Endpoint::process`] soon; harmless
-    /// when repeated, and after the runner stopped.
+    /// A waker that calls `wake` (a driver's: it must make the driver call
+    /// [`Endpoint::process`] soon, and be harmless when repeated).
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
+        Waker(Arc::new(wake))
+    }
+
+    /// Makes the driver run [`Endpoint::process`] soon; harmless when
+    /// repeated, and after the driver stopped.
     pub fn wake(&self) {
-        let _ = self.0.try_send(Msg::Wake);
+        (self.0)()
+    }
+}
+
+impl core::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Waker")
     }
 }
 
@@ -385,7 +398,10 @@ fn run<E: Endpoint>(
     options: Options,
 ) -> io::Result<()> {
     let clock = StdClock::new();
-    endpoint.set_waker(Waker(tx.clone()));
+    let waker = tx.clone();
+    endpoint.set_waker(Waker::new(move || {
+        let _ = waker.try_send(Msg::Wake);
+    }));
     let mut conns: HashMap<ConnId, ConnIo> = HashMap::new();
     let mut out = vec![0u8; 256 * 1024];
     while !stop.load(Ordering::Relaxed) {

@@ -1,14 +1,22 @@
 //! A mixed cluster on one real Redis: two sockwire nodes
-//! (`examples/sio_server.rs` with the runner's Redis link) and one Node node
+//! (`examples/sio_server.rs` on the std runner and `examples/tokio_server.rs`
+//! on tokio, both with the runner's Redis link) and one Node node
 //! (`socket.io` 4.8 with `@socket.io/redis-adapter` 8.3), two Node
 //! `socket.io-client` clients on each. Broadcasts from a client of each node
 //! kind to all, to a room, to a room except another, with a binary
 //! attachment: each targeted client of every node receives each exactly
 //! once, no other client does (`tests/peers/cluster_clients.mjs` checks).
 
+// tokio_server loads sio_server as a module of its own, for its application.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "../examples/sio_server.rs"]
 #[allow(dead_code)]
 mod sio_server;
+
+#[path = "../examples/tokio_server.rs"]
+#[allow(dead_code)]
+mod tokio_server;
 
 mod common;
 
@@ -64,8 +72,8 @@ fn wait_for_nodes(redis: &RedisServer, n: i64) {
     thread::sleep(Duration::from_millis(300));
 }
 
-/// Two sockwire nodes and a Node node on one Redis, six clients (two on
-/// each); runs `cluster_clients.mjs` with `broadcasts` and `ops` (JSON
+/// Two sockwire nodes (std runner, tokio) and a Node node on one Redis,
+/// six clients (two on each); runs `cluster_clients.mjs` with `broadcasts` and `ops` (JSON
 /// lists) and asserts it passes.
 fn run_cluster(broadcasts: &[String], ops: &str) {
     let redis = RedisServer::start();
@@ -73,8 +81,8 @@ fn run_cluster(broadcasts: &[String], ops: &str) {
     let s1 = ServerThread::start("sio_server", move |l, stop| {
         sio_server::serve_redis(l, stop, addr)
     });
-    let s2 = ServerThread::start("sio_server", move |l, stop| {
-        sio_server::serve_redis(l, stop, addr)
+    let s2 = ServerThread::start("tokio_server", move |l, stop| {
+        tokio_server::serve_cluster(l, sio_server::ENGINEIO, stop, Some(addr))
     });
     let mut cmd = node_with_modules("sio_server.mjs", MODULES);
     cmd.args(["0", "--redis", &redis.port.to_string()]);
