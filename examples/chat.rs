@@ -7,8 +7,8 @@
 //! With `--redis`, several chat servers (and Node `socket.io` servers with
 //! `@socket.io/redis-adapter`) on one Redis share their rooms: a message or
 //! a typing notice reaches the room's members on every server. The user
-//! lists stay per server (they would need the adapter's `fetchSockets`,
-//! not there yet).
+//! lists, and a message's `delivered` count, stay per server (they would
+//! need the adapter's `fetchSockets`, not there yet).
 //!
 //! It prints `LISTENING <port>` and the page's URL (default
 //! `http://127.0.0.1:3000/`), then serves until killed:

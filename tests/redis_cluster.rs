@@ -18,6 +18,10 @@ mod sio_server;
 #[allow(dead_code)]
 mod tokio_server;
 
+#[path = "../examples/chat.rs"]
+#[allow(dead_code)]
+mod chat;
+
 mod common;
 
 use std::net::SocketAddr;
@@ -258,4 +262,24 @@ fn a_sockwire_node_survives_a_redis_restart() {
         "notices: {text:#?}"
     );
     server.finish();
+}
+
+/// Two chat servers (`examples/chat.rs --redis`) on one Redis: a message and
+/// a typing notice cross from one to the other's room members.
+#[test]
+fn two_chat_servers_share_their_rooms() {
+    let redis = RedisServer::start();
+    let addr = SocketAddr::from(([127, 0, 0, 1], redis.port));
+    let start = || {
+        ServerThread::start("chat", move |l, stop| {
+            chat::serve_cluster(l, "/nonexistent", stop, Some(addr))
+        })
+    };
+    let (c1, c2) = (start(), start());
+    wait_for_nodes(&redis, 2);
+    let mut cmd = node_with_modules("chat_cluster.mjs", MODULES);
+    cmd.args([c1.base_url(), c2.base_url()]);
+    run_to_end("chat_cluster.mjs", cmd, Duration::from_secs(20)).assert_success();
+    c1.finish();
+    c2.finish();
 }
