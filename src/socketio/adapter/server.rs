@@ -394,12 +394,14 @@ where
     /// and in none of `r.except` join or leave `r.rooms`, or disconnects
     /// them, on every node of the cluster. Like the Node adapter, this node
     /// applies it when its message comes back from Redis
-    /// ([`handle_adapter_message`](Self::handle_adapter_message)); without an
-    /// adapter, at once.
+    /// ([`handle_adapter_message`](Self::handle_adapter_message)), and
+    /// returns 0; without an adapter, at once, and returns how many local
+    /// sockets it changed. A room may be a socket id.
     ///
     /// Errors: [`Error::NotConnected`], [`Error::QueueFull`],
-    /// [`Error::BufferTooSmall`] for a local application whose room names
-    /// do not fit 1 KiB; nothing was done.
+    /// [`Error::TooManyRooms`] past [`MAX_ROOMS`]: nothing was done. Without
+    /// an adapter, [`Error::Server`] when a join finds the room table full
+    /// (the sockets before it have joined).
     pub fn sockets_cluster(
         &mut self,
         now: Instant,
