@@ -44,6 +44,9 @@
 //!   none of `except` join or leave the rooms `to`, or disconnects them, on
 //!   every node (the adapter's `socketsJoin`, `socketsLeave`,
 //!   `disconnectSockets`), acked with `{}` or `{"error":"..."}`.
+//!   `server-side-emit` `[...args]` sends `relay` `...args` to the other
+//!   servers of the cluster (`serverSideEmit`), each of which emits
+//!   `relayed` `...args` to its own sockets of `/` ([`App`]).
 //!
 //! # What it shows
 //!
@@ -57,7 +60,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sockwire::engineio;
 use sockwire::json;
-use sockwire::runner::{self, SocketIo, SocketIoServer};
+use sockwire::runner::{self, SocketIo, SocketIoApp, SocketIoServer};
 use sockwire::socketio::adapter::{Flags, Outgoing, request};
 use sockwire::socketio::{self, endpoint::OwnedEvent};
 use sockwire::time::{Duration, Instant};
@@ -127,6 +130,13 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
                     };
                     ack.map_or(Ok(()), |id| io.ack(socket, id, &reply, &[]))
                 }
+                (Some("server-side-emit"), ack) => {
+                    let reply = match io.server_side_emit_cluster("/", "relay", m.args_raw()) {
+                        Ok(()) => String::from("{}"),
+                        Err(e) => format!(r#"{{"error":"{e}"}}"#),
+                    };
+                    ack.map_or(Ok(()), |id| io.ack(socket, id, &reply, &[]))
+                }
                 (Some("sockets"), ack) => {
                     let op = m.args().next().unwrap_or("{}");
                     let (select, except, to) = (
@@ -185,6 +195,27 @@ fn strings(target: &str, key: &str) -> Vec<String> {
             .map(|list| json::elements(list).filter_map(unescape).collect())
             .unwrap_or_default(),
         _ => Vec::new(),
+    }
+}
+
+/// [`app`], and with `--redis` the other servers' `relay` events
+/// (`serverSideEmit`): sent as `relayed` to this server's sockets of `/`.
+pub struct App;
+
+impl SocketIoApp for App {
+    fn on_event(&mut self, now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
+        app(now, io, event);
+    }
+
+    fn on_server_side_emit(
+        &mut self,
+        _: Instant,
+        io: &mut SocketIoServer,
+        event: &request::ServerSideEmit<'_>,
+    ) {
+        if event.nsp == "/" && json::str_eq(event.name, "relay") {
+            let _ = io.broadcast("/", &[], &[], "relayed", event.args, &[]);
+        }
     }
 }
 
@@ -267,13 +298,13 @@ pub fn cli_with_redis(name: &str) -> (TcpListener, engineio::Config, Option<Sock
 /// Serves the reference test server on `listener` as a node of the cluster
 /// on the Redis at `redis`, until `stop` is set.
 pub fn serve_redis(listener: TcpListener, stop: &AtomicBool, redis: SocketAddr) -> io::Result<()> {
-    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, app).with_redis(redis)?;
+    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, App).with_redis(redis)?;
     runner::serve(listener, &mut endpoint, stop)
 }
 
 fn main() {
     let (listener, eio, redis) = cli_with_redis("sio_server");
-    let mut endpoint = SocketIo::new(eio, SOCKETIO, app);
+    let mut endpoint = SocketIo::new(eio, SOCKETIO, App);
     if let Some(redis) = redis {
         endpoint = endpoint.with_redis(redis).unwrap_or_else(|e| {
             eprintln!("sio_server: cannot start the Redis link: {e}");

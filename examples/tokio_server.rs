@@ -119,7 +119,7 @@ pub fn serve_cluster(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::app);
+    let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::App);
     if let Some(redis) = redis {
         endpoint = endpoint.with_redis(redis)?;
     }

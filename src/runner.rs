@@ -782,6 +782,19 @@ pub trait SocketIoApp {
         let _ = (now, io, connected);
         std::eprintln!("{notice}");
     }
+
+    /// Another server of the cluster sent this one an event
+    /// (`serverSideEmit`; see
+    /// [`Server::server_side_emit_cluster`](crate::socketio::Server::server_side_emit_cluster)).
+    /// The default ignores it.
+    fn on_server_side_emit(
+        &mut self,
+        now: Instant,
+        io: &mut SocketIoServer,
+        event: &crate::socketio::adapter::request::ServerSideEmit<'_>,
+    ) {
+        let _ = (now, io, event);
+    }
 }
 
 impl<F> SocketIoApp for F
@@ -880,6 +893,10 @@ impl<A: SocketIoApp> SocketIo<A> {
                             }
                             Err(e) => {
                                 std::eprintln!("sockwire: skipped a message from Redis: {e}");
+                                break;
+                            }
+                            Ok(crate::socketio::adapter::Applied::ServerSideEmit(e)) => {
+                                self.app.on_server_side_emit(now, &mut self.server, &e);
                                 break;
                             }
                             Ok(_) => break,

@@ -258,8 +258,26 @@ fn captured_requests_decode_and_encode_back() {
             other => panic!("no expectation for {other}"),
         }
     };
-    let all = lines(REQUESTS);
-    assert_eq!(all.len(), 6);
+    let mut all = lines(REQUESTS);
+    assert_eq!(all.len(), 7);
+    // serverSideEmit('relay', 'x', {n: 1}).
+    let (name, channel, message) = all.pop().unwrap();
+    assert_eq!(name, "server_side_emit");
+    let e = request::ServerSideEmit::decode("socket.io", channel.as_bytes(), &message)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (e.nsp, e.name, e.args, e.wants_ack),
+        ("/", r#""relay""#, r#""x",{"n":1}"#, false)
+    );
+    let mut buf = [0u8; 128];
+    let n = request::encode_server_side_emit(e.uid, "relay", e.args, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &message[..]);
+    assert_eq!(
+        Request::decode("socket.io", channel.as_bytes(), &message),
+        Ok(None),
+        "not a socketsJoin/Leave/disconnectSockets"
+    );
     let strs = |raw: &str| -> Vec<String> {
         sockwire::json::elements(raw)
             .map(|e| e.trim_matches('"').to_string())

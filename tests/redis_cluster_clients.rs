@@ -3,7 +3,8 @@
 //! (`socket.io` 4.8 + `@socket.io/redis-adapter` 8.3) and on a sockwire node
 //! (`examples/sio_server.rs --redis`), one real Redis. Broadcasts each client
 //! asks its server for (to a room with a binary attachment, to all, to a
-//! room except a socket id) reach the clients of both nodes exactly once.
+//! room except a socket id, to a socket id) reach the clients of both nodes
+//! exactly once; a `serverSideEmit` from each server reaches the other.
 
 #[path = "../examples/sio_client.rs"]
 #[allow(dead_code)]
@@ -155,6 +156,20 @@ fn sockwire_clients_on_both_node_kinds() {
     // A private message to the other node's socket, by its id.
     on_node.send(&format!(r#"broadcast ["{}","private"]"#, on_sockwire.sid));
     checks.push(expect(r#"["private"]"#, 0, 1));
+
+    // serverSideEmit: each server relays the other's event to its own
+    // clients; the sender's server does not get its own.
+    on_node.send(r#"call server-side-emit ["from-node",{"n":1}]"#);
+    on_sockwire.out.wait("relayed", |l| {
+        l.contains(r#""relayed","args":["from-node""#)
+    });
+    on_sockwire.send(r#"call server-side-emit ["from-sockwire"]"#);
+    on_node.out.wait("relayed", |l| {
+        l.contains(r#""relayed","args":["from-sockwire""#)
+    });
+    let relayed = |args: &str| format!(r#"{{"nsp":"/","event":"relayed","args":{args}}}"#);
+    checks.push((relayed(r#"["from-node",{"n":1}]"#), 0, 1));
+    checks.push((relayed(r#"["from-sockwire"]"#), 1, 0));
 
     thread::sleep(Duration::from_millis(500));
     for (line, n, s) in checks {

@@ -17,8 +17,9 @@
 //!   within the input.
 //! - mode 3, a message of the request channel: a JSON request that decodes
 //!   names string lists serde reads, and encodes back to a request that
-//!   decodes to the same lists; a MessagePack broadcast with acks is checked
-//!   as in mode 0.
+//!   decodes to the same lists; a `serverSideEmit` has JSON data and
+//!   re-encodes to the same arguments; a MessagePack broadcast with acks is
+//!   checked as in mode 0.
 
 use serde_json::Value;
 use sockwire::socketio::adapter::request::{self, Request};
@@ -113,6 +114,20 @@ fn request_message(message: &[u8]) {
             check_incoming(&m, message.len());
         }
         return;
+    }
+    if let Ok(Some(e)) = request::ServerSideEmit::decode("socket.io", channel, message) {
+        let data = format!("[{},{}]", e.name, e.args);
+        let data = data.replace(",]", "]");
+        serde_json::from_str::<Value>(&data)
+            .unwrap_or_else(|err| panic!("serverSideEmit data is not JSON ({err}): {data}"));
+        let mut buf = vec![0u8; message.len() + 64];
+        let name: String = serde_json::from_str(e.name).expect("the name is a JSON string");
+        let n = request::encode_server_side_emit(e.uid, &name, e.args, &mut buf)
+            .expect("a decoded serverSideEmit encodes");
+        let back = request::ServerSideEmit::decode("socket.io", channel, &buf[..n])
+            .expect("decodes")
+            .expect("is a serverSideEmit");
+        assert_eq!(back.args, e.args);
     }
     let Ok(Some(r)) = Request::decode("socket.io", channel, message) else {
         return;

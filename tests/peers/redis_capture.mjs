@@ -57,6 +57,7 @@ const requests = [
   ['disconnect_sockets', () => io.in('r1').disconnectSockets()],
   ['disconnect_sockets_close', () => io.except('r1').disconnectSockets(true)],
   ['custom_nsp_join', () => io.of('/custom').socketsJoin('c')],
+  ['server_side_emit', () => io.serverSideEmit('relay', 'x', { n: 1 })],
 ];
 const cases = process.argv[3] === 'requests' ? requests : broadcasts;
 for (const [name, run] of cases) {

@@ -31,6 +31,9 @@
 //   `sockets` {op: "join"|"leave"|"disconnect", rooms, except, to, close}
 //   runs io.in(rooms).except(except).socketsJoin(to) / socketsLeave(to) /
 //   disconnectSockets(close) (across the cluster with --redis), acked {}.
+//   `server-side-emit` ...args runs io.serverSideEmit('relay', ...args); a
+//   `relay` from another server is emitted as `relayed` to this server's
+//   sockets (io.local.emit).
 // - `--redis REDIS_PORT`: the server is one node of a cluster, with
 //   `@socket.io/redis-adapter` on redis://127.0.0.1:REDIS_PORT (key
 //   "socket.io"): broadcasts reach the sockets of every node.
@@ -143,6 +146,11 @@ io.on('connection', (socket) => {
     }
     if (ack) ack({ delivered, full: 0 });
   });
+  socket.on('server-side-emit', (...args) => {
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+    io.serverSideEmit('relay', ...args);
+    if (ack) ack({});
+  });
   socket.on('sockets', (op, ack) => {
     const target = io.of('/').in(op.rooms ?? []).except(op.except ?? []);
     if (op.op === 'leave') target.socketsLeave(op.to ?? []);
@@ -154,6 +162,10 @@ io.on('connection', (socket) => {
     setTimeout(() => io.emit('later', payload), Number(delayMs) || 0);
   });
 });
+
+// Another server's serverSideEmit('relay', ...args): to this server's
+// sockets only.
+io.on('relay', (...args) => io.local.emit('relayed', ...args));
 
 io.of('/custom').on('connection', (socket) => {
   logLifecycle(socket);

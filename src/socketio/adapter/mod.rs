@@ -28,7 +28,9 @@
 //!   commands the adapter needs.
 //! - [`request`]: the requests `socketsJoin`, `socketsLeave`,
 //!   `disconnectSockets` (JSON on `socket.io-request#<nsp>#`), both ways
-//!   ([`Server::sockets_cluster`](super::Server::sockets_cluster)).
+//!   ([`Server::sockets_cluster`](super::Server::sockets_cluster)), and
+//!   `serverSideEmit` without an ack
+//!   ([`Server::server_side_emit_cluster`](super::Server::server_side_emit_cluster)).
 //! - [`Outgoing`] and [`Incoming`]: a broadcast to publish, and one that
 //!   came from another node; [`Adapter`] holds the node's uid and channel
 //!   prefix and joins them to a [`socketio::Server`](super::Server):

@@ -14,12 +14,17 @@
 //! them to its sockets of the namespace that are in one of `opts.rooms`
 //! (all when empty) and in none of `opts.except`.
 //!
-//! The other requests (`fetchSockets`, `allRooms`, `serverSideEmit`,
-//! broadcasts with acks) want answers a node gives once the Node adapter
+//! `serverSideEmit` (an event for the other servers, not for clients) is
+//! `{"uid":"iSfCJs","type":6,"data":["relay","x",{"n":1}]}` on the same
+//! channel ([`ServerSideEmit`]); the publisher drops its own.
+//!
+//! The other requests (`fetchSockets`, `allRooms`, `serverSideEmit` with an
+//! ack, broadcasts with acks) want answers a node gives once the Node adapter
 //! counts it among the subscribers of the request channel (`PUBSUB NUMSUB`);
 //! sockwire does not answer them yet, so it listens to the channel with a
 //! pattern subscription, which `NUMSUB` does not count: Node nodes do not
-//! wait for it. [`Request::decode`] reads them as `Ok(None)`.
+//! wait for it. [`Request::decode`] reads them as `Ok(None)`; a
+//! `serverSideEmit` with an ack is delivered, its ack never sent.
 
 use super::msgpack::{self, Sink};
 use super::{Error, MAX_ROOMS};
@@ -104,6 +109,29 @@ pub(crate) fn channel_nsp<'a>(prefix: &str, channel: &'a [u8]) -> Result<&'a str
         .ok_or(Error::WrongChannel)
 }
 
+/// A JSON message of the request channel.
+struct JsonRequest<'a> {
+    nsp: &'a str,
+    text: &'a str,
+    kind: Option<u64>,
+}
+
+/// The JSON message on request channel `channel`; `None` for MessagePack.
+fn json_request<'a>(
+    prefix: &str,
+    channel: &'a [u8],
+    message: &'a [u8],
+) -> Result<Option<JsonRequest<'a>>, Error> {
+    let nsp = channel_nsp(prefix, channel)?;
+    if message.first() != Some(&b'{') {
+        return Ok(None);
+    }
+    let text = core::str::from_utf8(message).map_err(|_| Error::Json)?;
+    json::validate(text, json::MAX_DEPTH).map_err(|_| Error::Json)?;
+    let kind = json::get(text, "type").and_then(json::as_u64);
+    Ok(Some(JsonRequest { nsp, text, kind }))
+}
+
 /// A raw JSON array of strings, or an error.
 fn string_array(raw: Option<&str>) -> Result<&str, Error> {
     let raw = raw.ok_or(Error::Malformed)?;
@@ -128,13 +156,10 @@ impl<'a> Request<'a> {
         channel: &'a [u8],
         message: &'a [u8],
     ) -> Result<Option<Self>, Error> {
-        let nsp = channel_nsp(prefix, channel)?;
-        if message.first() != Some(&b'{') {
+        let Some(JsonRequest { nsp, text, kind }) = json_request(prefix, channel, message)? else {
             return Ok(None);
-        }
-        let text = core::str::from_utf8(message).map_err(|_| Error::Json)?;
-        json::validate(text, json::MAX_DEPTH).map_err(|_| Error::Json)?;
-        let kind = match json::get(text, "type").and_then(json::as_u64) {
+        };
+        let kind = match kind {
             Some(2) => Kind::Join,
             Some(3) => Kind::Leave,
             Some(4) => Kind::Disconnect {
@@ -257,4 +282,94 @@ impl Outgoing<'_> {
             Ok(())
         })
     }
+}
+
+/// A `serverSideEmit` from a node: an event for the servers, borrowed from
+/// its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerSideEmit<'a> {
+    /// The sender's uid.
+    pub uid: &'a str,
+    /// The namespace (from the channel).
+    pub nsp: &'a str,
+    /// The event name, raw JSON (a string).
+    pub name: &'a str,
+    /// The arguments, raw JSON values separated by commas.
+    pub args: &'a str,
+    /// The sender waits for an ack (which sockwire does not send).
+    pub wants_ack: bool,
+}
+
+impl<'a> ServerSideEmit<'a> {
+    /// Decodes a message of the request channel `channel`: `Ok(None)` for
+    /// anything but a `serverSideEmit`.
+    ///
+    /// Errors: [`Error::WrongChannel`], [`Error::Json`], [`Error::Malformed`]
+    /// (no uid, data that is not an array led by a string).
+    pub fn decode(
+        prefix: &str,
+        channel: &'a [u8],
+        message: &'a [u8],
+    ) -> Result<Option<Self>, Error> {
+        let Some(JsonRequest { nsp, text, kind }) = json_request(prefix, channel, message)? else {
+            return Ok(None);
+        };
+        if kind != Some(6) {
+            return Ok(None);
+        }
+        let uid = json::get(text, "uid")
+            .filter(|u| json::kind(u) == Some(json::Kind::String))
+            .ok_or(Error::Malformed)?;
+        let data = json::get(text, "data")
+            .filter(|d| json::kind(d) == Some(json::Kind::Array))
+            .ok_or(Error::Malformed)?;
+        let mut it = json::elements(data);
+        let name = it
+            .next()
+            .filter(|n| json::kind(n) == Some(json::Kind::String))
+            .ok_or(Error::Malformed)?;
+        // The arguments: the array's text after the name and its comma.
+        let after = &data[name.as_ptr() as usize - data.as_ptr() as usize + name.len()..];
+        let args = after
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .strip_prefix(',')
+            .unwrap_or("")
+            .trim_end_matches([' ', '\t', '\n', '\r'])
+            .strip_suffix(']')
+            .unwrap_or("")
+            .trim_matches([' ', '\t', '\n', '\r']);
+        Ok(Some(ServerSideEmit {
+            uid: &uid[1..uid.len() - 1],
+            nsp,
+            name,
+            args,
+            wants_ack: json::get(text, "requestId").is_some(),
+        }))
+    }
+}
+
+/// Writes the `serverSideEmit` of event `name` with `args` (raw JSON values
+/// separated by commas) as node `uid` publishes it; returns its length.
+/// [`Error::Json`] when `args` are not JSON values.
+pub fn encode_server_side_emit(
+    uid: &str,
+    name: &str,
+    args: &str,
+    out: &mut [u8],
+) -> Result<usize, Error> {
+    for a in super::arg_values(args) {
+        json::validate(a?, json::MAX_DEPTH).map_err(|_| Error::Json)?;
+    }
+    msgpack::measured(out, |w| {
+        w.put(b"{\"uid\":");
+        json_string(w, uid);
+        w.put(b",\"type\":6,\"data\":[");
+        json_string(w, name);
+        if !args.trim().is_empty() {
+            w.put(b",");
+            w.put(args.trim().as_bytes());
+        }
+        w.put(b"]}");
+        Ok(())
+    })
 }

@@ -178,6 +178,28 @@ impl Link {
         Ok(())
     }
 
+    /// Queues a message on the request channel of `nsp`, its body written
+    /// by `body`.
+    fn push_request(
+        &mut self,
+        nsp: &str,
+        body: impl Fn(&Adapter, &mut [u8]) -> Result<usize, Error>,
+    ) -> Result<(), Error> {
+        let adapter = self.adapter.clone();
+        self.push(|out| {
+            let channel_len = super::measure(request::channel(adapter.prefix(), nsp, &mut []))?;
+            let len = super::measure(body(&adapter, &mut []))?;
+            if channel_len + len > out.len() {
+                return Err(Error::BufferTooSmall {
+                    required: channel_len + len,
+                });
+            }
+            request::channel(adapter.prefix(), nsp, out)?;
+            body(&adapter, &mut out[channel_len..])?;
+            Ok(Publish { channel_len, len })
+        })
+    }
+
     fn pop(&mut self, out: &mut [u8]) -> Result<Option<Publish>, Error> {
         #[cfg(feature = "alloc")]
         let front = self.queue.front();
@@ -348,13 +370,13 @@ where
     /// selects. `scratch` holds the arguments transcoded to JSON, or the
     /// request's room names. Without an adapter, nothing.
     /// Errors mean the message was skipped.
-    pub fn handle_adapter_message(
+    pub fn handle_adapter_message<'m>(
         &mut self,
         now: Instant,
-        channel: &[u8],
-        message: &[u8],
+        channel: &'m [u8],
+        message: &'m [u8],
         scratch: &mut [u8],
-    ) -> Result<Applied, Error> {
+    ) -> Result<Applied<'m>, Error> {
         let Some(adapter) = self.adapter.as_ref().map(|l| l.adapter.clone()) else {
             return Ok(Applied::Nothing);
         };
@@ -367,6 +389,13 @@ where
                     }
                     _ => Ok(Applied::Nothing),
                 };
+            }
+            if let Some(e) = request::ServerSideEmit::decode(adapter.prefix(), channel, message)? {
+                return Ok(if e.uid != adapter.uid() && self.serves(e.nsp) {
+                    Applied::ServerSideEmit(e)
+                } else {
+                    Applied::Nothing
+                });
             }
             return match request::Request::decode(adapter.prefix(), channel, message)? {
                 Some(r) if self.serves(r.nsp) => {
@@ -420,20 +449,32 @@ where
         if !l.connected {
             return Err(Error::NotConnected);
         }
-        let adapter = l.adapter.clone();
-        l.push(|out| {
-            let channel_len = super::measure(request::channel(adapter.prefix(), r.nsp, &mut []))?;
-            let len = super::measure(r.encode(adapter.uid(), &mut []))?;
-            if channel_len + len > out.len() {
-                return Err(Error::BufferTooSmall {
-                    required: channel_len + len,
-                });
-            }
-            request::channel(adapter.prefix(), r.nsp, out)?;
-            r.encode(adapter.uid(), &mut out[channel_len..])?;
-            Ok(Publish { channel_len, len })
-        })?;
+        l.push_request(r.nsp, |a, out| r.encode(a.uid(), out))?;
         Ok(0)
+    }
+
+    /// Emits event `name` with `args` (raw JSON values separated by commas)
+    /// to the other servers of the cluster, for their applications (Node's
+    /// `serverSideEmit`, without an ack): queued for
+    /// [`poll_adapter_publish`](Self::poll_adapter_publish). Without an
+    /// adapter there is no other server: nothing to do.
+    ///
+    /// Errors: [`Error::NotConnected`], [`Error::QueueFull`], [`Error::Json`].
+    pub fn server_side_emit_cluster(
+        &mut self,
+        nsp: &str,
+        name: &str,
+        args: &str,
+    ) -> Result<(), Error> {
+        let Some(l) = self.adapter.as_mut() else {
+            return Ok(());
+        };
+        if !l.connected {
+            return Err(Error::NotConnected);
+        }
+        l.push_request(nsp, |a, out| {
+            request::encode_server_side_emit(a.uid(), name, args, out)
+        })
     }
 
     fn apply_request(
@@ -540,7 +581,7 @@ const BATCH: usize = 64;
 /// What [`Server::handle_adapter_message`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Applied {
+pub enum Applied<'m> {
     /// Nothing: this node's own broadcast, a namespace it does not serve,
     /// a request it does not handle, or no adapter.
     Nothing,
@@ -548,4 +589,7 @@ pub enum Applied {
     Broadcast(Broadcast),
     /// A request, applied to this many local sockets.
     Request(usize),
+    /// Another node's `serverSideEmit`: an event for this server (the
+    /// application's), borrowed from the message.
+    ServerSideEmit(request::ServerSideEmit<'m>),
 }
