@@ -32,7 +32,7 @@
 //!
 //! Three Sans-IO machines stacked by the application:
 //!
-//! - [`Transport`]: the `engineio::Client` and its connections. On
+//! - [`Transport`]: the `engineio::ClientSession` and its connections. On
 //!   WebSocket ([`TransportKind::WebSocket`]): one TCP connection and the
 //!   opening handshake (`ws::ClientHandshake` on
 //!   `engineio::websocket_target`). On long-polling
@@ -50,12 +50,12 @@
 //!   transport (TCP connect + handshake) blocks for at most 5 s, and every
 //!   TCP connect for at most 5 s; a demo may, an application with other work
 //!   would make them state machines too.
-//! - [`Runner`]: the `socketio::Client` over whichever `Transport` is current.
+//! - [`Runner`]: the `socketio::ClientCore` over whichever `Transport` is current.
 //!   Every Engine.IO message goes to `handle_message`, the Engine.IO `Open`
 //!   event to `handle_open`, its `Closed` event (or a failed connection
 //!   attempt) to `handle_transport_closed`; `flush` runs after every input
 //!   and command. On `ClientNotice::Reconnect` the runner opens a new TCP
-//!   connection, handshake and `engineio::Client` by itself.
+//!   connection, handshake and `engineio::ClientSession` by itself.
 //! - Everything the application learns is an owned [`OwnedEvent`], queued
 //!   and handed out by [`Runner::next_event`].
 //!
@@ -99,10 +99,10 @@ const MAX_BUF: usize = 16 * 1024 * 1024;
 const REQUEST_HEAD_ROOM: usize = 512;
 
 /// The Engine.IO client of one transport.
-pub type Eio = engineio::Client<Vec<u8>, StdEntropy>;
+pub type Eio = engineio::ClientSession<Vec<u8>, StdEntropy>;
 
 /// The Socket.IO client: up to 8 namespaces, 16 acks outstanding.
-pub type Sio = socketio::Client<Vec<u8>, 8, 16>;
+pub type Sio = socketio::ClientCore<Vec<u8>, 8, 16>;
 
 fn other(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("{what}: {e}"))
@@ -489,7 +489,7 @@ impl Transport {
         };
         // Frames may have arrived with the head: they stay in the buffer.
         p.conn.consume(head_len);
-        let mut eio = engineio::Client::new(now, config, vec![0u8; STORAGE], entropy);
+        let mut eio = engineio::ClientSession::new(now, config, vec![0u8; STORAGE], entropy);
         if let Some(params) = deflate {
             eio.enable_deflate(params)
                 .map_err(|e| other("permessage-deflate", e))?;
@@ -510,7 +510,8 @@ impl Transport {
         config: engineio::ClientConfig,
         now: Instant,
     ) -> io::Result<Self> {
-        let eio = engineio::Client::polling(now, config, vec![0u8; STORAGE], StdEntropy::new());
+        let eio =
+            engineio::ClientSession::polling(now, config, vec![0u8; STORAGE], StdEntropy::new());
         let mut t = Self::with(eio, addr, addr.to_string(), vec![0u8; WRITE_BUF]);
         // A refused connection fails here, like a refused WebSocket.
         t.get.conn = Some(Conn::connect(addr)?);
@@ -1185,7 +1186,7 @@ impl Runner {
             kind,
             clock: StdClock::new(),
             entropy: StdEntropy::new(),
-            sio: socketio::Client::new(config, vec![0u8; STORAGE]),
+            sio: socketio::ClientCore::new(config, vec![0u8; STORAGE]),
             sio_asm: socketio::Assembler::new(vec![0u8; STORAGE]),
             transport: None,
             namespaces: Vec::new(),
@@ -1547,7 +1548,7 @@ fn drain_eio(
 ) {
     while let Some(e) = eio.poll_event() {
         match e {
-            engineio::ClientEvent::Open => {
+            engineio::ClientSessionEvent::Open => {
                 events.push_back(OwnedEvent::TransportOpen {
                     sid: eio.sid().to_owned(),
                     ping_interval_ms: eio.ping_interval().as_millis(),
@@ -1557,12 +1558,14 @@ fn drain_eio(
                     events.push_back(OwnedEvent::Error(format!("handle_open: {e}")));
                 }
             }
-            engineio::ClientEvent::Closed(reason) => {
+            engineio::ClientSessionEvent::Closed(reason) => {
                 events.push_back(OwnedEvent::TransportClosed(reason));
                 sio.handle_transport_closed(now, reason, &mut *entropy);
             }
-            engineio::ClientEvent::Upgraded => events.push_back(OwnedEvent::Upgraded),
-            engineio::ClientEvent::UpgradeFailed => events.push_back(OwnedEvent::UpgradeFailed),
+            engineio::ClientSessionEvent::Upgraded => events.push_back(OwnedEvent::Upgraded),
+            engineio::ClientSessionEvent::UpgradeFailed => {
+                events.push_back(OwnedEvent::UpgradeFailed)
+            }
             other => events.push_back(OwnedEvent::Error(format!("unknown eio event {other:?}"))),
         }
     }

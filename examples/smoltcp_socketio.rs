@@ -14,8 +14,8 @@
 //! sessions with their Socket.IO state, deadlines, queues), the socket table
 //! and the room table (648 bytes). The driver adds, per smoltcp socket, a read
 //! buffer of `input_capacity` (a head and a body: 3 KiB here) and a 1 KiB
-//! write-back buffer. The clients are [`engineio::Client`] +
-//! [`socketio::Client`] over WebSocket, in buffers they lend (2 KiB each: the
+//! write-back buffer. The clients are [`engineio::ClientSession`] +
+//! [`socketio::ClientCore`] over WebSocket, in buffers they lend (2 KiB each: the
 //! attachments are 1,500 bytes).
 //!
 //! The scenario:
@@ -72,7 +72,7 @@ use smoltcp::iface::{PollResult, SocketHandle};
 use smoltcp::socket::tcp;
 use smoltcp::wire::IpAddress;
 
-use sockwire::engineio::{self, ClientEvent as EioEvent, Sid, websocket_target};
+use sockwire::engineio::{self, ClientSessionEvent as EioEvent, Sid, websocket_target};
 use sockwire::entropy::SplitMix64;
 use sockwire::http;
 use sockwire::socketio::endpoint::OwnedEvent;
@@ -115,8 +115,8 @@ const TARGET: &str = "/socket.io/?EIO=4&transport=websocket";
 
 /// The server endpoint: connections named by a `u8` slot, no heap.
 pub type IoServer = socketio::Server<u8, Fixed<4, 2, 2048>, SplitMix64, Rooms<Sid, 4, 4>>;
-type EioClient = engineio::Client<[u8; CLIENT_QUEUE], SplitMix64>;
-type SioClient = socketio::Client<[u8; CLIENT_SEND], 2, 4>;
+type EioClient = engineio::ClientSession<[u8; CLIENT_QUEUE], SplitMix64>;
+type SioClient = socketio::ClientCore<[u8; CLIENT_SEND], 2, 4>;
 
 #[path = "common/smoltcp_net.rs"]
 mod net;
@@ -929,7 +929,7 @@ pub fn run() -> Result<()> {
         size_of::<Rooms<Sid, 4, 4>>()
     );
     println!(
-        "size_of per client: engineio::Client {} + socketio::Client {} bytes; whole ClientEnd {} bytes",
+        "size_of per client: engineio::ClientSession {} + socketio::ClientCore {} bytes; whole ClientEnd {} bytes",
         size_of::<EioClient>(),
         size_of::<SioClient>(),
         size_of::<ClientEnd>()

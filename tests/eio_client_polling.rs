@@ -9,8 +9,8 @@ mod eio_pair;
 
 use eio_pair::{M, client_to_server, own, server_to_client};
 use sockwire::engineio::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Error, Request,
-    Route, Session, SessionEvent as Event, Transport, route, write_post_ok,
+    ClientCloseReason, ClientConfig, ClientSession, ClientSessionEvent, CloseReason, Config, Error,
+    Request, Route, Session, SessionEvent as Event, Transport, route, write_post_ok,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::http::{self, Limits};
@@ -21,7 +21,7 @@ const HOST: &str = "127.0.0.1:3000";
 
 struct Net {
     now: Instant,
-    c: Client<Vec<u8>, SplitMix64>,
+    c: ClientSession<Vec<u8>, SplitMix64>,
     s: Option<Session<Vec<u8>>>,
     /// The client's GET waiting for the server's answer.
     held: bool,
@@ -49,7 +49,7 @@ impl Net {
         let now = Instant::from_millis(0);
         Net {
             now,
-            c: Client::polling(
+            c: ClientSession::polling(
                 now,
                 ClientConfig::default(),
                 vec![0u8; 1 << 16],
@@ -209,7 +209,7 @@ impl Net {
         self.drive();
     }
 
-    fn client_events(&mut self) -> Vec<ClientEvent> {
+    fn client_events(&mut self) -> Vec<ClientSessionEvent> {
         std::iter::from_fn(|| self.c.poll_event()).collect()
     }
 
@@ -226,7 +226,7 @@ fn a_polling_session_opens_exchanges_and_pongs() {
     let mut n = Net::new(false);
     n.c.send_text("queued before open").unwrap();
     n.drive();
-    assert_eq!(n.client_events(), [ClientEvent::Open]);
+    assert_eq!(n.client_events(), [ClientSessionEvent::Open]);
     assert_eq!(n.c.transport(), Transport::Polling);
     assert!(n.c.wants_upgrade(), "the server offers websocket");
     let sid = n.c.sid().to_owned();
@@ -264,7 +264,7 @@ fn a_polling_session_opens_exchanges_and_pongs() {
 fn the_client_upgrades_to_websocket_without_losing_a_message() {
     let mut n = Net::new(false);
     n.drive();
-    assert_eq!(n.client_events(), [ClientEvent::Open]);
+    assert_eq!(n.client_events(), [ClientSessionEvent::Open]);
     n.upgrade = true;
     // Messages queued on both sides while the upgrade happens.
     n.c.send_text("during upgrade").unwrap();
@@ -273,7 +273,7 @@ fn the_client_upgrades_to_websocket_without_losing_a_message() {
         .send_text("server during upgrade")
         .unwrap();
     n.drive();
-    assert_eq!(n.client_events(), [ClientEvent::Upgraded]);
+    assert_eq!(n.client_events(), [ClientSessionEvent::Upgraded]);
     assert_eq!(n.server_events(), [Event::Upgraded]);
     assert_eq!(n.c.transport(), Transport::WebSocket);
     assert_eq!(n.at_server, [M::T("during upgrade".into())]);
@@ -301,7 +301,7 @@ fn a_failed_probe_leaves_the_session_on_polling() {
     n.client_events();
     // The upgrade's WebSocket cannot even be opened.
     n.c.handle_upgrade_failed(n.now);
-    assert_eq!(n.client_events(), [ClientEvent::UpgradeFailed]);
+    assert_eq!(n.client_events(), [ClientSessionEvent::UpgradeFailed]);
     assert!(!n.c.wants_upgrade());
     n.c.send_text("still polling").unwrap();
     n.drive();
@@ -317,7 +317,10 @@ fn a_failed_probe_leaves_the_session_on_polling() {
     for t in (300..=10_200).step_by(300) {
         n.advance(t);
     }
-    assert!(n.client_events().contains(&ClientEvent::UpgradeFailed));
+    assert!(
+        n.client_events()
+            .contains(&ClientSessionEvent::UpgradeFailed)
+    );
     assert_eq!(n.c.transport(), Transport::Polling);
     assert!(n.c.is_open());
 }
@@ -331,7 +334,7 @@ fn a_client_close_on_polling_posts_the_close_packet() {
     n.c.close(n.now);
     assert_eq!(
         n.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::ForcedClose)]
+        [ClientSessionEvent::Closed(ClientCloseReason::ForcedClose)]
     );
     n.drive();
     assert_eq!(n.at_server, [M::T("last".into())]);
@@ -353,7 +356,7 @@ fn a_failed_request_or_an_error_status_ends_the_session() {
     );
     assert_eq!(
         n.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::Error(
+        [ClientSessionEvent::Closed(ClientCloseReason::Error(
             Error::RequestFailed(400)
         ))]
     );
@@ -363,7 +366,7 @@ fn a_failed_request_or_an_error_status_ends_the_session() {
     n.c.handle_request_failed(n.now, Request::Get(0));
     assert_eq!(
         n.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::Error(
+        [ClientSessionEvent::Closed(ClientCloseReason::Error(
             Error::RequestFailed(0)
         ))]
     );
@@ -375,7 +378,7 @@ fn a_failed_request_or_an_error_status_ends_the_session() {
     n.advance(500);
     assert_eq!(
         n.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::PingTimeout)]
+        [ClientSessionEvent::Closed(ClientCloseReason::PingTimeout)]
     );
 }
 
@@ -420,7 +423,7 @@ fn the_handshake_answer_tells_an_engine_io_refusal_from_another_server() {
     ];
     for (status, body, expected) in cases {
         let now = Instant::from_millis(0);
-        let mut c: Client<Vec<u8>, SplitMix64> = Client::polling(
+        let mut c: ClientSession<Vec<u8>, SplitMix64> = ClientSession::polling(
             now,
             ClientConfig::default(),
             vec![0u8; 4096],

@@ -16,7 +16,7 @@
 //!   held GET, POST bodies, the WebSocket transport (it owns the
 //!   [`ws::Connection`]), the upgrade probe, and a bounded send queue in
 //!   storage the caller lends.
-//! - [`Client`]: one session on the client, over WebSocket
+//! - [`ClientSession`]: one session on the client, over WebSocket
 //!   ([`websocket_target`] is the request target for its opening handshake)
 //!   or over long-polling ([`Client::polling`]: it writes the HTTP requests,
 //!   you carry them) with the upgrade to WebSocket: the open packet, the
@@ -73,6 +73,7 @@
 //! ```
 
 mod client;
+mod client_session;
 mod error;
 pub mod packet;
 pub(crate) mod queue;
@@ -80,8 +81,10 @@ pub mod server;
 pub mod session;
 mod transport;
 
-pub use client::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, MAX_SID_LEN, Request, websocket_target,
+pub use client::{Client, ClientEvent, ConnId, MAX_HOST_LEN, Purpose};
+pub use client_session::{
+    ClientCloseReason, ClientConfig, ClientSession, ClientSessionEvent, MAX_SID_LEN, Request,
+    websocket_target,
 };
 pub use error::Error;
 pub use packet::{Data, Packet, PacketType, Payload, PayloadWriter};

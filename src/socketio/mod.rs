@@ -80,13 +80,17 @@
 //! ```
 //!
 //! The client side mirrors it: [`Client::handle_message`] takes an
-//! [`engineio::Client`](crate::engineio::Client)'s messages, and
+//! [`engineio::ClientSession`](crate::engineio::ClientSession)'s messages, and
 //! [`Client::flush`] moves the send buffer onto it while the namespace is
 //! connected. `examples/sio_server.rs` and `examples/sio_client.rs` are
 //! complete programs over `std::net`.
 
 mod acks;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod blocking;
 mod client;
+mod client_core;
 pub mod endpoint;
 mod error;
 pub mod packet;
@@ -95,8 +99,9 @@ mod server;
 mod wire;
 
 pub use crate::json;
-pub use client::{
-    Client, ClientConfig, ClientEvent, ClientNotice, DisconnectReason, MAX_AUTH_LEN,
+pub use client::{Client, ClientBuffers};
+pub use client_core::{
+    ClientConfig, ClientCore, ClientEvent, ClientNotice, DisconnectReason, MAX_AUTH_LEN,
     MAX_RECOVERY_LEN, backoff,
 };
 pub use endpoint::{Broadcast, Event, Server, ServerEvent};

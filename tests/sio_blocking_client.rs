@@ -1,0 +1,164 @@
+//! The blocking Socket.IO client (`socketio::blocking::Client`, over the
+//! `socketio::Client` endpoint that owns its connections) against the
+//! reference Node `socket.io` 4.8 server (`tests/peers/sio_server.mjs`) on
+//! 127.0.0.1: WebSocket only, polling only, polling with the upgrade, two
+//! namespaces with auth, events, acks both ways, binary both ways, and
+//! connection state recovery (`recovered: true`). Needs
+//! `bash tests/scripts/setup-peers.sh`; fails, never skips, without Node.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::peers::{self, Peer};
+use sockwire::engineio::Transport;
+use sockwire::socketio::blocking::{Client, Event, Options, OwnedMessage, Transports};
+
+const AUTH: &str = r#"{"token":"abc"}"#;
+
+fn start_peer(args: &[&str]) -> (Peer, u16) {
+    let mut cmd = peers::node_with_modules("sio_server.mjs", &["engine.io", "socket.io"]);
+    cmd.args(args);
+    let mut peer = Peer::spawn("sio_server.mjs", cmd);
+    let port = peer.wait_listening(Duration::from_secs(20));
+    (peer, port)
+}
+
+/// Events until `pred` holds for one (returned with all before it), within
+/// 10 s.
+fn until(c: &Client, what: &str, pred: impl Fn(&Event) -> bool) -> (Event, Vec<Event>) {
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while Instant::now() < end {
+        if let Some(e) = c.next_event(Duration::from_millis(200)) {
+            if pred(&e) {
+                return (e, seen);
+            }
+            seen.push(e);
+        }
+    }
+    panic!("no {what} within 10 s; saw {seen:?}");
+}
+
+fn connected(c: &Client, nsp: &str) -> (String, bool, Vec<Event>) {
+    match until(
+        c,
+        "connect",
+        |e| matches!(e, Event::Connect { nsp: n, .. } if n == nsp),
+    ) {
+        (Event::Connect { sid, recovered, .. }, seen) => (sid, recovered, seen),
+        _ => unreachable!(),
+    }
+}
+
+fn message(c: &Client, name: &str) -> OwnedMessage {
+    match until(
+        c,
+        name,
+        |e| matches!(e, Event::Message(m) if m.name.as_deref() == Some(name)),
+    ) {
+        (Event::Message(m), _) => m,
+        _ => unreachable!(),
+    }
+}
+
+fn round_trip(transports: Transports) {
+    let (_peer, port) = start_peer(&[]);
+    let opts = Options::default()
+        .transports(transports)
+        .namespace("/", Some(AUTH))
+        .namespace("/custom", Some(AUTH));
+    let c = Client::connect(&format!("http://127.0.0.1:{port}"), opts).unwrap();
+    connected(&c, "/");
+    connected(&c, "/custom");
+    // The server greets each namespace with the auth it received.
+    let auth = message(&c, "auth");
+    assert_eq!(auth.args, AUTH);
+
+    // An event, and its echo.
+    c.emit("/", "message", r#"1,"two",{"three":3}"#).unwrap();
+    let back = message(&c, "message-back");
+    assert_eq!(back.args, r#"1,"two",{"three":3}"#);
+
+    // Binary both ways.
+    let ph = r#"{"_placeholder":true,"num":0},"x""#;
+    c.emit_binary("/", "message", ph, &[&[1, 2, 3, 255]])
+        .unwrap();
+    let back = message(&c, "message-back");
+    assert_eq!(back.attachments, vec![vec![1, 2, 3, 255]]);
+
+    // An ack the client asks for.
+    let ack = c
+        .emit_with_ack("/", "message-with-ack", r#""a",2"#, Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(ack.args, r#""a",2"#);
+
+    c.close();
+}
+
+#[test]
+fn websocket_only() {
+    round_trip(Transports::WebSocket);
+}
+
+#[test]
+fn polling_only() {
+    round_trip(Transports::Polling);
+}
+
+#[test]
+fn polling_with_the_upgrade() {
+    let (_peer, port) = start_peer(&[]);
+    let opts = Options::default().namespace("/", None);
+    let c = Client::connect(&format!("http://127.0.0.1:{port}"), opts).unwrap();
+    let (_, _, mut seen) = connected(&c, "/");
+    let (_, more) = until(&c, "upgrade", |e| matches!(e, Event::Upgraded));
+    seen.extend(more);
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            Event::TransportOpen {
+                transport: Transport::Polling,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    // Events still flow after the upgrade.
+    c.emit("/", "message", r#""after""#).unwrap();
+    assert_eq!(message(&c, "message-back").args, r#""after""#);
+    round_trip(Transports::Both);
+}
+
+#[test]
+fn server_acks_and_recovery() {
+    let (_peer, port) = start_peer(&["--recovery"]);
+    let opts = Options::default()
+        .transports(Transports::WebSocket)
+        .namespace("/", None);
+    let c = Client::connect(&format!("http://127.0.0.1:{port}"), opts).unwrap();
+    let (sid, recovered, _) = connected(&c, "/");
+    assert!(!recovered);
+    // An event so the client has an offset.
+    c.emit("/", "message", r#""one""#).unwrap();
+    message(&c, "message-back");
+    // The server closes the transport and emits while we are away.
+    c.emit("/", "emit-later", r#"300,"missed""#).unwrap();
+    c.emit("/", "force-disconnect-transport", "").unwrap();
+    let (_, _) = until(&c, "disconnected", |e| {
+        matches!(e, Event::Disconnected { .. })
+    });
+    let (sid2, recovered, seen) = connected(&c, "/");
+    assert!(recovered, "recovered after the drop");
+    assert_eq!(sid, sid2, "the same socket id");
+    // The missed event is replayed before the CONNECT reply.
+    let later = seen
+        .iter()
+        .find_map(|e| match e {
+            Event::Message(m) if m.name.as_deref() == Some("later") => Some(m),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no replayed `later` in {seen:?}"));
+    assert!(later.args.starts_with(r#""missed""#), "{later:?}");
+    c.close();
+}
