@@ -4,7 +4,7 @@
 //!   or over HTTP long-polling with the upgrade to WebSocket, driven by
 //!   `examples/sio_client.rs`'s `Transport`) against
 //!   `tests/peers/eio_server.mjs` (`engine.io` 6.6);
-//! - the Socket.IO client (`examples/sio_client.rs`'s `Runner`: the
+//! - the Socket.IO client (the manual client driver's `Runner` (tests/common/manual_client.rs): the
 //!   `socketio::ClientCore` with automatic reconnection) against
 //!   `tests/peers/sio_server.mjs` (`socket.io` 4.8), also with
 //!   `--recovery` (connection state recovery on), and over polling with the
@@ -15,9 +15,9 @@
 //! peer when it ends. Needs `bash tests/scripts/setup-peers.sh`; fails, never
 //! skips, when that was not run.
 
-#[path = "../examples/sio_client.rs"]
+#[path = "common/manual_client.rs"]
 #[allow(dead_code)]
-mod sio_client;
+mod manual_client;
 
 mod common;
 
@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use common::peers::{self, Peer};
-use sio_client::{OwnedEvent, OwnedMessage, Runner, Transport, TransportKind};
+use manual_client::{OwnedEvent, OwnedMessage, Runner, Transport, TransportKind};
 use sockwire::engineio::{self, ClientCloseReason, ClientConfig, ClientSessionEvent, Data};
 use sockwire::socketio::DisconnectReason;
 use sockwire::time::StdClock;

@@ -23,9 +23,9 @@
 #[allow(dead_code)]
 mod sio_server;
 
-#[path = "../examples/sio_client.rs"]
+#[path = "common/manual_client.rs"]
 #[allow(dead_code)]
-mod sio_client;
+mod manual_client;
 
 mod common;
 
@@ -310,11 +310,11 @@ fn our_socketio_client_upgrades_with_deflate() {
     let port = server.wait_listening(Duration::from_secs(20));
     let run = std::panic::catch_unwind(|| {
         let addr = format!("127.0.0.1:{port}");
-        let mut runner = sio_client::Runner::connect_deflate(
+        let mut runner = manual_client::Runner::connect_deflate(
             &addr,
             "/socket.io/",
             &[("/", None)],
-            sio_client::TransportKind::Polling,
+            manual_client::TransportKind::Polling,
             true,
         )
         .unwrap();
@@ -331,7 +331,7 @@ fn our_socketio_client_upgrades_with_deflate() {
         runner.emit("/", "message", &json, &[]).unwrap();
         let back = loop {
             match runner.next_event(Duration::from_secs(10)) {
-                Some(sio_client::OwnedEvent::Event(m))
+                Some(manual_client::OwnedEvent::Event(m))
                     if m.name.as_deref() == Some("message-back") =>
                 {
                     break m.args;

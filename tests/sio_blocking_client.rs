@@ -162,3 +162,89 @@ fn server_acks_and_recovery() {
     assert!(later.args.starts_with(r#""missed""#), "{later:?}");
     c.close();
 }
+
+/// The server process is killed and restarted (same port) while the client
+/// emits a numbered sequence with acks: every emit is acked exactly once or
+/// reported as timed out (never both, never neither), and the client
+/// reconnects by itself.
+#[test]
+fn server_killed_and_restarted_while_emitting() {
+    let (peer, port) = start_peer(&[]);
+    let mut opts = Options::default()
+        .transports(Transports::WebSocket)
+        .namespace("/", None);
+    opts.socket.reconnection_delay = sockwire::time::Duration::from_millis(200);
+    opts.socket.reconnection_delay_max = sockwire::time::Duration::from_millis(500);
+    let c = Client::connect(&format!("http://127.0.0.1:{port}"), opts).unwrap();
+    connected(&c, "/");
+    const N: u64 = 150;
+    let mut ids = Vec::new();
+    let mut peer = Some(peer);
+    let mut restarted = None;
+    for i in 0..N {
+        match c.emit_with_ack_id(
+            "/",
+            "message-with-ack",
+            &i.to_string(),
+            &[],
+            Some(Duration::from_secs(4)),
+        ) {
+            Ok(id) => ids.push((id, i)),
+            // Refused at once (a full table or buffer): reported, not lost.
+            Err(e) => println!("emit {i} refused: {e}"),
+        }
+        if i == 40 {
+            // Killed mid-sequence.
+            let _ = peer.take().unwrap().wait(Duration::from_millis(0));
+        }
+        if i == 80 {
+            let mut cmd = peers::node_with_modules("sio_server.mjs", &["engine.io", "socket.io"]);
+            cmd.arg(port.to_string());
+            let mut p = Peer::spawn("sio_server.mjs (restarted)", cmd);
+            assert_eq!(p.wait_listening(Duration::from_secs(20)), port);
+            restarted = Some(p);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut acked = std::collections::HashMap::new();
+    let mut timed_out = std::collections::HashSet::new();
+    let mut reconnected = false;
+    let end = Instant::now() + Duration::from_secs(20);
+    while acked.len() + timed_out.len() < ids.len() && Instant::now() < end {
+        match c.next_event(Duration::from_millis(200)) {
+            Some(Event::Ack(m)) => {
+                let id = m.ack_id.unwrap();
+                assert!(acked.insert(id, m.args.clone()).is_none(), "ack {id} twice");
+            }
+            Some(Event::AckTimeout(id)) => assert!(timed_out.insert(id), "timeout {id} twice"),
+            Some(Event::Connect { .. }) => reconnected = true,
+            _ => {}
+        }
+    }
+    for (id, i) in &ids {
+        match (acked.get(id), timed_out.contains(id)) {
+            (Some(args), false) => assert_eq!(args, &i.to_string(), "ack {id} answers emit {i}"),
+            (None, true) => {}
+            (Some(_), true) => panic!("emit {i} (id {id}) both acked and timed out"),
+            (None, false) => panic!("emit {i} (id {id}) neither acked nor reported"),
+        }
+    }
+    assert!(reconnected, "the client reconnected by itself");
+    // Emits made after the restart went through.
+    assert!(
+        ids.iter()
+            .filter(|(id, i)| *i > 100 && acked.contains_key(id))
+            .count()
+            > 0,
+        "acks after the restart: {} acked, {} timed out",
+        acked.len(),
+        timed_out.len()
+    );
+    println!(
+        "{} acked, {} timed out of {N}",
+        acked.len(),
+        timed_out.len()
+    );
+    c.close();
+    drop(restarted);
+}

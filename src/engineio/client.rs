@@ -598,11 +598,17 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                         .and_then(|v| v.trim().parse::<usize>().ok());
                     Some((n, res.status, close, length))
                 });
-                let Some((n, status, close, Some(left))) = parsed else {
-                    // Not HTTP, or a body whose end cannot be found (no
-                    // Content-Length): the request failed.
-                    self.fail_http(now, purpose, 0);
-                    return Ok(none(input.len()));
+                let (n, status, close, left) = match parsed {
+                    Some((n, status, close, Some(left))) => (n, status, close, left),
+                    // A refusal whose body's end is unknown (no
+                    // Content-Length, e.g. chunked): judged by its status
+                    // alone, and the connection is not reused.
+                    Some((n, status, _, None)) if status != 200 => (n, status, true, 0),
+                    // Not HTTP, or a payload whose end cannot be found.
+                    _ => {
+                        self.fail_http(now, purpose, 0);
+                        return Ok(none(input.len()));
+                    }
                 };
                 if purpose == Purpose::PollingGet && status == 200 {
                     if left > self.config.max_payload {

@@ -259,6 +259,8 @@ pub enum Event {
     },
     /// The Engine.IO session moved to WebSocket.
     Upgraded,
+    /// The upgrade to WebSocket failed; the session stays on polling.
+    UpgradeFailed,
     /// The Engine.IO session ended.
     TransportClosed(ClientCloseReason),
     /// A reconnection attempt starts.
@@ -338,7 +340,7 @@ enum Input {
 }
 
 /// The Sans-IO client this runs.
-type Sio = super::Client<Vec<u8>, StdEntropy, 8, 64>;
+type Sio = super::Client<Vec<u8>, StdEntropy, 8, 512>;
 
 /// A blocking Socket.IO client (see the [module docs](self)). Dropping it
 /// closes the connection.
@@ -851,6 +853,7 @@ impl Driver {
                 Event::TransportOpen { sid, transport }
             }
             ClientNotice::Transport(engineio::ClientEvent::Upgraded) => Event::Upgraded,
+            ClientNotice::Transport(engineio::ClientEvent::UpgradeFailed) => Event::UpgradeFailed,
             ClientNotice::Transport(engineio::ClientEvent::Closed(r)) => Event::TransportClosed(r),
             ClientNotice::Transport(_) => return,
             ClientNotice::Reconnect { attempt } => Event::Reconnecting { attempt },
