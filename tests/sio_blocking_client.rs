@@ -93,6 +93,20 @@ fn round_trip(transports: Transports) {
         .unwrap();
     assert_eq!(ack.args, r#""a",2"#);
 
+    // An ack the server asks for, answered with a binary attachment.
+    c.emit("/", "ask", r#""q",3"#).unwrap();
+    let q = message(&c, "question");
+    assert_eq!(q.args, r#""q",3"#);
+    let id = q.ack_id.expect("the server asks for an ack");
+    c.ack(
+        "/",
+        id,
+        r#"{"bin":{"_placeholder":true,"num":0}}"#,
+        &[&[9, 8, 7]],
+    )
+    .unwrap();
+    let answer = message(&c, "answer");
+    assert_eq!(answer.attachments, vec![vec![9, 8, 7]], "{answer:?}");
     c.close();
 }
 
