@@ -196,8 +196,13 @@ impl Buffered {
         self.atts.len() > Limits::DEFAULT.max_attachments
     }
 
+    /// Entry header (5), the flush metadata (4) and the namespace, the
+    /// text, each attachment's header (5) and bytes.
     fn cost(&self) -> usize {
-        5 + self.text.len() + self.atts.iter().map(|a| 5 + a.len()).sum::<usize>()
+        5 + 4
+            + self.nsp.len()
+            + self.text.len()
+            + self.atts.iter().map(|a| 5 + a.len()).sum::<usize>()
     }
 }
 

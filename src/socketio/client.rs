@@ -162,7 +162,10 @@ impl<B: Buffer, E: Entropy, const N: usize, const A: usize> Client<B, E, N, A> {
         args: &str,
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
-        self.core.emit(nsp, name, args, attachments)
+        let session = self.eio.session_mut();
+        self.core
+            .emit_via(session, self.now, nsp, name, args, attachments, None)
+            .map(drop)
     }
 
     /// [`emit`](Self::emit) asking for an ack, answered by
@@ -177,8 +180,12 @@ impl<B: Buffer, E: Entropy, const N: usize, const A: usize> Client<B, E, N, A> {
         timeout: Option<Duration>,
     ) -> Result<u64, Error> {
         self.now = now;
-        self.core
-            .emit_with_ack(now, nsp, name, args, attachments, timeout)
+        let session = self.eio.session_mut();
+        let id = self
+            .core
+            .emit_via(session, now, nsp, name, args, attachments, Some(timeout))?;
+        // An id is always given when one is asked for.
+        id.ok_or(Error::InvalidState)
     }
 
     /// A volatile emit: sent now if `nsp` is connected and the transport

@@ -12,6 +12,23 @@ use crate::json;
 use crate::storage::Buffer;
 use crate::time::{Duration, Instant};
 
+/// The bytes in front of a buffered packet's namespace: disconnect flag,
+/// attachment count (u16 LE), namespace length.
+const META_LEN: usize = 4;
+
+/// A buffered text entry: (disconnect, attachments, namespace, packet text).
+fn split_entry(entry: &[u8]) -> Option<(bool, usize, &str, &str)> {
+    let (meta, rest) = entry.split_first_chunk::<META_LEN>()?;
+    let [disconnect, c0, c1, nsp_len] = *meta;
+    let (nsp, text) = rest.split_at_checked(usize::from(nsp_len))?;
+    Some((
+        disconnect != 0,
+        usize::from(u16::from_le_bytes([c0, c1])),
+        core::str::from_utf8(nsp).ok()?,
+        core::str::from_utf8(text).ok()?,
+    ))
+}
+
 /// The longest handshake auth (a JSON object) a namespace keeps, in bytes.
 pub const MAX_AUTH_LEN: usize = 256;
 /// The longest recovery id or offset kept, in bytes.
@@ -229,7 +246,8 @@ enum Phase {
 ///
 /// It joins up to `N` namespaces and keeps up to `A` acks outstanding. Emits
 /// go to a send buffer in storage `B` the caller lends (each packet costs its
-/// length plus 6 bytes, each attachment its length plus 5); the buffer is
+/// length plus its namespace's plus 9 bytes, each attachment its length plus
+/// 5); the buffer is
 /// flushed to the transport by [`flush`](Self::flush) while the packet's
 /// namespace is connected, and keeps them while disconnected. A full buffer is
 /// [`Error::SendBufferFull`], nothing queued.
@@ -425,7 +443,7 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
         };
         let mut header = Header::new();
         header.packet(kind, nsp, attachments.len(), Some(ack_id))?;
-        self.buffer_packet(&[header.as_str(), "[", args, "]"], attachments)
+        self.buffer_packet(nsp, false, &[header.as_str(), "[", args, "]"], attachments)
     }
 
     /// Leaves `nsp`: DISCONNECT if connected (through the send buffer); the
@@ -435,7 +453,7 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
         if self.namespaces[i].state == NsState::Connected {
             let mut header = Header::new();
             header.packet(PacketType::Disconnect, nsp, 0, None)?;
-            self.buffer_packet(&[header.as_str()], &[])?;
+            self.buffer_packet(nsp, true, &[header.as_str()], &[])?;
             // The DISCONNECT must still go out: keep the namespace until the
             // buffer has been flushed past it.
         }
@@ -460,15 +478,110 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
         args: &str,
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
-        self.find(nsp).ok_or(Error::NotConnected)?;
-        let text = EventText::new(nsp, ack_id, name, attachments.len(), &self.config.limits)?;
-        self.buffer_packet(&text.parts(args), attachments)
+        self.event_via::<[u8; 0], crate::entropy::NoEntropy>(
+            None,
+            nsp,
+            ack_id,
+            name,
+            args,
+            attachments,
+        )
     }
 
-    /// Buffers one packet and its attachments, all or nothing.
-    fn buffer_packet(&mut self, text: &[&str], attachments: &[&[u8]]) -> Result<(), Error> {
+    fn event_via<Q: Buffer, E: Entropy>(
+        &mut self,
+        eio: Option<&mut engineio::ClientSession<Q, E>>,
+        nsp: &str,
+        ack_id: Option<u64>,
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
+        self.find(nsp).ok_or(Error::NotConnected)?;
+        let text = EventText::new(nsp, ack_id, name, attachments.len(), &self.config.limits)?;
+        self.packet_via(eio, nsp, false, &text.parts(args), attachments)
+    }
+
+    /// [`emit`](Self::emit) that goes straight to `eio`'s queue when it can:
+    /// the namespace is connected, nothing is buffered before it and the
+    /// queue has room (the packet is then copied once, into the queue);
+    /// otherwise it is buffered as `emit` does. `ack`: `Some(timeout)` asks
+    /// for an ack and returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn emit_via<Q: Buffer, E: Entropy>(
+        &mut self,
+        eio: Option<&mut engineio::ClientSession<Q, E>>,
+        now: Instant,
+        nsp: &str,
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+        ack: Option<Option<Duration>>,
+    ) -> Result<Option<u64>, Error> {
+        match ack {
+            None => self
+                .event_via(eio, nsp, None, name, args, attachments)
+                .map(|()| None),
+            Some(timeout) => {
+                let id = self.acks.next_id()?;
+                self.event_via(eio, nsp, Some(id), name, args, attachments)?;
+                self.acks.sent(now, timeout);
+                Ok(Some(id))
+            }
+        }
+    }
+
+    /// Sends one packet and its attachments to `eio` now when nothing waits
+    /// before it and its namespace is connected (and the queue takes it
+    /// whole); else buffers it, all or nothing.
+    fn packet_via<Q: Buffer, E: Entropy>(
+        &mut self,
+        eio: Option<&mut engineio::ClientSession<Q, E>>,
+        nsp: &str,
+        disconnect: bool,
+        text: &[&str],
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
+        if let Some(eio) = eio
+            && self.buffer.is_empty()
+            && self.phase == Phase::Open
+            && eio.is_open()
+            && (disconnect || self.is_connected(nsp))
+        {
+            let text_len: usize = text.iter().map(|t| t.len()).sum();
+            let need = engineio::ClientSession::<Q, E>::queue_cost(false, text_len)
+                + attachments
+                    .iter()
+                    .map(|a| engineio::ClientSession::<Q, E>::queue_cost(true, a.len()))
+                    .sum::<usize>();
+            if need <= eio.queue_free() {
+                eio.send_text_parts(text)?;
+                for a in attachments {
+                    eio.send_binary(a)?;
+                }
+                return Ok(());
+            }
+        }
+        self.buffer_packet(nsp, disconnect, text, attachments)
+    }
+
+    /// Buffers one packet and its attachments, all or nothing. The text
+    /// entry starts with what [`flush`](Self::flush) needs to know, so it
+    /// never decodes the packet again: `[disconnect: u8][attachments: u16
+    /// LE][namespace length: u8][namespace][packet text]`.
+    fn buffer_packet(
+        &mut self,
+        nsp: &str,
+        disconnect: bool,
+        text: &[&str],
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
+        let count = u16::try_from(attachments.len()).map_err(|_| Error::TooManyAttachments)?;
+        let nsp_len = u8::try_from(nsp.len()).map_err(|_| Error::NamespaceTooLong)?;
         let text_len: usize = text.iter().map(|t| t.len()).sum();
         let need = ENTRY_HEADER
+            + META_LEN
+            + nsp.len()
             + text_len
             + attachments
                 .iter()
@@ -477,12 +590,16 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
         if need > self.buffer.free() {
             return Err(Error::SendBufferFull);
         }
-        let mut parts: [&[u8]; 7] = [&[]; 7];
-        for (slot, t) in parts.iter_mut().zip(text) {
+        let [c0, c1] = count.to_le_bytes();
+        let meta = [u8::from(disconnect), c0, c1, nsp_len];
+        let mut parts: [&[u8]; 8] = [&[]; 8];
+        parts[0] = &meta;
+        parts[1] = nsp.as_bytes();
+        for (slot, t) in parts[2..].iter_mut().zip(text) {
             *slot = t.as_bytes();
         }
         self.buffer
-            .push(TAG_TEXT, &parts[..text.len()])
+            .push(TAG_TEXT, &parts[..2 + text.len()])
             .map_err(|_| Error::SendBufferFull)?;
         for a in attachments {
             self.buffer
@@ -524,28 +641,25 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
                 // Attachments leave with their packet; a stray one (cannot
                 // happen) is skipped.
                 Some((tag, _)) if tag != TAG_TEXT => Step::Skip,
-                Some((_, text)) => {
-                    // Buffered by this client: valid UTF-8 and a valid header.
-                    let text = core::str::from_utf8(text).unwrap_or("");
-                    match Packet::decode_header(text, &Limits::DEFAULT) {
-                        Err(_) => Step::Skip,
-                        // Left, refused or removed by the server: it can never go
-                        // out (its attachments follow it as strays).
-                        Ok(p) if p.kind != PacketType::Disconnect && self.find(p.nsp).is_none() => {
+                Some((_, entry)) => match split_entry(entry) {
+                    None => Step::Skip,
+                    Some((disconnect, count, nsp, text)) => {
+                        if !disconnect && self.find(nsp).is_none() {
+                            // Left, refused or removed by the server: it can
+                            // never go out (its attachments follow it as
+                            // strays).
                             Step::Skip
-                        }
-                        Ok(p) if p.kind != PacketType::Disconnect && !self.is_connected(p.nsp) => {
+                        } else if !disconnect && !self.is_connected(nsp) {
                             // Head of line: wait for this namespace.
                             Step::Wait
-                        }
-                        Ok(p) => {
+                        } else {
                             let need =
                                 engineio::ClientSession::<Q, E>::queue_cost(false, text.len())
                                     + self
                                         .buffer
                                         .entries()
                                         .skip(1)
-                                        .take(p.attachments)
+                                        .take(count)
                                         .map(|(_, a)| {
                                             engineio::ClientSession::<Q, E>::queue_cost(
                                                 true,
@@ -556,11 +670,11 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
                             if need > eio.queue_free() {
                                 Step::Wait
                             } else {
-                                Step::Send(p.attachments)
+                                Step::Send(count)
                             }
                         }
                     }
-                }
+                },
             };
             match step {
                 Step::Skip => self.buffer.pop(),
@@ -571,7 +685,8 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
                             break;
                         };
                         if k == 0 {
-                            eio.send_text(core::str::from_utf8(bytes).unwrap_or(""))?;
+                            let text = split_entry(bytes).map_or("", |(_, _, _, t)| t);
+                            eio.send_text(text)?;
                         } else {
                             eio.send_binary(bytes)?;
                         }
