@@ -72,6 +72,7 @@
 //! assert!(out[..n].ends_with(b"\r\n\r\n4hello"));
 //! ```
 
+mod chunked;
 mod client;
 mod client_session;
 mod error;
