@@ -22,6 +22,8 @@ enum M {
 struct Harness {
     c: Client<Vec<u8>, SplitMix64>,
     get: ConnId,
+    /// The POST connection, once asked for.
+    post: Option<ConnId>,
     now: Instant,
     /// What the driver keeps of the GET connection's input.
     buf: Vec<u8>,
@@ -56,6 +58,7 @@ impl Harness {
         let mut h = Harness {
             c,
             get,
+            post: None,
             now,
             buf: Vec::new(),
             events: Vec::new(),
@@ -89,8 +92,22 @@ impl Harness {
                 None => break,
             }
         }
+        let mut opened = false;
         while let Some(e) = self.c.poll_event() {
+            // The POST connection is opened when asked for.
+            if let ClientEvent::OpenConnection {
+                conn,
+                purpose: Purpose::PollingPost,
+            } = e
+            {
+                self.c.handle_connected(self.now, conn);
+                self.post = Some(conn);
+                opened = true;
+            }
             self.events.push(e);
+        }
+        if opened {
+            self.drain();
         }
     }
 
@@ -108,6 +125,12 @@ impl Harness {
     /// Feeds `bytes` to the GET connection in pieces of `piece` bytes, the
     /// way a driver does: keep what was not consumed, append what arrives.
     fn feed(&mut self, bytes: &[u8], piece: usize) -> Vec<M> {
+        let get = self.get;
+        self.feed_to(get, bytes, piece)
+    }
+
+    /// [`feed`](Self::feed) to connection `conn`.
+    fn feed_to(&mut self, conn: ConnId, bytes: &[u8], piece: usize) -> Vec<M> {
         let mut got = Vec::new();
         for part in bytes.chunks(piece) {
             self.buf.extend_from_slice(part);
@@ -116,7 +139,7 @@ impl Harness {
             for _ in 0..10_000 {
                 let r = self
                     .c
-                    .handle_input(self.now, self.get, &mut self.buf[start..])
+                    .handle_input(self.now, conn, &mut self.buf[start..])
                     .unwrap();
                 start += r.consumed;
                 let progressed = r.progressed();
@@ -301,4 +324,59 @@ fn another_transfer_coding_is_refused() {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nxxxxx\r\n0\r\n\r\n";
     h.feed(answer, 4096);
     h.assert_failed();
+}
+
+/// The POSTs' answers chunked, a short one ("ok", as python-engineio's) and
+/// one too long to keep (skipped unread): each ends its request, and the
+/// connection is kept for the next POST.
+#[test]
+fn chunked_post_answers_keep_the_connection() {
+    let mut h = opened(ClientConfig::default());
+    let long = vec![b'k'; 5000];
+    for (i, body) in [&b"ok"[..], &long].into_iter().enumerate() {
+        h.c.send_text(&format!("m{i}")).unwrap();
+        h.drain();
+        let post = h.post.expect("a POST connection");
+        let posts = |h: &Harness| {
+            h.requests
+                .iter()
+                .filter(|(c, r)| *c == post && r.starts_with("POST "))
+                .count()
+        };
+        assert_eq!(posts(&h), i + 1, "{:?}", h.requests);
+        let mut answer = chunked("", body, &[1000], ";e", "X: y\r\n");
+        answer.splice(..15, b"HTTP/1.1 200 OK".iter().copied());
+        assert!(h.feed_to(post, &answer, 7).is_empty());
+        assert!(h.buf.is_empty(), "all consumed");
+        assert!(h.closed.is_empty(), "{:?}", h.closed);
+        assert!(
+            !h.events.iter().any(|e| matches!(e, ClientEvent::Closed(_))),
+            "{:?}",
+            h.events
+        );
+    }
+    // The next message goes out on the same connection.
+    h.c.send_text("m2").unwrap();
+    h.drain();
+    let opens = h
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                ClientEvent::OpenConnection {
+                    purpose: Purpose::PollingPost,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(opens, 1, "{:?}", h.events);
+    assert!(
+        h.requests
+            .iter()
+            .filter(|(c, r)| Some(*c) == h.post && r.starts_with("POST "))
+            .count()
+            == 3
+    );
 }
