@@ -11,8 +11,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::peers::{self, Peer};
-use sockwire::engineio::Transport;
-use sockwire::socketio::blocking::{Client, Event, Options, OwnedMessage, Transports};
+use common::sio_events::{acks_both_ways, connected, message, until, upgrades_from_polling};
+use sockwire::socketio::blocking::{Client, Event, Options, Transports};
 
 const AUTH: &str = r#"{"token":"abc"}"#;
 
@@ -22,44 +22,6 @@ fn start_peer(args: &[&str]) -> (Peer, u16) {
     let mut peer = Peer::spawn("sio_server.mjs", cmd);
     let port = peer.wait_listening(Duration::from_secs(20));
     (peer, port)
-}
-
-/// Events until `pred` holds for one (returned with all before it), within
-/// 10 s.
-fn until(c: &Client, what: &str, pred: impl Fn(&Event) -> bool) -> (Event, Vec<Event>) {
-    let end = Instant::now() + Duration::from_secs(10);
-    let mut seen = Vec::new();
-    while Instant::now() < end {
-        if let Some(e) = c.next_event(Duration::from_millis(200)) {
-            if pred(&e) {
-                return (e, seen);
-            }
-            seen.push(e);
-        }
-    }
-    panic!("no {what} within 10 s; saw {seen:?}");
-}
-
-fn connected(c: &Client, nsp: &str) -> (String, bool, Vec<Event>) {
-    match until(
-        c,
-        "connect",
-        |e| matches!(e, Event::Connect { nsp: n, .. } if n == nsp),
-    ) {
-        (Event::Connect { sid, recovered, .. }, seen) => (sid, recovered, seen),
-        _ => unreachable!(),
-    }
-}
-
-fn message(c: &Client, name: &str) -> OwnedMessage {
-    match until(
-        c,
-        name,
-        |e| matches!(e, Event::Message(m) if m.name.as_deref() == Some(name)),
-    ) {
-        (Event::Message(m), _) => m,
-        _ => unreachable!(),
-    }
 }
 
 fn round_trip(transports: Transports) {
@@ -87,25 +49,12 @@ fn round_trip(transports: Transports) {
     let back = message(&c, "message-back");
     assert_eq!(back.attachments, vec![vec![1, 2, 3, 255]]);
 
-    // An ack the client asks for.
-    let ack = c
-        .emit_with_ack("/", "message-with-ack", r#""a",2"#, Duration::from_secs(5))
-        .unwrap();
-    assert_eq!(ack.args, r#""a",2"#);
-
-    // An ack the server asks for, answered with a binary attachment.
-    c.emit("/", "ask", r#""q",3"#).unwrap();
-    let q = message(&c, "question");
-    assert_eq!(q.args, r#""q",3"#);
-    let id = q.ack_id.expect("the server asks for an ack");
-    c.ack(
-        "/",
-        id,
+    // Acks both ways, the server's answered with a binary attachment.
+    let answer = acks_both_ways(
+        &c,
         r#"{"bin":{"_placeholder":true,"num":0}}"#,
         &[&[9, 8, 7]],
-    )
-    .unwrap();
-    let answer = message(&c, "answer");
+    );
     assert_eq!(answer.attachments, vec![vec![9, 8, 7]], "{answer:?}");
     c.close();
 }
@@ -125,22 +74,7 @@ fn polling_with_the_upgrade() {
     let (_peer, port) = start_peer(&[]);
     let opts = Options::default().namespace("/", None);
     let c = Client::connect(&format!("http://127.0.0.1:{port}"), opts).unwrap();
-    let (_, _, mut seen) = connected(&c, "/");
-    let (_, more) = until(&c, "upgrade", |e| matches!(e, Event::Upgraded));
-    seen.extend(more);
-    assert!(
-        seen.iter().any(|e| matches!(
-            e,
-            Event::TransportOpen {
-                transport: Transport::Polling,
-                ..
-            }
-        )),
-        "{seen:?}"
-    );
-    // Events still flow after the upgrade.
-    c.emit("/", "message", r#""after""#).unwrap();
-    assert_eq!(message(&c, "message-back").args, r#""after""#);
+    upgrades_from_polling(&c);
     round_trip(Transports::Both);
 }
 

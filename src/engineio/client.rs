@@ -6,10 +6,11 @@
 //! [`ClientEvent::OpenConnection`]: the WebSocket of a WebSocket session, the
 //! long-polling GET and POST connections (HTTP/1.1, kept alive), and the
 //! upgrade's WebSocket. It writes the WebSocket opening handshakes and the
-//! polling requests, parses the answers (heads, `Content-Length` bodies,
-//! payloads packet by packet), probes and performs the upgrade, and closes
-//! what is no longer needed. Underneath, [`ClientSession`] is the session
-//! machine for those who run the connections themselves.
+//! polling requests, parses the answers (heads, `Content-Length` and
+//! chunked bodies, payloads packet by packet), probes and performs the
+//! upgrade, and closes what is no longer needed. Underneath,
+//! [`ClientSession`] is the session machine for those who run the
+//! connections themselves.
 //!
 //! A driver only connects, moves bytes and sleeps:
 //!
@@ -30,6 +31,7 @@
 //! (the Socket.IO [`Client`](crate::socketio::Client) does that with the
 //! reference back-off).
 
+use super::chunked::{self, ChunkError};
 use super::client_session::{
     ClientConfig, ClientSession, ClientSessionEvent as SessionEvent, Request,
 };
@@ -110,6 +112,34 @@ enum Http {
         left: usize,
         close: bool,
     },
+    /// A `Transfer-Encoding: chunked` answer.
+    Chunked(Chunks),
+}
+
+/// Where a chunked answer is. The input the driver keeps starts with `left`
+/// bytes of data up to the end of the current chunk (the data of earlier
+/// chunks not yet used is moved up to join it, over their headers), then the
+/// next chunk's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Chunks {
+    status: u16,
+    close: bool,
+    /// A 200 GET's payload, read packet by packet; otherwise a body read
+    /// whole (up to [`MAX_SMALL_BODY`]).
+    payload: bool,
+    /// A body longer than [`MAX_SMALL_BODY`]: its data is skipped unread.
+    skip: bool,
+    /// No chunk header read yet (the first has no CRLF before it).
+    first: bool,
+    left: usize,
+    /// The data bytes announced so far.
+    total: usize,
+}
+
+/// How an answer's body ends.
+enum Length {
+    Known(usize),
+    Chunked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -592,16 +622,42 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                     let close = hd.has_token("connection", "close")
                         || (res.version == Version::Http10
                             && !hd.has_token("connection", "keep-alive"));
-                    let length = hd
-                        .get("content-length")
-                        .and_then(|v| core::str::from_utf8(v).ok())
-                        .and_then(|v| v.trim().parse::<usize>().ok());
+                    // Transfer-Encoding overrides Content-Length; only
+                    // `chunked` (as the last and only coding) is read.
+                    let mut codings = hd.get_all("transfer-encoding").flat_map(http::tokens);
+                    let length = match (codings.next(), codings.next()) {
+                        (None, _) => hd
+                            .get("content-length")
+                            .and_then(|v| core::str::from_utf8(v).ok())
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .map(Length::Known),
+                        (Some(c), None) if c.eq_ignore_ascii_case(b"chunked") => {
+                            Some(Length::Chunked)
+                        }
+                        _ => None,
+                    };
                     Some((n, res.status, close, length))
                 });
                 let (n, status, close, left) = match parsed {
-                    Some((n, status, close, Some(left))) => (n, status, close, left),
-                    // A refusal whose body's end is unknown (no
-                    // Content-Length, e.g. chunked): judged by its status
+                    Some((n, status, close, Some(Length::Known(left)))) => (n, status, close, left),
+                    Some((n, status, close, Some(Length::Chunked))) => {
+                        let payload = purpose == Purpose::PollingGet && status == 200;
+                        self.set_http(
+                            purpose,
+                            Http::Chunked(Chunks {
+                                status,
+                                close,
+                                payload,
+                                skip: false,
+                                first: true,
+                                left: 0,
+                                total: 0,
+                            }),
+                        );
+                        return Ok(none(n));
+                    }
+                    // A refusal whose body's end is unknown (neither
+                    // Content-Length nor chunked): judged by its status
                     // alone, and the connection is not reused.
                     Some((n, status, _, None)) if status != 200 => (n, status, true, 0),
                     // Not HTTP, or a payload whose end cannot be found.
@@ -692,6 +748,128 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                 self.body_done(now, purpose, status, close, &mut input[..left]);
                 Ok(none(left))
             }
+            Http::Chunked(c) => {
+                let len = input.len();
+                match self.on_chunked(now, purpose, c, input, f) {
+                    Ok(r) => Ok(r),
+                    Err(e) => {
+                        // A chunked body that cannot be read: like an answer
+                        // that cannot be read at all (413 when too long).
+                        let status = match e {
+                            ChunkError::SizeOverflow | ChunkError::TooLarge => 413,
+                            _ => 0,
+                        };
+                        self.fail_http(now, purpose, status);
+                        Ok(none(len))
+                    }
+                }
+            }
+        }
+    }
+
+    /// One step through a chunked answer: a packet of the payload, a chunk
+    /// header (the data before it moved up over it), skipped data, or the
+    /// end (last chunk and trailers). `Err` when it cannot be read.
+    fn on_chunked<'a, R>(
+        &mut self,
+        now: Instant,
+        purpose: Purpose,
+        mut c: Chunks,
+        input: &'a mut [u8],
+        f: impl FnOnce(&mut ClientSession<B, E>, Data<'a>) -> R,
+    ) -> Result<Input<R>, ChunkError> {
+        if c.payload && c.left > 0 {
+            let avail = c.left.min(input.len());
+            if let Some(i) = input[..avail]
+                .iter()
+                .position(|&b| b == super::packet::SEPARATOR)
+            {
+                c.left -= i + 1;
+                self.set_http(purpose, Http::Chunked(c));
+                let (packet, _) = input.split_at_mut(i);
+                let message = self.read_packet(now, packet, f);
+                return Ok(Input {
+                    consumed: i + 1,
+                    message,
+                    blocked: false,
+                    again: false,
+                });
+            }
+        }
+        if c.skip && c.left > 0 {
+            let n = c.left.min(input.len());
+            c.left -= n;
+            self.set_http(purpose, Http::Chunked(c));
+            return Ok(Input::consumed(n));
+        }
+        // The current chunk's data, all here, then the next header.
+        if input.len() < c.left {
+            return Ok(Input::consumed(0));
+        }
+        let Some((head, size)) = chunked::chunk_head(&input[c.left..], !c.first)? else {
+            return Ok(Input::consumed(0));
+        };
+        c.first = false;
+        if size > 0 {
+            c.total = c.total.checked_add(size).ok_or(ChunkError::SizeOverflow)?;
+            if c.payload && c.total > self.config.max_payload {
+                return Err(ChunkError::TooLarge);
+            }
+            if !c.payload && !c.skip && c.total > MAX_SMALL_BODY {
+                c.skip = true;
+            }
+            let consumed = if c.skip {
+                // What data was kept is dropped with the header.
+                let n = c.left + head;
+                c.left = size;
+                n
+            } else {
+                input.copy_within(..c.left, head);
+                c.left += size;
+                head
+            };
+            self.set_http(purpose, Http::Chunked(c));
+            return Ok(Input::consumed(consumed));
+        }
+        // The last chunk: the trailers, then the answer is done.
+        let end = c.left + head;
+        let Some(t) = chunked::trailers(&input[end..])? else {
+            return Ok(Input::consumed(0));
+        };
+        let consumed = end + t;
+        let (data, _) = input.split_at_mut(c.left);
+        if c.payload {
+            // The payload's last packet ends with the body.
+            let message = if data.is_empty() {
+                None
+            } else {
+                self.read_packet(now, data, f)
+            };
+            self.get_done(now, c.close);
+            return Ok(Input {
+                consumed,
+                message,
+                blocked: false,
+                again: false,
+            });
+        }
+        let body = if c.skip { &mut [][..] } else { data };
+        self.body_done(now, purpose, c.status, c.close, body);
+        Ok(Input::consumed(consumed))
+    }
+
+    /// One packet of a GET's payload, handed to the session.
+    fn read_packet<'a, R>(
+        &mut self,
+        now: Instant,
+        packet: &'a mut [u8],
+        f: impl FnOnce(&mut ClientSession<B, E>, Data<'a>) -> R,
+    ) -> Option<R> {
+        let s = self.session.as_mut()?;
+        let mut payload = Payload::new(packet);
+        match s.read_message(now, &mut payload) {
+            Ok(Some(d)) => Some(f(s, d)),
+            _ => None,
         }
     }
 

@@ -76,6 +76,7 @@
 //! assert!(out[..n].ends_with(b"\r\n\r\n4hello"));
 //! ```
 
+mod chunked;
 pub mod client;
 mod client_session;
 mod error;

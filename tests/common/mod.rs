@@ -1,2 +1,3 @@
 pub mod pair;
 pub mod peers;
+pub mod sio_events;

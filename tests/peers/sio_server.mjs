@@ -1,6 +1,7 @@
 // Reference Node `socket.io` 4.8 server (Socket.IO protocol v5 over Engine.IO
 // v4) in the "reference test-server configuration" of shared/CONFORMANCE.md:
 // the behaviour sio_client.mjs and sio_client.py expect from a server under test.
+// sio_server.py is its python-socketio counterpart for sockwire's client.
 //
 // Usage: node sio_server.mjs [PORT] [--recovery] [--deflate] [--ping-interval MS] [--ping-timeout MS]
 //        (PORT 0 or absent: the OS picks one; the ping settings default to
