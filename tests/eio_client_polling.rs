@@ -405,7 +405,7 @@ fn a_small_request_buffer_is_refused_untouched() {
 /// WebSocket server's 400 or 426, or a web server's 404, is not Engine.IO.
 #[test]
 fn the_handshake_answer_tells_an_engine_io_refusal_from_another_server() {
-    let cases: [(u16, &str, Error); 6] = [
+    let cases: [(u16, &str, Error); 7] = [
         (
             400,
             r#"{"code":0,"message":"Transport unknown"}"#,
@@ -417,6 +417,12 @@ fn the_handshake_answer_tells_an_engine_io_refusal_from_another_server() {
             Error::RequestFailed(403),
         ),
         (503, "", Error::RequestFailed(503)),
+        // python-engineio's refusals are JSON strings.
+        (
+            400,
+            r#""Not an accepted origin.""#,
+            Error::RequestFailed(400),
+        ),
         (400, "Bad Request", Error::NotEngineIo),
         (426, "Upgrade Required", Error::NotEngineIo),
         (404, "<html>Not Found</html>", Error::NotEngineIo),

@@ -886,13 +886,21 @@ impl<B: Buffer, E: Entropy> ClientSession<B, E> {
         self.get_in_flight = false;
         if status != 200 && !self.is_closed() {
             // The handshake refused with the reference server's JSON error
-            // (`{"code":..,"message":..}`, on its 400s and 403s alike) is an
+            // (`{"code":..,"message":..}`, on its 400s and 403s alike; a JSON
+            // string from python-engineio) is an
             // Engine.IO server saying no, and a 5xx may be a proxy while the
             // server restarts: both are retried. Any other answer (a plain
             // WebSocket server's 400 or 426, a web server's 404) is not an
             // Engine.IO server.
+            // python-engineio refuses with a JSON string
+            // (`"Not an accepted origin."`) instead.
             let engine_refusal = status >= 500
-                || core::str::from_utf8(body).is_ok_and(|b| json::get(b.trim(), "code").is_some());
+                || core::str::from_utf8(body).is_ok_and(|b| {
+                    let b = b.trim();
+                    json::get(b, "code").is_some()
+                        || (json::validate(b, 1).is_ok()
+                            && json::kind(b) == Some(json::Kind::String))
+                });
             let opening = matches!(self.phase, Phase::Opening { .. });
             let e = if opening && !engine_refusal {
                 Error::NotEngineIo
