@@ -399,6 +399,25 @@ fn a_small_request_buffer_is_refused_untouched() {
     assert_eq!(n.at_server, [M::T("x".repeat(2000))]);
 }
 
+/// A POST carrying only the close packet (or only a pong) into a buffer
+/// smaller than the head room: refused untouched, not a panic.
+#[test]
+fn a_small_buffer_for_the_close_packet_alone_is_refused_untouched() {
+    let mut n = Net::new(false);
+    n.drive();
+    n.client_events();
+    n.c.close(n.now);
+    let mut small = vec![0xAA; 64];
+    let e = n.c.poll_request(HOST, &mut small).unwrap_err();
+    assert!(
+        matches!(e, Error::BufferTooSmall { required } if required > 64),
+        "{e:?}"
+    );
+    assert!(small.iter().all(|&b| b == 0xAA));
+    n.drive();
+    assert!(n.c.is_finished());
+}
+
 /// The polling handshake's answer says whether the peer is an Engine.IO
 /// server: the reference server's JSON refusal (400 or 403) and a 5xx (a
 /// proxy while the server restarts) are failures worth a retry; a plain

@@ -847,7 +847,16 @@ impl<B: Buffer, E: Entropy> ClientSession<B, E> {
                 }
             }
         }
-        let goodbye = self.goodbye_due && all_taken && w.push(&Packet::Close).is_ok();
+        // The close packet alone must fit too.
+        let goodbye = self.goodbye_due
+            && all_taken
+            && match w.push(&Packet::Close) {
+                Ok(()) => true,
+                Err(Error::BufferTooSmall { required }) if w.is_empty() => {
+                    return Err(too_small(required));
+                }
+                Err(_) => false,
+            };
         let body_len = w.len();
         let mut head = [0u8; HEAD_ROOM];
         let head_len = http::write_head(&mut head, |w| {

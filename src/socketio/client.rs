@@ -364,13 +364,63 @@ impl<B: Buffer, E: Entropy, const N: usize, const A: usize> Client<B, E, N, A> {
     }
 
     /// Bytes to send and the connection they go to (see
-    /// [`engineio::Client::poll_transmit`]).
+    /// [`engineio::Client::poll_transmit`]). A connection is named only
+    /// after its [`ClientNotice::OpenConnection`] was taken.
     #[must_use = "the bytes must be written to the named connection"]
     pub fn poll_transmit(
         &mut self,
         out: &mut [u8],
     ) -> Result<Option<Transmit<ConnId>>, engineio::Error> {
         self.pump();
-        self.eio.poll_transmit(out)
+        loop {
+            let t = self.eio.poll_transmit(out)?;
+            // A connection closed before the driver heard of it: neither
+            // its close nor the request to open it goes out.
+            if let Some(t) = t.filter(|t| t.close_after) {
+                let before = self.notices.len();
+                self.notices.retain(
+                    |n| !matches!(n, ClientNotice::OpenConnection { conn, .. } if *conn == t.conn),
+                );
+                if self.notices.len() != before {
+                    continue;
+                }
+            }
+            return Ok(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `close` before the driver took the first `OpenConnection`: neither a
+    /// close for a connection it never heard of, nor a request to open a
+    /// connection nobody wants.
+    #[test]
+    fn a_connection_closed_before_it_was_announced_is_never_named() {
+        let eio = engineio::ClientConfig {
+            path: "/socket.io/",
+            ..Default::default()
+        };
+        let buffers = ClientBuffers::with_len(1024, |n| alloc::vec![0u8; n]);
+        let now = Instant::from_millis(0);
+        let config = super::ClientConfig::default();
+        let mut c: Client<alloc::vec::Vec<u8>, SplitMix64> = Client::new(
+            now,
+            eio,
+            config,
+            Transport::Polling,
+            "h",
+            buffers,
+            SplitMix64::new(1),
+        )
+        .unwrap();
+        c.close(now);
+        let mut out = [0u8; 1024];
+        assert_eq!(c.poll_transmit(&mut out).unwrap(), None);
+        while let Some(n) = c.poll_event() {
+            assert!(!matches!(n, ClientNotice::OpenConnection { .. }), "{n:?}");
+        }
     }
 }
