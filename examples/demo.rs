@@ -10,13 +10,11 @@
 //!    client uses the blocking helper built on the same API.
 //! 2. Socket.IO: the server of `examples/sio_server.rs` (the reference test
 //!    server's behaviour, over Engine.IO long-polling and WebSocket) and the
-//!    client of `examples/sio_client.rs` join two namespaces with auth, send
+//!    crate's blocking client (`socketio::blocking::Client`) join two
+//!    namespaces with auth, send
 //!    events, an ack and a binary attachment, then the server drops the
 //!    transport and the client reconnects by itself.
 
-#[path = "sio_client.rs"]
-#[allow(dead_code)]
-mod sio_client;
 #[path = "sio_server.rs"]
 #[allow(dead_code)]
 mod sio_server;
@@ -25,7 +23,7 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sio_client::{OwnedEvent, Runner};
+use sockwire::socketio::blocking::{Client, Event as OwnedEvent, Options};
 use std::net::{TcpListener, TcpStream};
 
 use sockwire::time::StdClock;
@@ -154,11 +152,7 @@ pub fn main() -> io::Result<()> {
 }
 
 /// Waits for the first event `want` accepts, printing the others.
-fn wait(
-    runner: &mut Runner,
-    what: &str,
-    want: impl Fn(&OwnedEvent) -> bool,
-) -> io::Result<OwnedEvent> {
+fn wait(runner: &Client, what: &str, want: impl Fn(&OwnedEvent) -> bool) -> io::Result<OwnedEvent> {
     loop {
         match runner.next_event(Duration::from_secs(10)) {
             Some(e) if want(&e) => return Ok(e),
@@ -181,16 +175,16 @@ fn socket_io() -> io::Result<()> {
     println!();
     println!("socket.io server: http://{addr}/socket.io/ (namespaces / and /custom)");
 
-    let mut client = Runner::connect(
-        &addr.to_string(),
-        "/socket.io/",
-        &[("/", Some(r#"{"token":"demo"}"#)), ("/custom", None)],
-    )?;
-    let is_event = |name: &'static str| move |e: &OwnedEvent| matches!(e, OwnedEvent::Event(m) if m.name.as_deref() == Some(name));
+    let options = Options::default()
+        .namespace("/", Some(r#"{"token":"demo"}"#))
+        .namespace("/custom", None);
+    let client =
+        Client::connect(&format!("http://{addr}/socket.io/"), options).map_err(io::Error::other)?;
+    let is_event = |name: &'static str| move |e: &OwnedEvent| matches!(e, OwnedEvent::Message(m) if m.name.as_deref() == Some(name));
     // Two joins and each namespace's `auth` event, in whatever order they come.
     let (mut joined, mut auths) = (0, 0);
     while joined < 2 || auths < 2 {
-        let e = wait(&mut client, "connect", |e| {
+        let e = wait(&client, "connect", |e| {
             matches!(e, OwnedEvent::Connect { .. }) || is_event("auth")(e)
         })?;
         match e {
@@ -198,42 +192,38 @@ fn socket_io() -> io::Result<()> {
                 println!("socket.io client: joined {nsp} as socket {sid}");
                 joined += 1;
             }
-            OwnedEvent::Event(m) => {
+            OwnedEvent::Message(m) => {
                 println!("socket.io client: {} says auth = [{}]", m.nsp, m.args);
                 auths += 1;
             }
             _ => {}
         }
     }
-    let fail = |e: sockwire::socketio::Error| io::Error::other(e.to_string());
+    let fail = |e: sockwire::socketio::blocking::Error| io::Error::other(e.to_string());
     client
-        .emit("/", "message", r#""hello",{"n":1}"#, &[])
+        .emit("/", "message", r#""hello",{"n":1}"#)
         .map_err(fail)?;
-    if let OwnedEvent::Event(m) = wait(&mut client, "message-back", is_event("message-back"))? {
+    if let OwnedEvent::Message(m) = wait(&client, "message-back", is_event("message-back"))? {
         println!("socket.io client: message-back [{}]", m.args);
     }
-    let id = client
+    let m = client
         .emit_with_ack(
             "/",
             "message-with-ack",
             r#""ack me""#,
-            &[],
-            Some(Duration::from_secs(5)),
+            Duration::from_secs(5),
         )
         .map_err(fail)?;
-    if let OwnedEvent::Ack(m) = wait(&mut client, "ack", |e| matches!(e, OwnedEvent::Ack(_)))? {
-        println!("socket.io client: ack {id} answered with [{}]", m.args);
-    }
+    println!("socket.io client: ack answered with [{}]", m.args);
     client
-        .emit(
+        .emit_binary(
             "/",
             "message",
             r#"{"_placeholder":true,"num":0}"#,
             &[&[0xde, 0xad, 0xbe, 0xef]],
         )
         .map_err(fail)?;
-    if let OwnedEvent::Event(m) =
-        wait(&mut client, "binary message-back", is_event("message-back"))?
+    if let OwnedEvent::Message(m) = wait(&client, "binary message-back", is_event("message-back"))?
     {
         println!(
             "socket.io client: binary message-back, attachment {:02x?}",
@@ -243,32 +233,30 @@ fn socket_io() -> io::Result<()> {
     // The server drops the transport; the client reconnects by itself and
     // delivers what was emitted meanwhile.
     client
-        .emit("/", "force-disconnect-transport", "", &[])
+        .emit("/", "force-disconnect-transport", "")
         .map_err(fail)?;
-    if let OwnedEvent::Disconnected { nsp, reason } = wait(&mut client, "disconnect", |e| {
+    if let OwnedEvent::Disconnected { nsp, reason } = wait(&client, "disconnect", |e| {
         matches!(e, OwnedEvent::Disconnected { .. })
     })? {
         println!("socket.io client: {nsp} disconnected ({reason:?})");
     }
     client
-        .emit("/", "message", r#""sent while disconnected""#, &[])
+        .emit("/", "message", r#""sent while disconnected""#)
         .map_err(fail)?;
-    if let OwnedEvent::Reconnect { attempt } = wait(&mut client, "reconnect", |e| {
-        matches!(e, OwnedEvent::Reconnect { .. })
+    if let OwnedEvent::Reconnecting { attempt } = wait(&client, "reconnect", |e| {
+        matches!(e, OwnedEvent::Reconnecting { .. })
     })? {
         println!("socket.io client: reconnecting (attempt {attempt})");
     }
-    if let OwnedEvent::Event(m) = wait(
-        &mut client,
-        "buffered message-back",
-        is_event("message-back"),
-    )? {
+    if let OwnedEvent::Message(m) =
+        wait(&client, "buffered message-back", is_event("message-back"))?
+    {
         println!(
             "socket.io client: after reconnecting, message-back [{}]",
             m.args
         );
     }
-    client.close(Duration::from_secs(2));
+    client.close();
     STOP.store(true, Ordering::SeqCst);
     server.join().expect("server thread")?;
     println!("socket.io demo over");

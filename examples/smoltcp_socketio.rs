@@ -14,8 +14,11 @@
 //! sessions with their Socket.IO state, deadlines, queues), the socket table
 //! and the room table (648 bytes). The driver adds, per smoltcp socket, a read
 //! buffer of `input_capacity` (a head and a body: 3 KiB here) and a 1 KiB
-//! write-back buffer. The clients are [`engineio::Client`] +
-//! [`socketio::Client`] over WebSocket, in buffers they lend (2 KiB each: the
+//! write-back buffer. The clients are [`socketio::Client`] endpoints over
+//! WebSocket, no heap either: each asks for its TCP connection
+//! (`ClientNotice::OpenConnection`), writes its own WebSocket handshake and
+//! runs in four 2 KiB buffers it lends (Engine.IO queue, WebSocket
+//! assembler, Socket.IO send buffer and attachment assembler: the
 //! attachments are 1,500 bytes).
 //!
 //! The scenario:
@@ -72,14 +75,13 @@ use smoltcp::iface::{PollResult, SocketHandle};
 use smoltcp::socket::tcp;
 use smoltcp::wire::IpAddress;
 
-use sockwire::engineio::{self, ClientEvent as EioEvent, Sid, websocket_target};
+use sockwire::engineio::{self, ConnId, Sid, Transport, websocket_target};
 use sockwire::entropy::SplitMix64;
 use sockwire::http;
 use sockwire::socketio::endpoint::OwnedEvent;
-use sockwire::socketio::{self, ClientEvent, ClientNotice, Rooms};
+use sockwire::socketio::{self, ClientBuffers, ClientEvent, ClientNotice, Rooms};
 use sockwire::storage::{Fixed, Inline};
 use sockwire::time::{Duration, Instant};
-use sockwire::ws::{self, ClientHandshake, ClientRequest};
 
 /// The server's TCP port.
 const PORT: u16 = 80;
@@ -97,26 +99,22 @@ const SERVER_RX: usize = MAX_HEAD + MAX_PAYLOAD;
 /// The server's output buffer (one `poll_transmit` at a time) and what a
 /// connection keeps of it when its socket is full.
 const SERVER_OUT: usize = 1024;
-/// The client's buffers: read, write, Engine.IO queue, Socket.IO send buffer,
-/// the two assemblers, the handshake head.
+/// The client's buffers: read, write, and the four it lends its endpoint
+/// (Engine.IO queue, WebSocket assembler, Socket.IO send buffer and
+/// attachment assembler).
 const CLIENT_RX: usize = 512;
 const CLIENT_TX: usize = 256;
-const CLIENT_QUEUE: usize = 2048;
-const CLIENT_SEND: usize = 2048;
-const CLIENT_ASM: usize = 2048;
-const HEAD_BUF: usize = 512;
+const CLIENT_BUF: usize = 2048;
 /// The attachments' size.
 const BLOB: usize = 1500;
 /// The server's heartbeat.
 const PING_INTERVAL: u64 = 1000;
 const PING_TIMEOUT: u64 = 500;
-/// The WebSocket target the clients open (what `websocket_target` writes).
-const TARGET: &str = "/socket.io/?EIO=4&transport=websocket";
 
 /// The server endpoint: connections named by a `u8` slot, no heap.
 pub type IoServer = socketio::Server<u8, Fixed<4, 2, 2048>, SplitMix64, Rooms<Sid, 4, 4>>;
-type EioClient = engineio::Client<[u8; CLIENT_QUEUE], SplitMix64>;
-type SioClient = socketio::Client<[u8; CLIENT_SEND], 2, 4>;
+/// A client endpoint: 2 namespaces, 4 acks, fixed buffers.
+type SioClient = socketio::Client<[u8; CLIENT_BUF], SplitMix64, 2, 4>;
 
 #[path = "common/smoltcp_net.rs"]
 mod net;
@@ -317,21 +315,19 @@ struct ClientSeen {
 pub struct ClientEnd {
     name: &'static str,
     auth: &'static str,
-    socket: SocketHandle,
-    handshake: ClientHandshake<'static>,
-    request_sent: bool,
-    head: [u8; HEAD_BUF],
-    head_len: usize,
-    eio: Option<EioClient>,
+    /// Its smoltcp socket, once the client asked for a connection.
+    socket: Option<SocketHandle>,
+    /// The connection's handle for the client endpoint.
+    conn: Option<ConnId>,
+    connected: bool,
     sio: SioClient,
     rx: [u8; CLIENT_RX],
     rx_len: usize,
     tx: [u8; CLIENT_TX],
     tx_start: usize,
     tx_end: usize,
-    ws_asm: ws::Assembler<[u8; CLIENT_ASM]>,
-    asm: socketio::Assembler<[u8; CLIENT_ASM]>,
-    rng: SplitMix64,
+    /// Close the socket once `tx` is sent.
+    close_after: bool,
     eof: bool,
     tcp_closed: bool,
     /// The application stopped running this client (a device that hangs).
@@ -340,96 +336,91 @@ pub struct ClientEnd {
 }
 
 impl ClientEnd {
-    fn new(name: &'static str, auth: &'static str, socket: SocketHandle, seed: u64) -> Self {
-        let mut rng = SplitMix64::new(seed);
-        let handshake = ClientHandshake::new(ClientRequest::new("127.0.0.1", TARGET), &mut rng);
+    fn new(now: Instant, name: &'static str, auth: &'static str, seed: u64) -> Result<Self> {
         let config = socketio::ClientConfig {
             reconnection: false,
             ..socketio::ClientConfig::DEFAULT
         };
-        let mut sio = SioClient::new(config, [0; CLIENT_SEND]);
+        let eio = engineio::ClientConfig {
+            path: "/socket.io/",
+            ..engineio::ClientConfig::DEFAULT
+        };
+        let buffers = ClientBuffers {
+            queue: [0; CLIENT_BUF],
+            assembly: [0; CLIENT_BUF],
+            send_buffer: [0; CLIENT_BUF],
+            attachments: [0; CLIENT_BUF],
+        };
+        let host = "127.0.0.1";
+        let mut sio = SioClient::new(
+            now,
+            eio,
+            config,
+            Transport::WebSocket,
+            host,
+            buffers,
+            SplitMix64::new(seed),
+        )?;
         // Joined before the transport exists: the CONNECT goes out on open.
-        sio.connect::<[u8; CLIENT_QUEUE], SplitMix64>(None, "/", Some(auth))
-            .expect("a valid namespace and auth");
-        ClientEnd {
+        sio.connect("/", Some(auth))?;
+        Ok(ClientEnd {
             name,
             auth,
-            socket,
-            handshake,
-            request_sent: false,
-            head: [0; HEAD_BUF],
-            head_len: 0,
-            eio: None,
+            socket: None,
+            conn: None,
+            connected: false,
             sio,
             rx: [0; CLIENT_RX],
             rx_len: 0,
             tx: [0; CLIENT_TX],
             tx_start: 0,
             tx_end: 0,
-            ws_asm: ws::Assembler::new([0; CLIENT_ASM]),
-            asm: socketio::Assembler::new([0; CLIENT_ASM]),
-            rng,
+            close_after: false,
             eof: false,
             tcp_closed: false,
             frozen: false,
             seen: ClientSeen::default(),
+        })
+    }
+
+    /// The connection the client asks for first (its WebSocket).
+    fn wanted_connection(&mut self, now: Instant) -> Result<ConnId> {
+        while let Some(n) = self.sio.poll_event() {
+            if let ClientNotice::OpenConnection { conn, purpose } = n {
+                trace(
+                    now,
+                    self.name,
+                    &format!("asks for a connection ({purpose:?})"),
+                );
+                self.conn = Some(conn);
+                return Ok(conn);
+            }
+            self.seen.notices.push(n);
         }
+        Err(format!("{}: no connection asked for", self.name).into())
     }
 
-    fn eio(&mut self) -> Result<&mut EioClient> {
-        self.eio.as_mut().ok_or_else(|| "not open yet".into())
-    }
-
-    /// The earliest deadline of the client's machines.
+    /// The earliest deadline of the client.
     fn poll_timeout(&self) -> Option<Instant> {
-        let eio = self.eio.as_ref().and_then(|e| e.poll_timeout());
-        [eio, self.sio.poll_timeout()].into_iter().flatten().min()
+        self.sio.poll_timeout()
     }
 
     fn handle_timeout(&mut self, now: Instant) -> Result<()> {
-        if let Some(eio) = self.eio.as_mut() {
-            eio.handle_timeout(now);
-        }
         self.sio.handle_timeout(now);
         Ok(())
     }
 
-    /// One pass: the handshake, or input, then output. True if anything moved.
+    /// One pass: input, then output. True if anything moved.
     fn service(&mut self, now: Instant, sock: &mut tcp::Socket) -> Result<bool> {
         let mut moved = false;
-        if self.eio.is_none() {
-            if !self.request_sent && sock.may_send() {
-                let mut out = [0u8; HEAD_BUF];
-                let n = self.handshake.write_request(&mut out)?;
-                ensure!(sock.send_slice(&out[..n])? == n, "the request fits");
-                self.request_sent = true;
-                trace(now, self.name, "TCP connected, sent the WebSocket upgrade");
-                moved = true;
-            }
-            if sock.can_recv() {
-                ensure!(self.head_len < HEAD_BUF, "the 101 fits in HEAD_BUF");
-                self.head_len += sock.recv_slice(&mut self.head[self.head_len..])?;
-                moved = true;
-            }
-            let Some(response) = self.handshake.handle_input(&self.head[..self.head_len])? else {
-                return Ok(moved);
-            };
-            // Frames may follow the head in the same read.
-            let (start, end) = (response.head_len(), self.head_len);
-            ensure!(end - start <= CLIENT_RX, "pipelined frames fit");
-            self.rx[..end - start].copy_from_slice(&self.head[start..end]);
-            self.rx_len = end - start;
-            let config = engineio::ClientConfig {
-                path: "/socket.io/",
-                ..engineio::ClientConfig::DEFAULT
-            };
-            let entropy = SplitMix64::new(self.rng.next_u64());
-            self.eio = Some(EioClient::new(now, config, [0; CLIENT_QUEUE], entropy));
-            trace(
-                now,
-                self.name,
-                "101 checked, Engine.IO client on the WebSocket",
-            );
+        let Some(conn) = self.conn else {
+            return Ok(false);
+        };
+        if !self.connected && sock.may_send() {
+            self.connected = true;
+            trace(now, self.name, "TCP connected");
+            self.sio.handle_connected(now, conn);
+            moved = true;
         }
 
         // ---- input ----
@@ -441,64 +432,56 @@ impl ClientEnd {
                 break;
             }
             let ClientEnd {
-                eio,
                 sio,
                 rx,
                 rx_len,
-                ws_asm,
-                asm,
-                rng,
                 seen,
                 name,
                 ..
             } = self;
-            let eio = eio.as_mut().expect("open");
-            let input = eio.handle_input(now, &mut rx[..*rx_len], ws_asm)?;
+            let input = sio.handle_input(now, conn, &mut rx[..*rx_len])?;
             let consumed = input.consumed;
-            let had_message = input.message.is_some();
-            on_eio_events(now, name, eio, sio, rng, seen)?;
+            let progressed = input.progressed();
             let mut ack = None;
-            if let Some(m) = input.message {
-                match sio.handle_message(now, eio, m, asm, rng)? {
-                    Some(ClientEvent::Connect { nsp, sid, .. }) => {
-                        trace(now, name, &format!("connected to {nsp} as {sid}"));
-                        seen.connected = Some(sid.to_string());
-                    }
-                    Some(ClientEvent::Event(m)) => {
-                        let ev = m.name().unwrap_or_default().to_string();
-                        let args = m.args_raw().to_string();
-                        let atts: Vec<Vec<u8>> = m.attachments.into_iter().map(Vec::from).collect();
-                        trace(
-                            now,
-                            name,
-                            &format!(
-                                "event {ev:?} {args} (ack id {:?}, {} attachment(s))",
-                                m.ack_id,
-                                atts.len()
-                            ),
-                        );
-                        if ev == "ping" {
-                            ack = m.ack_id;
-                        }
-                        seen.events.push(SeenEvent {
-                            name: ev,
-                            args,
-                            ack_id: m.ack_id,
-                            attachments: atts,
-                        });
-                    }
-                    Some(ClientEvent::Ack(m)) => {
-                        let id = m.ack_id.unwrap_or(u64::MAX);
-                        trace(now, name, &format!("ack {id} {}", m.data));
-                        seen.acks.push((id, m.data.to_string()));
-                    }
-                    Some(ClientEvent::ConnectError { nsp, data }) => {
-                        trace(now, name, &format!("refused on {nsp}: {data}"));
-                        seen.refused = Some(data.to_string());
-                    }
-                    Some(other) => return Err(format!("{name}: unexpected {other:?}").into()),
-                    None => {}
+            match input.message {
+                Some(ClientEvent::Connect { nsp, sid, .. }) => {
+                    trace(now, name, &format!("connected to {nsp} as {sid}"));
+                    seen.connected = Some(sid.to_string());
                 }
+                Some(ClientEvent::Event(m)) => {
+                    let ev = m.name().unwrap_or_default().to_string();
+                    let args = m.args_raw().to_string();
+                    let atts: Vec<Vec<u8>> = m.attachments.into_iter().map(Vec::from).collect();
+                    trace(
+                        now,
+                        name,
+                        &format!(
+                            "event {ev:?} {args} (ack id {:?}, {} attachment(s))",
+                            m.ack_id,
+                            atts.len()
+                        ),
+                    );
+                    if ev == "ping" {
+                        ack = m.ack_id;
+                    }
+                    seen.events.push(SeenEvent {
+                        name: ev,
+                        args,
+                        ack_id: m.ack_id,
+                        attachments: atts,
+                    });
+                }
+                Some(ClientEvent::Ack(m)) => {
+                    let id = m.ack_id.unwrap_or(u64::MAX);
+                    trace(now, name, &format!("ack {id} {}", m.data));
+                    seen.acks.push((id, m.data.to_string()));
+                }
+                Some(ClientEvent::ConnectError { nsp, data }) => {
+                    trace(now, name, &format!("refused on {nsp}: {data}"));
+                    seen.refused = Some(data.to_string());
+                }
+                Some(other) => return Err(format!("{name}: unexpected {other:?}").into()),
+                None => {}
             }
             self.rx.copy_within(consumed..self.rx_len, 0);
             self.rx_len -= consumed;
@@ -507,29 +490,25 @@ impl ClientEnd {
                 trace(now, self.name, &format!("acks {id} with \"pong\""));
                 self.sio.ack("/", id, r#""pong""#, &[])?;
             }
-            if consumed == 0 && !had_message {
+            if !progressed {
                 break; // need more bytes
             }
             moved = true;
         }
-        if !self.eof && !sock.may_recv() && !sock.can_recv() && self.rx_len == 0 {
+        if !self.eof && self.connected && !sock.may_recv() && !sock.can_recv() && self.rx_len == 0 {
             trace(now, self.name, "the server closed TCP");
             self.eof = true;
-            self.eio()?.handle_eof(now);
+            self.sio.handle_closed(now, conn);
             moved = true;
         }
         moved |= self.drain(now, sock)?;
         Ok(moved)
     }
 
-    /// The run-loop contract: flush the Socket.IO buffer into Engine.IO,
-    /// drain `poll_transmit` into the socket, drain the events.
+    /// The run-loop contract: drain `poll_transmit` into the socket, drain
+    /// the notices.
     fn drain(&mut self, now: Instant, sock: &mut tcp::Socket) -> Result<bool> {
         let mut moved = false;
-        let Some(eio) = self.eio.as_mut() else {
-            return Ok(false);
-        };
-        self.sio.flush(eio)?;
         loop {
             if self.tx_start < self.tx_end {
                 let n = sock.send_slice(&self.tx[self.tx_start..self.tx_end])?;
@@ -540,34 +519,48 @@ impl ClientEnd {
                 break; // the socket is full: next pass
             }
             (self.tx_start, self.tx_end) = (0, 0);
-            if !sock.may_send() {
+            if self.close_after && !self.tcp_closed {
+                // The session is over and its last frame is out: close TCP.
+                trace(now, self.name, "closing TCP");
+                sock.close();
+                self.tcp_closed = true;
+                moved = true;
+            }
+            if !sock.may_send() || self.tcp_closed {
                 break;
             }
-            let n = eio.poll_transmit(&mut self.tx)?;
-            if n == 0 {
+            let Some(t) = self.sio.poll_transmit(&mut self.tx)? else {
                 break;
-            }
-            self.tx_end = n;
+            };
+            // One connection only (reconnection is off).
+            ensure!(
+                Some(t.conn) == self.conn,
+                "{}: a transmit for {:?}",
+                self.name,
+                t.conn
+            );
+            self.tx_end = t.len;
+            self.close_after |= t.close_after;
+            moved = true;
         }
-        on_eio_events(
-            now,
-            self.name,
-            eio,
-            &mut self.sio,
-            &mut self.rng,
-            &mut self.seen,
-        )?;
         while let Some(notice) = self.sio.poll_event() {
             trace(now, self.name, &format!("notice {notice:?}"));
-            self.seen.notices.push(notice);
+            match notice {
+                ClientNotice::Transport(engineio::ClientEvent::Open) => {
+                    trace(now, self.name, "Engine.IO open; CONNECT with auth goes out");
+                }
+                ClientNotice::Transport(engineio::ClientEvent::Closed(reason)) => {
+                    self.seen.closed = Some(reason);
+                }
+                ClientNotice::Transport(_) => {}
+                other => self.seen.notices.push(other),
+            }
             moved = true;
         }
-        // The session is over and its last frame is out: close TCP.
-        if eio.is_finished() && self.tx_start == self.tx_end && !self.tcp_closed {
-            trace(now, self.name, "closing TCP");
+        // Ended by the peer: nothing more to send.
+        if self.eof && !self.tcp_closed && self.tx_start == self.tx_end {
             sock.close();
             self.tcp_closed = true;
-            moved = true;
         }
         Ok(moved)
     }
@@ -577,43 +570,12 @@ impl ClientEnd {
         &mut self,
         now: Instant,
         sock: &mut tcp::Socket,
-        f: impl FnOnce(&mut SioClient, &mut EioClient) -> core::result::Result<(), socketio::Error>,
+        f: impl FnOnce(&mut SioClient) -> core::result::Result<(), socketio::Error>,
     ) -> Result<()> {
-        let eio = self.eio.as_mut().ok_or("not open yet")?;
-        f(&mut self.sio, eio)?;
+        f(&mut self.sio)?;
         self.drain(now, sock)?;
         Ok(())
     }
-}
-
-/// The Engine.IO client's events, handed to the Socket.IO client.
-fn on_eio_events(
-    now: Instant,
-    name: &str,
-    eio: &mut EioClient,
-    sio: &mut SioClient,
-    rng: &mut SplitMix64,
-    seen: &mut ClientSeen,
-) -> Result<()> {
-    while let Some(e) = eio.poll_event() {
-        match e {
-            EioEvent::Open => {
-                trace(
-                    now,
-                    name,
-                    &format!("Engine.IO open, sid {}; sends CONNECT with auth", eio.sid()),
-                );
-                sio.handle_open(eio)?;
-            }
-            EioEvent::Closed(reason) => {
-                trace(now, name, &format!("Engine.IO closed: {reason:?}"));
-                seen.closed = Some(reason);
-                sio.handle_transport_closed(now, reason, &mut *rng);
-            }
-            other => return Err(format!("{name}: unexpected {other:?}").into()),
-        }
-    }
-    Ok(())
 }
 
 // =============================================================================
@@ -680,7 +642,8 @@ impl Scenario {
         }
         let mut target = [0u8; 64];
         ensure!(
-            websocket_target("/socket.io/", &mut target)? == TARGET,
+            websocket_target("/socket.io/", &mut target)?
+                == "/socket.io/?EIO=4&transport=websocket",
             "TARGET is what websocket_target writes"
         );
         let eio = engineio::Config {
@@ -714,6 +677,8 @@ impl Scenario {
     /// A client that connects now, with its `auth`.
     fn add_client(&mut self, name: &'static str, auth: &'static str) -> Result<usize> {
         let i = self.clients.len();
+        let mut c = ClientEnd::new(self.net.now(), name, auth, 0xc11e + i as u64)?;
+        c.wanted_connection(self.net.now())?;
         let h = self.net.add_socket(SOCKET_BUF);
         let cx = self.net.iface.context();
         self.net.sockets.get_mut::<tcp::Socket>(h).connect(
@@ -721,8 +686,8 @@ impl Scenario {
             (IpAddress::v4(127, 0, 0, 1), PORT),
             49152 + i as u16,
         )?;
-        self.clients
-            .push(ClientEnd::new(name, auth, h, 0xc11e + i as u64));
+        c.socket = Some(h);
+        self.clients.push(c);
         Ok(i)
     }
 
@@ -839,7 +804,8 @@ impl Scenario {
         let now = self.net.now();
         moved |= self.serve(now)?;
         for c in self.clients.iter_mut().filter(|c| !c.frozen) {
-            let sock = self.net.sockets.get_mut::<tcp::Socket>(c.socket);
+            let Some(h) = c.socket else { continue };
+            let sock = self.net.sockets.get_mut::<tcp::Socket>(h);
             moved |= c.service(now, sock)?;
         }
         if self.io.poll_timeout().is_some_and(|t| t <= now) {
@@ -850,7 +816,8 @@ impl Scenario {
         for c in self.clients.iter_mut().filter(|c| !c.frozen) {
             if c.poll_timeout().is_some_and(|t| t <= now) {
                 c.handle_timeout(now)?;
-                let sock = self.net.sockets.get_mut::<tcp::Socket>(c.socket);
+                let Some(h) = c.socket else { continue };
+                let sock = self.net.sockets.get_mut::<tcp::Socket>(h);
                 c.drain(now, sock)?;
                 moved = true;
             }
@@ -897,11 +864,12 @@ impl Scenario {
     fn client_command(
         &mut self,
         i: usize,
-        f: impl FnOnce(&mut SioClient, &mut EioClient) -> core::result::Result<(), socketio::Error>,
+        f: impl FnOnce(&mut SioClient) -> core::result::Result<(), socketio::Error>,
     ) -> Result<()> {
         let now = self.net.now();
         let c = &mut self.clients[i];
-        let sock = self.net.sockets.get_mut::<tcp::Socket>(c.socket);
+        let h = c.socket.ok_or("no socket yet")?;
+        let sock = self.net.sockets.get_mut::<tcp::Socket>(h);
         c.command(now, sock, f)
     }
 }
@@ -929,8 +897,7 @@ pub fn run() -> Result<()> {
         size_of::<Rooms<Sid, 4, 4>>()
     );
     println!(
-        "size_of per client: engineio::Client {} + socketio::Client {} bytes; whole ClientEnd {} bytes",
-        size_of::<EioClient>(),
+        "size_of per client: socketio::Client {} bytes (4 x 2,048-byte buffers); whole ClientEnd {} bytes",
         size_of::<SioClient>(),
         size_of::<ClientEnd>()
     );
@@ -967,7 +934,7 @@ pub fn run() -> Result<()> {
     );
 
     // 2. An event.
-    s.client_command(ALICE, |sio, _| sio.emit("/", "hello", r#""world",42"#, &[]))?;
+    s.client_command(ALICE, |sio| sio.emit("/", "hello", r#""world",42"#, &[]))?;
     s.run_until("hello", |s| !s.app.events.is_empty())?;
     ensure!(
         s.app.events[0] == (alice, "hello".into(), r#""world",42"#.into()),
@@ -996,7 +963,7 @@ pub fn run() -> Result<()> {
     let now = s.net.now();
     trace(now, "alice", "emit_with_ack add 2, 3");
     let mut add = 0;
-    s.client_command(ALICE, |sio, _| {
+    s.client_command(ALICE, |sio| {
         add = sio.emit_with_ack(
             now,
             "/",
@@ -1026,7 +993,7 @@ pub fn run() -> Result<()> {
         &format!("emits upload with a {BLOB}-byte attachment"),
     );
     let b = blob.clone();
-    s.client_command(ALICE, move |sio, _| {
+    s.client_command(ALICE, move |sio| {
         sio.emit("/", "upload", r#"{"name":"blob.bin"}"#, &[&b])
     })?;
     s.run_until("the download", |s| {
@@ -1051,8 +1018,8 @@ pub fn run() -> Result<()> {
     );
 
     // 5. Rooms and broadcast.
-    s.client_command(ALICE, |sio, _| sio.emit("/", "join", r#""lab""#, &[]))?;
-    s.client_command(BOB, |sio, _| sio.emit("/", "join", r#""lab""#, &[]))?;
+    s.client_command(ALICE, |sio| sio.emit("/", "join", r#""lab""#, &[]))?;
+    s.client_command(BOB, |sio| sio.emit("/", "join", r#""lab""#, &[]))?;
     s.run_until("both in the room", |s| {
         s.io.is_in(&alice, "lab") && s.io.is_in(&bob, "lab")
     })?;
@@ -1148,11 +1115,9 @@ pub fn run() -> Result<()> {
     for i in [ALICE, BOB] {
         let now = s.net.now();
         trace(now, s.clients[i].name, "disconnects / and closes");
-        s.client_command(i, |sio, eio| {
+        s.client_command(i, |sio| {
             sio.disconnect("/")?;
-            sio.flush(eio)?;
-            sio.close();
-            eio.close(now);
+            sio.close(now);
             Ok(())
         })?;
     }
@@ -1182,9 +1147,8 @@ pub fn run() -> Result<()> {
         s.clients[mallory].seen.refused
     );
     let now = s.net.now();
-    s.client_command(mallory, |sio, eio| {
-        sio.close();
-        eio.close(now);
+    s.client_command(mallory, |sio| {
+        sio.close(now);
         Ok(())
     })?;
     s.run_until("mallory closed", Scenario::all_closed)?;

@@ -13,12 +13,12 @@
 //! parameter of its own. A machine that draws over its whole life keeps the
 //! value ([`ws::Connection`](crate::ws::Connection) in the client role,
 //! [`engineio::Server`](crate::engineio::Server),
-//! [`engineio::Client`](crate::engineio::Client),
+//! [`engineio::ClientSession`](crate::engineio::ClientSession),
 //! [`socketio::Server`](crate::socketio::Server)); a call that draws once
 //! uses it and returns ([`engineio::Session::open`](crate::engineio::Session::open)'s
 //! sid, [`ws::ClientHandshake::new`](crate::ws::ClientHandshake::new)'s key,
 //! the socket id of `socketio::Connection::accept`, the back-off jitter of
-//! `socketio::Client::handle_transport_closed`). Since `&mut E` is an
+//! `socketio::ClientCore::handle_transport_closed`). Since `&mut E` is an
 //! `Entropy` too, either kind can be lent a source the caller keeps: pass
 //! `&mut rng`.
 //!

@@ -32,8 +32,8 @@
 //! |---|---|---|
 //! | [`http`] | bounded, incremental HTTP/1.1 head parser and writer | |
 //! | [`ws`] | RFC 6455: opening handshake, frames, connection | [`ws::ServerHandshake`], [`ws::ClientHandshake`], [`ws::Connection`] (both roles) |
-//! | [`engineio`] | Engine.IO v4: packets, payloads, heartbeat, long-polling, WebSocket, upgrade | [`engineio::Server`] (the endpoint: connections, routing, sessions), [`engineio::Session`] (one session), [`engineio::Client`] |
-//! | [`socketio`] | Socket.IO v5: namespaces, events, acks, binary attachments, rooms, reconnection, recovery | [`socketio::Server`] (the endpoint: sockets, rooms, broadcast), [`socketio::Connection`] (one session), [`socketio::Client`] |
+//! | [`engineio`] | Engine.IO v4: packets, payloads, heartbeat, long-polling, WebSocket, upgrade | [`engineio::Server`] (the endpoint: connections, routing, sessions), [`engineio::Session`] (one session), [`engineio::Client`] (the client endpoint: its connections), [`engineio::ClientSession`] (one client session) |
+//! | [`socketio`] | Socket.IO v5: namespaces, events, acks, binary attachments, rooms, reconnection, recovery | [`socketio::Server`] (the endpoint: sockets, rooms, broadcast), [`socketio::Connection`] (one session), [`socketio::Client`] (the client endpoint over its `engineio::Client`), [`socketio::ClientCore`] (the client's Socket.IO state over a transport you run), `socketio::blocking::Client` (`std`) |
 //! | [`storage`] | the endpoints' tables: fixed without a heap, growable with `alloc` | |
 //! | [`json`] | a bounded, iterative JSON validator and navigator over borrowed text | |
 //!

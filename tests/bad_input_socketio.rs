@@ -11,8 +11,8 @@ use sockwire::engineio::{self, Data, Payload, Session, Transport};
 use sockwire::entropy::SplitMix64;
 use sockwire::json;
 use sockwire::socketio::{
-    self, Assembler, Client, Config, Connection, ConnectionEvent as Event, Error, Limits, Notice,
-    Packet,
+    self, Assembler, ClientCore, Config, Connection, ConnectionEvent as Event, Error, Limits,
+    Notice, Packet,
 };
 use sockwire::time::Instant;
 
@@ -238,9 +238,9 @@ fn a_hostile_server_makes_the_client_close_and_reconnect() {
         ("2{}", Error::InvalidPayload),
     ];
     for (text, want) in cases {
-        let mut c: Client<Vec<u8>, 2, 2> =
-            Client::new(socketio::ClientConfig::default(), vec![0u8; 1024]);
-        let mut eio: engineio::Client<Vec<u8>, SplitMix64> = engineio::Client::new(
+        let mut c: ClientCore<Vec<u8>, 2, 2> =
+            ClientCore::new(socketio::ClientConfig::default(), vec![0u8; 1024]);
+        let mut eio: engineio::ClientSession<Vec<u8>, SplitMix64> = engineio::ClientSession::new(
             NOW,
             engineio::ClientConfig::default(),
             vec![0u8; 1024],
@@ -257,9 +257,9 @@ fn a_hostile_server_makes_the_client_close_and_reconnect() {
         assert_eq!(c.poll_event(), None);
     }
     // A packet that decodes but claims an unknown namespace is ignored.
-    let mut c: Client<Vec<u8>, 2, 2> =
-        Client::new(socketio::ClientConfig::default(), vec![0u8; 1024]);
-    let mut eio: engineio::Client<Vec<u8>, SplitMix64> = engineio::Client::new(
+    let mut c: ClientCore<Vec<u8>, 2, 2> =
+        ClientCore::new(socketio::ClientConfig::default(), vec![0u8; 1024]);
+    let mut eio: engineio::ClientSession<Vec<u8>, SplitMix64> = engineio::ClientSession::new(
         NOW,
         engineio::ClientConfig::default(),
         vec![0u8; 1024],

@@ -3,8 +3,8 @@
 //! open, messages both ways, the heartbeat, every way a session ends.
 
 use sockwire::engineio::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Error, Session,
-    SessionEvent as Event, Transport,
+    ClientCloseReason, ClientConfig, ClientSession, ClientSessionEvent, CloseReason, Config, Error,
+    Session, SessionEvent as Event, Transport,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::time::{Duration, Instant};
@@ -16,7 +16,7 @@ mod eio_pair;
 use eio_pair::{M, client_to_server, server_to_client};
 
 struct Pair {
-    c: Client<Vec<u8>, SplitMix64>,
+    c: ClientSession<Vec<u8>, SplitMix64>,
     s: Session<Vec<u8>>,
     now: Instant,
     c_asm: Assembler<Vec<u8>>,
@@ -51,7 +51,7 @@ impl Pair {
             &mut SplitMix64::new(1),
         )
         .unwrap();
-        let c = Client::new(
+        let c = ClientSession::new(
             now,
             ClientConfig::default(),
             vec![0u8; 1 << 20],
@@ -106,7 +106,7 @@ impl Pair {
         self.drive();
     }
 
-    fn client_events(&mut self) -> Vec<ClientEvent> {
+    fn client_events(&mut self) -> Vec<ClientSessionEvent> {
         std::iter::from_fn(|| self.c.poll_event()).collect()
     }
 
@@ -118,7 +118,7 @@ impl Pair {
 fn opened() -> Pair {
     let mut p = Pair::new();
     p.drive();
-    assert_eq!(p.client_events(), [ClientEvent::Open]);
+    assert_eq!(p.client_events(), [ClientSessionEvent::Open]);
     p
 }
 
@@ -187,7 +187,7 @@ fn a_silent_server_is_a_ping_timeout() {
     p.advance(500);
     assert_eq!(
         p.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::PingTimeout)]
+        [ClientSessionEvent::Closed(ClientCloseReason::PingTimeout)]
     );
     assert!(p.c.is_closed());
     assert_eq!(p.c.send_text("x"), Err(Error::InvalidState));
@@ -205,7 +205,7 @@ fn an_open_websocket_without_an_open_packet_is_not_engine_io() {
     p.advance(20_000);
     assert_eq!(
         p.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::Error(
+        [ClientSessionEvent::Closed(ClientCloseReason::Error(
             Error::NotEngineIo
         ))]
     );
@@ -218,7 +218,7 @@ fn a_client_close_delivers_the_queue_first() {
     p.c.close(p.now);
     assert_eq!(
         p.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::ForcedClose)]
+        [ClientSessionEvent::Closed(ClientCloseReason::ForcedClose)]
     );
     assert_eq!(p.c.send_text("late"), Err(Error::InvalidState));
     p.drive();
@@ -243,7 +243,7 @@ fn a_server_close_is_reported_to_the_client() {
     assert_eq!(p.at_client, [M::T("bye".into())]);
     assert_eq!(
         p.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::ServerClose)]
+        [ClientSessionEvent::Closed(ClientCloseReason::ServerClose)]
     );
     assert!(p.c.is_finished());
     assert!(p.s.is_finished());
@@ -255,7 +255,9 @@ fn the_server_dropping_the_tcp_stream_is_a_transport_close() {
     p.c.handle_eof(p.now);
     assert_eq!(
         p.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::TransportClose)]
+        [ClientSessionEvent::Closed(
+            ClientCloseReason::TransportClose
+        )]
     );
     assert!(p.c.is_finished());
 }
@@ -271,7 +273,7 @@ fn anything_before_the_open_packet_is_a_protocol_error() {
         "x",
     ] {
         let now = Instant::from_millis(0);
-        let mut c: Client<Vec<u8>, _> = Client::new(
+        let mut c: ClientSession<Vec<u8>, _> = ClientSession::new(
             now,
             ClientConfig::default(),
             vec![0u8; 512],
@@ -295,7 +297,7 @@ fn anything_before_the_open_packet_is_a_protocol_error() {
         };
         assert_eq!(
             c.poll_event(),
-            Some(ClientEvent::Closed(ClientCloseReason::Error(want))),
+            Some(ClientSessionEvent::Closed(ClientCloseReason::Error(want))),
             "{first}"
         );
         // The WebSocket is closed with 1002.
@@ -308,7 +310,7 @@ fn anything_before_the_open_packet_is_a_protocol_error() {
 #[test]
 fn a_full_queue_refuses_without_loss() {
     let now = Instant::from_millis(0);
-    let mut c: Client<Vec<u8>, _> = Client::new(
+    let mut c: ClientSession<Vec<u8>, _> = ClientSession::new(
         now,
         ClientConfig::default(),
         vec![0u8; 100],
@@ -320,7 +322,7 @@ fn a_full_queue_refuses_without_loss() {
     }
     assert_eq!(
         n,
-        100 / Client::<Vec<u8>, SplitMix64>::queue_cost(false, 10)
+        100 / ClientSession::<Vec<u8>, SplitMix64>::queue_cost(false, 10)
     );
     assert_eq!(c.send_text("0123456789"), Err(Error::QueueFull));
 }

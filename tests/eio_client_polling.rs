@@ -9,8 +9,8 @@ mod eio_pair;
 
 use eio_pair::{M, client_to_server, own, server_to_client};
 use sockwire::engineio::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, CloseReason, Config, Error, Request,
-    Route, Session, SessionEvent as Event, Transport, route, write_post_ok,
+    ClientCloseReason, ClientConfig, ClientSession, ClientSessionEvent, CloseReason, Config, Error,
+    Request, Route, Session, SessionEvent as Event, Transport, route, write_post_ok,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::http::{self, Limits};
@@ -21,7 +21,7 @@ const HOST: &str = "127.0.0.1:3000";
 
 struct Net {
     now: Instant,
-    c: Client<Vec<u8>, SplitMix64>,
+    c: ClientSession<Vec<u8>, SplitMix64>,
     s: Option<Session<Vec<u8>>>,
     /// The client's GET waiting for the server's answer.
     held: bool,
@@ -49,7 +49,7 @@ impl Net {
         let now = Instant::from_millis(0);
         Net {
             now,
-            c: Client::polling(
+            c: ClientSession::polling(
                 now,
                 ClientConfig::default(),
                 vec![0u8; 1 << 16],
@@ -209,7 +209,7 @@ impl Net {
         self.drive();
     }
 
-    fn client_events(&mut self) -> Vec<ClientEvent> {
+    fn client_events(&mut self) -> Vec<ClientSessionEvent> {
         std::iter::from_fn(|| self.c.poll_event()).collect()
     }
 
@@ -226,7 +226,7 @@ fn a_polling_session_opens_exchanges_and_pongs() {
     let mut n = Net::new(false);
     n.c.send_text("queued before open").unwrap();
     n.drive();
-    assert_eq!(n.client_events(), [ClientEvent::Open]);
+    assert_eq!(n.client_events(), [ClientSessionEvent::Open]);
     assert_eq!(n.c.transport(), Transport::Polling);
     assert!(n.c.wants_upgrade(), "the server offers websocket");
     let sid = n.c.sid().to_owned();
@@ -264,7 +264,7 @@ fn a_polling_session_opens_exchanges_and_pongs() {
 fn the_client_upgrades_to_websocket_without_losing_a_message() {
     let mut n = Net::new(false);
     n.drive();
-    assert_eq!(n.client_events(), [ClientEvent::Open]);
+    assert_eq!(n.client_events(), [ClientSessionEvent::Open]);
     n.upgrade = true;
     // Messages queued on both sides while the upgrade happens.
     n.c.send_text("during upgrade").unwrap();
@@ -273,7 +273,7 @@ fn the_client_upgrades_to_websocket_without_losing_a_message() {
         .send_text("server during upgrade")
         .unwrap();
     n.drive();
-    assert_eq!(n.client_events(), [ClientEvent::Upgraded]);
+    assert_eq!(n.client_events(), [ClientSessionEvent::Upgraded]);
     assert_eq!(n.server_events(), [Event::Upgraded]);
     assert_eq!(n.c.transport(), Transport::WebSocket);
     assert_eq!(n.at_server, [M::T("during upgrade".into())]);
@@ -301,7 +301,7 @@ fn a_failed_probe_leaves_the_session_on_polling() {
     n.client_events();
     // The upgrade's WebSocket cannot even be opened.
     n.c.handle_upgrade_failed(n.now);
-    assert_eq!(n.client_events(), [ClientEvent::UpgradeFailed]);
+    assert_eq!(n.client_events(), [ClientSessionEvent::UpgradeFailed]);
     assert!(!n.c.wants_upgrade());
     n.c.send_text("still polling").unwrap();
     n.drive();
@@ -317,7 +317,10 @@ fn a_failed_probe_leaves_the_session_on_polling() {
     for t in (300..=10_200).step_by(300) {
         n.advance(t);
     }
-    assert!(n.client_events().contains(&ClientEvent::UpgradeFailed));
+    assert!(
+        n.client_events()
+            .contains(&ClientSessionEvent::UpgradeFailed)
+    );
     assert_eq!(n.c.transport(), Transport::Polling);
     assert!(n.c.is_open());
 }
@@ -331,7 +334,7 @@ fn a_client_close_on_polling_posts_the_close_packet() {
     n.c.close(n.now);
     assert_eq!(
         n.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::ForcedClose)]
+        [ClientSessionEvent::Closed(ClientCloseReason::ForcedClose)]
     );
     n.drive();
     assert_eq!(n.at_server, [M::T("last".into())]);
@@ -353,7 +356,7 @@ fn a_failed_request_or_an_error_status_ends_the_session() {
     );
     assert_eq!(
         n.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::Error(
+        [ClientSessionEvent::Closed(ClientCloseReason::Error(
             Error::RequestFailed(400)
         ))]
     );
@@ -363,7 +366,7 @@ fn a_failed_request_or_an_error_status_ends_the_session() {
     n.c.handle_request_failed(n.now, Request::Get(0));
     assert_eq!(
         n.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::Error(
+        [ClientSessionEvent::Closed(ClientCloseReason::Error(
             Error::RequestFailed(0)
         ))]
     );
@@ -375,7 +378,7 @@ fn a_failed_request_or_an_error_status_ends_the_session() {
     n.advance(500);
     assert_eq!(
         n.client_events(),
-        [ClientEvent::Closed(ClientCloseReason::PingTimeout)]
+        [ClientSessionEvent::Closed(ClientCloseReason::PingTimeout)]
     );
 }
 
@@ -396,13 +399,32 @@ fn a_small_request_buffer_is_refused_untouched() {
     assert_eq!(n.at_server, [M::T("x".repeat(2000))]);
 }
 
+/// A POST carrying only the close packet (or only a pong) into a buffer
+/// smaller than the head room: refused untouched, not a panic.
+#[test]
+fn a_small_buffer_for_the_close_packet_alone_is_refused_untouched() {
+    let mut n = Net::new(false);
+    n.drive();
+    n.client_events();
+    n.c.close(n.now);
+    let mut small = vec![0xAA; 64];
+    let e = n.c.poll_request(HOST, &mut small).unwrap_err();
+    assert!(
+        matches!(e, Error::BufferTooSmall { required } if required > 64),
+        "{e:?}"
+    );
+    assert!(small.iter().all(|&b| b == 0xAA));
+    n.drive();
+    assert!(n.c.is_finished());
+}
+
 /// The polling handshake's answer says whether the peer is an Engine.IO
 /// server: the reference server's JSON refusal (400 or 403) and a 5xx (a
 /// proxy while the server restarts) are failures worth a retry; a plain
 /// WebSocket server's 400 or 426, or a web server's 404, is not Engine.IO.
 #[test]
 fn the_handshake_answer_tells_an_engine_io_refusal_from_another_server() {
-    let cases: [(u16, &str, Error); 6] = [
+    let cases: [(u16, &str, Error); 7] = [
         (
             400,
             r#"{"code":0,"message":"Transport unknown"}"#,
@@ -414,13 +436,19 @@ fn the_handshake_answer_tells_an_engine_io_refusal_from_another_server() {
             Error::RequestFailed(403),
         ),
         (503, "", Error::RequestFailed(503)),
+        // python-engineio's refusals are JSON strings.
+        (
+            400,
+            r#""Not an accepted origin.""#,
+            Error::RequestFailed(400),
+        ),
         (400, "Bad Request", Error::NotEngineIo),
         (426, "Upgrade Required", Error::NotEngineIo),
         (404, "<html>Not Found</html>", Error::NotEngineIo),
     ];
     for (status, body, expected) in cases {
         let now = Instant::from_millis(0);
-        let mut c: Client<Vec<u8>, SplitMix64> = Client::polling(
+        let mut c: ClientSession<Vec<u8>, SplitMix64> = ClientSession::polling(
             now,
             ClientConfig::default(),
             vec![0u8; 4096],

@@ -4,7 +4,7 @@
 //! ways through a tiny `out`, bad compressed data closes with 1007 and an
 //! inflated message over `maxPayload` with 1009, and a Socket.IO broadcast
 //! gives a deflate session a compressed frame and a plain one the shared
-//! frames. Also: `engineio::Client` offering deflate against the endpoint,
+//! frames. Also: `engineio::ClientSession` offering deflate against the endpoint,
 //! chunking invariance of compressed input, incompressible messages sent
 //! uncompressed (the compressor forgets them), and windows taken on first
 //! use.
@@ -246,7 +246,7 @@ fn compressed_messages_both_ways_through_a_tiny_out() {
     let (mut peer, _, sid) = open(&mut s, 1, true);
     let json = big_json();
     let text = format!("4{json}");
-    // Client to server: compressed, fed 100 bytes at a time.
+    // ClientSession to server: compressed, fed 100 bytes at a time.
     let wire = peer.frame(MessageKind::Text, text.as_bytes(), true);
     assert_eq!(wire[0] & 0x40, 0x40, "RSV1 on the compressed frame");
     assert!(
@@ -413,19 +413,19 @@ fn sio_drain(s: &mut Sio, size: usize) -> Vec<u8> {
     all
 }
 
-/// `engineio::Client` offering deflate (`ClientConfig::per_message_deflate`)
+/// `engineio::ClientSession` offering deflate (`ClientConfig::per_message_deflate`)
 /// against the endpoint: both compress large messages, through 16-byte
 /// output buffers on both sides.
 #[test]
 fn client_offers_and_both_compress() {
-    use sockwire::engineio::{Client, ClientConfig};
+    use sockwire::engineio::{ClientConfig, ClientSession};
     use sockwire::ws::Assembler;
     let mut s: Eio = Server::new(deflate_config(), SplitMix64::new(11));
     let config = ClientConfig {
         per_message_deflate: Some(PerMessageDeflate::DEFAULT),
         ..ClientConfig::default()
     };
-    let mut client = Client::new(T0, config, vec![0u8; 1 << 20], SplitMix64::new(12));
+    let mut client = ClientSession::new(T0, config, vec![0u8; 1 << 20], SplitMix64::new(12));
     let mut entropy = SplitMix64::new(13);
     let offer = client.deflate_offer().expect("an offer");
     let hs = ClientHandshake::new(
@@ -446,7 +446,7 @@ fn client_offers_and_both_compress() {
     let mut rx = wire[res.head_len()..].to_vec();
     let mut asm = Assembler::new(vec![0u8; 1 << 20]);
     let mut got: Vec<String> = Vec::new();
-    let mut read = |client: &mut Client<Vec<u8>, SplitMix64>, rx: &mut Vec<u8>| {
+    let mut read = |client: &mut ClientSession<Vec<u8>, SplitMix64>, rx: &mut Vec<u8>| {
         loop {
             let r = client.handle_input(T0, rx, &mut asm).unwrap();
             let consumed = r.consumed;

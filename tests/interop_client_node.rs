@@ -1,11 +1,11 @@
 //! sockwire's clients against the reference Node servers:
 //!
-//! - the Engine.IO client (`engineio::Client` over `ws::ClientHandshake`,
+//! - the Engine.IO client (`engineio::ClientSession` over `ws::ClientHandshake`,
 //!   or over HTTP long-polling with the upgrade to WebSocket, driven by
 //!   `examples/sio_client.rs`'s `Transport`) against
 //!   `tests/peers/eio_server.mjs` (`engine.io` 6.6);
-//! - the Socket.IO client (`examples/sio_client.rs`'s `Runner`: the
-//!   `socketio::Client` with automatic reconnection) against
+//! - the Socket.IO client (the manual client driver's `Runner` (tests/common/manual_client.rs): the
+//!   `socketio::ClientCore` with automatic reconnection) against
 //!   `tests/peers/sio_server.mjs` (`socket.io` 4.8), also with
 //!   `--recovery` (connection state recovery on), and over polling with the
 //!   upgrade (the reference client's default transports).
@@ -15,9 +15,9 @@
 //! peer when it ends. Needs `bash tests/scripts/setup-peers.sh`; fails, never
 //! skips, when that was not run.
 
-#[path = "../examples/sio_client.rs"]
+#[path = "common/manual_client.rs"]
 #[allow(dead_code)]
-mod sio_client;
+mod manual_client;
 
 mod common;
 
@@ -25,8 +25,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use common::peers::{self, Peer};
-use sio_client::{OwnedEvent, OwnedMessage, Runner, Transport, TransportKind};
-use sockwire::engineio::{self, ClientCloseReason, ClientConfig, ClientEvent, Data};
+use manual_client::{OwnedEvent, OwnedMessage, Runner, Transport, TransportKind};
+use sockwire::engineio::{self, ClientCloseReason, ClientConfig, ClientSessionEvent, Data};
 use sockwire::socketio::DisconnectReason;
 use sockwire::time::StdClock;
 
@@ -108,7 +108,7 @@ struct Eio {
     t: Transport,
     clock: StdClock,
     messages: VecDeque<M>,
-    events: VecDeque<ClientEvent>,
+    events: VecDeque<ClientSessionEvent>,
     /// Times the heartbeat deadline moved forward: one per ping received.
     pings: usize,
     last_deadline: Option<sockwire::time::Instant>,
@@ -175,7 +175,7 @@ impl Eio {
         }
     }
 
-    fn next_event(&mut self, b: &Budget, what: &str) -> ClientEvent {
+    fn next_event(&mut self, b: &Budget, what: &str) -> ClientSessionEvent {
         let until = Instant::now() + b.step(what);
         loop {
             if let Some(e) = self.events.pop_front() {
@@ -238,7 +238,7 @@ impl Eio {
     /// [`opened`](Self::opened), starting as `kind`.
     fn opened_with(port: u16, kind: TransportKind, upgrade: bool, b: &Budget) -> Eio {
         let mut c = Eio::start(port, kind, upgrade);
-        assert_eq!(c.next_event(b, "the open packet"), ClientEvent::Open);
+        assert_eq!(c.next_event(b, "the open packet"), ClientSessionEvent::Open);
         assert!(c.t.eio.is_open());
         c
     }
@@ -305,7 +305,7 @@ impl Eio {
         self.t.write_out(self.clock.now());
         assert_eq!(
             self.next_event(b, "Closed(ForcedClose)"),
-            ClientEvent::Closed(ClientCloseReason::ForcedClose)
+            ClientSessionEvent::Closed(ClientCloseReason::ForcedClose)
         );
         self.until_finished(b, what);
         assert!(self.t.error.is_none(), "input error: {:?}", self.t.error);
@@ -409,7 +409,7 @@ fn eio_server_close_ends_the_session() {
     // ServerClose would need the `1` packet, which only polling sends.
     assert_eq!(
         e,
-        ClientEvent::Closed(ClientCloseReason::TransportClose),
+        ClientSessionEvent::Closed(ClientCloseReason::TransportClose),
         "close-me: the server's WebSocket Close frame ends the session"
     );
     println!("ok - close-me: {e:?}");
@@ -1135,7 +1135,7 @@ fn eio_server_close_on_polling_is_a_server_close() {
     // packet `1` in the held GET's answer.
     assert_eq!(
         c.next_event(&b, "the end of the session after close-me"),
-        ClientEvent::Closed(ClientCloseReason::ServerClose),
+        ClientSessionEvent::Closed(ClientCloseReason::ServerClose),
         "close-me on polling: the close packet ends the session"
     );
     assert!(
@@ -1167,7 +1167,10 @@ fn eio_client_upgrades_from_polling_without_losing_a_message() {
         sent.push(M::T(text));
     };
     send(&mut c, "queued before open".into());
-    assert_eq!(c.next_event(&b, "the open packet"), ClientEvent::Open);
+    assert_eq!(
+        c.next_event(&b, "the open packet"),
+        ClientSessionEvent::Open
+    );
     let sid = c.t.eio.sid().to_owned();
     assert_eq!(c.t.eio.transport(), engineio::Transport::Polling);
     // The upgrade starts at once (its WebSocket handshake is on the way):
@@ -1192,7 +1195,11 @@ fn eio_client_upgrades_from_polling_without_losing_a_message() {
         during += 1;
         c.pump();
     };
-    assert_eq!(upgraded, ClientEvent::Upgraded, "the upgrade succeeded");
+    assert_eq!(
+        upgraded,
+        ClientSessionEvent::Upgraded,
+        "the upgrade succeeded"
+    );
     assert_eq!(c.t.eio.transport(), engineio::Transport::WebSocket);
     assert_eq!(c.t.http_connections(), 0, "the HTTP connections are closed");
     assert!(during > 0, "messages were sent while upgrading");

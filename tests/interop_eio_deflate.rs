@@ -8,12 +8,12 @@
 //!   after the upgrade from polling: the extension is negotiated, three
 //!   ~100 KB JSON messages go round trip, and the TCP byte counts show both
 //!   directions compressed;
-//! - sockwire's `engineio::Client` offering deflate
+//! - sockwire's `engineio::ClientSession` offering deflate
 //!   (`ClientConfig::per_message_deflate`) against the reference Node
 //!   `socket.io` server started with `perMessageDeflate: true`
 //!   (`tests/peers/sio_server.mjs --deflate`): the 101 accepts the offer, and
 //!   a ~100 KB event and its echo cross compressed; and the same through
-//!   `examples/sio_client.rs`'s runner (Socket.IO over `engineio::Client`),
+//!   `examples/sio_client.rs`'s runner (Socket.IO over `engineio::ClientSession`),
 //!   polling first, deflate negotiated on the upgrade's WebSocket.
 //!
 //! Needs Node and `bash tests/scripts/setup-peers.sh`; fails, never skips,
@@ -23,9 +23,9 @@
 #[allow(dead_code)]
 mod sio_server;
 
-#[path = "../examples/sio_client.rs"]
+#[path = "common/manual_client.rs"]
 #[allow(dead_code)]
-mod sio_client;
+mod manual_client;
 
 mod common;
 
@@ -35,7 +35,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use common::peers::{self, Peer, ServerThread};
-use sockwire::engineio::{self, Client, ClientConfig, Data, PerMessageDeflate, websocket_target};
+use sockwire::engineio::{
+    self, ClientConfig, ClientSession, Data, PerMessageDeflate, websocket_target,
+};
 use sockwire::entropy::SplitMix64;
 use sockwire::runner::{self, SocketIo};
 use sockwire::time::Instant;
@@ -100,10 +102,10 @@ fn big_json() -> String {
     format!("{{\"items\":[{}]}}", items.join(","))
 }
 
-/// A blocking run of `engineio::Client` over one TCP stream.
+/// A blocking run of `engineio::ClientSession` over one TCP stream.
 struct Driver {
     tcp: TcpStream,
-    client: Client<Vec<u8>, SplitMix64>,
+    client: ClientSession<Vec<u8>, SplitMix64>,
     assembler: Assembler<Vec<u8>>,
     rx: Vec<u8>,
     start: std::time::Instant,
@@ -211,7 +213,7 @@ fn client_run(port: u16) {
         ..ClientConfig::default()
     };
     let start = std::time::Instant::now();
-    let mut client = Client::new(
+    let mut client = ClientSession::new(
         Instant::ZERO,
         config,
         vec![0u8; 4 << 20],
@@ -297,7 +299,7 @@ fn client_run(port: u16) {
 }
 
 /// `examples/sio_client.rs`'s runner with `--deflate` (Socket.IO on
-/// `engineio::Client`), polling first and then the upgrade, against the
+/// `engineio::ClientSession`), polling first and then the upgrade, against the
 /// reference server with `perMessageDeflate: true`: the upgrade's WebSocket
 /// negotiates deflate and a ~100 KB event and its echo cross compressed.
 #[test]
@@ -308,11 +310,11 @@ fn our_socketio_client_upgrades_with_deflate() {
     let port = server.wait_listening(Duration::from_secs(20));
     let run = std::panic::catch_unwind(|| {
         let addr = format!("127.0.0.1:{port}");
-        let mut runner = sio_client::Runner::connect_deflate(
+        let mut runner = manual_client::Runner::connect_deflate(
             &addr,
             "/socket.io/",
             &[("/", None)],
-            sio_client::TransportKind::Polling,
+            manual_client::TransportKind::Polling,
             true,
         )
         .unwrap();
@@ -329,7 +331,7 @@ fn our_socketio_client_upgrades_with_deflate() {
         runner.emit("/", "message", &json, &[]).unwrap();
         let back = loop {
             match runner.next_event(Duration::from_secs(10)) {
-                Some(sio_client::OwnedEvent::Event(m))
+                Some(manual_client::OwnedEvent::Event(m))
                     if m.name.as_deref() == Some("message-back") =>
                 {
                     break m.args;

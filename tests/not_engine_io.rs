@@ -2,14 +2,16 @@
 //! (a plain WebSocket server, a web page) gets a typed error and stops,
 //! instead of retrying for ever in silence.
 
-use sockwire::engineio::{self, Client, ClientCloseReason, ClientConfig, ClientEvent, Error};
+use sockwire::engineio::{
+    self, ClientCloseReason, ClientConfig, ClientSession, ClientSessionEvent, Error,
+};
 use sockwire::entropy::SplitMix64;
 use sockwire::socketio::{self, ClientNotice};
 use sockwire::time::Instant;
 
-fn polling_client() -> Client<Vec<u8>, SplitMix64> {
+fn polling_client() -> ClientSession<Vec<u8>, SplitMix64> {
     let now = Instant::from_millis(0);
-    let mut c = Client::polling(
+    let mut c = ClientSession::polling(
         now,
         ClientConfig::default(),
         vec![0u8; 1024],
@@ -38,7 +40,7 @@ fn a_polling_handshake_answered_by_a_web_page_is_not_engine_io() {
         assert_eq!(outcome, Err(Error::NotEngineIo), "{status} {body:?}");
         assert_eq!(
             c.poll_event(),
-            Some(ClientEvent::Closed(ClientCloseReason::Error(
+            Some(ClientSessionEvent::Closed(ClientCloseReason::Error(
                 Error::NotEngineIo
             )))
         );
@@ -59,8 +61,8 @@ fn an_engine_io_refusal_stays_a_request_failure() {
 #[test]
 fn the_socket_io_client_stops_and_says_why() {
     let now = Instant::from_millis(0);
-    let mut sio: socketio::Client<Vec<u8>> =
-        socketio::Client::new(socketio::ClientConfig::default(), vec![0u8; 1024]);
+    let mut sio: socketio::ClientCore<Vec<u8>> =
+        socketio::ClientCore::new(socketio::ClientConfig::default(), vec![0u8; 1024]);
     sio.connect::<Vec<u8>, SplitMix64>(None, "/", None).unwrap();
     let mut rng = SplitMix64::new(9);
     sio.handle_transport_closed(
@@ -75,8 +77,8 @@ fn the_socket_io_client_stops_and_says_why() {
     sio.handle_timeout(Instant::from_millis(600_000));
     assert_eq!(sio.poll_event(), None);
     // A plain transport loss is retried as before.
-    let mut sio: socketio::Client<Vec<u8>> =
-        socketio::Client::new(socketio::ClientConfig::default(), vec![0u8; 1024]);
+    let mut sio: socketio::ClientCore<Vec<u8>> =
+        socketio::ClientCore::new(socketio::ClientConfig::default(), vec![0u8; 1024]);
     sio.connect::<Vec<u8>, SplitMix64>(None, "/", None).unwrap();
     sio.handle_transport_closed(now, ClientCloseReason::TransportClose, &mut rng);
     assert!(!sio.is_stopped());

@@ -34,7 +34,7 @@ step() {
 export CARGO_TERM_COLOR=never
 
 step "toolchain: thumbv7em-none-eabihf target" rustup target add thumbv7em-none-eabihf
-step "peers: Node (ws, engine.io, socket.io, @socket.io/redis-adapter, playwright-core), Python (kosoku, websockets, python-socketio), chromium, redis-server" bash tests/scripts/setup-peers.sh
+step "peers: Node (ws, engine.io, socket.io, @socket.io/redis-adapter, playwright-core), Python (kosoku, websockets, python-socketio, uvicorn), chromium, redis-server" bash tests/scripts/setup-peers.sh
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy --all-targets -D warnings" cargo clippy --all-targets -- -D warnings
 step "cargo clippy (no features, defmt) -D warnings" \

@@ -9,11 +9,11 @@ mod eio_pair;
 
 use eio_pair::{EioClient, M, client_to_server, server_to_client};
 use sockwire::engineio::{
-    self, ClientCloseReason, ClientConfig, ClientEvent as EioEvent, Session, Transport,
+    self, ClientCloseReason, ClientConfig, ClientSessionEvent as EioEvent, Session, Transport,
 };
 use sockwire::entropy::SplitMix64;
 use sockwire::socketio::{
-    self, Assembler, Client, ClientEvent, ClientNotice, Connection, ConnectionEvent as Event,
+    self, Assembler, ClientCore, ClientEvent, ClientNotice, Connection, ConnectionEvent as Event,
     DisconnectReason, Error, backoff,
 };
 use sockwire::time::{Duration, Instant};
@@ -42,7 +42,7 @@ enum S {
 struct Stack {
     now: Instant,
     rng: SplitMix64,
-    sio: Client<Vec<u8>, 4, 8>,
+    sio: ClientCore<Vec<u8>, 4, 8>,
     eio: Option<EioClient>,
     c_ws: ws::Assembler<Vec<u8>>,
     c_asm: Assembler<Vec<u8>>,
@@ -65,7 +65,7 @@ impl Stack {
         Stack {
             now: Instant::from_millis(0),
             rng: SplitMix64::new(77),
-            sio: Client::new(socketio::ClientConfig::default(), vec![0u8; buffer]),
+            sio: ClientCore::new(socketio::ClientConfig::default(), vec![0u8; buffer]),
             eio: None,
             c_ws: ws::Assembler::new(vec![0u8; 1 << 16]),
             c_asm: Assembler::new(vec![0u8; 1 << 16]),
@@ -107,7 +107,7 @@ impl Stack {
                 ..socketio::Config::default()
             },
         ));
-        self.eio = Some(engineio::Client::new(
+        self.eio = Some(engineio::ClientSession::new(
             self.now,
             ClientConfig {
                 path: "/socket.io/",
@@ -412,7 +412,7 @@ fn failed_attempts_back_off_exponentially_up_to_the_cap_and_can_give_up() {
         reconnection_attempts: 4,
         ..socketio::ClientConfig::default()
     };
-    st.sio = Client::new(cfg, vec![0u8; 1024]);
+    st.sio = ClientCore::new(cfg, vec![0u8; 1024]);
     st.connect("/", None);
     let mut t = 0;
     st.sio
@@ -697,7 +697,7 @@ fn a_namespace_past_the_configured_limit_is_refused_at_connect() {
         },
         ..socketio::ClientConfig::default()
     };
-    let mut c: Client<Vec<u8>, 2, 2> = Client::new(cfg, vec![0u8; 256]);
+    let mut c: ClientCore<Vec<u8>, 2, 2> = ClientCore::new(cfg, vec![0u8; 256]);
     assert_eq!(
         c.connect::<Vec<u8>, SplitMix64>(None, "/12345678", None),
         Err(Error::NamespaceTooLong)

@@ -1,4 +1,4 @@
-//! `eio_client`: the Engine.IO v4 client session (`engineio::Client`) over
+//! `eio_client`: the Engine.IO v4 client session (`engineio::ClientSession`) over
 //! its WebSocket, driven by a byte-derived sequence of operations on a
 //! virtual clock.
 //!
@@ -44,7 +44,7 @@
 //!   byte per read and in 7-byte reads, give the same messages, events and
 //!   error.
 
-use sockwire::engineio::{Client, ClientConfig, ClientEvent, Error};
+use sockwire::engineio::{ClientSession, ClientConfig, ClientSessionEvent, Error};
 use sockwire::entropy::SplitMix64;
 use sockwire::json;
 use sockwire::time::{Duration, Instant};
@@ -182,12 +182,12 @@ enum Phase {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Outcome {
     messages: Vec<M>,
-    events: Vec<ClientEvent>,
+    events: Vec<ClientSessionEvent>,
     error: Option<Error>,
 }
 
 struct Harness {
-    c: Client<Vec<u8>, SplitMix64>,
+    c: ClientSession<Vec<u8>, SplitMix64>,
     config: ClientConfig,
     storage: usize,
     asm_size: usize,
@@ -238,7 +238,7 @@ impl Harness {
         };
         let now = Instant::from_millis(1000);
         Harness {
-            c: Client::new(now, config, vec![0u8; storage], SplitMix64::new(seed)),
+            c: ClientSession::new(now, config, vec![0u8; storage], SplitMix64::new(seed)),
             config,
             storage,
             asm_size,
@@ -273,11 +273,11 @@ impl Harness {
                 eprintln!("  event {e:?}");
             }
             match e {
-                ClientEvent::Open => {
+                ClientSessionEvent::Open => {
                     assert!(!self.opened && !self.closed, "Open twice or after Closed");
                     self.opened = true;
                 }
-                ClientEvent::Closed(_) => {
+                ClientSessionEvent::Closed(_) => {
                     assert!(!self.closed, "Closed twice");
                     self.closed = true;
                 }
@@ -591,7 +591,7 @@ impl Harness {
     fn send(&mut self, flags: u8, r: &mut R<'_>) {
         let free = self.c.queue_free();
         let sendable = matches!(self.phase, Phase::Opening | Phase::Open) && !self.c.is_closed();
-        type C = Client<Vec<u8>, SplitMix64>;
+        type C = ClientSession<Vec<u8>, SplitMix64>;
         // The inputs first, so the (costly) snapshot is only taken when the
         // model expects a refusal.
         let (m, parts, cost) = if flags & 1 == 1 {
@@ -687,7 +687,7 @@ impl Harness {
             self.end();
         }
         // Repeating it changes nothing.
-        let print = |c: &Client<Vec<u8>, SplitMix64>| {
+        let print = |c: &ClientSession<Vec<u8>, SplitMix64>| {
             (
                 c.is_open(),
                 c.is_closed(),
@@ -829,7 +829,7 @@ impl Harness {
     }
 
     fn replay(&self, read: usize) -> Outcome {
-        let mut c: Client<Vec<u8>, SplitMix64> = Client::new(
+        let mut c: ClientSession<Vec<u8>, SplitMix64> = ClientSession::new(
             Instant::from_millis(1000),
             self.config,
             vec![0u8; self.storage],

@@ -19,6 +19,7 @@ pub mod reader;
 pub mod redis_adapter;
 pub mod seeds;
 pub mod sio_client;
+pub mod sio_client_endpoint;
 pub mod sio_common;
 pub mod sio_packet;
 pub mod sio_seeds;
@@ -36,6 +37,7 @@ pub use http_head::http_head;
 pub use json::json;
 pub use redis_adapter::redis_adapter;
 pub use sio_client::sio_client;
+pub use sio_client_endpoint::sio_client_endpoint;
 pub use sio_packet::sio_packet;
 pub use sio_server::sio_server;
 
@@ -63,6 +65,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ws_connection_deflate", ws_connection_deflate),
     ("eio_endpoint", eio_endpoint),
     ("sio_endpoint", sio_endpoint),
+    ("sio_client_endpoint", sio_client_endpoint),
 ];
 
 /// Runs `data` through the target called `name`.

@@ -1,5 +1,5 @@
-//! `sio_client`: the Socket.IO client (`socketio::Client<B, N, A>`) over
-//! `engineio::Client` sessions whose server side is scripted by the input,
+//! `sio_client`: the Socket.IO client (`socketio::ClientCore<B, N, A>`) over
+//! `engineio::ClientSession` sessions whose server side is scripted by the input,
 //! on a virtual clock, against a model written from its docs.
 //!
 //! Input: `config:u8 sizes:u8 seed:u8` then operations (at most 192), each an
@@ -13,7 +13,7 @@
 //! assembler (`>> 4 & 3`: 4096, 0, 32, 200) and the decoder limits (`>> 6`:
 //! defaults, one attachment, depth 2, namespaces of 8 bytes).
 //!
-//! A transport is an `engineio::Client` opened by feeding it the server's open
+//! A transport is an `engineio::ClientSession` opened by feeding it the server's open
 //! packet in a frame written by a server-role `ws::Connection`; its events
 //! drive `handle_open` and `handle_transport_closed` as an application would;
 //! everything it transmits is read back by a server-role connection
@@ -58,11 +58,11 @@
 
 use std::collections::VecDeque;
 
-use sockwire::engineio::{self, ClientCloseReason, ClientEvent as EioEvent};
+use sockwire::engineio::{self, ClientCloseReason, ClientSessionEvent as EioEvent};
 use sockwire::entropy::{Entropy, SplitMix64};
 use sockwire::json;
 use sockwire::socketio::{
-    Assembler, Client, ClientConfig, ClientEvent, ClientNotice, DisconnectReason, Error, Limits,
+    Assembler, ClientConfig, ClientCore, ClientEvent, ClientNotice, DisconnectReason, Error, Limits,
     MAX_EVENT_NAME_LEN, Packet, PacketType, backoff,
 };
 use sockwire::time::{Duration, Instant};
@@ -114,7 +114,7 @@ const NSPS: [&str; 8] = [
     "/x",
 ];
 
-type Eio = engineio::Client<Vec<u8>, SplitMix64>;
+type Eio = engineio::ClientSession<Vec<u8>, SplitMix64>;
 
 /// The operations, by the low nibble of the op byte.
 pub mod op {
@@ -196,8 +196,13 @@ impl Buffered {
         self.atts.len() > Limits::DEFAULT.max_attachments
     }
 
+    /// Entry header (5), the flush metadata (4) and the namespace, the
+    /// text, each attachment's header (5) and bytes.
     fn cost(&self) -> usize {
-        5 + self.text.len() + self.atts.iter().map(|a| 5 + a.len()).sum::<usize>()
+        5 + 4
+            + self.nsp.len()
+            + self.text.len()
+            + self.atts.iter().map(|a| 5 + a.len()).sum::<usize>()
     }
 }
 
@@ -265,7 +270,7 @@ struct Transport {
 }
 
 struct Harness<const N: usize, const A: usize> {
-    sio: Client<Vec<u8>, N, A>,
+    sio: ClientCore<Vec<u8>, N, A>,
     config: ClientConfig,
     buffer_cap: usize,
     queue_size: usize,
@@ -348,7 +353,7 @@ impl<const N: usize, const A: usize> Harness<N, A> {
         let queue_size = [8192, 64, 256, 30][usize::from((sizes >> 2) & 3)];
         let asm_cap = [4096, 0, 32, 200][usize::from((sizes >> 4) & 3)];
         Harness {
-            sio: Client::new(config, vec![0u8; buffer_cap]),
+            sio: ClientCore::new(config, vec![0u8; buffer_cap]),
             config,
             buffer_cap,
             queue_size,
@@ -425,7 +430,7 @@ impl<const N: usize, const A: usize> Harness<N, A> {
 
     fn open_transport(&mut self) {
         self.transport_seed += 1;
-        let eio = engineio::Client::new(
+        let eio = engineio::ClientSession::new(
             self.now,
             engineio::ClientConfig {
                 path: "/socket.io/",

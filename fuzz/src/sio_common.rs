@@ -25,7 +25,7 @@ use crate::reader::R;
 /// reproducers are now `regress-*` seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Known {
-    // Fixed: `ClientHiddenEventLooksStalled` (`engineio::Client::handle_input`
+    // Fixed: `ClientHiddenEventLooksStalled` (`engineio::ClientSession::handle_input`
     // answered `(0, None)` for a control event consumed in place; `WsInput::again`
     // now says so). Its reproducer is `regress-hidden-event-looks-stalled`.
 }

@@ -706,6 +706,7 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
     server_seeds(&mut out);
     client_seeds(&mut out);
     eio_client_seeds(&mut out);
+    out.extend(crate::sio_client_endpoint::seeds());
     out
 }
 

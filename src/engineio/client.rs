@@ -1,145 +1,75 @@
-//! One Engine.IO session, client side: over WebSocket, or over HTTP
-//! long-polling with the upgrade to WebSocket.
+//! The Engine.IO client endpoint: one session at a time, and every connection
+//! it needs.
 //!
-//! - **WebSocket** ([`Client::new`]): what embedded clients and
-//!   `socket.io-client` with `transports: ["websocket"]` do. The caller opens
-//!   the TCP connection, performs the opening handshake with
-//!   [`ws::ClientHandshake`] on [`websocket_target`], and hands it over.
-//! - **Polling** ([`Client::polling`]): the session starts with HTTP requests
-//!   that [`Client::poll_request`] writes (at most one GET and one POST in
-//!   flight; send each on its own HTTP connection, since the GET is held by the
-//!   server) and whose answers come back through
-//!   [`Client::handle_get_response`] and [`Client::handle_post_response`].
-//!   When the server offers `websocket`, [`Client::wants_upgrade`] says so:
-//!   open a WebSocket to [`Client::upgrade_target`], call
-//!   [`Client::handle_upgrade_open`], and the client probes it (`2probe`,
-//!   `3probe`), pauses polling until its requests are answered, sends `5` and
-//!   moves to it ([`ClientEvent::Upgraded`]), the reference client's sequence.
-//!   A probe that fails leaves the session on polling.
+//! [`Client`] mirrors [`Server`](super::Server): it owns the connections,
+//! named by [`ConnId`] handles it picks, and asks the driver for them through
+//! [`ClientEvent::OpenConnection`]: the WebSocket of a WebSocket session, the
+//! long-polling GET and POST connections (HTTP/1.1, kept alive), and the
+//! upgrade's WebSocket. It writes the WebSocket opening handshakes and the
+//! polling requests, parses the answers (heads, `Content-Length` and
+//! chunked bodies, payloads packet by packet), probes and performs the
+//! upgrade, and closes what is no longer needed. Underneath,
+//! [`ClientSession`] is the session machine for those who run the
+//! connections themselves.
+//!
+//! A driver only connects, moves bytes and sleeps:
+//!
+//! - on [`ClientEvent::OpenConnection`], open a TCP connection to the server
+//!   and call [`Client::handle_connected`] (or [`Client::handle_closed`] when
+//!   it fails);
+//! - feed what a connection receives to [`Client::handle_input`], which
+//!   returns how much it consumed (keep the rest, append what arrives next)
+//!   and at most one message; "consumed 0 and nothing else" means exactly
+//!   "need more bytes";
+//! - after any input or command, drain [`Client::poll_transmit`] (each
+//!   [`Transmit`] names its connection; `close_after` asks to close it) and
+//!   [`Client::poll_event`];
+//! - report a connection's end with [`Client::handle_closed`], and sleep until
+//!   input or [`Client::poll_timeout`].
+//!
+//! A session that ends stays ended: [`Client::connect`] starts the next one
+//! (the Socket.IO [`Client`](crate::socketio::Client) does that with the
+//! reference back-off).
 
-use super::packet::{Data, Packet, Payload, PayloadWriter};
-use super::queue::{self, Queue, TAG_BINARY, entry_packet};
-use super::transport::{WsInput, ws_packet};
-use super::{Error, Transport};
+use super::chunked::{self, ChunkError};
+use super::client_session::{
+    ClientConfig, ClientSession, ClientSessionEvent as SessionEvent, Request,
+};
+use super::packet::{Data, Payload};
+use super::server::{Input, Transmit};
+use super::{ClientCloseReason, Error, Transport};
 use crate::entropy::Entropy;
-use crate::http;
-use crate::json;
+use crate::http::{self, HeadParser, Limits, Version};
 use crate::storage::Buffer;
-use crate::time::{Duration, Instant};
-use crate::ws::{self, Assembler};
+use crate::time::Instant;
+#[cfg(feature = "deflate")]
+use crate::ws;
+use crate::ws::{Assembler, ClientHandshake, ClientRequest};
 
-/// The longest session id a [`Client`] keeps, in bytes.
-pub const MAX_SID_LEN: usize = 64;
+/// The longest `Host` a [`Client`] keeps, in bytes.
+pub const MAX_HOST_LEN: usize = 255;
 
-/// Room [`Client::poll_request`] keeps for a POST's head in front of its body.
-const HEAD_ROOM: usize = 512;
+/// The largest body of an answer that is not a payload (a POST's `ok`, a
+/// refusal) read whole; a longer one is skipped unread.
+const MAX_SMALL_BODY: usize = 4096;
 
-/// Client settings.
+/// A connection of a [`Client`], named by the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ConnId(pub u32);
+
+/// What a connection is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ClientConfig {
-    /// The server's Engine.IO path. Default `/engine.io/` (Socket.IO uses
-    /// `/socket.io/`).
-    pub path: &'static str,
-    /// The largest message accepted from the server. Default 1 000 000.
-    pub max_payload: usize,
-    /// How long to wait for the server's open packet. Default 20 s (the
-    /// reference client's `timeout`).
-    pub open_timeout: Duration,
-    /// Polling sessions: try the upgrade to WebSocket when the server offers
-    /// it. Default true.
-    pub upgrade: bool,
-    /// How long an upgrade probe may take. Default 10 s.
-    pub upgrade_timeout: Duration,
-    /// Settings of the WebSocket; its message and frame limits are replaced by
-    /// `max_payload`.
-    pub ws: ws::Config,
-    /// permessage-deflate (RFC 7692) on the WebSocket (feature `deflate`):
-    /// `Some` means the caller offers it in the opening handshake
-    /// ([`ws::ClientHandshake::offer_deflate`] with
-    /// [`deflate_offer`](Client::deflate_offer)) and hands the server's
-    /// answer to `Client::enable_deflate`; messages of at least the
-    /// threshold then go out compressed. Default `None`: this crate is
-    /// embedded-first and a compressor costs about 75 KiB of heap per
-    /// connection, so unlike Node's engine.io-client (which offers it with a
-    /// 1024-byte threshold) nothing is offered unless asked for. Compression
-    /// needs the `alloc` feature; without it `Client::enable_deflate` does
-    /// not exist and [`deflate_offer`](Client::deflate_offer) offers nothing.
-    #[cfg(feature = "deflate")]
-    pub per_message_deflate: Option<super::PerMessageDeflate>,
-}
-
-impl ClientConfig {
-    /// The defaults.
-    pub const DEFAULT: ClientConfig = ClientConfig {
-        path: "/engine.io/",
-        max_payload: 1_000_000,
-        open_timeout: Duration::from_millis(20_000),
-        upgrade: true,
-        upgrade_timeout: Duration::from_millis(10_000),
-        ws: ws::Config::DEFAULT,
-        #[cfg(feature = "deflate")]
-        per_message_deflate: None,
-    };
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
-/// Writes the request target for a WebSocket session,
-/// `<path>?EIO=4&transport=websocket`, into `out` and returns it.
-///
-/// ```
-/// let mut buf = [0u8; 64];
-/// assert_eq!(
-///     sockwire::engineio::websocket_target("/socket.io/", &mut buf),
-///     Ok("/socket.io/?EIO=4&transport=websocket")
-/// );
-/// ```
-pub fn websocket_target<'o>(path: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
-    target(path, "websocket", "", out)
-}
-
-/// `<path>?EIO=4&transport=<transport>[&sid=<sid>]` into `out`.
-fn target<'o>(path: &str, transport: &str, sid: &str, out: &'o mut [u8]) -> Result<&'o str, Error> {
-    let sid_key = if sid.is_empty() { "" } else { "&sid=" };
-    let parts = [path, "?EIO=4&transport=", transport, sid_key, sid];
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    if out.len() < len {
-        return Err(Error::BufferTooSmall { required: len });
-    }
-    let mut n = 0;
-    for p in parts {
-        out[n..n + p.len()].copy_from_slice(p.as_bytes());
-        n += p.len();
-    }
-    core::str::from_utf8(&out[..n]).map_err(|_| Error::InvalidState)
-}
-
-/// Why a client session ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum ClientCloseReason {
-    /// The server sent a close packet (the reference client reports it as
-    /// "transport close"; Socket.IO's "io server disconnect" is its own
-    /// DISCONNECT packet, which ends a namespace, not the session).
-    ServerClose,
-    /// The WebSocket closed or its TCP stream ended ("transport close").
-    TransportClose,
-    /// No ping from the server within pingInterval + pingTimeout ("ping
-    /// timeout").
-    PingTimeout,
-    /// No open packet within [`ClientConfig::open_timeout`].
-    OpenTimeout,
-    /// The server broke the protocol, or a polling request failed ("transport
-    /// error"); a WebSocket is closed with the error's code.
-    Error(Error),
-    /// The application called [`Client::close`] ("forced close").
-    ForcedClose,
+pub enum Purpose {
+    /// The WebSocket of a WebSocket session.
+    WebSocket,
+    /// The long-polling GETs (the handshake, then each long poll).
+    PollingGet,
+    /// The long-polling POSTs.
+    PollingPost,
+    /// The upgrade's WebSocket (probe, then the session's transport).
+    Upgrade,
 }
 
 /// What the application learns from [`Client::poll_event`].
@@ -147,268 +77,499 @@ pub enum ClientCloseReason {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ClientEvent {
-    /// The server's open packet arrived: [`Client::sid`] and the heartbeat
-    /// settings are known, and queued messages start to flow. On polling,
-    /// check [`Client::wants_upgrade`].
+    /// Open a TCP connection to the server for `conn`, then call
+    /// [`Client::handle_connected`] (or [`Client::handle_closed`] if it
+    /// cannot be opened).
+    OpenConnection {
+        /// The handle to use for it.
+        conn: ConnId,
+        /// What it is for.
+        purpose: Purpose,
+    },
+    /// The session opened: its id and heartbeat are known and queued
+    /// messages flow.
     Open,
-    /// The session moved from polling to the probed WebSocket; the HTTP
-    /// connections can be closed.
+    /// The session moved from polling to WebSocket.
     Upgraded,
-    /// The upgrade probe failed or timed out; the session stays on polling
-    /// and the probe's WebSocket is being closed.
+    /// The upgrade failed; the session stays on polling.
     UpgradeFailed,
-    /// The session is over; the closing frames may still be in
-    /// [`Client::poll_transmit`].
+    /// The session ended (or could not start); [`Client::connect`] starts
+    /// another.
     Closed(ClientCloseReason),
 }
 
-/// A polling request [`Client::poll_request`] wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Request {
-    /// A long-poll GET of this many bytes: send it on the GET connection and
-    /// give the answer to [`Client::handle_get_response`].
-    Get(usize),
-    /// A POST (head and body) of this many bytes: send it on the POST
-    /// connection and give the answer to [`Client::handle_post_response`].
-    Post(usize),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-enum Phase {
-    /// Waiting for the open packet until the deadline.
-    Opening {
-        deadline: Instant,
+enum Http {
+    /// Nothing in flight.
+    Idle,
+    /// A request was written; its answer's head is awaited.
+    Head,
+    /// A 200 GET's payload, `left` bytes of it still to come.
+    Payload { left: usize, close: bool },
+    /// Any other answer's body, read whole (or skipped when long).
+    Body {
+        status: u16,
+        left: usize,
+        close: bool,
     },
-    Open,
-    /// [`Client::close`]: the queue, then `1`, then the WebSocket close.
-    Closing,
-    Closed,
+    /// A `Transfer-Encoding: chunked` answer.
+    Chunked(Chunks),
+}
+
+/// Where a chunked answer is. The input the driver keeps starts with `left`
+/// bytes of data up to the end of the current chunk (the data of earlier
+/// chunks not yet used is moved up to join it, over their headers), then the
+/// next chunk's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Chunks {
+    status: u16,
+    close: bool,
+    /// A 200 GET's payload, read packet by packet; otherwise a body read
+    /// whole (up to [`MAX_SMALL_BODY`]).
+    payload: bool,
+    /// A body longer than [`MAX_SMALL_BODY`]: its data is skipped unread.
+    skip: bool,
+    /// No chunk header read yet (the first has no CRLF before it).
+    first: bool,
+    left: usize,
+    /// The data bytes announced so far.
+    total: usize,
+}
+
+/// How an answer's body ends.
+enum Length {
+    Known(usize),
+    Chunked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-enum Probe {
-    None,
-    /// `2probe` sent (or due) on the new WebSocket.
-    Sent {
-        deadline: Instant,
-    },
-    /// `3probe` came back: polling is paused until its requests are
-    /// answered, then `5` goes out.
-    Probed,
-    /// The probe failed; no new one is tried.
-    Failed,
+enum State {
+    /// The driver is opening the TCP connection.
+    Connecting,
+    /// WebSocket: the opening handshake with this key is to be written
+    /// (`sent` false) or its answer awaited.
+    Handshake { key: [u8; 24], sent: bool },
+    /// WebSocket frames.
+    Frames,
+    /// An HTTP connection.
+    Http(Http),
 }
 
-/// One Engine.IO session on the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Link {
+    id: ConnId,
+    purpose: Purpose,
+    state: State,
+    /// Its [`ClientEvent::OpenConnection`] was handed out.
+    announced: bool,
+}
+
+/// The Engine.IO client endpoint (see the [module docs](self)).
 ///
-/// Outgoing messages wait in a bounded queue in storage `B` the caller lends
-/// (each takes [`queue_cost`](Self::queue_cost) bytes; [`Error::QueueFull`]
-/// refuses one that does not fit), so they can be queued before the session
-/// opens. The heartbeat is answered by itself; a server that stops pinging for
-/// pingInterval + pingTimeout ends the session.
-///
-/// The run loop is the one of every sockwire machine: feed
-/// [`handle_input`](Self::handle_input) (WebSocket bytes) or the polling
-/// answers, drain [`poll_transmit`](Self::poll_transmit),
-/// [`poll_request`](Self::poll_request) and [`poll_event`](Self::poll_event),
-/// sleep until [`poll_timeout`](Self::poll_timeout).
+/// Storage: `B` for the session's send queue and for the WebSocket message
+/// assembler, both lent at construction and reused by every session.
 #[derive(Debug)]
 pub struct Client<B, E> {
     config: ClientConfig,
-    transport: Transport,
-    /// The active WebSocket, or the upgrade probe's.
-    ws: Option<ws::Connection<E>>,
-    /// Kept for the upgrade's WebSocket.
-    entropy: Option<E>,
-    phase: Phase,
+    start: Transport,
+    host: heapless::String<MAX_HOST_LEN>,
+    session: Option<ClientSession<B, E>>,
+    /// The queue storage and entropy while no session runs.
+    parts: Option<(B, E)>,
+    assembler: Assembler<B>,
+    ws: Option<Link>,
+    get: Option<Link>,
+    post: Option<Link>,
+    next_id: u32,
+    /// A WebSocket session's deadline for its connection and handshake.
+    opening: Option<Instant>,
+    to_close: heapless::Deque<ConnId, 4>,
+    events: heapless::Deque<ClientEvent, 8>,
     now: Instant,
-    sid: heapless::String<MAX_SID_LEN>,
-    ping_interval: Duration,
-    ping_timeout: Duration,
-    server_max_payload: usize,
-    upgrade_offered: bool,
-    /// No ping by then: the server is gone.
-    ping_deadline: Option<Instant>,
-    pong_due: bool,
-    goodbye_due: bool,
-    ws_close: Option<u16>,
-    frame_started: bool,
-    // ---- polling ----
-    handshake_sent: bool,
-    get_in_flight: bool,
-    post_in_flight: bool,
-    // ---- upgrade ----
-    probe: Probe,
-    probe_ping_due: bool,
-    events: heapless::Deque<ClientEvent, 4>,
-    queue: Queue<B>,
-    /// permessage-deflate on the WebSocket, once negotiated.
-    #[cfg(all(feature = "deflate", feature = "alloc"))]
-    deflate: Option<super::transport::Deflate>,
 }
 
 impl<B: Buffer, E: Entropy> Client<B, E> {
-    /// A session on a WebSocket whose opening handshake (for
-    /// [`websocket_target`]) just succeeded at `now`. `entropy` masks the
-    /// frames.
-    pub fn new(now: Instant, config: ClientConfig, storage: B, entropy: E) -> Self {
-        let mut c = Self::polling(now, config, storage, entropy);
-        c.transport = Transport::WebSocket;
-        c.ws = c
-            .entropy
-            .take()
-            .map(|e| ws::Connection::client(c.ws_config(), e));
-        c
+    /// A client for the server at `host` (the `Host` header: host and, if
+    /// not the default, port) that starts its sessions on `start`
+    /// ([`Transport::Polling`] upgrades when [`ClientConfig::upgrade`] is on
+    /// and the server offers it). `queue` holds the messages waiting to be
+    /// sent, `assembly` a WebSocket message that arrives in pieces (up to
+    /// its length). No session runs until [`connect`](Self::connect).
+    pub fn new(
+        config: ClientConfig,
+        start: Transport,
+        host: &str,
+        queue: B,
+        assembly: B,
+        entropy: E,
+    ) -> Result<Self, Error> {
+        let host = heapless::String::try_from(host).map_err(|_| Error::InvalidState)?;
+        Ok(Client {
+            config,
+            start,
+            host,
+            session: None,
+            parts: Some((queue, entropy)),
+            assembler: Assembler::new(assembly),
+            ws: None,
+            get: None,
+            post: None,
+            next_id: 0,
+            opening: None,
+            to_close: heapless::Deque::new(),
+            events: heapless::Deque::new(),
+            now: Instant::from_millis(0),
+        })
     }
 
-    /// A session that starts on long-polling at `now`: its first
-    /// [`poll_request`](Self::poll_request) is the handshake GET. `entropy`
-    /// masks the frames of the upgrade's WebSocket.
-    pub fn polling(now: Instant, config: ClientConfig, storage: B, entropy: E) -> Self {
-        Client {
-            config,
-            transport: Transport::Polling,
-            ws: None,
-            entropy: Some(entropy),
-            phase: Phase::Opening {
-                deadline: now + config.open_timeout,
-            },
-            now,
-            sid: heapless::String::new(),
-            ping_interval: Duration::from_millis(0),
-            ping_timeout: Duration::from_millis(0),
-            server_max_payload: 0,
-            upgrade_offered: false,
-            ping_deadline: None,
-            pong_due: false,
-            goodbye_due: false,
-            ws_close: None,
-            frame_started: false,
-            handshake_sent: false,
-            get_in_flight: false,
-            post_in_flight: false,
-            probe: Probe::None,
-            probe_ping_due: false,
-            events: heapless::Deque::new(),
-            queue: Queue::new(storage),
-            #[cfg(all(feature = "deflate", feature = "alloc"))]
-            deflate: None,
+    /// The session, while one runs (or its WebSocket still closes).
+    pub fn session(&self) -> Option<&ClientSession<B, E>> {
+        self.session.as_ref()
+    }
+
+    /// The session, mutably: for the layer above, which queues its messages
+    /// on it.
+    pub fn session_mut(&mut self) -> Option<&mut ClientSession<B, E>> {
+        self.session.as_mut()
+    }
+
+    /// True while a session is open.
+    pub fn is_open(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.is_open())
+    }
+
+    /// True when no session runs or starts: [`connect`](Self::connect)
+    /// would start one.
+    pub fn is_idle(&self) -> bool {
+        self.parts.is_some() && self.ws.is_none()
+    }
+
+    /// The entropy source (for the layer above's draws, such as back-off
+    /// jitter).
+    pub fn entropy_mut(&mut self) -> Option<&mut E> {
+        match (self.parts.as_mut(), self.session.as_mut()) {
+            (Some((_, e)), _) => Some(e),
+            (None, Some(s)) => s.entropy_mut(),
+            (None, None) => None,
         }
     }
 
-    fn ws_config(&self) -> ws::Config {
-        let mut wc = self.config.ws;
-        wc.max_message_size = self.config.max_payload as u64;
-        wc.max_frame_size = self.config.max_payload as u64;
-        wc
+    /// How many connections are open or being opened.
+    pub fn connections(&self) -> usize {
+        [self.ws, self.get, self.post].iter().flatten().count()
     }
 
-    /// The session id, once open (empty before).
-    pub fn sid(&self) -> &str {
-        &self.sid
+    fn new_link(&mut self, purpose: Purpose) -> Link {
+        self.next_id = self.next_id.wrapping_add(1);
+        Link {
+            id: ConnId(self.next_id),
+            purpose,
+            state: State::Connecting,
+            announced: false,
+        }
     }
 
-    /// The transport in use.
-    pub fn transport(&self) -> Transport {
-        self.transport
+    fn slot(&mut self, purpose: Purpose) -> &mut Option<Link> {
+        match purpose {
+            Purpose::WebSocket | Purpose::Upgrade => &mut self.ws,
+            Purpose::PollingGet => &mut self.get,
+            Purpose::PollingPost => &mut self.post,
+        }
     }
 
-    /// The server's ping interval (zero before the session opens).
-    pub fn ping_interval(&self) -> Duration {
-        self.ping_interval
+    /// The link named `conn`: its purpose and state.
+    fn find(&self, conn: ConnId) -> Option<(Purpose, State)> {
+        [self.ws, self.get, self.post]
+            .into_iter()
+            .flatten()
+            .find(|l| l.id == conn)
+            .map(|l| (l.purpose, l.state))
     }
 
-    /// The server's ping timeout (zero before the session opens).
-    pub fn ping_timeout(&self) -> Duration {
-        self.ping_timeout
-    }
-
-    /// The largest message the server accepts (0 before the session opens,
-    /// or when it did not say).
-    pub fn server_max_payload(&self) -> usize {
-        self.server_max_payload
-    }
-
-    /// True once the open packet arrived and until the session ends.
-    pub fn is_open(&self) -> bool {
-        self.phase == Phase::Open
-    }
-
-    /// True once the session is over ([`ClientEvent::Closed`] was queued).
-    pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
-    /// True when the session is over and its WebSocket (if any) has closed:
-    /// drop it and close its connections.
-    pub fn is_finished(&self) -> bool {
-        self.is_closed() && !self.has_websocket()
-    }
-
-    /// True while a WebSocket (the transport, or an upgrade probe) still
-    /// needs reading or writing.
-    pub fn has_websocket(&self) -> bool {
-        self.ws
-            .as_ref()
-            .is_some_and(|w| w.state() != ws::State::Closed)
+    fn set_state(&mut self, purpose: Purpose, state: State) {
+        if let Some(l) = self.slot(purpose).as_mut() {
+            l.state = state;
+        }
     }
 
     // ------------------------------------------------------------------
     // Commands
     // ------------------------------------------------------------------
 
-    /// Queues a text message (also before the session opens).
-    /// [`Error::QueueFull`] queues nothing; [`Error::InvalidState`] once
-    /// closing; [`Error::SeparatorInText`] for text holding 0x1e while on
-    /// polling.
-    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.send_text_parts(&[text])
-    }
-
-    /// Queues one text message made of `parts` joined (at most 7).
-    pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), Error> {
-        self.check_sendable()?;
-        // Long-polling separates packets with 0x1e.
-        if self.transport == Transport::Polling
-            && parts
-                .iter()
-                .any(|p| p.as_bytes().contains(&super::packet::SEPARATOR))
-        {
-            return Err(Error::SeparatorInText);
+    /// Starts a session at `now`: asks for its first connection.
+    /// [`Error::InvalidState`] while one runs.
+    pub fn connect(&mut self, now: Instant) -> Result<(), Error> {
+        self.now = now;
+        if !self.is_idle() {
+            return Err(Error::InvalidState);
         }
-        let (all, n) = queue::text_parts(parts)?;
-        self.push_message(queue::TAG_TEXT, &all[..n])
+        match self.start {
+            Transport::WebSocket => {
+                let link = self.new_link(Purpose::WebSocket);
+                self.ws = Some(link);
+                self.opening = Some(now + self.config.open_timeout);
+            }
+            Transport::Polling => {
+                let Some((queue, entropy)) = self.parts.take() else {
+                    return Err(Error::InvalidState);
+                };
+                self.session = Some(ClientSession::polling(now, self.config, queue, entropy));
+            }
+        }
+        self.plan();
+        Ok(())
     }
 
-    /// Queues a binary message (a binary frame, or base64 on polling).
+    /// Ends the session after its queued messages (see
+    /// [`ClientSession::close`]); a session still connecting is dropped.
+    pub fn close(&mut self, now: Instant) {
+        self.now = now;
+        match self.session.as_mut() {
+            Some(s) => s.close(now),
+            None => {
+                if let Some(link) = self.ws.take() {
+                    self.close_link(link);
+                    self.opening = None;
+                    let _ = self
+                        .events
+                        .push_back(ClientEvent::Closed(ClientCloseReason::ForcedClose));
+                }
+            }
+        }
+        self.plan();
+    }
+
+    /// Queues a text message on the session ([`ClientSession::send_text`]).
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.session
+            .as_mut()
+            .ok_or(Error::InvalidState)?
+            .send_text(text)
+    }
+
+    /// Queues a binary message on the session ([`ClientSession::send_binary`]).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.check_sendable()?;
-        self.push_message(TAG_BINARY, &[data])
+        self.session
+            .as_mut()
+            .ok_or(Error::InvalidState)?
+            .send_binary(data)
     }
 
-    /// Queues a message, compressed when the WebSocket negotiated
-    /// permessage-deflate and it is at least the threshold long (and the
-    /// queue has room for the worst case; else as it is).
-    fn push_message(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), Error> {
-        self.queue.push_message(
-            tag,
-            parts,
-            #[cfg(all(feature = "deflate", feature = "alloc"))]
-            self.deflate
-                .as_mut()
-                .filter(|_| self.transport == Transport::WebSocket),
-        )
+    // ------------------------------------------------------------------
+    // Connections
+    // ------------------------------------------------------------------
+
+    /// The TCP connection `conn` is open.
+    pub fn handle_connected(&mut self, now: Instant, conn: ConnId) {
+        self.now = now;
+        let Some((purpose, State::Connecting)) = self.find(conn) else {
+            return;
+        };
+        let state = match purpose {
+            Purpose::WebSocket | Purpose::Upgrade => {
+                let mut key = [0u8; 24];
+                if let Some(e) = self.entropy_mut() {
+                    key = *ClientHandshake::new(ClientRequest::new("", ""), e).key();
+                }
+                State::Handshake { key, sent: false }
+            }
+            Purpose::PollingGet | Purpose::PollingPost => State::Http(Http::Idle),
+        };
+        self.set_state(purpose, state);
     }
 
-    /// What to offer in the WebSocket's opening handshake
-    /// ([`ws::ClientHandshake::offer_deflate`]), from
-    /// [`ClientConfig::per_message_deflate`]; `None`: offer nothing. Always
-    /// `None` without the `alloc` feature, which the windows need.
+    /// Connection `conn` ended (or could not be opened). Harmless for a
+    /// connection the client already closed.
+    pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+        self.now = now;
+        let Some((purpose, state)) = self.find(conn) else {
+            return;
+        };
+        match purpose {
+            Purpose::WebSocket => {
+                self.ws = None;
+                match self.session.as_mut() {
+                    Some(s) => s.handle_eof(now),
+                    None => {
+                        self.opening = None;
+                        let reason = if state == State::Connecting {
+                            ClientCloseReason::ConnectFailed
+                        } else {
+                            ClientCloseReason::TransportClose
+                        };
+                        let _ = self.events.push_back(ClientEvent::Closed(reason));
+                    }
+                }
+            }
+            Purpose::Upgrade => {
+                self.ws = None;
+                if let Some(s) = self.session.as_mut() {
+                    match state {
+                        State::Frames => s.handle_eof(now),
+                        _ => s.handle_upgrade_failed(now),
+                    }
+                }
+            }
+            Purpose::PollingGet | Purpose::PollingPost => {
+                *self.slot(purpose) = None;
+                // An idle keep-alive connection may end: the next request
+                // opens another. One that carried (or was to carry) a
+                // request fails the session.
+                if state != State::Http(Http::Idle)
+                    && let Some(s) = self.session.as_mut()
+                    && !s.is_closed()
+                {
+                    let r = if purpose == Purpose::PollingGet {
+                        Request::Get(0)
+                    } else {
+                        Request::Post(0)
+                    };
+                    s.handle_request_failed(now, r);
+                }
+            }
+        }
+        self.plan();
+    }
+
+    /// Bytes received on `conn` (see the [module docs](self)); the message,
+    /// if any, borrows `input` (or the assembler).
+    ///
+    /// Whatever the server sends that breaks the protocol ends the session
+    /// (its [`ClientEvent::Closed`] says why) or the upgrade, and is
+    /// consumed; the call itself fails only with
+    /// [`Error::BufferTooSmall`]-like conditions of the caller, never for
+    /// the server's bytes.
+    pub fn handle_input<'a>(
+        &'a mut self,
+        now: Instant,
+        conn: ConnId,
+        input: &'a mut [u8],
+    ) -> Result<Input<Data<'a>>, Error> {
+        self.input_with(now, conn, input, |_, d| d)
+    }
+
+    /// [`handle_input`](Self::handle_input) for a layer above: a message is
+    /// handed to `f` with the session, and `f`'s answer returned.
+    pub fn input_with<'a, R>(
+        &'a mut self,
+        now: Instant,
+        conn: ConnId,
+        input: &'a mut [u8],
+        f: impl FnOnce(&mut ClientSession<B, E>, Data<'a>) -> R,
+    ) -> Result<Input<R>, Error> {
+        self.now = now;
+        let none = |consumed| Input {
+            consumed,
+            message: None,
+            blocked: false,
+            again: false,
+        };
+        let Some((purpose, state)) = self.find(conn) else {
+            // Not (or no longer) a connection of this client.
+            return Ok(none(input.len()));
+        };
+        match state {
+            State::Connecting => Ok(none(0)),
+            State::Handshake { sent: false, .. } => Ok(none(0)),
+            State::Handshake { key, sent: true } => {
+                let n = self.on_handshake(now, purpose, key, input);
+                Ok(none(n))
+            }
+            State::Frames => {
+                let len = input.len();
+                let Some(s) = self.session.as_mut() else {
+                    return Ok(none(len));
+                };
+                match s.handle_input(now, input, &mut self.assembler) {
+                    Ok(w) => Ok(Input {
+                        consumed: w.consumed,
+                        message: w.message.map(|d| f(s, d)),
+                        blocked: false,
+                        again: w.again,
+                    }),
+                    // The session (or the probe) failed; its close frame is
+                    // queued and the event says why.
+                    Err(_) => Ok(none(len)),
+                }
+            }
+            State::Http(h) => self.on_http(now, purpose, h, input, f),
+        }
+    }
+
+    /// A WebSocket's handshake answer; returns the bytes consumed.
+    fn on_handshake(
+        &mut self,
+        now: Instant,
+        purpose: Purpose,
+        key: [u8; 24],
+        input: &[u8],
+    ) -> usize {
+        let mut target = [0u8; 320];
+        let t = match (purpose, self.session.as_ref()) {
+            (Purpose::Upgrade, Some(s)) => s.upgrade_target(&mut target),
+            _ => super::websocket_target(self.config.path, &mut target),
+        };
+        let Ok(t) = t else { return input.len() };
+        let limits = Limits::DEFAULT;
+        #[allow(unused_mut)]
+        let mut hs = ClientHandshake::with_key(ClientRequest::new(&self.host, t), key, limits);
+        #[cfg(feature = "deflate")]
+        if let Some(offer) = self.deflate_offer() {
+            hs = hs.offer_deflate(offer);
+        }
+        match hs.handle_input(input) {
+            Ok(None) => 0,
+            Ok(Some(resp)) => {
+                let n = resp.head_len();
+                #[cfg(feature = "deflate")]
+                let params = resp.deflate();
+                self.set_state(purpose, State::Frames);
+                match purpose {
+                    Purpose::Upgrade => {
+                        if let Some(s) = self.session.as_mut() {
+                            let _ = s.handle_upgrade_open(now);
+                            #[cfg(all(feature = "deflate", feature = "alloc"))]
+                            if let Some(p) = params {
+                                let _ = s.enable_deflate(p);
+                            }
+                        }
+                    }
+                    _ => {
+                        self.opening = None;
+                        if let Some((queue, entropy)) = self.parts.take() {
+                            #[allow(unused_mut)]
+                            let mut s = ClientSession::new(now, self.config, queue, entropy);
+                            #[cfg(all(feature = "deflate", feature = "alloc"))]
+                            if let Some(p) = params {
+                                let _ = s.enable_deflate(p);
+                            }
+                            self.session = Some(s);
+                        }
+                    }
+                }
+                n
+            }
+            Err(e) => {
+                let link = self.ws.take();
+                if let Some(link) = link {
+                    self.close_link(link);
+                }
+                match (purpose, self.session.as_mut()) {
+                    (Purpose::Upgrade, Some(s)) => s.handle_upgrade_failed(now),
+                    _ => {
+                        self.opening = None;
+                        let _ = self
+                            .events
+                            .push_back(ClientEvent::Closed(ClientCloseReason::Error(e.into())));
+                    }
+                }
+                input.len()
+            }
+        }
+    }
+
     #[cfg(feature = "deflate")]
-    pub fn deflate_offer(&self) -> Option<ws::deflate::DeflateConfig> {
+    fn deflate_offer(&self) -> Option<ws::deflate::DeflateConfig> {
         if cfg!(feature = "alloc") {
             self.config.per_message_deflate.map(|d| d.config)
         } else {
@@ -416,578 +577,421 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
         }
     }
 
-    /// The server accepted the permessage-deflate offer of the WebSocket
-    /// handed over last ([`new`](Self::new), or
-    /// [`handle_upgrade_open`](Self::handle_upgrade_open)): `params` is its
-    /// answer ([`ws::Response::deflate`]). Call it before feeding that
-    /// WebSocket any bytes. The windows come from the heap when first used
-    /// (about 75 KiB with 32 KiB windows both ways); queued messages
-    /// of at least the threshold go out compressed from then on.
-    /// [`Error::InvalidState`] without a WebSocket or without
-    /// [`ClientConfig::per_message_deflate`] (features `deflate` and `alloc`).
-    #[cfg(all(feature = "deflate", feature = "alloc"))]
-    pub fn enable_deflate(&mut self, params: ws::deflate::Params) -> Result<(), Error> {
-        let Some(pmd) = self.config.per_message_deflate else {
-            return Err(Error::InvalidState);
+    fn set_http(&mut self, purpose: Purpose, h: Http) {
+        self.set_state(purpose, State::Http(h));
+    }
+
+    /// The answer's end on an HTTP connection: idle again, or closed.
+    fn http_done(&mut self, purpose: Purpose, close: bool) {
+        if close {
+            if let Some(l) = self.slot(purpose).take() {
+                self.close_link(l);
+            }
+        } else {
+            self.set_http(purpose, Http::Idle);
+        }
+    }
+
+    fn on_http<'a, R>(
+        &mut self,
+        now: Instant,
+        purpose: Purpose,
+        h: Http,
+        input: &'a mut [u8],
+        f: impl FnOnce(&mut ClientSession<B, E>, Data<'a>) -> R,
+    ) -> Result<Input<R>, Error> {
+        let none = |consumed| Input {
+            consumed,
+            message: None,
+            blocked: false,
+            again: false,
         };
-        if self.ws.is_none() {
-            return Err(Error::InvalidState);
-        }
-        let agreed = params.agreed(ws::Role::Client, &pmd.config);
-        self.deflate = Some(super::transport::Deflate::new(agreed, pmd.threshold));
-        Ok(())
-    }
-
-    /// True when the WebSocket negotiated permessage-deflate.
-    pub fn is_deflate(&self) -> bool {
-        #[cfg(all(feature = "deflate", feature = "alloc"))]
-        return self.deflate.is_some();
-        #[cfg(not(all(feature = "deflate", feature = "alloc")))]
-        false
-    }
-
-    /// Bytes free in the send queue.
-    pub fn queue_free(&self) -> usize {
-        self.queue.free()
-    }
-
-    /// The queue storage a message of `len` bytes takes.
-    pub const fn queue_cost(binary: bool, len: usize) -> usize {
-        queue::cost(binary, len)
-    }
-
-    /// Ends the session after the queued messages: a close packet, then the
-    /// WebSocket closing handshake. Harmless when already closing.
-    pub fn close(&mut self, now: Instant) {
-        self.now = now;
-        match self.phase {
-            Phase::Open => {
-                self.phase = Phase::Closing;
-                self.goodbye_due = true;
-                let _ = self
-                    .events
-                    .push_back(ClientEvent::Closed(ClientCloseReason::ForcedClose));
+        match h {
+            // Nothing was asked: whatever comes is dropped.
+            Http::Idle => Ok(none(input.len())),
+            Http::Head => {
+                let limits = Limits::DEFAULT;
+                let head_len = match HeadParser::new(limits).advance(input) {
+                    Ok(None) => return Ok(none(0)),
+                    Ok(Some(n)) => Some(n),
+                    Err(_) => None,
+                };
+                let parsed = head_len.and_then(|n| {
+                    let res = http::Response::parse(&input[..n], &limits).ok()?;
+                    let hd = &res.headers;
+                    let close = hd.has_token("connection", "close")
+                        || (res.version == Version::Http10
+                            && !hd.has_token("connection", "keep-alive"));
+                    // Transfer-Encoding overrides Content-Length; only
+                    // `chunked` (as the last and only coding) is read.
+                    let mut codings = hd.get_all("transfer-encoding").flat_map(http::tokens);
+                    let length = match (codings.next(), codings.next()) {
+                        (None, _) => hd
+                            .get("content-length")
+                            .and_then(|v| core::str::from_utf8(v).ok())
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .map(Length::Known),
+                        (Some(c), None) if c.eq_ignore_ascii_case(b"chunked") => {
+                            Some(Length::Chunked)
+                        }
+                        _ => None,
+                    };
+                    Some((n, res.status, close, length))
+                });
+                let (n, status, close, left) = match parsed {
+                    Some((n, status, close, Some(Length::Known(left)))) => (n, status, close, left),
+                    Some((n, status, close, Some(Length::Chunked))) => {
+                        let payload = purpose == Purpose::PollingGet && status == 200;
+                        self.set_http(
+                            purpose,
+                            Http::Chunked(Chunks {
+                                status,
+                                close,
+                                payload,
+                                skip: false,
+                                first: true,
+                                left: 0,
+                                total: 0,
+                            }),
+                        );
+                        return Ok(none(n));
+                    }
+                    // A refusal whose body's end is unknown (neither
+                    // Content-Length nor chunked): judged by its status
+                    // alone, and the connection is not reused.
+                    Some((n, status, _, None)) if status != 200 => (n, status, true, 0),
+                    // Not HTTP, or a payload whose end cannot be found.
+                    _ => {
+                        self.fail_http(now, purpose, 0);
+                        return Ok(none(input.len()));
+                    }
+                };
+                if purpose == Purpose::PollingGet && status == 200 {
+                    if left > self.config.max_payload {
+                        self.fail_http(now, purpose, 413);
+                        return Ok(none(input.len()));
+                    }
+                    self.set_http(purpose, Http::Payload { left, close });
+                    if left == 0 {
+                        self.get_done(now, close);
+                    }
+                } else {
+                    self.set_http(
+                        purpose,
+                        Http::Body {
+                            status,
+                            left,
+                            close,
+                        },
+                    );
+                    if left == 0 {
+                        self.body_done(now, purpose, status, close, &mut []);
+                    }
+                }
+                Ok(none(n))
             }
-            Phase::Opening { .. } => {
-                // Nothing was sent yet: just close.
-                self.queue.clear();
-                let _ = self
-                    .events
-                    .push_back(ClientEvent::Closed(ClientCloseReason::ForcedClose));
-                self.finish(1000);
+            Http::Payload { left, close } => {
+                let avail = left.min(input.len());
+                let (len, used) = match input[..avail]
+                    .iter()
+                    .position(|&b| b == super::packet::SEPARATOR)
+                {
+                    Some(i) => (i, i + 1),
+                    None if avail == left => (left, left),
+                    None => return Ok(none(0)),
+                };
+                let left = left - used;
+                self.set_http(purpose, Http::Payload { left, close });
+                let (packet, _) = input.split_at_mut(len);
+                let mut message = None;
+                if let Some(s) = self.session.as_mut() {
+                    let mut payload = Payload::new(packet);
+                    if let Ok(Some(d)) = s.read_message(now, &mut payload) {
+                        message = Some(f(s, d));
+                    }
+                }
+                if left == 0 {
+                    self.get_done(now, close);
+                }
+                Ok(Input {
+                    consumed: used,
+                    message,
+                    blocked: false,
+                    again: false,
+                })
             }
-            _ => {}
+            Http::Body {
+                status,
+                left,
+                close,
+            } => {
+                if left > MAX_SMALL_BODY {
+                    // Skipped unread.
+                    let n = left.min(input.len());
+                    let left = left - n;
+                    self.set_http(
+                        purpose,
+                        Http::Body {
+                            status,
+                            left,
+                            close,
+                        },
+                    );
+                    if left == 0 {
+                        self.body_done(now, purpose, status, close, &mut []);
+                    }
+                    return Ok(none(n));
+                }
+                if input.len() < left {
+                    return Ok(none(0));
+                }
+                self.body_done(now, purpose, status, close, &mut input[..left]);
+                Ok(none(left))
+            }
+            Http::Chunked(c) => {
+                let len = input.len();
+                match self.on_chunked(now, purpose, c, input, f) {
+                    Ok(r) => Ok(r),
+                    Err(e) => {
+                        // A chunked body that cannot be read: like an answer
+                        // that cannot be read at all (413 when too long).
+                        let status = match e {
+                            ChunkError::SizeOverflow | ChunkError::TooLarge => 413,
+                            _ => 0,
+                        };
+                        self.fail_http(now, purpose, status);
+                        Ok(none(len))
+                    }
+                }
+            }
         }
     }
 
-    fn check_sendable(&self) -> Result<(), Error> {
-        match self.phase {
-            Phase::Opening { .. } | Phase::Open => Ok(()),
-            _ => Err(Error::InvalidState),
+    /// One step through a chunked answer: a packet of the payload, a chunk
+    /// header (the data before it moved up over it), skipped data, or the
+    /// end (last chunk and trailers). `Err` when it cannot be read.
+    fn on_chunked<'a, R>(
+        &mut self,
+        now: Instant,
+        purpose: Purpose,
+        mut c: Chunks,
+        input: &'a mut [u8],
+        f: impl FnOnce(&mut ClientSession<B, E>, Data<'a>) -> R,
+    ) -> Result<Input<R>, ChunkError> {
+        if c.payload && c.left > 0 {
+            let avail = c.left.min(input.len());
+            if let Some(i) = input[..avail]
+                .iter()
+                .position(|&b| b == super::packet::SEPARATOR)
+            {
+                c.left -= i + 1;
+                self.set_http(purpose, Http::Chunked(c));
+                let (packet, _) = input.split_at_mut(i);
+                let message = self.read_packet(now, packet, f);
+                return Ok(Input {
+                    consumed: i + 1,
+                    message,
+                    blocked: false,
+                    again: false,
+                });
+            }
+        }
+        if c.skip && c.left > 0 {
+            let n = c.left.min(input.len());
+            c.left -= n;
+            self.set_http(purpose, Http::Chunked(c));
+            return Ok(Input::consumed(n));
+        }
+        // The current chunk's data, all here, then the next header.
+        if input.len() < c.left {
+            return Ok(Input::consumed(0));
+        }
+        let Some((head, size)) = chunked::chunk_head(&input[c.left..], !c.first)? else {
+            return Ok(Input::consumed(0));
+        };
+        c.first = false;
+        if size > 0 {
+            c.total = c.total.checked_add(size).ok_or(ChunkError::SizeOverflow)?;
+            if c.payload && c.total > self.config.max_payload {
+                return Err(ChunkError::TooLarge);
+            }
+            if !c.payload && !c.skip && c.total > MAX_SMALL_BODY {
+                c.skip = true;
+            }
+            let consumed = if c.skip {
+                // What data was kept is dropped with the header.
+                let n = c.left + head;
+                c.left = size;
+                n
+            } else {
+                input.copy_within(..c.left, head);
+                c.left += size;
+                head
+            };
+            self.set_http(purpose, Http::Chunked(c));
+            return Ok(Input::consumed(consumed));
+        }
+        // The last chunk: the trailers, then the answer is done.
+        let end = c.left + head;
+        let Some(t) = chunked::trailers(&input[end..])? else {
+            return Ok(Input::consumed(0));
+        };
+        let consumed = end + t;
+        let (data, _) = input.split_at_mut(c.left);
+        if c.payload {
+            // The payload's last packet ends with the body.
+            let message = if data.is_empty() {
+                None
+            } else {
+                self.read_packet(now, data, f)
+            };
+            self.get_done(now, c.close);
+            return Ok(Input {
+                consumed,
+                message,
+                blocked: false,
+                again: false,
+            });
+        }
+        let body = if c.skip { &mut [][..] } else { data };
+        self.body_done(now, purpose, c.status, c.close, body);
+        Ok(Input::consumed(consumed))
+    }
+
+    /// One packet of a GET's payload, handed to the session.
+    fn read_packet<'a, R>(
+        &mut self,
+        now: Instant,
+        packet: &'a mut [u8],
+        f: impl FnOnce(&mut ClientSession<B, E>, Data<'a>) -> R,
+    ) -> Option<R> {
+        let s = self.session.as_mut()?;
+        let mut payload = Payload::new(packet);
+        match s.read_message(now, &mut payload) {
+            Ok(Some(d)) => Some(f(s, d)),
+            _ => None,
         }
     }
 
-    /// Ends the session with `reason`: a WebSocket closes with `code`.
-    fn end(&mut self, reason: ClientCloseReason, code: Option<u16>) {
-        if self.phase == Phase::Closed {
+    /// A GET's payload is all read.
+    fn get_done(&mut self, now: Instant, close: bool) {
+        if let Some(s) = self.session.as_mut() {
+            let _ = s.handle_get_response(now, 200, &mut []);
+        }
+        self.http_done(Purpose::PollingGet, close);
+    }
+
+    /// A whole non-payload answer.
+    fn body_done(
+        &mut self,
+        now: Instant,
+        purpose: Purpose,
+        status: u16,
+        close: bool,
+        body: &mut [u8],
+    ) {
+        if let Some(s) = self.session.as_mut() {
+            if purpose == Purpose::PollingGet {
+                let _ = s.handle_get_response(now, status, body);
+            } else {
+                let _ = s.handle_post_response(now, status);
+            }
+        }
+        self.http_done(purpose, close);
+    }
+
+    /// An answer that cannot be read: the connection is closed and its
+    /// request failed.
+    fn fail_http(&mut self, now: Instant, purpose: Purpose, status: u16) {
+        if let Some(l) = self.slot(purpose).take() {
+            self.close_link(l);
+        }
+        if let Some(s) = self.session.as_mut() {
+            if status == 0 {
+                let r = if purpose == Purpose::PollingGet {
+                    Request::Get(0)
+                } else {
+                    Request::Post(0)
+                };
+                s.handle_request_failed(now, r);
+            } else if purpose == Purpose::PollingGet {
+                let _ = s.handle_get_response(now, status, &mut []);
+            } else {
+                let _ = s.handle_post_response(now, status);
+            }
+        }
+    }
+
+    /// Forgets `link` and has the driver close it (one not yet handed out
+    /// was never opened).
+    fn close_link(&mut self, link: Link) {
+        if link.announced {
+            // At most 4 links live at once, each closed once.
+            let _ = self.to_close.push_back(link.id);
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // The plan: which connections the session needs now
+    // ------------------------------------------------------------------
+
+    /// Forwards the session's events, retires a finished session, and makes
+    /// the connections the session needs now.
+    fn plan(&mut self) {
+        while !self.events.is_full()
+            && let Some(ev) = self.session.as_mut().and_then(|s| s.poll_event())
+        {
+            let ev = match ev {
+                SessionEvent::Open => ClientEvent::Open,
+                SessionEvent::Upgraded => {
+                    self.start_close_polling();
+                    ClientEvent::Upgraded
+                }
+                SessionEvent::UpgradeFailed => {
+                    // The probe's WebSocket closes itself when it opened; one
+                    // still connecting or handshaking is dropped.
+                    if let Some(l) = self.ws.take_if(|l| l.state != State::Frames) {
+                        self.close_link(l);
+                    }
+                    ClientEvent::UpgradeFailed
+                }
+                SessionEvent::Closed(r) => ClientEvent::Closed(r),
+            };
+            let _ = self.events.push_back(ev);
+        }
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        if s.is_finished() && !self.events.is_full() {
+            for l in [self.ws.take(), self.get.take(), self.post.take()]
+                .into_iter()
+                .flatten()
+            {
+                self.close_link(l);
+            }
+            if let Some(s) = self.session.take() {
+                self.parts = Some(s.into_parts());
+            }
             return;
         }
-        if self.phase != Phase::Closing {
-            let _ = self.events.push_back(ClientEvent::Closed(reason));
-        }
-        self.queue.discard(self.frame_started);
-        match code {
-            Some(code) => self.finish(code),
-            None => {
-                self.finish(1000);
-                self.ws_close = None;
+        let polling = s.transport() == Transport::Polling && !s.is_closed();
+        let wants = [
+            (Purpose::PollingGet, polling && s.wants_get()),
+            (Purpose::PollingPost, polling && s.wants_post()),
+            (Purpose::Upgrade, polling && s.wants_upgrade()),
+        ];
+        for (purpose, wanted) in wants {
+            if wanted && self.slot(purpose).is_none() {
+                let link = self.new_link(purpose);
+                *self.slot(purpose) = Some(link);
             }
         }
     }
 
-    fn finish(&mut self, code: u16) {
-        self.phase = Phase::Closed;
-        self.ping_deadline = None;
-        self.pong_due = false;
-        self.goodbye_due = false;
-        self.probe_ping_due = false;
-        if self
-            .ws
-            .as_ref()
-            .is_some_and(|w| w.state() == ws::State::Open)
-        {
-            self.ws_close = Some(code);
+    fn start_close_polling(&mut self) {
+        for l in [self.get.take(), self.post.take()].into_iter().flatten() {
+            self.close_link(l);
         }
-    }
-
-    fn fail(&mut self, e: Error) -> Error {
-        let code = match e {
-            Error::WebSocket(w) => w.close_code(),
-            _ => Some(1002),
-        };
-        self.end(ClientCloseReason::Error(e), code);
-        e
-    }
-
-    // ------------------------------------------------------------------
-    // WebSocket input
-    // ------------------------------------------------------------------
-
-    /// Bytes from the WebSocket (the transport, or the upgrade probe's).
-    /// Returns how many were consumed and at most one message, which borrows
-    /// `input` (or `assembler`, for a message that arrived in pieces).
-    ///
-    /// A message that breaks Engine.IO (an invalid packet, a malformed open
-    /// packet, anything before the open packet) ends the session:
-    /// [`ClientEvent::Closed`] with [`ClientCloseReason::Error`] says why
-    /// ([`Error::InvalidPacket`], [`Error::UnexpectedPacket`]), the message
-    /// counts as consumed and the rest of the input is read as usual. An error
-    /// is returned only when the WebSocket itself fails ([`Error::WebSocket`],
-    /// with its close code; its close frame is in
-    /// [`poll_transmit`](Self::poll_transmit)): stop reading then. On a
-    /// probe, either only abandons the upgrade
-    /// ([`ClientEvent::UpgradeFailed`]). [`Error::InvalidState`] when there is
-    /// no WebSocket.
-    pub fn handle_input<'a, A: AsMut<[u8]> + AsRef<[u8]>>(
-        &mut self,
-        now: Instant,
-        input: &'a mut [u8],
-        assembler: &'a mut Assembler<A>,
-    ) -> Result<WsInput<'a>, Error> {
-        self.now = now;
-        let probing = self.transport == Transport::Polling;
-        #[cfg(all(feature = "deflate", feature = "alloc"))]
-        if let (Some(conn), Some(z)) = (self.ws.as_mut(), self.deflate.as_mut()) {
-            use super::transport::Outcome;
-            let (consumed, outcome) =
-                match super::transport::ws_input_deflate(conn, z, now, input, assembler) {
-                    Ok(r) => r,
-                    Err(e) if probing => {
-                        self.abandon_probe();
-                        return Err(Error::from(e));
-                    }
-                    Err(e) => return Err(self.fail(Error::from(e))),
-                };
-            let event = !matches!(outcome, Outcome::Nothing);
-            let message = match outcome {
-                Outcome::Nothing | Outcome::Control => None,
-                Outcome::Close => {
-                    self.on_ws_close(probing);
-                    None
-                }
-                _ if matches!(self.phase, Phase::Closed | Phase::Closing) => None,
-                Outcome::Invalid(e) => {
-                    self.on_ws_invalid(probing, e);
-                    None
-                }
-                Outcome::Packet(p) => self.on_ws_packet(now, probing, p),
-            };
-            return WsInput::after(consumed, event)(message);
-        }
-        let Some(conn) = self.ws.as_mut() else {
-            return Err(Error::InvalidState);
-        };
-        let r = match conn.handle_input(now, input) {
-            Ok(r) => r,
-            Err(e) if probing => {
-                self.abandon_probe();
-                return Err(Error::from(e));
-            }
-            Err(e) => return Err(self.fail(Error::from(e))),
-        };
-        let done = WsInput::after(r.consumed, r.event.is_some());
-        let event = match r.event {
-            None | Some(ws::Event::Ping(_)) | Some(ws::Event::Pong(_)) => return done(None),
-            Some(ws::Event::Close { .. }) => {
-                self.on_ws_close(probing);
-                return done(None);
-            }
-            Some(ev) => ev,
-        };
-        if matches!(self.phase, Phase::Closed | Phase::Closing) {
-            return done(None);
-        }
-        // A message that breaks Engine.IO ends the session (or the probe); its
-        // bytes are consumed so the closing handshake can still be read.
-        let packet = match ws_packet(event, assembler) {
-            Ok(Some(p)) => p,
-            Ok(None) => return done(None),
-            Err(e) => {
-                self.on_ws_invalid(probing, e);
-                return done(None);
-            }
-        };
-        done(self.on_ws_packet(now, probing, packet))
-    }
-
-    /// The WebSocket's Close frame arrived.
-    fn on_ws_close(&mut self, probing: bool) {
-        if probing {
-            self.abandon_probe();
-        } else {
-            self.end(ClientCloseReason::TransportClose, None);
-        }
-    }
-
-    /// A message that is not an Engine.IO packet.
-    fn on_ws_invalid(&mut self, probing: bool, e: Error) {
-        let opening = matches!(self.phase, Phase::Opening { .. });
-        self.ws_fail(probing, if opening { Error::NotEngineIo } else { e });
-    }
-
-    /// A whole packet from the WebSocket: the probe's, or the transport's.
-    fn on_ws_packet<'a>(
-        &mut self,
-        now: Instant,
-        probing: bool,
-        packet: Packet<'a>,
-    ) -> Option<Data<'a>> {
-        if probing {
-            match (self.probe, packet) {
-                (Probe::Sent { .. }, Packet::Pong("probe")) => {
-                    self.probe = Probe::Probed;
-                }
-                _ => self.abandon_probe(),
-            }
-            return None;
-        }
-        self.on_packet(now, packet).unwrap_or(None)
-    }
-
-    /// An invalid message on the WebSocket: fails the session, or the probe.
-    fn ws_fail(&mut self, probing: bool, e: Error) {
-        if probing {
-            self.abandon_probe();
-        } else {
-            self.fail(e);
-        }
-    }
-
-    /// A packet on the active transport.
-    fn on_packet<'a>(
-        &mut self,
-        now: Instant,
-        packet: Packet<'a>,
-    ) -> Result<Option<Data<'a>>, Error> {
-        if let Phase::Opening { .. } = self.phase {
-            return match packet {
-                Packet::Open(json) => self.on_open(now, json).map(|()| None),
-                // Whatever answered is not an Engine.IO server.
-                _ => Err(self.fail(Error::NotEngineIo)),
-            };
-        }
-        match packet {
-            Packet::Message(d) => return Ok(Some(d)),
-            Packet::Ping(_) => {
-                self.pong_due = true;
-                self.ping_deadline = Some(now + self.ping_interval + self.ping_timeout);
-            }
-            Packet::Close => self.end(ClientCloseReason::ServerClose, Some(1000)),
-            // A second open, stray pongs, upgrades and noops mean nothing here.
-            Packet::Open(_) | Packet::Pong(_) | Packet::Upgrade | Packet::Noop => {}
-        }
-        Ok(None)
-    }
-
-    fn on_open(&mut self, now: Instant, open: &str) -> Result<(), Error> {
-        let valid = json::validate(open, 4).is_ok() && json::kind(open) == Some(json::Kind::Object);
-        let sid = json::get(open, "sid").filter(|_| valid);
-        let interval = json::get(open, "pingInterval").and_then(json::as_u64);
-        let timeout = json::get(open, "pingTimeout").and_then(json::as_u64);
-        let (Some(sid), Some(interval), Some(timeout)) = (sid, interval, timeout) else {
-            return Err(self.fail(Error::InvalidPacket));
-        };
-        let mut buf = [0u8; MAX_SID_LEN];
-        let Ok(sid) = json::unescape(sid, &mut buf) else {
-            return Err(self.fail(Error::InvalidPacket));
-        };
-        let Ok(sid) = heapless::String::try_from(sid) else {
-            return Err(self.fail(Error::InvalidPacket));
-        };
-        self.sid = sid;
-        self.ping_interval = Duration::from_millis(interval);
-        self.ping_timeout = Duration::from_millis(timeout);
-        self.server_max_payload = json::get(open, "maxPayload")
-            .and_then(json::as_u64)
-            .map_or(0, |m| m as usize);
-        self.upgrade_offered = json::get(open, "upgrades")
-            .is_some_and(|u| json::elements(u).any(|t| json::str_eq(t, "websocket")));
-        self.ping_deadline = Some(now + self.ping_interval + self.ping_timeout);
-        self.phase = Phase::Open;
-        let _ = self.events.push_back(ClientEvent::Open);
-        Ok(())
-    }
-
-    /// The WebSocket's TCP stream ended (the transport's, or the probe's).
-    pub fn handle_eof(&mut self, now: Instant) {
-        self.now = now;
-        if let Some(w) = self.ws.as_mut() {
-            let _ = w.handle_eof(now);
-        }
-        if self.transport == Transport::Polling {
-            self.abandon_probe();
-        } else {
-            self.end(ClientCloseReason::TransportClose, None);
-        }
-    }
-
-    // ------------------------------------------------------------------
-    // Polling
-    // ------------------------------------------------------------------
-
-    /// The next polling request to send, written into `out` (a GET's head, or
-    /// a POST's head and body), or `None` when none is due: a GET is in flight
-    /// (or the session is not on polling), no POST is needed or one is in
-    /// flight, or polling is paused for the upgrade. `host` goes into the
-    /// `Host` header. Call it until `None` after every input and command.
-    ///
-    /// A POST carries the pong, queued messages (as many as fit in `out`
-    /// after 512 bytes kept for the head) and the close packet;
-    /// [`Error::BufferTooSmall`] when not even the first one fits (nothing
-    /// changes).
-    pub fn poll_request(&mut self, host: &str, out: &mut [u8]) -> Result<Option<Request>, Error> {
-        if self.transport != Transport::Polling || self.probe == Probe::Probed {
-            return Ok(None);
-        }
-        let mut path = [0u8; 256];
-        let open = matches!(self.phase, Phase::Open | Phase::Closing);
-        if open
-            && !self.post_in_flight
-            && (self.pong_due || self.goodbye_due || !self.queue.is_empty())
-        {
-            let target = target(self.config.path, "polling", &self.sid, &mut path)?;
-            return self
-                .write_post(host, target, out)
-                .map(|n| Some(Request::Post(n)));
-        }
-        let handshake = matches!(self.phase, Phase::Opening { .. }) && !self.handshake_sent;
-        if !self.get_in_flight && (handshake || self.phase == Phase::Open) {
-            let sid = if handshake { "" } else { self.sid.as_str() };
-            let target = target(self.config.path, "polling", sid, &mut path)?;
-            let n = http::write_head(out, |w| {
-                w.request_line("GET", target);
-                w.header("Host", host.as_bytes());
-                w.header("Accept", b"*/*");
-                w.raw(b"\r\n");
-            })?;
-            self.get_in_flight = true;
-            self.handshake_sent = true;
-            return Ok(Some(Request::Get(n)));
-        }
-        Ok(None)
-    }
-
-    fn write_post(&mut self, host: &str, target: &str, out: &mut [u8]) -> Result<usize, Error> {
-        let start = HEAD_ROOM.min(out.len());
-        let mut w = PayloadWriter::new(&mut out[start..]);
-        let too_small = |required: usize| Error::BufferTooSmall {
-            required: required + HEAD_ROOM,
-        };
-        if self.pong_due {
-            w.push(&Packet::Pong("")).map_err(|e| match e {
-                Error::BufferTooSmall { required } => too_small(required),
-                e => e,
-            })?;
-        }
-        let (mut taken, mut all_taken) = (0, true);
-        for (tag, bytes) in self.queue.entries() {
-            match w.push(&entry_packet(tag, bytes)) {
-                Ok(()) => taken += 1,
-                Err(Error::BufferTooSmall { required }) if w.is_empty() => {
-                    return Err(too_small(required));
-                }
-                Err(_) => {
-                    all_taken = false;
-                    break;
-                }
-            }
-        }
-        let goodbye = self.goodbye_due && all_taken && w.push(&Packet::Close).is_ok();
-        let body_len = w.len();
-        let mut head = [0u8; HEAD_ROOM];
-        let head_len = http::write_head(&mut head, |w| {
-            w.request_line("POST", target);
-            w.header("Host", host.as_bytes());
-            w.header("Content-Type", b"text/plain;charset=UTF-8");
-            w.header_u64("Content-Length", body_len as u64);
-            w.raw(b"\r\n");
-        })?;
-        out.copy_within(start..start + body_len, head_len);
-        out[..head_len].copy_from_slice(&head[..head_len]);
-        for _ in 0..taken {
-            self.queue.pop();
-        }
-        self.pong_due = false;
-        self.post_in_flight = true;
-        if goodbye {
-            self.finish(1000);
-        }
-        Ok(head_len + body_len)
-    }
-
-    /// The answer to the GET [`poll_request`](Self::poll_request) wrote:
-    /// its status and body. Returns the body's packets for
-    /// [`read_message`](Self::read_message); a status other than 200 ends the
-    /// session ([`Error::RequestFailed`]), except on the handshake, where an
-    /// answer that is neither the reference server's JSON refusal nor a 5xx
-    /// is [`Error::NotEngineIo`].
-    pub fn handle_get_response<'a>(
-        &mut self,
-        now: Instant,
-        status: u16,
-        body: &'a mut [u8],
-    ) -> Result<Payload<'a>, Error> {
-        self.now = now;
-        self.get_in_flight = false;
-        if status != 200 && !self.is_closed() {
-            // The handshake refused with the reference server's JSON error
-            // (`{"code":..,"message":..}`, on its 400s and 403s alike) is an
-            // Engine.IO server saying no, and a 5xx may be a proxy while the
-            // server restarts: both are retried. Any other answer (a plain
-            // WebSocket server's 400 or 426, a web server's 404) is not an
-            // Engine.IO server.
-            let engine_refusal = status >= 500
-                || core::str::from_utf8(body).is_ok_and(|b| json::get(b.trim(), "code").is_some());
-            let opening = matches!(self.phase, Phase::Opening { .. });
-            let e = if opening && !engine_refusal {
-                Error::NotEngineIo
-            } else {
-                Error::RequestFailed(status)
-            };
-            return Err(self.fail(e));
-        }
-        Ok(Payload::new(body))
-    }
-
-    /// Takes packets from a GET's body until a message: `Ok(None)` when the
-    /// body is done (or the session closed). The open packet, pings and the
-    /// close packet are handled on the way; an invalid packet ends the
-    /// session and returns its error.
-    pub fn read_message<'a>(
-        &mut self,
-        now: Instant,
-        payload: &mut Payload<'a>,
-    ) -> Result<Option<Data<'a>>, Error> {
-        self.now = now;
-        while matches!(self.phase, Phase::Opening { .. } | Phase::Open) {
-            match payload.next() {
-                None => break,
-                Some(Err(_)) if matches!(self.phase, Phase::Opening { .. }) => {
-                    return Err(self.fail(Error::NotEngineIo));
-                }
-                Some(Err(e)) => return Err(self.fail(e)),
-                Some(Ok(packet)) => {
-                    if let Some(d) = self.on_packet(now, packet)? {
-                        return Ok(Some(d));
-                    }
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// The answer to the POST [`poll_request`](Self::poll_request) wrote; a
-    /// status other than 200 ends the session ([`Error::RequestFailed`]).
-    pub fn handle_post_response(&mut self, now: Instant, status: u16) -> Result<(), Error> {
-        self.now = now;
-        self.post_in_flight = false;
-        if status != 200 && !self.is_closed() {
-            return Err(self.fail(Error::RequestFailed(status)));
-        }
-        Ok(())
-    }
-
-    /// A polling request's connection failed before its answer: the session
-    /// ends ("transport error").
-    pub fn handle_request_failed(&mut self, now: Instant, request: Request) {
-        self.now = now;
-        match request {
-            Request::Get(_) => self.get_in_flight = false,
-            Request::Post(_) => self.post_in_flight = false,
-        }
-        if !self.is_closed() {
-            self.fail(Error::RequestFailed(0));
-        }
-    }
-
-    // ------------------------------------------------------------------
-    // Upgrade
-    // ------------------------------------------------------------------
-
-    /// True when the session is on polling, open, the server offers
-    /// `websocket` and [`ClientConfig::upgrade`] is on: open a WebSocket to
-    /// [`upgrade_target`](Self::upgrade_target) and call
-    /// [`handle_upgrade_open`](Self::handle_upgrade_open).
-    pub fn wants_upgrade(&self) -> bool {
-        self.transport == Transport::Polling
-            && self.phase == Phase::Open
-            && self.upgrade_offered
-            && self.config.upgrade
-            && self.probe == Probe::None
-            && self.entropy.is_some()
-    }
-
-    /// The request target of the upgrade's WebSocket handshake:
-    /// `<path>?EIO=4&transport=websocket&sid=<sid>`.
-    pub fn upgrade_target<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, Error> {
-        target(self.config.path, "websocket", &self.sid, out)
-    }
-
-    /// The upgrade's WebSocket handshake succeeded at `now`: the probe starts
-    /// (its bytes come out of [`poll_transmit`](Self::poll_transmit), the
-    /// server's into [`handle_input`](Self::handle_input)).
-    /// [`Error::InvalidState`] unless [`wants_upgrade`](Self::wants_upgrade).
-    pub fn handle_upgrade_open(&mut self, now: Instant) -> Result<(), Error> {
-        self.now = now;
-        if !self.wants_upgrade() {
-            return Err(Error::InvalidState);
-        }
-        let Some(entropy) = self.entropy.take() else {
-            return Err(Error::InvalidState);
-        };
-        self.ws = Some(ws::Connection::client(self.ws_config(), entropy));
-        #[cfg(all(feature = "deflate", feature = "alloc"))]
-        {
-            self.deflate = None;
-        }
-        self.probe = Probe::Sent {
-            deadline: now + self.config.upgrade_timeout,
-        };
-        self.probe_ping_due = true;
-        Ok(())
-    }
-
-    /// The upgrade's WebSocket could not be opened: the session stays on
-    /// polling and no other upgrade is tried.
-    pub fn handle_upgrade_failed(&mut self, now: Instant) {
-        self.now = now;
-        if self.probe == Probe::None {
-            self.probe = Probe::Failed;
-            let _ = self.events.push_back(ClientEvent::UpgradeFailed);
-        }
-    }
-
-    fn abandon_probe(&mut self) {
-        if matches!(self.probe, Probe::Sent { .. } | Probe::Probed) {
-            self.probe = Probe::Failed;
-            self.probe_ping_due = false;
-            if self
-                .ws
-                .as_ref()
-                .is_some_and(|w| w.state() == ws::State::Open)
-            {
-                self.ws_close = Some(1000);
-            }
-            let _ = self.events.push_back(ClientEvent::UpgradeFailed);
-        }
-    }
-
-    /// Probed, and polling has gone quiet: the switch can happen.
-    fn ready_to_switch(&self) -> bool {
-        self.probe == Probe::Probed
-            && !self.get_in_flight
-            && !self.post_in_flight
-            && matches!(self.phase, Phase::Open | Phase::Closing)
     }
 
     // ------------------------------------------------------------------
@@ -997,52 +1001,33 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let own = match self.phase {
-            Phase::Opening { deadline } => Some(deadline),
-            Phase::Open => self.ping_deadline,
-            _ => None,
-        };
-        let probe = match self.probe {
-            Probe::Sent { deadline } => Some(deadline),
-            _ => None,
-        };
-        [own, probe, self.ws.as_ref().and_then(|w| w.poll_timeout())]
-            .into_iter()
-            .flatten()
-            .min()
+        let s = self.session.as_ref().and_then(|s| s.poll_timeout());
+        match (s, self.opening) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Runs the open timeout, the heartbeat check, the probe timeout and the
-    /// WebSocket's close timeout. Harmless when early or repeated.
+    /// Runs the session's timers and the WebSocket open timeout. Harmless
+    /// when early or repeated.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        if let Some(w) = self.ws.as_mut() {
-            w.handle_timeout(now);
-        }
-        if let Probe::Sent { deadline } = self.probe
-            && now >= deadline
+        if let Some(at) = self.opening
+            && now >= at
+            && self.session.is_none()
         {
-            self.abandon_probe();
-        }
-        match self.phase {
-            Phase::Opening { deadline } if now >= deadline => {
-                let ws_open = self
-                    .ws
-                    .as_ref()
-                    .is_some_and(|w| w.state() == ws::State::Open);
-                if self.transport == Transport::WebSocket && ws_open {
-                    // The WebSocket opened, and no open packet came: an
-                    // Engine.IO server sends it right after the 101.
-                    self.fail(Error::NotEngineIo);
-                } else {
-                    self.end(ClientCloseReason::OpenTimeout, Some(1000));
-                }
+            self.opening = None;
+            if let Some(l) = self.ws.take() {
+                self.close_link(l);
             }
-            Phase::Open if self.ping_deadline.is_some_and(|d| now >= d) => {
-                self.end(ClientCloseReason::PingTimeout, Some(1000));
-            }
-            _ => {}
+            let _ = self
+                .events
+                .push_back(ClientEvent::Closed(ClientCloseReason::OpenTimeout));
         }
+        if let Some(s) = self.session.as_mut() {
+            s.handle_timeout(now);
+        }
+        self.plan();
     }
 
     // ------------------------------------------------------------------
@@ -1052,77 +1037,98 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
     /// What the application must know besides messages.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        self.plan();
+        if let Some(ev) = self.events.pop_front() {
+            return Some(ev);
+        }
+        for slot in [&mut self.ws, &mut self.get, &mut self.post] {
+            if let Some(l) = slot.as_mut().filter(|l| !l.announced) {
+                l.announced = true;
+                return Some(ClientEvent::OpenConnection {
+                    conn: l.id,
+                    purpose: l.purpose,
+                });
+            }
+        }
+        None
     }
 
-    /// Bytes for the WebSocket: its control frames, the probe (`2probe`,
-    /// then `5` when polling has gone quiet), the pong, queued messages (one
-    /// frame each, written across calls when `out` is small; needs at least
-    /// 14 bytes), the close packet and the closing frame. 0 when there is
-    /// nothing.
-    #[must_use = "the bytes must be written to the WebSocket's connection"]
-    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<usize, Error> {
-        let switch = self.ready_to_switch();
-        let Some(conn) = self.ws.as_mut() else {
-            return Ok(0);
+    /// Bytes to send, written at the start of `out`, and the connection they
+    /// go to; `close_after` asks to close it once they are written (a
+    /// [`Transmit`] of length 0 only closes). `None` when there is nothing.
+    /// `out` should hold a whole polling request (the server's
+    /// `max_payload` plus 512 bytes); [`Error::BufferTooSmall`] otherwise.
+    #[must_use = "the bytes must be written to the named connection"]
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<Option<Transmit<ConnId>>, Error> {
+        self.plan();
+        if let Some(conn) = self.to_close.pop_front() {
+            return Ok(Some(Transmit {
+                conn,
+                len: 0,
+                close_after: true,
+            }));
+        }
+        let send = |conn: ConnId, len: usize| {
+            Ok(Some(Transmit {
+                conn,
+                len,
+                close_after: false,
+            }))
         };
-        let n = conn.poll_transmit(out)?;
-        if n > 0 {
-            return Ok(n);
+        if let Some(link) = self.ws {
+            match link.state {
+                State::Handshake { key, sent: false } => {
+                    let mut target = [0u8; 320];
+                    let t = match self.session.as_ref() {
+                        Some(s) => s.upgrade_target(&mut target)?,
+                        None => super::websocket_target(self.config.path, &mut target)?,
+                    };
+                    #[allow(unused_mut)]
+                    let mut hs = ClientHandshake::with_key(
+                        ClientRequest::new(&self.host, t),
+                        key,
+                        Limits::DEFAULT,
+                    );
+                    #[cfg(feature = "deflate")]
+                    if let Some(offer) = self.deflate_offer() {
+                        hs = hs.offer_deflate(offer);
+                    }
+                    let n = hs.write_request(out)?;
+                    if let Some(l) = self.ws.as_mut() {
+                        l.state = State::Handshake { key, sent: true };
+                    }
+                    return send(link.id, n);
+                }
+                State::Frames => {
+                    if let Some(s) = self.session.as_mut() {
+                        let n = s.poll_transmit(out)?;
+                        if n > 0 {
+                            return send(link.id, n);
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
-        // A frame already begun goes out whole, whatever happened since.
-        if self.frame_started
-            && let Some((n, _)) =
-                self.queue
-                    .write_front_frame(conn, &mut self.frame_started, out)?
+        let Some(s) = self.session.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(link) = self.post
+            && link.state == State::Http(Http::Idle)
+            && s.wants_post()
         {
-            return Ok(n);
+            let n = s.poll_post(&self.host, out)?;
+            self.set_http(Purpose::PollingPost, Http::Head);
+            return send(link.id, n);
         }
-        if conn.state() == ws::State::Open {
-            if self.probe_ping_due {
-                let n = conn.send_text("2probe", out)?;
-                self.probe_ping_due = false;
-                return Ok(n);
-            }
-            if switch {
-                let n = conn.send_text("5", out)?;
-                self.transport = Transport::WebSocket;
-                self.probe = Probe::None;
-                let _ = self.events.push_back(ClientEvent::Upgraded);
-                return Ok(n);
-            }
-            // Queued messages wait for the open packet, as the reference
-            // client's do.
-            if self.transport == Transport::WebSocket
-                && matches!(self.phase, Phase::Open | Phase::Closing)
-            {
-                if self.pong_due && !self.frame_started {
-                    let n = conn.send_text("3", out)?;
-                    self.pong_due = false;
-                    return Ok(n);
-                }
-                if let Some((n, _)) =
-                    self.queue
-                        .write_front_frame(conn, &mut self.frame_started, out)?
-                {
-                    return Ok(n);
-                }
-                if self.goodbye_due {
-                    let n = conn.send_text("1", out)?;
-                    self.finish(1000);
-                    return Ok(n);
-                }
-            }
-        }
-        if let Some(code) = self.ws_close
-            && let Some(conn) = self.ws.as_mut()
-            && conn.state() == ws::State::Open
+        if let Some(link) = self.get
+            && link.state == State::Http(Http::Idle)
+            && s.wants_get()
         {
-            // Cleared only once written: a buffer too small keeps it due.
-            let n = conn.close(self.now, code, "", out)?;
-            self.ws_close = None;
-            return Ok(n);
+            let n = s.poll_get(&self.host, out)?;
+            self.set_http(Purpose::PollingGet, Http::Head);
+            return send(link.id, n);
         }
-        Ok(0)
+        Ok(None)
     }
 }

@@ -16,11 +16,15 @@
 //!   held GET, POST bodies, the WebSocket transport (it owns the
 //!   [`ws::Connection`]), the upgrade probe, and a bounded send queue in
 //!   storage the caller lends.
-//! - [`Client`]: one session on the client, over WebSocket
-//!   ([`websocket_target`] is the request target for its opening handshake)
-//!   or over long-polling ([`Client::polling`]: it writes the HTTP requests,
-//!   you carry them) with the upgrade to WebSocket: the open packet, the
-//!   answered heartbeat and its timeout, the same bounded send queue.
+//! - [`Client`]: the client endpoint: one session at a time and every
+//!   connection it needs (it asks for them by [`ConnId`], writes the
+//!   WebSocket handshakes and polling requests, reads the answers, upgrades).
+//! - [`ClientSession`]: one session on the client, for those who run the
+//!   connections themselves: over WebSocket ([`websocket_target`] is the
+//!   request target for its opening handshake) or over long-polling
+//!   ([`ClientSession::polling`]: it writes the HTTP requests, you carry
+//!   them) with the upgrade to WebSocket: the open packet, the answered
+//!   heartbeat and its timeout, the same bounded send queue.
 //!
 //! The application owns the table of sessions (a `HashMap` on a server, a
 //! `heapless` map on a microcontroller) and looks up the `sid` that [`route`]
@@ -72,7 +76,9 @@
 //! assert!(out[..n].ends_with(b"\r\n\r\n4hello"));
 //! ```
 
-mod client;
+mod chunked;
+pub mod client;
+mod client_session;
 mod error;
 pub mod packet;
 pub(crate) mod queue;
@@ -80,8 +86,10 @@ pub mod server;
 pub mod session;
 mod transport;
 
-pub use client::{
-    Client, ClientCloseReason, ClientConfig, ClientEvent, MAX_SID_LEN, Request, websocket_target,
+pub use client::{Client, ClientEvent, ConnId, MAX_HOST_LEN, Purpose};
+pub use client_session::{
+    ClientCloseReason, ClientConfig, ClientSession, ClientSessionEvent, MAX_SID_LEN, Request,
+    websocket_target,
 };
 pub use error::Error;
 pub use packet::{Data, Packet, PacketType, Payload, PayloadWriter};

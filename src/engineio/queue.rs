@@ -128,6 +128,11 @@ impl<B: Buffer> Queue<B> {
         }
     }
 
+    /// Gives the storage back.
+    pub(crate) fn into_inner(self) -> B {
+        self.buf
+    }
+
     /// Drops every entry, or every entry but the front one.
     pub(crate) fn discard(&mut self, keep_front: bool) {
         match self.front().map(|(_, b)| b.len()) {

@@ -157,7 +157,7 @@ pub struct Input<T> {
 }
 
 impl<T> Input<T> {
-    fn consumed(consumed: usize) -> Self {
+    pub(crate) fn consumed(consumed: usize) -> Self {
         Input {
             consumed,
             message: None,

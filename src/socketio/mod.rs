@@ -23,9 +23,12 @@
 //!   [`Assembler`] over lent storage), the connect timeout.
 //! - [`Rooms`]: a bounded membership table for `to(...).except(...)`
 //!   broadcasts.
-//! - [`Client`]: the client: namespaces with auth, events and acks, a send
-//!   buffer kept while disconnected, reconnection with the reference client's
-//!   [`backoff`], volatile emits, connection state recovery.
+//! - [`Client`]: the client endpoint: it owns its [`engineio::Client`](crate::engineio::Client)
+//!   (and through it every connection), and [`ClientCore`] underneath:
+//!   namespaces with auth, events and acks, a send buffer kept while
+//!   disconnected, reconnection with the reference client's [`backoff`],
+//!   volatile emits, connection state recovery. With `std`,
+//!   `blocking::Client` drives it over `std::net`.
 //! - [`json`] (the crate's [`crate::json`]): the bounded JSON validator and
 //!   navigator.
 //!
@@ -79,15 +82,19 @@
 //! assert_eq!(packets[1..], [r#"42["welcome","you are in"]"#, r#"4312["world"]"#]);
 //! ```
 //!
-//! The client side mirrors it: [`Client::handle_message`] takes an
-//! [`engineio::Client`](crate::engineio::Client)'s messages, and
-//! [`Client::flush`] moves the send buffer onto it while the namespace is
+//! The client side mirrors it: [`ClientCore::handle_message`] takes an
+//! [`engineio::ClientSession`](crate::engineio::ClientSession)'s messages, and
+//! [`ClientCore::flush`] moves the send buffer onto it while the namespace is
 //! connected. `examples/sio_server.rs` and `examples/sio_client.rs` are
 //! complete programs over `std::net`.
 
 mod acks;
 pub mod adapter;
-mod client;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod blocking;
+pub mod client;
+mod client_core;
 pub mod endpoint;
 mod error;
 pub mod packet;
@@ -96,8 +103,9 @@ mod server;
 mod wire;
 
 pub use crate::json;
-pub use client::{
-    Client, ClientConfig, ClientEvent, ClientNotice, DisconnectReason, MAX_AUTH_LEN,
+pub use client::{Client, ClientBuffers};
+pub use client_core::{
+    ClientConfig, ClientCore, ClientEvent, ClientNotice, DisconnectReason, MAX_AUTH_LEN,
     MAX_RECOVERY_LEN, backoff,
 };
 pub use endpoint::{Broadcast, Event, Server, ServerEvent};

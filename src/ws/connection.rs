@@ -329,6 +329,16 @@ impl<E: Entropy> Connection<E> {
         Connection::new(Role::Client, config, entropy)
     }
 
+    /// Gives back the entropy source (the connection is dropped).
+    pub fn into_entropy(self) -> E {
+        self.entropy
+    }
+
+    /// The entropy source, for draws of the layer above (a new handshake key).
+    pub(crate) fn entropy_mut(&mut self) -> &mut E {
+        &mut self.entropy
+    }
+
     /// A connection in `role`. `entropy` supplies masking keys in the client role
     /// and is never used in the server role.
     pub fn new(role: Role, config: Config, entropy: E) -> Self {

@@ -390,6 +390,18 @@ impl<'a> ClientHandshake<'a> {
         }
     }
 
+    /// A handshake with a known key (the endpoint keeps the key, not the
+    /// borrowed request, between calls).
+    pub(crate) fn with_key(request: ClientRequest<'a>, key: [u8; 24], limits: Limits) -> Self {
+        ClientHandshake {
+            request,
+            key,
+            head: HeadParser::new(limits),
+            #[cfg(feature = "deflate")]
+            deflate: None,
+        }
+    }
+
     /// Offers permessage-deflate with `config` (see
     /// [`DeflateConfig`](super::deflate::DeflateConfig)); the answer is checked
     /// against the offer and shown by [`Response::deflate`].

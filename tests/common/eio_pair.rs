@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use sockwire::engineio::{Client, Data, Error, Session};
+use sockwire::engineio::{ClientSession, Data, Error, Session};
 use sockwire::entropy::SplitMix64;
 use sockwire::time::Instant;
 use sockwire::ws::Assembler;
@@ -31,7 +31,7 @@ pub fn own(d: Data<'_>) -> M {
     }
 }
 
-pub type EioClient = Client<Vec<u8>, SplitMix64>;
+pub type EioClient = ClientSession<Vec<u8>, SplitMix64>;
 
 /// Everything the client has to send, delivered to the server: the messages
 /// the server received (and whether any byte moved).

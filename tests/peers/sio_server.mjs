@@ -1,6 +1,7 @@
 // Reference Node `socket.io` 4.8 server (Socket.IO protocol v5 over Engine.IO
 // v4) in the "reference test-server configuration" of shared/CONFORMANCE.md:
 // the behaviour sio_client.mjs and sio_client.py expect from a server under test.
+// sio_server.py is its python-socketio counterpart for sockwire's client.
 //
 // Usage: node sio_server.mjs [PORT] [--recovery] [--deflate] [--ping-interval MS] [--ping-timeout MS] [--redis REDIS_PORT]
 //        (PORT 0 or absent: the OS picks one; the ping settings default to
@@ -19,6 +20,8 @@
 //   `emit-later` [delayMs, payload] schedules `io.emit('later', payload)` (to
 //   every socket of "/") after delayMs milliseconds, so that a client can have
 //   an event emitted while it is disconnected.
+//   `ask` ...args: the server emits `question` ...args asking for an ack, then
+//   `answer` with the client's ack arguments as one array (or "timeout").
 //   `join` [room] puts the socket in that room (acked with no arguments if the
 //   client asks); `broadcast` [room, ...args] sends `broadcast-back` ...args to
 //   that room (io.to(room).emit), or to every socket of "/" when room is null,
@@ -160,6 +163,17 @@ io.on('connection', (socket) => {
   });
   socket.on('emit-later', (delayMs, payload) => {
     setTimeout(() => io.emit('later', payload), Number(delayMs) || 0);
+  });
+  // An ack the server asks for: `ask` ...args makes the server emit
+  // `question` ...args with an ack, then `answer` with what the client acked
+  // (binary included), or `answer` "timeout" after 5 s.
+  socket.on('ask', async (...args) => {
+    try {
+      const reply = await socket.timeout(5000).emitWithAck('question', ...args);
+      socket.emit('answer', reply);
+    } catch {
+      socket.emit('answer', 'timeout');
+    }
   });
 });
 

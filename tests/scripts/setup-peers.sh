@@ -2,7 +2,7 @@
 # Installs the real WebSocket peers the interop tests and the Autobahn run use:
 #   - <repo>/.venv: a Python venv with tests/peers/requirements.txt
 #     (kosoku for the Autobahn cases, websockets and python-socketio for the
-#     Python peers)
+#     Python peers, uvicorn to serve python-socketio's ASGI app)
 #   - tests/peers/node_modules: `npm ci` from tests/peers/package-lock.json
 #     (ws, engine.io, engine.io-client, socket.io, socket.io-client for the
 #     Node peers; playwright-core to drive the browser)
@@ -26,7 +26,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PEERS="$ROOT/tests/peers"
 VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
-PY_MODULES=(websockets kosoku socketio engineio requests websocket)
+PY_MODULES=(websockets kosoku socketio engineio requests websocket uvicorn)
 NODE_MODULES=(ws engine.io engine.io-client socket.io socket.io-client playwright-core @socket.io/redis-adapter redis)
 # The browser tests/peers/browser_sio.mjs launches (Debian package chromium).
 CHROMIUM=/usr/bin/chromium

@@ -10,7 +10,7 @@
 //! and the Engine.IO close.
 
 use sockwire::engineio::{
-    self, ClientCloseReason, ClientEvent as EioEvent, Route, Session, Transport, route,
+    self, ClientCloseReason, ClientSessionEvent as EioEvent, Route, Session, Transport, route,
     websocket_target,
 };
 use sockwire::socketio::{self, ClientEvent, ConnectionEvent as Event};
@@ -40,8 +40,8 @@ const PLACEHOLDER: &str = r#"{"_placeholder":true,"num":0}"#;
 const PING_INTERVAL: u64 = 1_000;
 const PING_TIMEOUT: u64 = 500;
 
-type EioClient = engineio::Client<[u8; QUEUE], Rng>;
-type SioClient = socketio::Client<[u8; SEND_BUFFER], 2, 4>;
+type EioClient = engineio::ClientSession<[u8; QUEUE], Rng>;
+type SioClient = socketio::ClientCore<[u8; SEND_BUFFER], 2, 4>;
 type SioServer = socketio::Connection<2, 4>;
 
 /// What the client application saw.
@@ -119,8 +119,8 @@ pub const STATE: [(&str, usize); 8] = [
         "client side: the next two + its assemblers and buffers",
         size_of::<ClientSide>(),
     ),
-    ("engineio::Client<[u8; 1024]>", size_of::<EioClient>()),
-    ("socketio::Client<[u8; 1024], 2, 4>", size_of::<SioClient>()),
+    ("engineio::ClientSession<[u8; 1024]>", size_of::<EioClient>()),
+    ("socketio::ClientCore<[u8; 1024], 2, 4>", size_of::<SioClient>()),
     (
         "server side: the next two + its assemblers and buffers",
         size_of::<ServerSide>(),
@@ -239,8 +239,8 @@ fn open() -> Option<Stack> {
     Some(Stack {
         now,
         c: ClientSide {
-            eio: engineio::Client::new(now, client_config, [0u8; QUEUE], Rng::new(0xe10)),
-            sio: socketio::Client::new(socketio::ClientConfig::DEFAULT, [0u8; SEND_BUFFER]),
+            eio: engineio::ClientSession::new(now, client_config, [0u8; QUEUE], Rng::new(0xe10)),
+            sio: socketio::ClientCore::new(socketio::ClientConfig::DEFAULT, [0u8; SEND_BUFFER]),
             rx: [0; RX],
             tx: [0; TX],
             ws_asm: ws::Assembler::new([0u8; ASM]),

@@ -11,7 +11,7 @@
 #![no_std]
 #![no_main]
 
-use sockwire::engineio::{self, ClientEvent as EioEvent, websocket_target};
+use sockwire::engineio::{self, ClientSessionEvent as EioEvent, websocket_target};
 use sockwire::entropy::Entropy;
 use sockwire::socketio::{self, ClientEvent};
 use sockwire::time::Instant;
@@ -27,8 +27,8 @@ impl Entropy for Rng {
     }
 }
 
-type Eio = engineio::Client<[u8; 512], Rng>;
-type Sio = socketio::Client<[u8; 512], 1, 4>;
+type Eio = engineio::ClientSession<[u8; 512], Rng>;
+type Sio = socketio::ClientCore<[u8; 512], 1, 4>;
 
 // size_of of the client-side state, as this target lays it out.
 export_size!(engineio__Client_512, Eio);
@@ -72,8 +72,8 @@ pub extern "C" fn _start() -> ! {
     };
 
     // Engine.IO and Socket.IO on top.
-    let mut eio: Eio = engineio::Client::new(now, engineio::ClientConfig::DEFAULT, [0u8; 512], Rng(TinyRng::new()));
-    let mut sio: Sio = socketio::Client::new(socketio::ClientConfig::DEFAULT, [0u8; 512]);
+    let mut eio: Eio = engineio::ClientSession::new(now, engineio::ClientConfig::DEFAULT, [0u8; 512], Rng(TinyRng::new()));
+    let mut sio: Sio = socketio::ClientCore::new(socketio::ClientConfig::DEFAULT, [0u8; 512]);
     let _ = sio.connect(Some(&mut eio), "/", Some(input(r#"{"token":"123"}"#)));
     let _ = sio.emit("/", input("reading"), input(r#"{"t":21.5}"#), &[]);
     let _ = sio.emit_with_ack(now, "/", input("hello"), "", &[], None);
