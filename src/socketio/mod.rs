@@ -90,6 +90,7 @@ mod client;
 pub mod endpoint;
 mod error;
 pub mod packet;
+pub mod recovery;
 pub mod rooms;
 mod server;
 mod wire;
