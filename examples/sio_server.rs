@@ -3,8 +3,17 @@
 //! Node `socket.io`; see `shared/CONFORMANCE.md`, "Node peers").
 //!
 //! ```text
-//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate]
+//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--recovery]
 //! ```
+//!
+//! `--recovery` turns on connection state recovery
+//! (`socketio::Config::recovery`, the defaults: sessions kept 120 s,
+//! middleware skipped), as `connectionStateRecovery: {}` does in
+//! `tests/peers/sio_server.mjs --recovery`: the CONNECT reply carries a
+//! `pid`, every event without ack (`auth`, `message-back`, `broadcast-back`)
+//! its offset as last argument, and a client back within the window gets the
+//! events it missed, its socket id and its rooms. A recovered socket is only
+//! logged (`auth` is not emitted again).
 //!
 //! `--deflate` accepts permessage-deflate on WebSocket
 //! (`engineio::Config::per_message_deflate`; off by default, as in the Node
@@ -110,7 +119,7 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
     // Sessions come and go in the log, as in the Node server's; events do not.
     if matches!(
         event,
-        OwnedEvent::Connect { .. } | OwnedEvent::Disconnect { .. }
+        OwnedEvent::Connect { .. } | OwnedEvent::Disconnect { .. } | OwnedEvent::Recovered { .. }
     ) {
         eprintln!("sio_server: {event:?}");
     }
@@ -139,16 +148,28 @@ pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
     runner::serve(listener, &mut SocketIo::new(ENGINEIO, SOCKETIO, app), stop)
 }
 
+/// [`serve`] with recovery on (`--recovery`).
+pub fn serve_recovering(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
+    let config = socketio::Config {
+        recovery: Some(socketio::recovery::Config::DEFAULT),
+        ..SOCKETIO
+    };
+    runner::serve(listener, &mut SocketIo::new(ENGINEIO, config, app), stop)
+}
+
 /// The command line of this server and of `tokio_server`: the address to
-/// bind (any; default `127.0.0.1:3000`) and the Engine.IO settings
-/// (`--deflate`: permessage-deflate accepted). Binds it
-/// and prints `LISTENING <port>`.
-pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
+/// bind (any; default `127.0.0.1:3000`), the Engine.IO settings
+/// (`--deflate`: permessage-deflate accepted) and the Socket.IO ones
+/// (`--recovery`: connection state recovery on). Binds it and prints
+/// `LISTENING <port>`.
+pub fn cli(name: &str) -> (TcpListener, engineio::Config, socketio::Config) {
     let mut args = std::env::args().skip(1);
-    let (mut addr, mut eio) = (String::from("127.0.0.1:3000"), ENGINEIO);
+    let (mut addr, mut eio, mut sio) = (String::from("127.0.0.1:3000"), ENGINEIO, SOCKETIO);
     let fail = |why: String| -> ! {
         eprintln!("{name}: {why}");
-        eprintln!("usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate]");
+        eprintln!(
+            "usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--recovery]"
+        );
         std::process::exit(2)
     };
     while let Some(a) = args.next() {
@@ -162,6 +183,7 @@ pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
             "--deflate" => {
                 eio.per_message_deflate = Some(engineio::PerMessageDeflate::DEFAULT);
             }
+            "--recovery" => sio.recovery = Some(socketio::recovery::Config::DEFAULT),
             _ if !a.starts_with("--") => addr = a,
             _ => fail(format!("unknown option {a}")),
         }
@@ -171,12 +193,12 @@ pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
     let local = listener.local_addr().expect("local_addr");
     eprintln!("{name}: serving http://{local}{}", eio.path);
     println!("LISTENING {}", local.port());
-    (listener, eio)
+    (listener, eio, sio)
 }
 
 fn main() {
-    let (listener, eio) = cli("sio_server");
-    let mut endpoint = SocketIo::new(eio, SOCKETIO, app);
+    let (listener, eio, sio) = cli("sio_server");
+    let mut endpoint = SocketIo::new(eio, sio, app);
     if let Err(e) = runner::serve(listener, &mut endpoint, &AtomicBool::new(false)) {
         eprintln!("sio_server: {e}");
         std::process::exit(1);

@@ -32,9 +32,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration as StdDuration;
 
-use sockwire::engineio;
 use sockwire::runner::{ConnId, Endpoint, SocketIo};
 use sockwire::time::Instant;
+use sockwire::{engineio, socketio};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -91,20 +91,21 @@ impl Conn {
 
 /// Serves the reference test server on `listener` until `stop` is set.
 pub fn serve(listener: std::net::TcpListener, stop: &AtomicBool) -> io::Result<()> {
-    serve_with(listener, sio_server::ENGINEIO, stop)
+    serve_with(listener, sio_server::ENGINEIO, sio_server::SOCKETIO, stop)
 }
 
-/// [`serve`] with other Engine.IO settings.
+/// [`serve`] with other Engine.IO and Socket.IO settings.
 pub fn serve_with(
     listener: std::net::TcpListener,
     eio: engineio::Config,
+    sio: socketio::Config,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::app);
+    let mut endpoint = SocketIo::new(eio, sio, sio_server::app);
     rt.block_on(async move { run(TcpListener::from_std(listener)?, &mut endpoint, stop).await })
 }
 
@@ -291,8 +292,8 @@ fn flush<E: Endpoint>(
 }
 
 fn main() {
-    let (listener, eio) = sio_server::cli("tokio_server");
-    if let Err(e) = serve_with(listener, eio, &AtomicBool::new(false)) {
+    let (listener, eio, sio) = sio_server::cli("tokio_server");
+    if let Err(e) = serve_with(listener, eio, sio, &AtomicBool::new(false)) {
         eprintln!("tokio_server: {e}");
         std::process::exit(1);
     }
