@@ -39,7 +39,9 @@
 //!   asked) with `{"delivered":N,"full":M}`: the sockets whose queue took it
 //!   and those whose queue was full (refused, never dropped in silence; also
 //!   counted on stderr). The benchmarks in `tests/bench` drive a fan-out
-//!   through it.
+//!   through it. `recovery-stats` (with an ack) is acked with the recovery
+//!   log's size now and at its peak (`socketio::recovery::Stats` as a JSON
+//!   object, `null` without `--recovery`); the Node server does not know it.
 //!
 //! # What it shows
 //!
@@ -87,6 +89,21 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
                     io.ack(socket, id, m.args_raw(), &attachments)
                 }
                 (Some("force-disconnect-transport"), _) => io.close(now, socket),
+                (Some("recovery-stats"), Some(id)) => {
+                    let stats = io.recovery_stats().map_or("null".into(), |s| {
+                        format!(
+                            r#"{{"entries":{},"bytes":{},"peak_entries":{},"peak_bytes":{},"sessions":{},"peak_sessions":{},"recovered":{}}}"#,
+                            s.entries,
+                            s.bytes,
+                            s.peak_entries,
+                            s.peak_bytes,
+                            s.sessions,
+                            s.peak_sessions,
+                            s.recovered
+                        )
+                    });
+                    io.ack(socket, id, &stats, &[])
+                }
                 (Some("join"), ack) => {
                     let mut buf = [0u8; 128];
                     match m.args().next().map(|r| json::unescape(r, &mut buf)) {

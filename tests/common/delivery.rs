@@ -1,7 +1,12 @@
 //! The delivery check of connection state recovery: a TCP proxy that cuts
-//! its clients' connections at random moments, and the per-client count of
-//! what arrived. Std only, so that `tests/bench` includes it too
-//! (`#[path]`).
+//! its clients' connections at random moments, the per-client count of what
+//! arrived, and one whole run ([`run`]): Node `socket.io-client` clients
+//! (`tests/peers/sio_recovery_fleet.mjs`, which also sends the numbered
+//! events) and sockwire clients (the `sio_client` example's command line on
+//! threads, the only use of the client here) at once, through the proxy.
+//! `tests/recovery_delivery.rs` and `tests/bench` (`sio_recovery`) include
+//! it with `#[path]`, beside `examples/sio_client.rs` as the crate's
+//! `sio_client` module.
 //!
 //! The proxy forwards every accepted connection to `upstream`. While chaos
 //! is on, each new connection waits a random `0..hold_ms` before it is
@@ -12,12 +17,16 @@
 //! connection dead only at its ping timeout, possibly after the client came
 //! back.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::sio_client;
 
 /// How the proxy disturbs its connections.
 #[derive(Clone, Copy, Debug)]
@@ -305,4 +314,308 @@ impl Summary {
             self.perfect
         )
     }
+}
+
+// ---------------------------------------------------------------------------
+// One run
+// ---------------------------------------------------------------------------
+
+/// What one run does.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Node clients (the fleet's).
+    pub node_clients: usize,
+    /// sockwire clients (threads).
+    pub sockwire_clients: usize,
+    /// Numbered events, one every `interval_ms`.
+    pub events: u64,
+    /// Between two events, ms.
+    pub interval_ms: u64,
+    /// How long the clients have to come back after the last event, ms.
+    pub settle_ms: u64,
+    /// The cuts.
+    pub chaos: Chaos,
+    /// The proxy's seed.
+    pub seed: u64,
+    /// Ask the server for `recovery-stats` at the end.
+    pub stats: bool,
+}
+
+/// What one run found.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// The Node clients.
+    pub node: Summary,
+    /// The sockwire clients.
+    pub sockwire: Summary,
+    /// Connects that were recoveries, Node clients.
+    pub node_recovered: u64,
+    /// Connects that were recoveries, sockwire clients.
+    pub sockwire_recovered: u64,
+    /// Connections the proxy accepted.
+    pub accepted: u64,
+    /// Cuts, and of those the silent ones.
+    pub cuts: u64,
+    /// Cuts that left the server side open.
+    pub silent_cuts: u64,
+    /// The server's answer to `recovery-stats` (raw JSON), if asked.
+    pub stats: Option<String>,
+    /// Wall time, s.
+    pub secs: f64,
+}
+
+/// A sockwire client: the `sio_client` command line on a thread, told to
+/// join the room on every connect that is not a recovery.
+struct SockwireClient {
+    input: Arc<Mutex<Option<Sender<String>>>>,
+    seqs: Arc<Mutex<Vec<u64>>>,
+    recovered: Arc<AtomicUsize>,
+    handle: thread::JoinHandle<()>,
+}
+
+/// The client's stdout: acts on its JSON lines.
+struct Lines {
+    partial: Vec<u8>,
+    input: Arc<Mutex<Option<Sender<String>>>>,
+    seqs: Arc<Mutex<Vec<u64>>>,
+    recovered: Arc<AtomicUsize>,
+    joined: Arc<AtomicUsize>,
+    joined_once: bool,
+}
+
+impl Lines {
+    fn line(&mut self, line: &str) {
+        if line.contains(r#""connected":"#) {
+            if line.contains(r#""recovered":true"#) {
+                self.recovered.fetch_add(1, Ordering::Relaxed);
+            } else if let Some(tx) = self.input.lock().unwrap().as_ref() {
+                let _ = tx.send(r#"call join ["r"]"#.into());
+            }
+        } else if line.contains(r#""ack_response":"#) && !self.joined_once {
+            self.joined_once = true;
+            self.joined.fetch_add(1, Ordering::Relaxed);
+        } else if line.contains(r#""event":"broadcast-back""#) {
+            let n = json_field(line, "args")
+                .and_then(|a| a.trim_start_matches('[').split([',', ']']).next())
+                .and_then(|n| n.parse().ok());
+            if let Some(n) = n {
+                self.seqs.lock().unwrap().push(n);
+            }
+        }
+    }
+}
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=i).collect();
+            self.line(&String::from_utf8_lossy(&line));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SockwireClient {
+    fn start(url: &str, joined: &Arc<AtomicUsize>) -> SockwireClient {
+        let args: Vec<String> = [url, "--transport", "websocket", "--wait", "0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let options = sio_client::parse_args(&args).expect("client arguments");
+        let (tx, rx) = mpsc::channel();
+        let input = Arc::new(Mutex::new(Some(tx)));
+        let (seqs, recovered) = (Arc::default(), Arc::default());
+        let mut out = Lines {
+            partial: Vec::new(),
+            input: input.clone(),
+            seqs: Arc::clone(&seqs),
+            recovered: Arc::clone(&recovered),
+            joined: joined.clone(),
+            joined_once: false,
+        };
+        let handle = thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let mut err = std::io::sink();
+                if let Err(e) = sio_client::run_cli(&options, rx, &mut out, &mut err) {
+                    eprintln!("sockwire client: {e}");
+                }
+            })
+            .expect("a client thread");
+        SockwireClient {
+            input,
+            seqs,
+            recovered,
+            handle,
+        }
+    }
+
+    /// Closes the client's stdin (it ends).
+    fn stop(&self) {
+        self.input.lock().unwrap().take();
+    }
+
+    /// Waits (bounded) for the client to end: its events and recoveries.
+    fn finish(self, deadline: Instant) -> (Vec<u64>, usize) {
+        while !self.handle.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let seqs = self.seqs.lock().unwrap().clone();
+        (seqs, self.recovered.load(Ordering::Relaxed))
+    }
+}
+
+/// The raw value of `key` in a flat JSON line (an array or a scalar).
+fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = &line[at..];
+    let end = if rest.starts_with('[') {
+        rest.find(']')? + 1
+    } else {
+        rest.find([',', '}'])?
+    };
+    Some(&rest[..end])
+}
+
+/// The fleet process: its stdin, its stdout lines.
+struct Fleet {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+}
+
+impl Fleet {
+    fn spawn(mut cmd: Command) -> Fleet {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the fleet ({cmd:?}): {e}"));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Fleet {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn line(&mut self, deadline: Instant, what: &str) -> String {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = self.child.kill();
+                panic!("the fleet said no {what} in time: {e}");
+            }
+        }
+    }
+
+    fn wait_for(&mut self, want: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.line(deadline, want) != want {}
+    }
+
+    fn say(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("write to the fleet");
+        self.stdin.flush().expect("flush");
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One run against the server at `server`: the fleet is `fleet` (the
+/// caller's `node sio_recovery_fleet.mjs`, which gets the rest of its
+/// arguments here), the sockwire clients are threads. Every wait bounded;
+/// panics when a phase does not finish in time.
+pub fn run(server: SocketAddr, mut fleet: Command, plan: Plan) -> Outcome {
+    let started = Instant::now();
+    let proxy = Proxy::start(server, plan.chaos, plan.seed);
+    fleet
+        .args(["--url", &proxy.url()])
+        .args(["--conns", &plan.node_clients.to_string()])
+        .args(["--send-url", &format!("http://{server}")])
+        .args(["--events", &plan.events.to_string()])
+        .args(["--interval", &plan.interval_ms.to_string()])
+        .args(["--settle", &plan.settle_ms.to_string()])
+        .args(["--stats", if plan.stats { "1" } else { "0" }]);
+    let mut fleet = Fleet::spawn(fleet);
+    let joined = Arc::new(AtomicUsize::new(0));
+    let ours: Vec<SockwireClient> = (0..plan.sockwire_clients)
+        .map(|_| SockwireClient::start(&proxy.url(), &joined))
+        .collect();
+    let connect_time =
+        Duration::from_secs(30 + (plan.node_clients + plan.sockwire_clients) as u64 / 20);
+    fleet.wait_for("READY", connect_time);
+    let deadline = Instant::now() + connect_time;
+    while joined.load(Ordering::Relaxed) < plan.sockwire_clients {
+        assert!(
+            Instant::now() < deadline,
+            "the sockwire clients did not all join"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    proxy.set_chaos(true);
+    fleet.say("GO");
+    let sending = Duration::from_millis(plan.events * plan.interval_ms);
+    fleet.wait_for("SENT", sending + Duration::from_secs(60));
+    proxy.set_chaos(false);
+    // The fleet reports `settle_ms` after SENT; the sockwire clients have as
+    // long, then stop.
+    let settled = Instant::now() + Duration::from_millis(plan.settle_ms);
+    let mut out = Outcome::default();
+    let mut node = Vec::new();
+    let deadline = settled + Duration::from_secs(60);
+    loop {
+        let line = fleet.line(deadline, "report");
+        if line.contains(r#""done":true"#) {
+            break;
+        }
+        if let Some(stats) = line.strip_prefix(r#"{"stats":"#) {
+            out.stats = Some(stats.trim_end_matches('}').to_string()).filter(|s| s != "null");
+            continue;
+        }
+        let Some(list) = json_field(&line, "seqs") else {
+            continue;
+        };
+        let list = list.trim_start_matches('[').trim_end_matches(']');
+        let seqs: Vec<u64> = list.split(',').filter_map(|n| n.parse().ok()).collect();
+        out.node_recovered += json_field(&line, "recovered").map_or(0, |n| n.parse().unwrap_or(0));
+        node.push(Tally::of(&seqs, plan.events));
+    }
+    thread::sleep(settled.saturating_duration_since(Instant::now()));
+    for c in &ours {
+        c.stop();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut sockwire = Vec::new();
+    for c in ours {
+        let (seqs, recovered) = c.finish(deadline);
+        out.sockwire_recovered += recovered as u64;
+        sockwire.push(Tally::of(&seqs, plan.events));
+    }
+    out.node = Summary::of(&node, plan.events);
+    out.sockwire = Summary::of(&sockwire, plan.events);
+    out.accepted = proxy.accepted.load(Ordering::Relaxed);
+    out.cuts = proxy.cuts.load(Ordering::Relaxed);
+    out.silent_cuts = proxy.silent_cuts.load(Ordering::Relaxed);
+    out.secs = started.elapsed().as_secs_f64();
+    out
 }

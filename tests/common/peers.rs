@@ -199,21 +199,8 @@ fn collect<R: Read + Send + 'static>(
 impl Peer {
     /// Starts `cmd` with piped stdout and stderr.
     pub fn spawn(name: &str, mut cmd: Command) -> Peer {
-        cmd.stdin(Stdio::null());
-        Peer::spawn_as_is(name, cmd)
-    }
-
-    /// [`spawn`](Self::spawn) with stdin piped too: the peer and its stdin.
-    pub fn spawn_with_stdin(name: &str, mut cmd: Command) -> (Peer, std::process::ChildStdin) {
-        cmd.stdin(Stdio::piped());
-        let mut peer = Peer::spawn_as_is(name, cmd);
-        let child = peer.child.as_mut().expect("just spawned");
-        let stdin = child.stdin.take().expect("piped stdin");
-        (peer, stdin)
-    }
-
-    fn spawn_as_is(name: &str, mut cmd: Command) -> Peer {
         let mut child = cmd
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -233,11 +220,6 @@ impl Peer {
             stderr,
             readers,
         }
-    }
-
-    /// The next line the peer prints on stdout, within `timeout`.
-    pub fn next_line(&mut self, timeout: Duration) -> Result<String, RecvTimeoutError> {
-        self.stdout_lines.recv_timeout(timeout)
     }
 
     /// Waits for the `LISTENING <port>` line of a peer server.

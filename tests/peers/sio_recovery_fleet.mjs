@@ -3,7 +3,7 @@
 // tests/common/delivery.rs, and the sender of the numbered events.
 //
 // node sio_recovery_fleet.mjs --url URL --conns N [--send-url URL --events E --interval MS]
-//     [--settle MS] [--room r]
+//     [--settle MS] [--room r] [--stats 1]
 //
 // - Each of the N clients connects to --url (the proxy) and, on every
 //   connect that is not a recovery (`socket.recovered` false), emits
@@ -17,7 +17,9 @@
 //   `SENT`. Without: the line `SENT` on stdin stands for it.
 // - --settle ms after SENT, prints one JSON line per client
 //   {"client":i,"seqs":[...],"connects":c,"recovered":r} and a last line
-//   {"done":true}, then exits 0. Everything is bounded: the process exits 1
+//   {"done":true}, then exits 0. With --stats 1, first a line {"stats":...}:
+//   the server's answer to `recovery-stats` (the sockwire test server's
+//   recovery log size), null when it does not answer within 3 s. Everything is bounded: the process exits 1
 //   after 10 minutes whatever happens.
 
 import { createRequire } from 'node:module';
@@ -77,7 +79,14 @@ for (let i = 0; i < opts.conns; i++) {
 }
 checkReady();
 
-function report() {
+async function report() {
+  if (opts.stats) {
+    // The sockwire server's recovery log (`recovery-stats`); null elsewhere.
+    const s = io(opts['send-url'] ?? opts.url, { transports: ['websocket'], forceNew: true });
+    const stats = await s.timeout(3000).emitWithAck('recovery-stats').catch(() => null);
+    process.stdout.write(JSON.stringify({ stats }) + '\n');
+    s.close();
+  }
   for (const [i, c] of clients.entries()) {
     process.stdout.write(JSON.stringify({ client: i, seqs: c.seqs, connects: c.connects, recovered: c.recovered }) + '\n');
   }
