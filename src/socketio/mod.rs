@@ -23,6 +23,8 @@
 //!   [`Assembler`] over lent storage), the connect timeout.
 //! - [`Rooms`]: a bounded membership table for `to(...).except(...)`
 //!   broadcasts.
+//! - [`Server`]: the endpoint over an Engine.IO server: socket ids, rooms,
+//!   broadcast, and connection state [`recovery`].
 //! - [`Client`]: the client: namespaces with auth, events and acks, a send
 //!   buffer kept while disconnected, reconnection with the reference client's
 //!   [`backoff`], volatile emits, connection state recovery.

@@ -589,7 +589,10 @@ pub fn run(server: SocketAddr, mut fleet: Command, plan: Plan) -> Outcome {
             break;
         }
         if let Some(stats) = line.strip_prefix(r#"{"stats":"#) {
-            out.stats = Some(stats.trim_end_matches('}').to_string()).filter(|s| s != "null");
+            out.stats = stats
+                .strip_suffix('}')
+                .filter(|s| *s != "null")
+                .map(String::from);
             continue;
         }
         let Some(list) = json_field(&line, "seqs") else {

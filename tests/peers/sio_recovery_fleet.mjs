@@ -90,9 +90,9 @@ async function report() {
   for (const [i, c] of clients.entries()) {
     process.stdout.write(JSON.stringify({ client: i, seqs: c.seqs, connects: c.connects, recovered: c.recovered }) + '\n');
   }
-  process.stdout.write(JSON.stringify({ done: true }) + '\n');
   for (const c of clients) c.socket.close();
-  setTimeout(() => process.exit(0), 100);
+  // stdout is a pipe, written asynchronously: exit once the last line is out.
+  process.stdout.write(JSON.stringify({ done: true }) + '\n', () => process.exit(0));
 }
 
 function send() {
