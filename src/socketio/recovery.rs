@@ -306,11 +306,15 @@ mod log {
             self.stats.peak_sessions = self.stats.peak_sessions.max(self.saved.len());
         }
 
-        /// Takes back `pid`'s kept socket, if it has not expired.
+        /// Takes back `pid`'s kept socket, if it has not expired (an expired
+        /// one stays for [`sweep`](Self::sweep), which takes its rooms).
         pub fn take(&mut self, now: Instant, pid: &Sid) -> Option<Saved> {
+            if self.saved.get(pid)?.expires <= now {
+                return None;
+            }
             let saved = self.saved.remove(pid)?;
             self.expiries.remove(&(saved.expires, *pid));
-            (saved.expires > now).then_some(saved)
+            Some(saved)
         }
 
         /// Drops old entries and expired sessions; calls `gone` with the
