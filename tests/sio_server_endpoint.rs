@@ -1128,3 +1128,25 @@ fn a_kept_session_expires_with_its_rooms() {
         [OwnedEvent::Connect { .. }]
     ));
 }
+
+#[test]
+fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms() {
+    let mut net = Net::new(eio_config(), recovery_config(1000));
+    let (_, a, pid) = net.recovery_client(1);
+    net.io.join(&a, "r").unwrap();
+    net.drop_conn(1);
+    net.take_events();
+    // Past the window, before any timer ran.
+    net.now = net.now + Duration::from_millis(120_001);
+    let (_, texts) = net.reconnect(2, &format!(r#"{{"pid":"{pid}","offset":"0"}}"#));
+    assert!(texts.is_empty());
+    assert!(matches!(
+        net.take_events()[..],
+        [OwnedEvent::Connect { .. }]
+    ));
+    net.advance(1);
+    net.texts(2);
+    let mut members = 0;
+    sockwire::socketio::RoomTable::for_each_member(net.io.rooms(), "/", "r", &mut |_| members += 1);
+    assert_eq!((members, net.io.recovery_stats().unwrap().sessions), (0, 0));
+}
