@@ -875,15 +875,16 @@ fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
             reason: "transport close"
         }]
     );
-    // Missed: to the room, to everyone but b, to b only, to a only (an emit
-    // to a disconnected socket is refused), with an ack (never logged).
+    // Missed: to the room, to everyone but b, to everyone not in the room,
+    // to b only, to a only (logged for it while it is away; not a volatile).
     net.io.broadcast("/", &["r"], &[], "n", "2", &[]).unwrap();
     net.io
         .broadcast("/", &[], &[b.as_str()], "n", "3", &[])
         .unwrap();
     net.io.broadcast("/", &[], &["r"], "n", "4", &[]).unwrap();
     net.io.emit(&b, "only-b", "", &[]).unwrap();
-    assert!(net.io.emit(&a, "only-a", "", &[]).is_err());
+    net.io.emit(&a, "only-a", "", &[]).unwrap();
+    assert!(net.io.emit_volatile(&a, "gone", "", &[]).is_err());
     let auth = format!(r#"{{"pid":"{pid}","offset":"1"}}"#);
     let (sid, texts) = net.reconnect(3, &auth);
     assert_eq!(
@@ -891,16 +892,17 @@ fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
         [
             r#"42["n",2,"3"]"#.to_string(),
             r#"42["n",3,"4"]"#.to_string(),
+            r#"42["only-a","7"]"#.to_string(),
             format!(r#"40{{"sid":"{}","pid":"{pid}"}}"#, a.as_str()),
         ]
     );
-    net.expect_recovered(sid, a, 2, false);
+    net.expect_recovered(sid, a, 3, false);
     assert!(net.io.is_in(&a, "r"));
     assert_eq!(net.io.data(&a), Some(&b"alice"[..]));
     assert_eq!(net.io.socket(&a).map(|s| s.0), Some(sid));
     net.io.emit(&a, "again", "", &[]).unwrap();
     net.pump();
-    assert_eq!(net.texts(3), [r#"42["again","7"]"#]);
+    assert_eq!(net.texts(3), [r#"42["again","8"]"#]);
     // A client that leaves the namespace is not kept.
     net.text(3, "41");
     net.take_events();

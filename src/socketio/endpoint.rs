@@ -520,6 +520,30 @@ where
             .ok_or(Error::NotConnected)?
     }
 
+    /// An emit to a socket lost with its session and kept for recovery: only
+    /// logged, for the replay (as the reference does).
+    #[cfg(feature = "alloc")]
+    fn emit_to_kept(
+        &mut self,
+        socket: &Sid,
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
+        let log = self.log.as_mut().ok_or(Error::NotConnected)?;
+        let nsp: alloc::string::String = log.kept_in(socket).ok_or(Error::NotConnected)?.into();
+        let args = recovery::with_offset(args, log.offset_for(false));
+        log_to_socket(
+            log,
+            self.now,
+            &self.config,
+            (&nsp, socket),
+            name,
+            &args,
+            attachments,
+        )
+    }
+
     fn drop_claim(&mut self, sid: &Sid, nsp: &str) {
         #[cfg(feature = "alloc")]
         if let Some(log) = &mut self.log {
@@ -575,6 +599,10 @@ where
 
     /// Sends event `name` with `args` (raw JSON values, comma separated) and
     /// binary `attachments` to `socket`.
+    ///
+    /// With recovery on, the event carries its offset and is logged; to a
+    /// socket lost with its session and kept for recovery, it is only logged,
+    /// and replayed if the socket comes back.
     pub fn emit(
         &mut self,
         socket: &Sid,
@@ -607,6 +635,10 @@ where
         attachments: &[&[u8]],
         volatile: bool,
     ) -> Result<(), Error> {
+        #[cfg(feature = "alloc")]
+        if !volatile && self.sockets.get(socket).is_none() {
+            return self.emit_to_kept(socket, name, args, attachments);
+        }
         let r = self.lookup(socket)?;
         #[cfg(feature = "alloc")]
         if let Some(log) = &mut self.log {
@@ -618,20 +650,8 @@ where
                 })
                 .ok_or(Error::NotConnected)??;
             if !volatile {
-                let text =
-                    EventText::new(&r.nsp, None, name, attachments.len(), &self.config.limits)?;
-                log.push(
-                    self.now,
-                    recovery::Entry {
-                        offset,
-                        at: self.now,
-                        nsp: r.nsp.as_str().into(),
-                        rooms: alloc::vec![socket.as_str().into()],
-                        except: alloc::vec::Vec::new(),
-                        text: text.parts(&args).concat(),
-                        attachments: attachments.iter().map(|a| a.to_vec()).collect(),
-                    },
-                );
+                let to = (&*r.nsp, socket);
+                log_to_socket(log, self.now, &self.config, to, name, &args, attachments)?;
             }
             return Ok(());
         }
@@ -1065,6 +1085,33 @@ fn frame_parts<'a>(
         ok = ok && try_push(&mut parts, head.as_bytes()) && try_push(&mut parts, a);
     }
     ok.then_some(parts)
+}
+
+/// Logs an event emitted to `socket` of `nsp` (`to`), `args` carrying the
+/// log's next offset.
+#[cfg(feature = "alloc")]
+fn log_to_socket(
+    log: &mut recovery::Log,
+    now: Instant,
+    config: &Config,
+    to: (&str, &Sid),
+    name: &str,
+    args: &str,
+    attachments: &[&[u8]],
+) -> Result<(), Error> {
+    let (nsp, socket) = to;
+    let text = EventText::new(nsp, None, name, attachments.len(), &config.limits)?;
+    let entry = recovery::Entry {
+        offset: log.offset_for(false),
+        at: now,
+        nsp: nsp.into(),
+        rooms: alloc::vec![socket.as_str().into()],
+        except: alloc::vec::Vec::new(),
+        text: text.parts(args).concat(),
+        attachments: attachments.iter().map(|a| a.to_vec()).collect(),
+    };
+    log.push(now, entry);
+    Ok(())
 }
 
 /// The reference's name for why a session closed.

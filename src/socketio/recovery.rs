@@ -220,6 +220,8 @@ mod log {
         entries: VecDeque<Entry>,
         bytes: usize,
         saved: BTreeMap<Sid, Saved>,
+        /// The pid of each kept socket.
+        kept: BTreeMap<Sid, Sid>,
         expiries: BTreeSet<(Instant, Sid)>,
         /// Recovering CONNECTs waiting for the application (middleware run).
         pub claims: BTreeMap<(Sid, String), Claim>,
@@ -234,6 +236,7 @@ mod log {
                 entries: VecDeque::new(),
                 bytes: 0,
                 saved: BTreeMap::new(),
+                kept: BTreeMap::new(),
                 expiries: BTreeSet::new(),
                 claims: BTreeMap::new(),
                 stats: Stats::default(),
@@ -295,14 +298,14 @@ mod log {
                 let Some((_, oldest)) = self.expiries.pop_first() else {
                     break;
                 };
-                if let Some(s) = self.saved.remove(&oldest) {
+                if let Some(s) = self.remove(&oldest) {
                     gone(s.socket);
                 }
             }
+            self.remove(&pid);
             self.expiries.insert((saved.expires, pid));
-            if let Some(old) = self.saved.insert(pid, saved) {
-                self.expiries.remove(&(old.expires, pid));
-            }
+            self.kept.insert(saved.socket, pid);
+            self.saved.insert(pid, saved);
             self.stats.peak_sessions = self.stats.peak_sessions.max(self.saved.len());
         }
 
@@ -312,9 +315,20 @@ mod log {
             if self.saved.get(pid)?.expires <= now {
                 return None;
             }
+            self.remove(pid)
+        }
+
+        fn remove(&mut self, pid: &Sid) -> Option<Saved> {
             let saved = self.saved.remove(pid)?;
             self.expiries.remove(&(saved.expires, *pid));
+            self.kept.remove(&saved.socket);
             Some(saved)
+        }
+
+        /// The namespace of `socket` if it is kept (lost, not expired).
+        pub fn kept_in(&self, socket: &Sid) -> Option<&str> {
+            let pid = self.kept.get(socket)?;
+            self.saved.get(pid).map(|s| s.nsp.as_str())
         }
 
         /// Drops old entries and expired sessions; calls `gone` with the
@@ -326,7 +340,7 @@ mod log {
                     break;
                 }
                 self.expiries.pop_first();
-                if let Some(s) = self.saved.remove(&pid) {
+                if let Some(s) = self.remove(&pid) {
                     gone(s.socket);
                 }
             }
