@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `--recovery` turns on connection state recovery
-//! (`socketio::Config::recovery`, the defaults: sessions kept 120 s,
+//! (`socketio::Server::set_recovery`, the defaults: sessions kept 120 s,
 //! middleware skipped), as `connectionStateRecovery: {}` does in
 //! `tests/peers/sio_server.mjs --recovery`: the CONNECT reply carries a
 //! `pid`, every event without ack (`auth`, `message-back`, `broadcast-back`)
@@ -167,21 +167,27 @@ pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
 
 /// [`serve`] with recovery on (`--recovery`).
 pub fn serve_recovering(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
-    let config = socketio::Config {
-        recovery: Some(socketio::recovery::Config::DEFAULT),
-        ..SOCKETIO
-    };
-    runner::serve(listener, &mut SocketIo::new(ENGINEIO, config, app), stop)
+    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, app);
+    endpoint
+        .server
+        .set_recovery(Some(socketio::recovery::Config::DEFAULT));
+    runner::serve(listener, &mut endpoint, stop)
 }
 
 /// The command line of this server and of `tokio_server`: the address to
 /// bind (any; default `127.0.0.1:3000`), the Engine.IO settings
-/// (`--deflate`: permessage-deflate accepted) and the Socket.IO ones
-/// (`--recovery`: connection state recovery on). Binds it and prints
+/// (`--deflate`: permessage-deflate accepted) and connection state recovery
+/// (`--recovery`: on, with the defaults). Binds it and prints
 /// `LISTENING <port>`.
-pub fn cli(name: &str) -> (TcpListener, engineio::Config, socketio::Config) {
+pub fn cli(
+    name: &str,
+) -> (
+    TcpListener,
+    engineio::Config,
+    Option<socketio::recovery::Config>,
+) {
     let mut args = std::env::args().skip(1);
-    let (mut addr, mut eio, mut sio) = (String::from("127.0.0.1:3000"), ENGINEIO, SOCKETIO);
+    let (mut addr, mut eio, mut recovery) = (String::from("127.0.0.1:3000"), ENGINEIO, None);
     let fail = |why: String| -> ! {
         eprintln!("{name}: {why}");
         eprintln!(
@@ -200,7 +206,7 @@ pub fn cli(name: &str) -> (TcpListener, engineio::Config, socketio::Config) {
             "--deflate" => {
                 eio.per_message_deflate = Some(engineio::PerMessageDeflate::DEFAULT);
             }
-            "--recovery" => sio.recovery = Some(socketio::recovery::Config::DEFAULT),
+            "--recovery" => recovery = Some(socketio::recovery::Config::DEFAULT),
             _ if !a.starts_with("--") => addr = a,
             _ => fail(format!("unknown option {a}")),
         }
@@ -210,12 +216,13 @@ pub fn cli(name: &str) -> (TcpListener, engineio::Config, socketio::Config) {
     let local = listener.local_addr().expect("local_addr");
     eprintln!("{name}: serving http://{local}{}", eio.path);
     println!("LISTENING {}", local.port());
-    (listener, eio, sio)
+    (listener, eio, recovery)
 }
 
 fn main() {
-    let (listener, eio, sio) = cli("sio_server");
-    let mut endpoint = SocketIo::new(eio, sio, app);
+    let (listener, eio, recovery) = cli("sio_server");
+    let mut endpoint = SocketIo::new(eio, SOCKETIO, app);
+    endpoint.server.set_recovery(recovery);
     if let Err(e) = runner::serve(listener, &mut endpoint, &AtomicBool::new(false)) {
         eprintln!("sio_server: {e}");
         std::process::exit(1);

@@ -91,21 +91,23 @@ impl Conn {
 
 /// Serves the reference test server on `listener` until `stop` is set.
 pub fn serve(listener: std::net::TcpListener, stop: &AtomicBool) -> io::Result<()> {
-    serve_with(listener, sio_server::ENGINEIO, sio_server::SOCKETIO, stop)
+    serve_with(listener, sio_server::ENGINEIO, None, stop)
 }
 
-/// [`serve`] with other Engine.IO and Socket.IO settings.
+/// [`serve`] with other Engine.IO settings and, with `recovery`, connection
+/// state recovery.
 pub fn serve_with(
     listener: std::net::TcpListener,
     eio: engineio::Config,
-    sio: socketio::Config,
+    recovery: Option<socketio::recovery::Config>,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut endpoint = SocketIo::new(eio, sio, sio_server::app);
+    let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::app);
+    endpoint.server.set_recovery(recovery);
     rt.block_on(async move { run(TcpListener::from_std(listener)?, &mut endpoint, stop).await })
 }
 
@@ -292,8 +294,8 @@ fn flush<E: Endpoint>(
 }
 
 fn main() {
-    let (listener, eio, sio) = sio_server::cli("tokio_server");
-    if let Err(e) = serve_with(listener, eio, sio, &AtomicBool::new(false)) {
+    let (listener, eio, recovery) = sio_server::cli("tokio_server");
+    if let Err(e) = serve_with(listener, eio, recovery, &AtomicBool::new(false)) {
         eprintln!("tokio_server: {e}");
         std::process::exit(1);
     }

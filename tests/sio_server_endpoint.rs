@@ -793,14 +793,18 @@ fn a_mixed_broadcast_counts_exactly_and_each_transport_gets_its_own_form() {
 // Connection state recovery
 // ---------------------------------------------------------------------------
 
-fn recovery_config(log_entries: usize) -> Config {
-    Config {
-        recovery: Some(sockwire::socketio::recovery::Config {
-            max_log_entries: log_entries,
-            ..Default::default()
-        }),
-        ..Config::default()
+fn recovery_config(log_entries: usize) -> sockwire::socketio::recovery::Config {
+    sockwire::socketio::recovery::Config {
+        max_log_entries: log_entries,
+        ..Default::default()
     }
+}
+
+/// A server with recovery on, with `recovery`.
+fn recovering(eio: engineio::Config, recovery: sockwire::socketio::recovery::Config) -> Net {
+    let mut net = Net::new(eio, Config::default());
+    net.io.set_recovery(Some(recovery));
+    net
 }
 
 impl Net {
@@ -856,7 +860,7 @@ fn reply_pid(reply: &str, socket: Sid) -> String {
 
 #[test]
 fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
-    let mut net = Net::new(eio_config(), recovery_config(1000));
+    let mut net = recovering(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     let (_, b, _) = net.recovery_client(2);
     net.io.join(&a, "r").unwrap();
@@ -917,11 +921,11 @@ fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
 
 #[test]
 fn recovery_runs_middleware_when_configured() {
-    let mut config = recovery_config(1000);
-    if let Some(r) = config.recovery.as_mut() {
-        r.skip_middlewares = false;
-    }
-    let mut net = Net::new(eio_config(), config);
+    let config = sockwire::socketio::recovery::Config {
+        skip_middlewares: false,
+        ..recovery_config(1000)
+    };
+    let mut net = recovering(eio_config(), config);
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);
@@ -948,7 +952,7 @@ fn recovery_runs_middleware_when_configured() {
 /// in the log stands in for it.
 #[test]
 fn a_client_that_received_nothing_still_recovers() {
-    let mut net = Net::new(eio_config(), recovery_config(1000));
+    let mut net = recovering(eio_config(), recovery_config(1000));
     // Logged before the socket existed: never replayed to it.
     net.io.broadcast("/", &[], &[], "before", "", &[]).unwrap();
     let (_, a, pid) = net.recovery_client(1);
@@ -983,7 +987,7 @@ fn a_client_that_received_nothing_still_recovers() {
 /// current offset.
 #[test]
 fn a_volatile_event_never_carries_something_that_is_not_an_offset() {
-    let mut net = Net::new(eio_config(), recovery_config(1000));
+    let mut net = recovering(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.emit_volatile(&a, "v", r#""first""#, &[]).unwrap();
@@ -1027,7 +1031,7 @@ fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone() {
         ping_timeout: Duration::from_millis(200),
         ..eio_config()
     };
-    let mut net = Net::new(eio, recovery_config(1000));
+    let mut net = recovering(eio, recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
@@ -1083,7 +1087,7 @@ fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone() {
 /// pid (socket.io-client then reports `recovered: false`).
 #[test]
 fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing() {
-    let mut net = Net::new(eio_config(), recovery_config(2));
+    let mut net = recovering(eio_config(), recovery_config(2));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.set_data(&a, b"x").unwrap();
@@ -1112,7 +1116,7 @@ fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_miss
 
 #[test]
 fn a_kept_session_expires_with_its_rooms() {
-    let mut net = Net::new(eio_config(), recovery_config(1000));
+    let mut net = recovering(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);
@@ -1133,7 +1137,7 @@ fn a_kept_session_expires_with_its_rooms() {
 
 #[test]
 fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms() {
-    let mut net = Net::new(eio_config(), recovery_config(1000));
+    let mut net = recovering(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);

@@ -339,7 +339,6 @@ impl<const N: usize, const A: usize> Harness<N, A> {
             connect_timeout: Duration::from_millis(CONNECT_TIMEOUT),
             namespaces,
             limits,
-            recovery: None,
         };
         let mut effective = limits;
         effective.max_namespace_len = effective.max_namespace_len.min(64);

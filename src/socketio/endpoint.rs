@@ -8,7 +8,7 @@
 //! (one per session and namespace, distinct from the Engine.IO sid, as in the
 //! reference) and the rooms of each namespace. Commands are addressed by
 //! socket id; broadcasts by namespace, rooms and exceptions. With
-//! `Config::recovery`, it also keeps the log and the lost sockets of
+//! [`Server::set_recovery`], it also keeps the log and the lost sockets of
 //! connection state recovery (see [`recovery`]).
 //!
 //! The verbs are the Engine.IO endpoint's: [`handle_accept`](Server::handle_accept),
@@ -142,7 +142,7 @@ pub enum Event<'a> {
         message: Message<'a>,
     },
     /// `socket` left: the client disconnected its namespace, or the session
-    /// closed; its rooms are gone. With recovery on (`Config::recovery`), a
+    /// closed; its rooms are gone. With recovery on ([`Server::set_recovery`]), a
     /// socket lost with its session (not by the client's DISCONNECT, not on
     /// a parse error) keeps its rooms while it is kept for recovery: an
     /// [`Event::Recovered`] may bring it back.
@@ -173,7 +173,7 @@ pub enum Event<'a> {
         /// What it did.
         error: Error,
     },
-    /// Connection state recovery (`Config::recovery`): session `sid`
+    /// Connection state recovery ([`Server::set_recovery`]): session `sid`
     /// reconnected as `socket`, a socket lost with an earlier session (or
     /// still on one not yet found dead), and got back its socket id, its
     /// rooms and its data slot; the events logged for it since its offset
@@ -310,7 +310,7 @@ where
             pending: PendingQueue::new(),
             now: Instant::from_millis(0),
             #[cfg(feature = "alloc")]
-            log: config.recovery.map(recovery::Log::new),
+            log: None,
             #[cfg(not(feature = "alloc"))]
             log: (),
             spare_pid: None,
@@ -363,6 +363,25 @@ where
         {
             0
         }
+    }
+
+    /// Turns connection state recovery on with the settings `recovery`, or
+    /// off with `None` (the default, as in the reference); see [`recovery`].
+    /// It needs the `alloc` feature: without it this does nothing.
+    ///
+    /// Set it before serving: sockets accepted earlier have no pid, and a
+    /// later call starts an empty log and forgets the sockets kept for
+    /// recovery (their rooms are left).
+    pub fn set_recovery(&mut self, recovery: Option<recovery::Config>) {
+        #[cfg(feature = "alloc")]
+        {
+            if let Some(old) = self.log.take() {
+                old.for_each_kept(&mut |socket| self.rooms.leave_all(socket));
+            }
+            self.log = recovery.map(recovery::Log::new);
+        }
+        #[cfg(not(feature = "alloc"))]
+        let _ = recovery;
     }
 
     /// The recovery log's size now and at its peak, and the sessions kept;

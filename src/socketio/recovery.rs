@@ -4,7 +4,7 @@
 //!
 //! # The reference's mechanics, kept on the wire
 //!
-//! With recovery on (`socketio::Config::recovery`), every socket gets a
+//! With recovery on (`socketio::Server::set_recovery`), every socket gets a
 //! private id (`pid`, 20 characters, as a socket id) sent in the CONNECT
 //! reply `{"sid":...,"pid":...}`. Every event without an ack id that is not
 //! volatile, broadcast or emitted to one socket, gets an *offset* appended as
@@ -323,6 +323,13 @@ mod log {
             self.expiries.remove(&(saved.expires, *pid));
             self.kept.remove(&saved.socket);
             Some(saved)
+        }
+
+        /// Calls `f` with every kept socket.
+        pub fn for_each_kept(&self, f: &mut dyn FnMut(Sid)) {
+            for socket in self.kept.keys() {
+                f(*socket);
+            }
         }
 
         /// The namespace of `socket` if it is kept (lost, not expired).

@@ -29,10 +29,6 @@ pub struct Config {
     /// Decoder bounds. The namespace limit is capped at
     /// [`MAX_NAMESPACE_LEN`].
     pub limits: Limits,
-    /// Connection state recovery on the [`Server`](super::Server) endpoint
-    /// (see [`recovery`](super::recovery); needs the `alloc` feature, ignored
-    /// without it). Default `None`: off, as in the reference.
-    pub recovery: Option<super::recovery::Config>,
 }
 
 impl Config {
@@ -44,7 +40,6 @@ impl Config {
             max_namespace_len: MAX_NAMESPACE_LEN,
             ..Limits::DEFAULT
         },
-        recovery: None,
     };
 }
 
