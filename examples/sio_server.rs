@@ -136,7 +136,10 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
     // Sessions come and go in the log, as in the Node server's; events do not.
     if matches!(
         event,
-        OwnedEvent::Connect { .. } | OwnedEvent::Disconnect { .. } | OwnedEvent::Recovered { .. }
+        OwnedEvent::Connect { .. }
+            | OwnedEvent::Disconnect { .. }
+            | OwnedEvent::Recovered { .. }
+            | OwnedEvent::Expired { .. }
     ) {
         eprintln!("sio_server: {event:?}");
     }

@@ -1124,6 +1124,7 @@ fn a_kept_session_expires_with_its_rooms() {
     assert_eq!(net.io.recovery_stats().unwrap().sessions, 1);
     net.advance(120_001);
     assert_eq!(net.io.recovery_stats().unwrap().sessions, 0);
+    assert_eq!(net.take_events(), [OwnedEvent::Expired { socket: a }]);
     let mut members = 0;
     sockwire::socketio::RoomTable::for_each_member(net.io.rooms(), "/", "r", &mut |_| members += 1);
     assert_eq!(members, 0);

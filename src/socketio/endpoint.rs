@@ -197,6 +197,15 @@ pub enum Event<'a> {
         /// start, while the socket keeps its id, rooms and data.
         missed: bool,
     },
+    /// A socket kept for recovery is dropped for good: its client did not
+    /// come back within `max_disconnection`, or the oldest kept socket made
+    /// room (`max_sessions`), or [`Server::set_recovery`] was called again.
+    /// Its rooms and data slot are gone; a CONNECT with its pid starts
+    /// afresh.
+    Expired {
+        /// The socket.
+        socket: Sid,
+    },
 }
 
 /// The result of a [`Server::broadcast`].
@@ -376,7 +385,8 @@ where
         #[cfg(feature = "alloc")]
         {
             if let Some(old) = self.log.take() {
-                old.for_each_kept(&mut |socket| self.rooms.leave_all(socket));
+                let (rooms, pending) = (&mut self.rooms, &mut self.pending);
+                old.for_each_kept(&mut |socket| drop_kept(rooms, pending, socket));
             }
             self.log = recovery.map(recovery::Log::new);
         }
@@ -777,8 +787,8 @@ where
                         start: r.start,
                         expires,
                     };
-                    let rooms = &mut self.rooms;
-                    log.save(r.pid, saved, &mut |gone| rooms.leave_all(gone));
+                    let (rooms, pending) = (&mut self.rooms, &mut self.pending);
+                    log.save(r.pid, saved, &mut |gone| drop_kept(rooms, pending, gone));
                     true
                 }
                 _ => false,
@@ -971,8 +981,8 @@ where
         self.now = now;
         #[cfg(feature = "alloc")]
         if let Some(log) = &mut self.log {
-            let rooms = &mut self.rooms;
-            log.sweep(now, &mut |socket| rooms.leave_all(socket));
+            let (rooms, pending) = (&mut self.rooms, &mut self.pending);
+            log.sweep(now, &mut |socket| drop_kept(rooms, pending, socket));
         }
         let pending = &mut self.pending;
         self.eio.timeout_with(now, |now, sid, session, state| {
@@ -1131,6 +1141,14 @@ fn log_to_socket(
     };
     log.push(now, entry);
     Ok(())
+}
+
+/// A kept socket is dropped for good: out of its rooms, and the application
+/// told.
+#[cfg(feature = "alloc")]
+fn drop_kept<R: RoomTable>(rooms: &mut R, pending: &mut PendingQueue, socket: Sid) {
+    rooms.leave_all(socket);
+    let _ = push_pending(pending, Event::Expired { socket });
 }
 
 /// The reference's name for why a session closed.
@@ -1453,6 +1471,11 @@ mod owned {
             /// Some events may be missing.
             missed: bool,
         },
+        /// See [`Event::Expired`].
+        Expired {
+            /// The socket.
+            socket: Sid,
+        },
     }
 
     impl Event<'_> {
@@ -1487,6 +1510,7 @@ mod owned {
                     replayed,
                     missed,
                 },
+                Event::Expired { socket } => OwnedEvent::Expired { socket },
             }
         }
     }

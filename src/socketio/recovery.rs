@@ -14,7 +14,8 @@
 //! `{"pid":...,"offset":...}` in its CONNECT auth. When a session closes by
 //! transport loss (transport close or error, ping timeout, forced close; not
 //! a client's DISCONNECT, not a parse error), its sockets are kept (socket
-//! id, pid, rooms, data) until [`Config::max_disconnection`]. A CONNECT whose
+//! id, pid, rooms, data) until [`Config::max_disconnection`] (then
+//! `Event::Expired` says it is gone). A CONNECT whose
 //! auth names a kept pid gets the logged events after its offset that its
 //! rooms would have received (exceptions respected), then the CONNECT reply
 //! with the same socket id; the application learns it from
