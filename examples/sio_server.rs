@@ -3,8 +3,17 @@
 //! Node `socket.io`; see `shared/CONFORMANCE.md`, "Node peers").
 //!
 //! ```text
-//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--redis HOST:PORT]
+//! cargo run --example sio_server -- [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--recovery] [--redis HOST:PORT]
 //! ```
+//!
+//! `--recovery` turns on connection state recovery
+//! (`socketio::Server::set_recovery`, the defaults: sessions kept 120 s,
+//! middleware skipped), as `connectionStateRecovery: {}` does in
+//! `tests/peers/sio_server.mjs --recovery`: the CONNECT reply carries a
+//! `pid`, every event without ack (`auth`, `message-back`, `broadcast-back`)
+//! its offset as last argument, and a client back within the window gets the
+//! events it missed, its socket id and its rooms. A recovered socket is only
+//! logged (`auth` is not emitted again).
 //!
 //! `--redis 127.0.0.1:6379` makes it one node of a cluster joined through
 //! that Redis, on the wire of Node's `@socket.io/redis-adapter` (Node nodes
@@ -47,6 +56,9 @@
 //!   `server-side-emit` `[...args]` sends `relay` `...args` to the other
 //!   servers of the cluster (`serverSideEmit`), each of which emits
 //!   `relayed` `...args` to its own sockets of `/` ([`App`]).
+//!   `recovery-stats` (with an ack) is acked with the recovery log's size
+//!   now and at its peak (`socketio::recovery::Stats` as a JSON object,
+//!   `null` without `--recovery`); the Node server does not know it.
 //!
 //! # What it shows
 //!
@@ -95,6 +107,21 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
                     io.ack(socket, id, m.args_raw(), &attachments)
                 }
                 (Some("force-disconnect-transport"), _) => io.close(now, socket),
+                (Some("recovery-stats"), Some(id)) => {
+                    let stats = io.recovery_stats().map_or("null".into(), |s| {
+                        format!(
+                            r#"{{"entries":{},"bytes":{},"peak_entries":{},"peak_bytes":{},"sessions":{},"peak_sessions":{},"recovered":{}}}"#,
+                            s.entries,
+                            s.bytes,
+                            s.peak_entries,
+                            s.peak_bytes,
+                            s.sessions,
+                            s.peak_sessions,
+                            s.recovered
+                        )
+                    });
+                    io.ack(socket, id, &stats, &[])
+                }
                 (Some("join"), ack) => {
                     let mut buf = [0u8; 128];
                     match m.args().next().map(|r| json::unescape(r, &mut buf)) {
@@ -173,7 +200,10 @@ pub fn app(now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
     // Sessions come and go in the log, as in the Node server's; events do not.
     if matches!(
         event,
-        OwnedEvent::Connect { .. } | OwnedEvent::Disconnect { .. }
+        OwnedEvent::Connect { .. }
+            | OwnedEvent::Disconnect { .. }
+            | OwnedEvent::Recovered { .. }
+            | OwnedEvent::Expired { .. }
     ) {
         eprintln!("sio_server: {event:?}");
     }
@@ -244,27 +274,40 @@ pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
     runner::serve(listener, &mut SocketIo::new(ENGINEIO, SOCKETIO, app), stop)
 }
 
-/// The command line of this server and of `tokio_server`: the address to
-/// bind (any; default `127.0.0.1:3000`) and the Engine.IO settings
-/// (`--deflate`: permessage-deflate accepted). Binds it
-/// and prints `LISTENING <port>`.
-pub fn cli(name: &str) -> (TcpListener, engineio::Config) {
-    let (listener, eio, redis) = cli_with_redis(name);
-    if redis.is_some() {
-        eprintln!("{name}: --redis is not supported here");
-        std::process::exit(2);
-    }
-    (listener, eio)
+/// [`serve`] with recovery on (`--recovery`).
+pub fn serve_recovering(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
+    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, App);
+    endpoint
+        .server
+        .set_recovery(Some(socketio::recovery::Config::DEFAULT));
+    runner::serve(listener, &mut endpoint, stop)
 }
 
-/// [`cli`] with `--redis HOST:PORT` too.
-pub fn cli_with_redis(name: &str) -> (TcpListener, engineio::Config, Option<SocketAddr>) {
+/// What the command line asks for.
+pub struct Cli {
+    /// The bound listener.
+    pub listener: TcpListener,
+    /// The Engine.IO settings.
+    pub eio: engineio::Config,
+    /// `--recovery`: connection state recovery with the defaults.
+    pub recovery: Option<socketio::recovery::Config>,
+    /// `--redis HOST:PORT`: the cluster's Redis.
+    pub redis: Option<SocketAddr>,
+}
+
+/// The command line of this server and of `tokio_server`: the address to
+/// bind (any; default `127.0.0.1:3000`), the Engine.IO settings
+/// (`--deflate`: permessage-deflate accepted), connection state recovery
+/// (`--recovery`) and the cluster's Redis (`--redis HOST:PORT`). Binds it
+/// and prints `LISTENING <port>`.
+pub fn cli(name: &str) -> Cli {
     let mut args = std::env::args().skip(1);
-    let (mut addr, mut eio, mut redis) = (String::from("127.0.0.1:3000"), ENGINEIO, None);
+    let (mut addr, mut eio, mut redis, mut recovery) =
+        (String::from("127.0.0.1:3000"), ENGINEIO, None, None);
     let fail = |why: String| -> ! {
         eprintln!("{name}: {why}");
         eprintln!(
-            "usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--redis HOST:PORT]"
+            "usage: {name} [ADDR:PORT] [--ping-interval MS] [--ping-timeout MS] [--deflate] [--recovery] [--redis HOST:PORT]"
         );
         std::process::exit(2)
     };
@@ -279,6 +322,7 @@ pub fn cli_with_redis(name: &str) -> (TcpListener, engineio::Config, Option<Sock
             "--deflate" => {
                 eio.per_message_deflate = Some(engineio::PerMessageDeflate::DEFAULT);
             }
+            "--recovery" => recovery = Some(socketio::recovery::Config::DEFAULT),
             "--redis" => match args.next().and_then(|v| v.to_socket_addrs().ok()?.next()) {
                 Some(r) => redis = Some(r),
                 None => fail(format!("{a} needs HOST:PORT")),
@@ -292,7 +336,12 @@ pub fn cli_with_redis(name: &str) -> (TcpListener, engineio::Config, Option<Sock
     let local = listener.local_addr().expect("local_addr");
     eprintln!("{name}: serving http://{local}{}", eio.path);
     println!("LISTENING {}", local.port());
-    (listener, eio, redis)
+    Cli {
+        listener,
+        eio,
+        recovery,
+        redis,
+    }
 }
 
 /// Serves the reference test server on `listener` as a node of the cluster
@@ -303,8 +352,14 @@ pub fn serve_redis(listener: TcpListener, stop: &AtomicBool, redis: SocketAddr) 
 }
 
 fn main() {
-    let (listener, eio, redis) = cli_with_redis("sio_server");
+    let Cli {
+        listener,
+        eio,
+        recovery,
+        redis,
+    } = cli("sio_server");
     let mut endpoint = SocketIo::new(eio, SOCKETIO, App);
+    endpoint.server.set_recovery(recovery);
     if let Some(redis) = redis {
         endpoint = endpoint.with_redis(redis).unwrap_or_else(|e| {
             eprintln!("sio_server: cannot start the Redis link: {e}");

@@ -37,9 +37,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration as StdDuration;
 
-use sockwire::engineio;
 use sockwire::runner::{ConnId, Endpoint, SocketIo, Waker};
 use sockwire::time::Instant;
+use sockwire::{engineio, socketio};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -96,30 +96,44 @@ impl Conn {
 
 /// Serves the reference test server on `listener` until `stop` is set.
 pub fn serve(listener: std::net::TcpListener, stop: &AtomicBool) -> io::Result<()> {
-    serve_with(listener, sio_server::ENGINEIO, stop)
+    serve_with(listener, sio_server::ENGINEIO, None, stop)
 }
 
-/// [`serve`] with other Engine.IO settings.
+/// [`serve`] with other Engine.IO settings and, with `recovery`, connection
+/// state recovery.
 pub fn serve_with(
     listener: std::net::TcpListener,
     eio: engineio::Config,
+    recovery: Option<socketio::recovery::Config>,
     stop: &AtomicBool,
 ) -> io::Result<()> {
-    serve_cluster(listener, eio, stop, None)
+    serve_full(listener, eio, recovery, None, stop)
 }
 
-/// [`serve_with`], one node of the cluster on the Redis at `redis`.
+/// [`serve`] with other Engine.IO settings, one node of the cluster on the
+/// Redis at `redis`.
 pub fn serve_cluster(
     listener: std::net::TcpListener,
     eio: engineio::Config,
     stop: &AtomicBool,
     redis: Option<std::net::SocketAddr>,
 ) -> io::Result<()> {
+    serve_full(listener, eio, None, redis, stop)
+}
+
+fn serve_full(
+    listener: std::net::TcpListener,
+    eio: engineio::Config,
+    recovery: Option<socketio::recovery::Config>,
+    redis: Option<std::net::SocketAddr>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::App);
+    endpoint.server.set_recovery(recovery);
     if let Some(redis) = redis {
         endpoint = endpoint.with_redis(redis)?;
     }
@@ -315,8 +329,9 @@ fn flush<E: Endpoint>(
 }
 
 fn main() {
-    let (listener, eio, redis) = sio_server::cli_with_redis("tokio_server");
-    if let Err(e) = serve_cluster(listener, eio, &AtomicBool::new(false), redis) {
+    let c = sio_server::cli("tokio_server");
+    let stop = AtomicBool::new(false);
+    if let Err(e) = serve_full(c.listener, c.eio, c.recovery, c.redis, &stop) {
         eprintln!("tokio_server: {e}");
         std::process::exit(1);
     }

@@ -788,3 +788,372 @@ fn a_mixed_broadcast_counts_exactly_and_each_transport_gets_its_own_form() {
     }
     assert_eq!(net.poll(10, &p1), r#"42["again"]"#);
 }
+
+// ---------------------------------------------------------------------------
+// Connection state recovery
+// ---------------------------------------------------------------------------
+
+fn recovery_config(log_entries: usize) -> sockwire::socketio::recovery::Config {
+    sockwire::socketio::recovery::Config {
+        max_log_entries: log_entries,
+        ..Default::default()
+    }
+}
+
+/// A server with recovery on, with `recovery`.
+fn recovering(eio: engineio::Config, recovery: sockwire::socketio::recovery::Config) -> Net {
+    let mut net = Net::new(eio, Config::default());
+    net.io.set_recovery(Some(recovery));
+    net
+}
+
+impl Net {
+    /// A WebSocket client connected to `/` with recovery on and accepted:
+    /// (sid, socket id, pid).
+    fn recovery_client(&mut self, conn: u32) -> (Sid, Sid, String) {
+        let sid = self.ws_open(conn);
+        self.text(conn, "40");
+        assert!(matches!(
+            self.take_events()[..],
+            [OwnedEvent::Connect { .. }]
+        ));
+        let socket = self.io.accept(&sid, "/").unwrap();
+        self.pump();
+        let reply = self.texts(conn).remove(0);
+        let pid = reply_pid(&reply, socket);
+        (sid, socket, pid)
+    }
+
+    /// A new WebSocket session on `conn` sending CONNECT with `auth`: its
+    /// sid, then what the server wrote on it.
+    fn reconnect(&mut self, conn: u32, auth: &str) -> (Sid, Vec<String>) {
+        let sid = self.ws_open(conn);
+        self.text(conn, &format!("40{auth}"));
+        (sid, self.texts(conn))
+    }
+
+    /// Expects exactly the event that `socket` recovered on session `sid`.
+    fn expect_recovered(&mut self, sid: Sid, socket: Sid, replayed: usize, missed: bool) {
+        let want = OwnedEvent::Recovered {
+            sid,
+            socket,
+            replayed,
+            missed,
+        };
+        assert_eq!(self.take_events(), [want]);
+    }
+
+    /// The connection `conn` drops (the server sees it).
+    fn drop_conn(&mut self, conn: u32) {
+        self.io.handle_closed(self.now, conn);
+        self.input.remove(&conn);
+        self.pump();
+    }
+}
+
+/// The pid of the CONNECT reply `reply` for `socket`.
+fn reply_pid(reply: &str, socket: Sid) -> String {
+    let head = format!("40{{\"sid\":\"{}\",\"pid\":\"", socket.as_str());
+    assert!(reply.starts_with(&head), "{reply}");
+    reply[head.len()..head.len() + 20].to_string()
+}
+
+#[test]
+fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
+    let mut net = recovering(eio_config(), recovery_config(1000));
+    let (_, a, pid) = net.recovery_client(1);
+    let (_, b, _) = net.recovery_client(2);
+    net.io.join(&a, "r").unwrap();
+    net.io.set_data(&a, b"alice").unwrap();
+    net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
+    net.io.emit(&b, "only-b", "", &[]).unwrap();
+    net.pump();
+    // Every event without ack carries its offset, emits to one socket too.
+    assert_eq!(net.texts(1), [r#"42["n",1,"1"]"#]);
+    assert_eq!(net.texts(2), [r#"42["only-b","2"]"#]);
+    net.drop_conn(1);
+    assert_eq!(
+        net.take_events(),
+        [OwnedEvent::Disconnect {
+            socket: a,
+            reason: "transport close"
+        }]
+    );
+    // Missed: to the room, to everyone but b, to everyone not in the room,
+    // to b only, to a only (logged for it while it is away; not a volatile).
+    net.io.broadcast("/", &["r"], &[], "n", "2", &[]).unwrap();
+    net.io
+        .broadcast("/", &[], &[b.as_str()], "n", "3", &[])
+        .unwrap();
+    net.io.broadcast("/", &[], &["r"], "n", "4", &[]).unwrap();
+    net.io.emit(&b, "only-b", "", &[]).unwrap();
+    net.io.emit(&a, "only-a", "", &[]).unwrap();
+    assert!(net.io.emit_volatile(&a, "gone", "", &[]).is_err());
+    let auth = format!(r#"{{"pid":"{pid}","offset":"1"}}"#);
+    let (sid, texts) = net.reconnect(3, &auth);
+    assert_eq!(
+        texts,
+        [
+            r#"42["n",2,"3"]"#.to_string(),
+            r#"42["n",3,"4"]"#.to_string(),
+            r#"42["only-a","7"]"#.to_string(),
+            format!(r#"40{{"sid":"{}","pid":"{pid}"}}"#, a.as_str()),
+        ]
+    );
+    net.expect_recovered(sid, a, 3, false);
+    assert!(net.io.is_in(&a, "r"));
+    assert_eq!(net.io.data(&a), Some(&b"alice"[..]));
+    assert_eq!(net.io.socket(&a).map(|s| s.0), Some(sid));
+    net.io.emit(&a, "again", "", &[]).unwrap();
+    net.pump();
+    assert_eq!(net.texts(3), [r#"42["again","8"]"#]);
+    // A client that leaves the namespace is not kept.
+    net.text(3, "41");
+    net.take_events();
+    let (_, texts) = net.reconnect(4, &auth);
+    assert!(texts.is_empty(), "{texts:?}");
+    assert!(matches!(
+        net.take_events()[..],
+        [OwnedEvent::Connect { .. }]
+    ));
+    assert!(!net.io.is_in(&a, "r"));
+}
+
+#[test]
+fn recovery_runs_middleware_when_configured() {
+    let config = sockwire::socketio::recovery::Config {
+        skip_middlewares: false,
+        ..recovery_config(1000)
+    };
+    let mut net = recovering(eio_config(), config);
+    let (_, a, pid) = net.recovery_client(1);
+    net.io.join(&a, "r").unwrap();
+    net.drop_conn(1);
+    net.take_events();
+    net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
+    let (sid, texts) = net.reconnect(2, &format!(r#"{{"pid":"{pid}","offset":"0"}}"#));
+    assert!(texts.is_empty());
+    let ev = net.take_events();
+    assert!(matches!(&ev[..], [OwnedEvent::Connect { sid: s, .. }] if *s == sid));
+    assert_eq!(net.io.accept(&sid, "/").unwrap(), a);
+    net.pump();
+    assert_eq!(
+        net.texts(2),
+        [
+            r#"42["n",1,"1"]"#.to_string(),
+            format!(r#"40{{"sid":"{}","pid":"{pid}"}}"#, a.as_str()),
+        ]
+    );
+    net.expect_recovered(sid, a, 1, false);
+}
+
+/// socket.io 4.8 cannot recover a client that got no event before the drop
+/// (issues 4888, 5538): it has no offset to send. Here the socket's own start
+/// in the log stands in for it.
+#[test]
+fn a_client_that_received_nothing_still_recovers() {
+    let mut net = recovering(eio_config(), recovery_config(1000));
+    // Logged before the socket existed: never replayed to it.
+    net.io.broadcast("/", &[], &[], "before", "", &[]).unwrap();
+    let (_, a, pid) = net.recovery_client(1);
+    net.io.join(&a, "r").unwrap();
+    net.io.set_data(&a, b"d").unwrap();
+    net.drop_conn(1);
+    net.take_events();
+    net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
+    // socket.io-client 4.8 sends the pid and no offset.
+    let (sid, texts) = net.reconnect(2, &format!(r#"{{"pid":"{pid}"}}"#));
+    assert_eq!(
+        texts,
+        [
+            r#"42["n",1,"2"]"#.to_string(),
+            format!(r#"40{{"sid":"{}","pid":"{pid}"}}"#, a.as_str()),
+        ]
+    );
+    net.expect_recovered(sid, a, 1, false);
+    assert!(net.io.is_in(&a, "r"));
+    assert_eq!(net.io.data(&a), Some(&b"d"[..]));
+    // Nothing missed at all: recovered with nothing to replay.
+    net.drop_conn(2);
+    net.take_events();
+    let (sid, texts) = net.reconnect(3, &format!(r#"{{"pid":"{pid}","offset":"2"}}"#));
+    assert_eq!(texts.len(), 1);
+    net.expect_recovered(sid, a, 0, false);
+}
+
+/// socket.io-client takes the last string argument of any event as its
+/// offset; in socket.io 4.8 a volatile event ending in a string poisons it
+/// (PR 5539) and the next recovery fails. Here a volatile event carries the
+/// current offset.
+#[test]
+fn a_volatile_event_never_carries_something_that_is_not_an_offset() {
+    let mut net = recovering(eio_config(), recovery_config(1000));
+    let (_, a, pid) = net.recovery_client(1);
+    net.io.join(&a, "r").unwrap();
+    net.io.emit_volatile(&a, "v", r#""first""#, &[]).unwrap();
+    net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
+    net.io
+        .broadcast_volatile("/", &["r"], &[], "v", r#""hello""#, &[])
+        .unwrap();
+    net.io.emit_volatile(&a, "v", r#""there""#, &[]).unwrap();
+    net.pump();
+    let texts = net.texts(1);
+    assert_eq!(
+        texts,
+        [
+            r#"42["v","first","0"]"#,
+            r#"42["n",1,"1"]"#,
+            r#"42["v","hello","1"]"#,
+            r#"42["v","there","1"]"#
+        ]
+    );
+    // The offset the client holds, as socket.io-client takes it.
+    let last = texts.last().unwrap();
+    let offset = &last[last.rfind(",\"").unwrap() + 2..last.len() - 2];
+    net.drop_conn(1);
+    net.take_events();
+    net.io.broadcast("/", &["r"], &[], "n", "2", &[]).unwrap();
+    let auth = format!(r#"{{"pid":"{pid}","offset":"{offset}"}}"#);
+    let (sid, texts) = net.reconnect(2, &auth);
+    assert_eq!(texts[0], r#"42["n",2,"2"]"#);
+    assert_eq!(texts.len(), 2);
+    net.expect_recovered(sid, a, 1, false);
+}
+
+/// In socket.io 4.8, when the old connection's ping timeout fires after the
+/// client already recovered on a new one, the old socket's close removes the
+/// rooms of the new one (issue 4880). Here the socket has moved: the late
+/// close finds nothing of its own.
+#[test]
+fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone() {
+    let eio = engineio::Config {
+        ping_interval: Duration::from_millis(300),
+        ping_timeout: Duration::from_millis(200),
+        ..eio_config()
+    };
+    let mut net = recovering(eio, recovery_config(1000));
+    let (_, a, pid) = net.recovery_client(1);
+    net.io.join(&a, "r").unwrap();
+    net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
+    net.pump();
+    assert_eq!(net.texts(1), [r#"42["n",1,"1"]"#]);
+    // The client's side of connection 1 is dead; the server does not know
+    // yet. A broadcast still goes to the old session and is lost there.
+    net.io.broadcast("/", &["r"], &[], "n", "2", &[]).unwrap();
+    let auth = format!(r#"{{"pid":"{pid}","offset":"1"}}"#);
+    let (sid, texts) = net.reconnect(2, &auth);
+    assert_eq!(
+        texts,
+        [
+            r#"42["n",2,"2"]"#.to_string(),
+            format!(r#"40{{"sid":"{}","pid":"{pid}"}}"#, a.as_str()),
+        ]
+    );
+    net.expect_recovered(sid, a, 1, false);
+    // The old session's ping timeout fires now (pongs come on 2 only).
+    assert_eq!(net.io.engine().sessions(), 2);
+    for _ in 0..10 {
+        net.advance(100);
+        net.texts(2);
+    }
+    // It is closing; then its TCP connection goes too, and it is gone.
+    net.drop_conn(1);
+    for _ in 0..50 {
+        if net.io.engine().sessions() == 1 {
+            break;
+        }
+        net.advance(100);
+        net.texts(2);
+    }
+    assert_eq!(net.io.engine().sessions(), 1);
+    let events = net.take_events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, OwnedEvent::Disconnect { .. })),
+        "{events:?}"
+    );
+    assert!(net.io.is_in(&a, "r"));
+    assert_eq!(net.io.socket(&a).map(|s| s.0), Some(sid));
+    let sent = net.io.broadcast("/", &["r"], &[], "n", "3", &[]).unwrap();
+    assert_eq!(sent.delivered, 1);
+    net.pump();
+    assert_eq!(net.texts(2), [r#"42["n",3,"3"]"#]);
+}
+
+/// socket.io 4.8 starts afresh, with nothing said, when the client's offset
+/// is older than its log (issue 5282). Here the session comes back, the
+/// application is told that events may be missing, and the client gets a new
+/// pid (socket.io-client then reports `recovered: false`).
+#[test]
+fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing() {
+    let mut net = recovering(eio_config(), recovery_config(2));
+    let (_, a, pid) = net.recovery_client(1);
+    net.io.join(&a, "r").unwrap();
+    net.io.set_data(&a, b"x").unwrap();
+    net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
+    net.pump();
+    net.drop_conn(1);
+    net.take_events();
+    for n in 2..=5 {
+        net.io
+            .broadcast("/", &["r"], &[], "n", &n.to_string(), &[])
+            .unwrap();
+    }
+    let stats = net.io.recovery_stats().unwrap();
+    assert_eq!(
+        (stats.entries, stats.peak_entries, stats.sessions),
+        (2, 2, 1)
+    );
+    let (sid, texts) = net.reconnect(2, &format!(r#"{{"pid":"{pid}","offset":"1"}}"#));
+    assert_eq!(texts[..2], [r#"42["n",4,"4"]"#, r#"42["n",5,"5"]"#]);
+    let new_pid = reply_pid(&texts[2], a);
+    assert_ne!(new_pid, pid);
+    net.expect_recovered(sid, a, 2, true);
+    assert!(net.io.is_in(&a, "r"));
+    assert_eq!(net.io.data(&a), Some(&b"x"[..]));
+}
+
+#[test]
+fn a_kept_session_expires_with_its_rooms() {
+    let mut net = recovering(eio_config(), recovery_config(1000));
+    let (_, a, pid) = net.recovery_client(1);
+    net.io.join(&a, "r").unwrap();
+    net.drop_conn(1);
+    net.take_events();
+    assert_eq!(net.io.recovery_stats().unwrap().sessions, 1);
+    net.advance(120_001);
+    assert_eq!(net.io.recovery_stats().unwrap().sessions, 0);
+    assert_eq!(net.take_events(), [OwnedEvent::Expired { socket: a }]);
+    let mut members = 0;
+    sockwire::socketio::RoomTable::for_each_member(net.io.rooms(), "/", "r", &mut |_| members += 1);
+    assert_eq!(members, 0);
+    let (_, texts) = net.reconnect(2, &format!(r#"{{"pid":"{pid}","offset":"0"}}"#));
+    assert!(texts.is_empty());
+    assert!(matches!(
+        net.take_events()[..],
+        [OwnedEvent::Connect { .. }]
+    ));
+}
+
+#[test]
+fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms() {
+    let mut net = recovering(eio_config(), recovery_config(1000));
+    let (_, a, pid) = net.recovery_client(1);
+    net.io.join(&a, "r").unwrap();
+    net.drop_conn(1);
+    net.take_events();
+    // Past the window, before any timer ran.
+    net.now = net.now + Duration::from_millis(120_001);
+    let (_, texts) = net.reconnect(2, &format!(r#"{{"pid":"{pid}","offset":"0"}}"#));
+    assert!(texts.is_empty());
+    assert!(matches!(
+        net.take_events()[..],
+        [OwnedEvent::Connect { .. }]
+    ));
+    net.advance(1);
+    net.texts(2);
+    let mut members = 0;
+    sockwire::socketio::RoomTable::for_each_member(net.io.rooms(), "/", "r", &mut |_| members += 1);
+    assert_eq!((members, net.io.recovery_stats().unwrap().sessions), (0, 0));
+}

@@ -445,6 +445,8 @@ const EIO_PACKETS: &[&[u8]] = &[
     b"4451-[\"b\",{\"_placeholder\":true,\"num\":0}]",
     b"44",
     b"49",
+    b"40{\"pid\":\"AAAAAAAAAAAAAAAAAAAA\",\"offset\":\"1\"}",
+    b"40{\"pid\":\"AAAAAAAAAAAAAAAAAAAA\"}",
 ];
 
 fn packet(r: &mut R<'_>) -> Vec<u8> {
@@ -958,8 +960,20 @@ pub fn sio_endpoint(data: &[u8]) {
         };
         drive(ep, cfg, "/socket.io/", &mut r);
     } else {
+        let mut server = socketio::Server::new(cfg, sio, SplitMix64::new(seed));
+        // Connection state recovery on half of the runs (it needs a heap): a
+        // short log, sessions kept 2 s.
+        if seed & 1 == 1 {
+            server.set_recovery(Some(socketio::recovery::Config {
+                max_disconnection: Duration::from_millis(2000),
+                max_log_entries: 8,
+                max_log_bytes: 4096,
+                max_sessions: 4,
+                ..socketio::recovery::Config::DEFAULT
+            }));
+        }
         let ep: Sio<Growable, IndexedRooms> = Sio {
-            server: socketio::Server::new(cfg, sio, SplitMix64::new(seed)),
+            server,
             connects: Vec::new(),
             sockets: Vec::new(),
             acks: Vec::new(),

@@ -7,7 +7,9 @@
 //! the connect timeout. On top it keeps what spans sessions: the socket ids
 //! (one per session and namespace, distinct from the Engine.IO sid, as in the
 //! reference) and the rooms of each namespace. Commands are addressed by
-//! socket id; broadcasts by namespace, rooms and exceptions.
+//! socket id; broadcasts by namespace, rooms and exceptions. With
+//! [`Server::set_recovery`], it also keeps the log and the lost sockets of
+//! connection state recovery (see [`recovery`]).
 //!
 //! The verbs are the Engine.IO endpoint's: [`handle_accept`](Server::handle_accept),
 //! [`handle_input`](Server::handle_input) (which returns at most one
@@ -47,6 +49,7 @@
 //! assert_eq!(sent.delivered, 1);
 //! ```
 
+use super::recovery;
 use super::rooms::RoomTable;
 use super::server::{self as conn, Assembler, Connection, Event as ConnEvent, EventText};
 use super::{Config, Error, Message, Notice};
@@ -84,12 +87,25 @@ impl<B: Buffer> UserState<B> for State<B> {
     }
 }
 
-/// Where a socket lives.
+/// Where a socket lives, and what recovery keeps of it.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub struct SocketRef {
     sid: Sid,
     nsp: heapless::String<{ conn::MAX_NAMESPACE_LEN }>,
+    /// The private id of connection state recovery (unused without it).
+    pid: Sid,
+    /// The log position at which the socket was first accepted.
+    start: u64,
+    data: recovery::Data,
 }
+
+/// The recovery log, when recovery is on (feature `alloc`).
+#[cfg(feature = "alloc")]
+type LogSlot = Option<recovery::Log>;
+/// Without `alloc` there is no log.
+#[cfg(not(feature = "alloc"))]
+type LogSlot = ();
 
 /// The former name of [`Event`].
 pub type ServerEvent<'a> = Event<'a>;
@@ -126,7 +142,10 @@ pub enum Event<'a> {
         message: Message<'a>,
     },
     /// `socket` left: the client disconnected its namespace, or the session
-    /// closed; its rooms are gone.
+    /// closed; its rooms are gone. With recovery on ([`Server::set_recovery`]), a
+    /// socket lost with its session (not by the client's DISCONNECT, not on
+    /// a parse error) keeps its rooms while it is kept for recovery: an
+    /// [`Event::Recovered`] may bring it back.
     Disconnect {
         /// The socket.
         socket: Sid,
@@ -153,6 +172,39 @@ pub enum Event<'a> {
         sid: Sid,
         /// What it did.
         error: Error,
+    },
+    /// Connection state recovery ([`Server::set_recovery`]): session `sid`
+    /// reconnected as `socket`, a socket lost with an earlier session (or
+    /// still on one not yet found dead), and got back its socket id, its
+    /// rooms and its data slot; the events logged for it since its offset
+    /// were queued before the CONNECT reply. This is the connect event of a
+    /// recovered socket: with `skip_middlewares` it comes from
+    /// [`Server::handle_input`] instead of [`Event::Connect`] (the server
+    /// answered the CONNECT itself); without, from [`Server::poll_event`]
+    /// after the application's [`Server::accept`]. [`Server::socket`] gives
+    /// its namespace.
+    Recovered {
+        /// The Engine.IO session.
+        sid: Sid,
+        /// The socket, with its id of before.
+        socket: Sid,
+        /// The events replayed.
+        replayed: usize,
+        /// True when the log no longer held every event after the client's
+        /// offset (it aged out or the log was full): some may be missing.
+        /// The client got a new pid, so socket.io-client reports
+        /// `recovered: false` and resynchronises as it would after a fresh
+        /// start, while the socket keeps its id, rooms and data.
+        missed: bool,
+    },
+    /// A socket kept for recovery is dropped for good: its client did not
+    /// come back within `max_disconnection`, or the oldest kept socket made
+    /// room (`max_sessions`), or [`Server::set_recovery`] was called again.
+    /// Its rooms and data slot are gone; a CONNECT with its pid starts
+    /// afresh.
+    Expired {
+        /// The socket.
+        socket: Sid,
     },
 }
 
@@ -203,14 +255,8 @@ fn pending_full(q: &PendingQueue) -> bool {
     }
 }
 
-/// An owned notice waiting for [`Server::poll_event`].
-#[derive(Clone, Copy, Debug)]
-enum Pending {
-    Disconnect { socket: Sid, reason: &'static str },
-    AckTimeout { sid: Sid, id: u64 },
-    ConnectTimeout { sid: Sid },
-    ProtocolError { sid: Sid, error: Error },
-}
+/// A notice waiting for [`Server::poll_event`] (never one that borrows).
+type Pending = Event<'static>;
 
 /// The Socket.IO server endpoint.
 ///
@@ -233,6 +279,11 @@ where
     /// The Redis adapter, when the server is one node of a cluster
     /// ([`Server::enable_adapter`], in `socketio::adapter`).
     pub(crate) adapter: Option<super::adapter::Link>,
+    /// The time of the latest input, for what `poll_event` keeps.
+    now: Instant,
+    log: LogSlot,
+    /// A pid ready for a recovery that must hand out a new one.
+    spare_pid: Option<Sid>,
 }
 
 impl<H, S, E, R> core::fmt::Debug for Server<H, S, E, R>
@@ -270,6 +321,12 @@ where
             rooms: R::default(),
             pending: PendingQueue::new(),
             adapter: None,
+            now: Instant::from_millis(0),
+            #[cfg(feature = "alloc")]
+            log: None,
+            #[cfg(not(feature = "alloc"))]
+            log: (),
+            spare_pid: None,
         }
     }
 
@@ -303,12 +360,86 @@ where
         self.sockets.for_each(|socket, r| f(*socket, &r.nsp));
     }
 
+    fn recovery_on(&self) -> bool {
+        #[cfg(feature = "alloc")]
+        {
+            self.log.is_some()
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            false
+        }
+    }
+
+    /// The log position the next logged event gets (0 without recovery).
+    fn next_offset(&self) -> u64 {
+        #[cfg(feature = "alloc")]
+        {
+            self.log.as_ref().map_or(0, |l| l.next_offset())
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            0
+        }
+    }
+
+    /// Turns connection state recovery on with the settings `recovery`, or
+    /// off with `None` (the default, as in the reference); see [`recovery`].
+    /// It needs the `alloc` feature: without it this does nothing.
+    ///
+    /// Set it before serving: sockets accepted earlier have no pid, and a
+    /// later call starts an empty log and forgets the sockets kept for
+    /// recovery (their rooms are left).
+    pub fn set_recovery(&mut self, recovery: Option<recovery::Config>) {
+        #[cfg(feature = "alloc")]
+        {
+            if let Some(old) = self.log.take() {
+                let (rooms, pending) = (&mut self.rooms, &mut self.pending);
+                old.for_each_kept(&mut |socket| drop_kept(rooms, pending, socket));
+            }
+            self.log = recovery.map(recovery::Log::new);
+        }
+        #[cfg(not(feature = "alloc"))]
+        let _ = recovery;
+    }
+
+    /// The recovery log's size now and at its peak, and the sessions kept;
+    /// `None` when recovery is off (or without the `alloc` feature).
+    pub fn recovery_stats(&self) -> Option<recovery::Stats> {
+        #[cfg(feature = "alloc")]
+        {
+            self.log.as_ref().map(|l| l.stats())
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            None
+        }
+    }
+
+    /// Sets `socket`'s application-data slot (kept with the socket through
+    /// a recovery, as the reference keeps `socket.data`).
+    ///
+    /// Errors: [`Error::NotConnected`], [`Error::InvalidPayload`] when
+    /// `data` is longer than [`recovery::MAX_DATA_LEN`].
+    pub fn set_data(&mut self, socket: &Sid, data: &[u8]) -> Result<(), Error> {
+        let r = self.sockets.get_mut(socket).ok_or(Error::NotConnected)?;
+        r.data = recovery::Data::from_slice(data).map_err(|_| Error::InvalidPayload)?;
+        Ok(())
+    }
+
+    /// `socket`'s application-data slot (empty until
+    /// [`set_data`](Self::set_data)).
+    pub fn data(&self, socket: &Sid) -> Option<&[u8]> {
+        self.sockets.get(socket).map(|r| r.data.as_slice())
+    }
+
     // ------------------------------------------------------------------
     // Input (the Engine.IO endpoint's verbs)
     // ------------------------------------------------------------------
 
     /// See [`engineio::Server::handle_accept`].
     pub fn handle_accept(&mut self, now: Instant, conn: H) -> Result<(), engineio::Error> {
+        self.now = now;
         self.eio.handle_accept(now, conn)
     }
 
@@ -321,13 +452,21 @@ where
         conn: H,
         input: &'a mut [u8],
     ) -> Result<engineio::Input<Event<'a>>, engineio::Error> {
-        let sockets = &mut self.sockets;
-        let rooms = &mut self.rooms;
-        let pending = &mut self.pending;
+        self.now = now;
+        if self.recovery_on() && self.spare_pid.is_none() {
+            self.spare_pid = Some(Sid::random(self.eio.entropy()));
+        }
+        let mut cx = Cx {
+            sockets: &mut self.sockets,
+            rooms: &mut self.rooms,
+            pending: &mut self.pending,
+            log: &mut self.log,
+            spare_pid: &mut self.spare_pid,
+        };
         let r = self
             .eio
             .input_with(now, conn, input, |now, sid, session, state, data| {
-                on_message(now, sid, session, state, data, sockets, rooms, pending)
+                on_message(now, sid, session, state, data, &mut cx)
             })?;
         Ok(engineio::Input {
             consumed: r.consumed,
@@ -339,6 +478,7 @@ where
 
     /// See [`engineio::Server::handle_closed`].
     pub fn handle_closed(&mut self, now: Instant, conn: H) {
+        self.now = now;
         self.eio.handle_closed(now, conn);
     }
 
@@ -353,12 +493,29 @@ where
 
     /// Accepts session `sid` into `nsp` (after [`Event::Connect`]) with
     /// a fresh socket id, answering its CONNECT.
+    ///
+    /// With recovery on, the reply carries a fresh pid; and if the CONNECT
+    /// was a recovering one that went to the application
+    /// (`skip_middlewares` false), the socket is recovered here: its old id
+    /// is returned and [`Event::Recovered`] follows from
+    /// [`poll_event`](Self::poll_event).
     pub fn accept(&mut self, sid: &Sid, nsp: &str) -> Result<Sid, Error> {
+        #[cfg(feature = "alloc")]
+        if let Some(socket) = self.accept_recovering(sid, nsp)? {
+            return Ok(socket);
+        }
         let socket = Sid::random(self.eio.entropy());
         let name = heapless::String::try_from(nsp).map_err(|_| Error::NamespaceTooLong)?;
+        let pid = if self.recovery_on() {
+            Some(Sid::random(self.eio.entropy()))
+        } else {
+            None
+        };
         let accepted = self
             .eio
-            .with_session(sid, |s, st| st.conn.accept_as(s, nsp, socket))
+            .with_session(sid, |s, st| {
+                st.conn.accept_with_pid(s, nsp, socket, pid.as_ref())
+            })
             .ok_or(Error::NotConnected)??;
         if self
             .sockets
@@ -367,6 +524,9 @@ where
                 SocketRef {
                     sid: *sid,
                     nsp: name,
+                    pid: pid.unwrap_or(Sid::ZERO),
+                    start: self.next_offset(),
+                    data: recovery::Data::new(),
                 },
             )
             .is_err()
@@ -383,6 +543,7 @@ where
     /// Refuses session `sid`'s CONNECT to `nsp` with CONNECT_ERROR
     /// `{"message": message}`.
     pub fn refuse(&mut self, sid: &Sid, nsp: &str, message: &str) -> Result<(), Error> {
+        self.drop_claim(sid, nsp);
         self.eio
             .with_session(sid, |s, st| st.conn.refuse_with_message(s, nsp, message))
             .ok_or(Error::NotConnected)?
@@ -391,9 +552,83 @@ where
     /// Refuses with CONNECT_ERROR carrying `data`, raw JSON (an object with
     /// `message` and `data`, as the reference's middleware errors).
     pub fn refuse_with(&mut self, sid: &Sid, nsp: &str, data: &str) -> Result<(), Error> {
+        self.drop_claim(sid, nsp);
         self.eio
             .with_session(sid, |s, st| st.conn.refuse(s, nsp, data))
             .ok_or(Error::NotConnected)?
+    }
+
+    /// An emit to a socket lost with its session and kept for recovery: only
+    /// logged, for the replay (as the reference does).
+    #[cfg(feature = "alloc")]
+    fn emit_to_kept(
+        &mut self,
+        socket: &Sid,
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
+        let log = self.log.as_mut().ok_or(Error::NotConnected)?;
+        let nsp: alloc::string::String = log.kept_in(socket).ok_or(Error::NotConnected)?.into();
+        let args = recovery::with_offset(args, log.offset_for(false));
+        log_to_socket(
+            log,
+            self.now,
+            &self.config,
+            (&nsp, socket),
+            name,
+            &args,
+            attachments,
+        )
+    }
+
+    fn drop_claim(&mut self, sid: &Sid, nsp: &str) {
+        #[cfg(feature = "alloc")]
+        if let Some(log) = &mut self.log {
+            log.claims.remove(&(*sid, nsp.into()));
+        }
+        #[cfg(not(feature = "alloc"))]
+        let _ = (sid, nsp);
+    }
+
+    /// The recovery of a CONNECT that went to the application: `None` when
+    /// it was not a recovering one (or its socket is gone).
+    #[cfg(feature = "alloc")]
+    fn accept_recovering(&mut self, sid: &Sid, nsp: &str) -> Result<Option<Sid>, Error> {
+        let Some(log) = &mut self.log else {
+            return Ok(None);
+        };
+        let Some(claim) = log.claims.remove(&(*sid, nsp.into())) else {
+            return Ok(None);
+        };
+        if self.spare_pid.is_none() {
+            self.spare_pid = Some(Sid::random(self.eio.entropy()));
+        }
+        let now = self.now;
+        let mut cx = Cx {
+            sockets: &mut self.sockets,
+            rooms: &mut self.rooms,
+            pending: &mut self.pending,
+            log: &mut self.log,
+            spare_pid: &mut self.spare_pid,
+        };
+        let done = self
+            .eio
+            .with_session(sid, |s, st| {
+                recover(now, *sid, s, &mut st.conn, nsp, claim, &mut cx)
+            })
+            .ok_or(Error::NotConnected)?;
+        match done {
+            None => Ok(None),
+            Some(Err(e)) => Err(e),
+            Some(Ok(p)) => {
+                let _ = push_pending(&mut self.pending, p);
+                match p {
+                    Event::Recovered { socket, .. } => Ok(Some(socket)),
+                    _ => Ok(None),
+                }
+            }
+        }
     }
 
     fn lookup(&self, socket: &Sid) -> Result<SocketRef, Error> {
@@ -402,6 +637,10 @@ where
 
     /// Sends event `name` with `args` (raw JSON values, comma separated) and
     /// binary `attachments` to `socket`.
+    ///
+    /// With recovery on, the event carries its offset and is logged; to a
+    /// socket lost with its session and kept for recovery, it is only logged,
+    /// and replayed if the socket comes back.
     pub fn emit(
         &mut self,
         socket: &Sid,
@@ -409,7 +648,52 @@ where
         args: &str,
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
+        self.emit_as(socket, name, args, attachments, false)
+    }
+
+    /// [`emit`](Self::emit), volatile: never logged for recovery nor
+    /// replayed. With recovery on it carries the log's current offset as
+    /// its last argument (see [`recovery`]), so that the client's offset
+    /// stays one.
+    pub fn emit_volatile(
+        &mut self,
+        socket: &Sid,
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
+        self.emit_as(socket, name, args, attachments, true)
+    }
+
+    fn emit_as(
+        &mut self,
+        socket: &Sid,
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+        volatile: bool,
+    ) -> Result<(), Error> {
+        #[cfg(feature = "alloc")]
+        if !volatile && self.sockets.get(socket).is_none() {
+            return self.emit_to_kept(socket, name, args, attachments);
+        }
         let r = self.lookup(socket)?;
+        #[cfg(feature = "alloc")]
+        if let Some(log) = &mut self.log {
+            let offset = log.offset_for(volatile);
+            let args = recovery::with_offset(args, offset);
+            self.eio
+                .with_session(&r.sid, |s, st| {
+                    st.conn.emit(s, &r.nsp, name, &args, attachments)
+                })
+                .ok_or(Error::NotConnected)??;
+            if !volatile {
+                let to = (&*r.nsp, socket);
+                log_to_socket(log, self.now, &self.config, to, name, &args, attachments)?;
+            }
+            return Ok(());
+        }
+        let _ = volatile;
         self.eio
             .with_session(&r.sid, |s, st| {
                 st.conn.emit(s, &r.nsp, name, args, attachments)
@@ -494,13 +778,43 @@ where
     }
 
     fn forget(&mut self, socket: &Sid, reason: &'static str) {
-        if self.sockets.remove(socket).is_some() {
-            self.rooms.leave_all(*socket);
+        self.forget_as(socket, reason, false);
+    }
+
+    /// Removes `socket`; with `keep` (a loss by transport, recovery on) its
+    /// rooms stay and it is kept for recovery.
+    fn forget_as(&mut self, socket: &Sid, reason: &'static str, keep: bool) {
+        if let Some(r) = self.sockets.remove(socket) {
+            #[cfg(feature = "alloc")]
+            let kept = match &mut self.log {
+                Some(log) if keep => {
+                    let expires = self.now + log.config.max_disconnection;
+                    let saved = recovery::Saved {
+                        socket: *socket,
+                        nsp: r.nsp,
+                        data: r.data,
+                        start: r.start,
+                        expires,
+                    };
+                    let (rooms, pending) = (&mut self.rooms, &mut self.pending);
+                    log.save(r.pid, saved, &mut |gone| drop_kept(rooms, pending, gone));
+                    true
+                }
+                _ => false,
+            };
+            #[cfg(not(feature = "alloc"))]
+            let kept = {
+                let _ = (r, keep);
+                false
+            };
+            if !kept {
+                self.rooms.leave_all(*socket);
+            }
             // Without a heap the queue holds 64: poll events at least as often
             // as that many sockets can leave.
             let _ = push_pending(
                 &mut self.pending,
-                Pending::Disconnect {
+                Event::Disconnect {
                     socket: *socket,
                     reason,
                 },
@@ -536,6 +850,9 @@ where
     /// same either way). A framed entry takes a little more queue storage
     /// than the packets do: its frame headers (2 to 10 bytes each), less 5
     /// bytes per attachment.
+    ///
+    /// With recovery on, the event carries its offset as its last argument
+    /// and is logged for the sockets that may reconnect.
     pub fn broadcast(
         &mut self,
         nsp: &str,
@@ -545,7 +862,47 @@ where
         args: &str,
         attachments: &[&[u8]],
     ) -> Result<Broadcast, Error> {
+        self.broadcast_as(nsp, rooms, except, name, args, attachments, false)
+    }
+
+    /// [`broadcast`](Self::broadcast), volatile: never logged for recovery
+    /// nor replayed; with recovery on it carries the log's current offset
+    /// as its last argument (see [`recovery`]).
+    pub fn broadcast_volatile(
+        &mut self,
+        nsp: &str,
+        rooms: &[&str],
+        except: &[&str],
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+    ) -> Result<Broadcast, Error> {
+        self.broadcast_as(nsp, rooms, except, name, args, attachments, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn broadcast_as(
+        &mut self,
+        nsp: &str,
+        rooms: &[&str],
+        except: &[&str],
+        name: &str,
+        args: &str,
+        attachments: &[&[u8]],
+        volatile: bool,
+    ) -> Result<Broadcast, Error> {
         let text = EventText::new(nsp, None, name, attachments.len(), &self.config.limits)?;
+        #[cfg(feature = "alloc")]
+        let (offset, owned) = match &self.log {
+            Some(log) => {
+                let offset = log.offset_for(volatile);
+                (Some(offset), Some(recovery::with_offset(args, offset)))
+            }
+            None => (None, None),
+        };
+        #[cfg(feature = "alloc")]
+        let args = owned.as_deref().unwrap_or(args);
+        let _ = volatile;
         let parts = text.parts(args);
         let heads = frame_heads(&parts, attachments);
         let framed = heads
@@ -592,6 +949,22 @@ where
                 });
             }
         }
+        #[cfg(feature = "alloc")]
+        if let (Some(log), Some(offset), false) = (&mut self.log, offset, volatile) {
+            let owned = |list: &[&str]| list.iter().map(|r| (*r).into()).collect();
+            log.push(
+                self.now,
+                recovery::Entry {
+                    offset,
+                    at: self.now,
+                    nsp: nsp.into(),
+                    rooms: owned(rooms),
+                    except: owned(except),
+                    text: parts.concat(),
+                    attachments: attachments.iter().map(|a| a.to_vec()).collect(),
+                },
+            );
+        }
         Ok(result)
     }
 
@@ -602,12 +975,24 @@ where
     /// See [`engineio::Server::poll_timeout`].
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.eio.poll_timeout()
+        let eio = self.eio.poll_timeout();
+        #[cfg(feature = "alloc")]
+        if let Some(at) = self.log.as_ref().and_then(|l| l.next_deadline()) {
+            return Some(eio.map_or(at, |e| e.min(at)));
+        }
+        eio
     }
 
     /// Runs the Engine.IO timers and, per session, the connect timeout and
-    /// the ack timeouts.
+    /// the ack timeouts; with recovery, drops the log's old entries and the
+    /// kept sessions that expired (their rooms with them).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        #[cfg(feature = "alloc")]
+        if let Some(log) = &mut self.log {
+            let (rooms, pending) = (&mut self.rooms, &mut self.pending);
+            log.sweep(now, &mut |socket| drop_kept(rooms, pending, socket));
+        }
         let pending = &mut self.pending;
         self.eio.timeout_with(now, |now, sid, session, state| {
             state.conn.handle_timeout(now, session);
@@ -630,15 +1015,15 @@ where
     pub fn poll_event(&mut self) -> Option<Event<'static>> {
         loop {
             if let Some(p) = self.pending.pop_front() {
-                return Some(match p {
-                    Pending::Disconnect { socket, reason } => Event::Disconnect { socket, reason },
-                    Pending::AckTimeout { sid, id } => Event::AckTimeout { sid, id },
-                    Pending::ConnectTimeout { sid } => Event::ConnectTimeout { sid },
-                    Pending::ProtocolError { sid, error } => Event::ProtocolError { sid, error },
-                });
+                return Some(p);
             }
             match self.eio.poll_event()? {
                 engineio::Event::Closed { sid, reason } => {
+                    #[cfg(feature = "alloc")]
+                    if let Some(log) = &mut self.log {
+                        log.claims.retain(|(s, _), _| *s != sid);
+                    }
+                    let keep = !matches!(reason, CloseReason::ParseError(_));
                     // Every socket of the session leaves. The session may be
                     // gone from the table already (a finished session is
                     // removed as its `Closed` is told): its sockets are found
@@ -654,7 +1039,7 @@ where
                             break;
                         }
                         for socket in gone {
-                            self.forget(&socket, close_reason(reason));
+                            self.forget_as(&socket, close_reason(reason), keep);
                         }
                     }
                 }
@@ -740,6 +1125,41 @@ fn frame_parts<'a>(
     ok.then_some(parts)
 }
 
+/// Logs an event emitted to `socket` of `nsp` (`to`), `args` carrying the
+/// log's next offset.
+#[cfg(feature = "alloc")]
+fn log_to_socket(
+    log: &mut recovery::Log,
+    now: Instant,
+    config: &Config,
+    to: (&str, &Sid),
+    name: &str,
+    args: &str,
+    attachments: &[&[u8]],
+) -> Result<(), Error> {
+    let (nsp, socket) = to;
+    let text = EventText::new(nsp, None, name, attachments.len(), &config.limits)?;
+    let entry = recovery::Entry {
+        offset: log.offset_for(false),
+        at: now,
+        nsp: nsp.into(),
+        rooms: alloc::vec![socket.as_str().into()],
+        except: alloc::vec::Vec::new(),
+        text: text.parts(args).concat(),
+        attachments: attachments.iter().map(|a| a.to_vec()).collect(),
+    };
+    log.push(now, entry);
+    Ok(())
+}
+
+/// A kept socket is dropped for good: out of its rooms, and the application
+/// told.
+#[cfg(feature = "alloc")]
+fn drop_kept<R: RoomTable>(rooms: &mut R, pending: &mut PendingQueue, socket: Sid) {
+    rooms.leave_all(socket);
+    let _ = push_pending(pending, Event::Expired { socket });
+}
+
 /// The reference's name for why a session closed.
 fn close_reason(reason: CloseReason) -> &'static str {
     match reason {
@@ -756,24 +1176,31 @@ fn drain_notices(sid: Sid, conn: &mut Connection, pending: &mut PendingQueue) {
         && let Some(n) = conn.poll_event()
     {
         let p = match n {
-            Notice::AckTimeout(id) => Pending::AckTimeout { sid, id },
-            Notice::ConnectTimeout => Pending::ConnectTimeout { sid },
-            Notice::ProtocolError(error) => Pending::ProtocolError { sid, error },
+            Notice::AckTimeout(id) => Event::AckTimeout { sid, id },
+            Notice::ConnectTimeout => Event::ConnectTimeout { sid },
+            Notice::ProtocolError(error) => Event::ProtocolError { sid, error },
         };
         let _ = push_pending(pending, p);
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The endpoint's tables, lent to the per-session code.
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+struct Cx<'s, M, R> {
+    sockets: &'s mut M,
+    rooms: &'s mut R,
+    pending: &'s mut PendingQueue,
+    log: &'s mut LogSlot,
+    spare_pid: &'s mut Option<Sid>,
+}
+
 fn on_message<'a, B, M, R>(
     now: Instant,
     sid: Sid,
     session: &mut Session<B>,
     state: &'a mut State<B>,
     data: Data<'a>,
-    sockets: &mut M,
-    rooms: &mut R,
-    pending: &mut PendingQueue,
+    cx: &mut Cx<'_, M, R>,
 ) -> Option<Event<'a>>
 where
     B: Buffer,
@@ -782,21 +1209,43 @@ where
 {
     let State { conn, asm } = state;
     let event = conn.handle_message(now, session, data, asm);
-    drain_notices(sid, conn, pending);
-    let socket_of = |nsp: &str| conn.socket_id(nsp).copied().unwrap_or(Sid::ZERO);
+    drain_notices(sid, conn, cx.pending);
+    let socket_of =
+        |conn: &Connection, nsp: &str| conn.socket_id(nsp).copied().unwrap_or(Sid::ZERO);
     match event {
-        Ok(Some(ConnEvent::Connect { nsp, auth })) => Some(Event::Connect { sid, nsp, auth }),
+        Ok(Some(ConnEvent::Connect { nsp, auth })) => {
+            #[cfg(feature = "alloc")]
+            if let Some(log) = cx.log.as_mut()
+                && let Some(claim) = recovery::claim(auth)
+            {
+                if log.config.skip_middlewares {
+                    match recover(now, sid, session, conn, nsp, claim, cx) {
+                        Some(Ok(recovered)) => return Some(recovered),
+                        // The replay or the reply did not fit: the client
+                        // tries again on a new session, the socket is kept.
+                        Some(Err(_)) => {
+                            session.close(now);
+                            return None;
+                        }
+                        None => {}
+                    }
+                } else {
+                    log.claims.insert((sid, nsp.into()), claim);
+                }
+            }
+            Some(Event::Connect { sid, nsp, auth })
+        }
         Ok(Some(ConnEvent::Event(message))) => Some(Event::Event {
-            socket: socket_of(message.nsp),
+            socket: socket_of(conn, message.nsp),
             message,
         }),
         Ok(Some(ConnEvent::Ack(message))) => Some(Event::Ack {
-            socket: socket_of(message.nsp),
+            socket: socket_of(conn, message.nsp),
             message,
         }),
         Ok(Some(ConnEvent::Disconnect { socket, .. })) => {
-            sockets.remove(&socket);
-            rooms.leave_all(socket);
+            cx.sockets.remove(&socket);
+            cx.rooms.leave_all(socket);
             Some(Event::Disconnect {
                 socket,
                 reason: "client namespace disconnect",
@@ -805,6 +1254,99 @@ where
         // Protocol errors close the session; the notice says so.
         _ => None,
     }
+}
+
+/// Recovers the socket that `claim` names into `nsp` of session `sid`:
+/// `None` when there is none to recover (a fresh connect follows), else
+/// the [`Event::Recovered`] to tell, or why it failed (the socket is then
+/// kept as it was).
+#[cfg(feature = "alloc")]
+fn recover<B, M, R>(
+    now: Instant,
+    sid: Sid,
+    session: &mut Session<B>,
+    conn: &mut Connection,
+    nsp: &str,
+    claim: recovery::Claim,
+    cx: &mut Cx<'_, M, R>,
+) -> Option<Result<Pending, Error>>
+where
+    B: Buffer,
+    M: Map<Sid, SocketRef>,
+    R: RoomTable,
+{
+    let log = cx.log.as_mut()?;
+    // A socket kept after its session was lost, or one whose session is
+    // still open but not yet found dead (the client is already back).
+    let (socket, data, start, saved) = match log.take(now, &claim.pid) {
+        Some(s) if s.nsp == nsp => (s.socket, s.data.clone(), s.start, Some(s)),
+        Some(s) => {
+            log.save(claim.pid, s, &mut |_| {});
+            return None;
+        }
+        None => {
+            let mut live = None;
+            cx.sockets.for_each(|socket, r| {
+                if r.pid == claim.pid && r.nsp == nsp && r.sid != sid {
+                    live = Some((*socket, r.data.clone(), r.start));
+                }
+            });
+            let (socket, data, start) = live?;
+            (socket, data, start, None)
+        }
+    };
+    // Everything after the client's offset, and never anything from before
+    // the socket existed (no offset: it got no event yet).
+    let from = claim.offset.map_or(0, |o| o.saturating_add(1)).max(start);
+    let missed = from < log.first_kept();
+    let pid = if missed {
+        cx.spare_pid.take().unwrap_or(claim.pid)
+    } else {
+        claim.pid
+    };
+    let rooms = &*cx.rooms;
+    let member =
+        |room: &alloc::string::String| room == socket.as_str() || rooms.contains(nsp, room, socket);
+    let mut replayed = 0;
+    let mut sent = || -> Result<(), Error> {
+        for e in log.since(from) {
+            let to_it = e.rooms.is_empty() || e.rooms.iter().any(member);
+            if e.nsp != nsp || !to_it || e.except.iter().any(member) {
+                continue;
+            }
+            let attachments: alloc::vec::Vec<&[u8]> =
+                e.attachments.iter().map(|a| a.as_slice()).collect();
+            conn::queue(session, &[e.text.as_str()], &attachments)?;
+            replayed += 1;
+        }
+        conn.accept_with_pid(session, nsp, socket, Some(&pid))?;
+        Ok(())
+    };
+    if let Err(e) = sent() {
+        if let Some(s) = saved {
+            log.save(claim.pid, s, &mut |_| {});
+        }
+        return Some(Err(e));
+    }
+    log.recovered();
+    let name = heapless::String::try_from(nsp).unwrap_or_default();
+    cx.sockets.remove(&socket);
+    let entry = SocketRef {
+        sid,
+        nsp: name,
+        pid,
+        start,
+        data,
+    };
+    if cx.sockets.insert(socket, entry).is_err() {
+        return Some(Err(Error::RoomsFull));
+    }
+    Some(Ok(Event::Recovered {
+        sid,
+        socket,
+        replayed,
+        missed,
+    }))
 }
 
 #[cfg(feature = "alloc")]
@@ -927,6 +1469,22 @@ mod owned {
             /// What it did.
             error: Error,
         },
+        /// See [`Event::Recovered`].
+        Recovered {
+            /// The Engine.IO session.
+            sid: Sid,
+            /// The socket.
+            socket: Sid,
+            /// The events replayed.
+            replayed: usize,
+            /// Some events may be missing.
+            missed: bool,
+        },
+        /// See [`Event::Expired`].
+        Expired {
+            /// The socket.
+            socket: Sid,
+        },
     }
 
     impl Event<'_> {
@@ -950,6 +1508,18 @@ mod owned {
                 Event::AckTimeout { sid, id } => OwnedEvent::AckTimeout { sid, id },
                 Event::ConnectTimeout { sid } => OwnedEvent::ConnectTimeout { sid },
                 Event::ProtocolError { sid, error } => OwnedEvent::ProtocolError { sid, error },
+                Event::Recovered {
+                    sid,
+                    socket,
+                    replayed,
+                    missed,
+                } => OwnedEvent::Recovered {
+                    sid,
+                    socket,
+                    replayed,
+                    missed,
+                },
+                Event::Expired { socket } => OwnedEvent::Expired { socket },
             }
         }
     }

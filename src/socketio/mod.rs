@@ -23,6 +23,8 @@
 //!   [`Assembler`] over lent storage), the connect timeout.
 //! - [`Rooms`]: a bounded membership table for `to(...).except(...)`
 //!   broadcasts.
+//! - [`Server`]: the endpoint over an Engine.IO server: socket ids, rooms,
+//!   broadcast, and connection state [`recovery`].
 //! - [`Client`]: the client endpoint: it owns its [`engineio::Client`](crate::engineio::Client)
 //!   (and through it every connection), and [`ClientCore`] underneath:
 //!   namespaces with auth, events and acks, a send buffer kept while
@@ -98,6 +100,7 @@ mod client_core;
 pub mod endpoint;
 mod error;
 pub mod packet;
+pub mod recovery;
 pub mod rooms;
 mod server;
 mod wire;

@@ -329,6 +329,18 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         nsp: &str,
         sid: Sid,
     ) -> Result<Sid, Error> {
+        self.accept_with_pid(eio, nsp, sid, None)
+    }
+
+    /// [`accept_as`](Self::accept_as), the reply also carrying the private
+    /// id `pid` of connection state recovery: `0<nsp>,{"sid":"...","pid":"..."}`.
+    pub fn accept_with_pid<Q: Buffer>(
+        &mut self,
+        eio: &mut engineio::Session<Q>,
+        nsp: &str,
+        sid: Sid,
+        pid: Option<&Sid>,
+    ) -> Result<Sid, Error> {
         self.check_usable()?;
         let name = heapless::String::try_from(nsp).map_err(|_| Error::NamespaceTooLong)?;
         let existing = self.namespaces.iter().position(|n| n.name == nsp);
@@ -337,7 +349,18 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         }
         let mut header = Header::new();
         header.packet(PacketType::Connect, nsp, 0, None)?;
-        let parts = [header.as_str(), "{\"sid\":\"", sid.as_str(), "\"}"];
+        let (pid_key, pid) = match pid {
+            Some(p) => ("\",\"pid\":\"", p.as_str()),
+            None => ("", ""),
+        };
+        let parts = [
+            header.as_str(),
+            "{\"sid\":\"",
+            sid.as_str(),
+            pid_key,
+            pid,
+            "\"}",
+        ];
         eio.send_text_parts(&parts)?;
         match existing {
             Some(i) => self.namespaces[i].sid = sid,

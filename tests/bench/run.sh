@@ -3,7 +3,8 @@
 #
 #   bash tests/bench/run.sh            # short run (the default; a few minutes on 2 cores)
 #   bash tests/bench/run.sh --full     # longer measurement, steadier numbers
-#   options: --only criterion|load|sio run one part (sio: the Socket.IO servers below)
+#   options: --only criterion|load|sio|recovery run one part (sio: the Socket.IO servers
+#            below; recovery: the delivery check of connection state recovery)
 #            --filter REGEX            criterion benchmarks to run (e.g. 'decode/')
 #
 # Prints the sockwire / peer / ratio table (ratio > 1: sockwire is better) and writes
@@ -27,6 +28,19 @@
 # missing deliveries, the fleet's own CPU; there also against `socketioxide` 0.18 over
 # hyper on one thread (`src/bin/sio_socketioxide.rs`, its default 128-packet buffer).
 # Rows `sio/...`, the peers `socket.io` and `socketioxide`.
+# The recovery part (`src/bin/sio_recovery.rs`, on tests/common/delivery.rs): 1,000
+# clients behind a chaos proxy that cuts every connection 2 to 5 s after it opened (a
+# third of the cuts silent on the server side, new connections held up to 0.5 s)
+# while a sender has the server broadcast 300 numbered events to their room, one
+# every 50 ms; per client received, missing, duplicated, out of order. socket.io-client
+# 4.8 clients (one Node process), then sockwire clients (examples/sio_client.rs's
+# command line, a thread each), against the std runner with --recovery (which also
+# reports its recovery log at its peak and its peak RSS), Node socket.io 4.8 with
+# connectionStateRecovery and without; pingInterval 1000 ms / pingTimeout 1000 ms
+# (1,000 Node clients in one process cannot keep the 300 ms of the test server).
+# Not pinned: server, proxy and clients share both cores (pinned to one core each,
+# the Node server could not keep up with 1,000 clients reconnecting every 2 s).
+# Rows `sio/recovery/...`, peers `socket.io` and `socket.io without recovery`.
 # Needs tests/peers/node_modules (bash tests/scripts/setup-peers.sh).
 SIO_FLEET=${SIO_FLEET:-rust}
 set -euo pipefail
@@ -72,7 +86,7 @@ cd "$HERE"
 mkdir -p "$OUT"
 echo "== building (release)"
 cargo build --release --bins --quiet
-[ "$ONLY" = "" ] || [ "$ONLY" = sio ] && (cd "$ROOT" && cargo build --release --quiet --example sio_server --example tokio_server)
+{ [ "$ONLY" = "" ] || [ "$ONLY" = sio ] || [ "$ONLY" = recovery ]; } && (cd "$ROOT" && cargo build --release --quiet --example sio_server --example tokio_server)
 { [ "$ONLY" = "" ] || [ "$ONLY" = criterion ]; } && cargo bench --bench ws --no-run --quiet
 BIN="$HERE/target/release"
 
@@ -237,19 +251,45 @@ run_sio() {
     done
 }
 
+RECOVERY_CONNS=1000
+run_recovery() {
+    echo "== Socket.IO connection state recovery: $RECOVERY_CONNS clients behind a chaos proxy"
+    : >"$OUT/recovery.jsonl"
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    local kind s SIO_PIN_SERVER=""
+    for kind in node sockwire; do
+        for s in sockwire-std socket.io socket.io-plain; do
+            local label=$s extra=(--recovery) stats=0
+            case "$s" in
+                sockwire-std) label=sockwire; stats=1 ;;
+                socket.io-plain) label="socket.io without recovery"; extra=() ;;
+            esac
+            echo "== recovery: $kind clients, $label"
+            start_sio "$s" "$OUT/recovery-server-$kind-$s.log" --ping-interval 1000 --ping-timeout 1000 "${extra[@]}"
+            # shellcheck disable=SC2086
+            "$BIN/sio_recovery" --port "$SIO_PORT" --server-pid "$SERVER_PID" --label "$label" \
+                --clients "$kind" --conns "$RECOVERY_CONNS" --events 300 --interval 50 --settle 6000 --stats "$stats" \
+                | tee -a "$OUT/recovery.jsonl" || echo "   ($s: sio_recovery failed)" >&2
+            stop_server
+        done
+    done
+}
+
 START=$(date +%s)
 case "$ONLY" in
-    "") run_criterion; run_load; run_sio ;;
+    "") run_criterion; run_load; run_sio; run_recovery ;;
     criterion) run_criterion ;;
     load) run_load ;;
     sio) run_sio ;;
-    *) echo "--only criterion|load|sio" >&2; exit 2 ;;
+    recovery) run_recovery ;;
+    *) echo "--only criterion|load|sio|recovery" >&2; exit 2 ;;
 esac
 
 echo "== summary"
 LOAD_ARG=()
 [ -f "$OUT/load.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = load ]; } && LOAD_ARG=(--load "$OUT/load.jsonl")
 [ -f "$OUT/sio.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = sio ]; } && LOAD_ARG+=(--load "$OUT/sio.jsonl")
+[ -f "$OUT/recovery.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = recovery ]; } && LOAD_ARG+=(--load "$OUT/recovery.jsonl")
 CRIT_ARG=()
 if [ "$ONLY" = "" ] || [ "$ONLY" = criterion ]; then
     CRIT_ARG=(--criterion "$HERE/target/criterion")

@@ -272,6 +272,16 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     }
 }
 
+/// The command line as `--key value` pairs (keys without the dashes).
+pub fn options() -> std::collections::HashMap<String, String> {
+    let mut o = std::collections::HashMap::new();
+    let mut it = std::env::args().skip(1);
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        o.insert(k.trim_start_matches("--").to_string(), v);
+    }
+    o
+}
+
 /// Raise the soft open-file limit to the hard limit; returns the new soft limit.
 pub fn raise_nofile_limit() -> u64 {
     unsafe {

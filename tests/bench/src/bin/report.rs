@@ -133,6 +133,7 @@ fn load_measures(file: &Path, out: &mut Vec<Measure>) {
                 }
             }
             Some("sio" | "sio_broadcast") => sio_measures(&v, &imp, out),
+            Some("sio_recovery") => recovery_measures(&v, &imp, out),
             _ => {}
         }
     }
@@ -203,6 +204,35 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
     }
     m(format!("{conns} idle clients: RSS"), "MiB", f("rss_kib").map(|k| k / 1024.0), false);
     m(format!("{conns} clients: errors"), "errors", f("errors"), false);
+}
+
+/// The recovery rows (`sio_recovery`): the sockwire server with recovery beside
+/// socket.io 4.8 with and without it, per client kind; the sockwire server's log
+/// at its peak and its peak RSS (sockwire only).
+fn recovery_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
+    let conns = v["conns"].as_u64().unwrap_or(0);
+    let clients = match v["clients"].as_str() {
+        Some("node") => "socket.io-client 4.8",
+        _ => "sockwire client",
+    };
+    let what = format!("sio/recovery/{conns} clients ({clients}), connections cut at random");
+    let f = |k: &str| v[k].as_f64();
+    let mut m = |what: String, unit: &str, value: Option<f64>, higher_is_better: bool| {
+        if let Some(value) = value {
+            out.push(Measure { group: what, imp: label.into(), unit: unit.into(), value, higher_is_better });
+        }
+    };
+    m(format!("{what}: delivered"), "% of events", f("delivered_percent"), true);
+    m(format!("{what}: missing"), "events", f("missing"), false);
+    m(format!("{what}: duplicated"), "events", f("duplicated"), false);
+    m(format!("{what}: out of order"), "events", f("out_of_order"), false);
+    m(format!("{what}: clients with every event once, in order"), "clients", f("perfect_clients"), true);
+    if label == "sockwire" {
+        let log = &v["log"];
+        m(format!("{what}: recovery log peak"), "KiB", log["peak_bytes"].as_f64().map(|b| b / 1024.0), false);
+        m(format!("{what}: recovery log peak entries"), "entries", log["peak_entries"].as_f64(), false);
+        m(format!("{what}: server peak RSS"), "MiB", f("server_hwm_kib").map(|k| k / 1024.0), false);
+    }
 }
 
 /// Rows in a stable order: criterion groups as the benches define them, then load.

@@ -81,11 +81,7 @@ struct Seen {
 }
 
 fn main() {
-    let mut o = std::collections::HashMap::new();
-    let mut it = std::env::args().skip(1);
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        o.insert(k.trim_start_matches("--").to_string(), v);
-    }
+    let o = sockwire_bench::options();
     let num = |k: &str, d: u64| o.get(k).map_or(d, |v| v.parse().expect(k));
     let cfg = Cfg {
         port: num("port", 0) as u16,
