@@ -153,8 +153,8 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
 else
     SIO_PIN_SERVER=""; SIO_PIN_CLIENT=""
 fi
-SIO_CONNS=1000
-SIO_MANY=10000
+SIO_CONNS=${SIO_CONNS:-1000}
+SIO_MANY=${SIO_MANY:-10000}
 start_sio() { # name log [args...]
     local name=$1 log=$2; shift 2
     local cmd
@@ -184,15 +184,17 @@ sio_fleet() { # args after --url/--port
     fi
 }
 run_sio() {
-    echo "== Socket.IO: $SIO_CONNS clients over WebSocket ($SIO_FLEET fleet) against the std runner, the tokio server and Node socket.io 4.8"
+    echo "== Socket.IO: $SIO_CONNS clients over WebSocket ($SIO_FLEET fleet) against the std runner, the tokio server, Node socket.io 4.8 and socketioxide 0.18"
     : >"$OUT/sio.jsonl"
     # 10,000 clients need 10,000 descriptors on each side.
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     local s
-    for s in sockwire-std sockwire-tokio socket.io; do
+    # Connect rate, idle CPU and RSS, `message` round trips, then `message-with-ack`
+    # ack round trips (--ack-secs; the Node fleet has no ack phase).
+    for s in sockwire-std sockwire-tokio socket.io socketioxide; do
         start_sio "$s" "$OUT/sio-server-$s.log" --ping-interval 300 --ping-timeout 200
         # shellcheck disable=SC2086
-        sio_fleet --server-pid "$SERVER_PID" --label "$s" --conns "$SIO_CONNS" --empty-idle 10 --rt-secs 5 --idle 10 \
+        sio_fleet --server-pid "$SERVER_PID" --label "$s" --conns "$SIO_CONNS" --empty-idle 10 --rt-secs 5 --ack-secs 5 --idle 10 \
             | tee -a "$OUT/sio.jsonl" || echo "   ($s: sio_fleet reported errors)" >&2
         stop_server
     done

@@ -198,6 +198,12 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
     m(format!("{conns} clients round trips per server CPU-s"), "msg/CPU-s", per_cpu.map(|(n, c)| n / c), true);
     m(format!("{conns} clients round trip p50"), "ms", f("p50_ms"), false);
     m(format!("{conns} clients round trip p99"), "ms", f("p99_ms"), false);
+    m(format!("{conns} clients ack round trips"), "acks/s", f("acks_per_sec"), true);
+    let per_cpu = f("ack_msgs").zip(f("ack_server_cpu_s")).filter(|(_, c)| *c > 0.0);
+    m(format!("{conns} clients ack round trips per server CPU-s"), "acks/CPU-s", per_cpu.map(|(n, c)| n / c), true);
+    m(format!("{conns} clients ack round trip p50"), "ms", f("ack_p50_ms"), false);
+    m(format!("{conns} clients ack round trip p99"), "ms", f("ack_p99_ms"), false);
+    m(format!("connect {conns} clients"), "connects/s", f("connects_per_sec"), true);
     if let Some(secs) = f("idle_secs") {
         m(format!("{conns} idle clients: CPU over {secs}s"), "CPU-s", f("idle_cpu_s"), false);
     }
