@@ -16,11 +16,12 @@
 # transport does; SIO_FLEET=node uses `sio_fleet.mjs` instead, real socket.io-client
 # 4.8 clients in one Node process, which cannot answer 1,000 clients' pings every
 # 300 ms on a loaded 2-core machine) runs 1,000 clients against the std runner
-# (examples/sio_server.rs), the tokio server (examples/tokio_server.rs) and Node
-# socket.io 4.8 (tests/peers/sio_server.mjs), all at pingInterval 300 ms / pingTimeout
-# 200 ms: server CPU over 10 s with no client, round trips for 5 s, server CPU over
-# 10 idle seconds and RSS with the 1,000 clients connected; then 10,000 clients held
-# on the tokio server (zero errors required). The server has one core, the clients the
+# (examples/sio_server.rs), the tokio server (examples/tokio_server.rs), Node
+# socket.io 4.8 (tests/peers/sio_server.mjs) and socketioxide, all at pingInterval
+# 300 ms / pingTimeout 200 ms: server CPU over 10 s with no client, connect rate,
+# server CPU over 10 idle seconds and RSS with the 1,000 clients connected, round
+# trips for 5 s, ack round trips for 5 s; then 10,000 clients held 10 s on each
+# server (RSS per connection, CPU; zero errors required). The server has one core, the clients the
 # other. Then the broadcast fan-out (`src/bin/sio_fanout.rs`: 1,000 clients and one
 # sender in one thread; `broadcast` -> `broadcast-back` to `/`, then to one of 10
 # rooms) against the same three servers: deliveries/s, per server CPU-s, refused and
@@ -227,15 +228,19 @@ run_sio() {
             | tee -a "$OUT/sio.jsonl" || echo "   ($s: sio_fanout reported errors)" >&2
         stop_server
     done
-    # At the test-server settings, then at socket.io's defaults (25 s / 20 s).
+    # 10,000 idle clients on every server (rows sio/idle10k/...: RSS per connection,
+    # server CPU over the 10 s held), at the test-server settings, then at socket.io's
+    # defaults (25 s / 20 s).
     local ping
     for ping in "300 200" "25000 20000"; do
     set -- $ping
-    echo "== Socket.IO: $SIO_MANY clients held on the tokio server, pingInterval $1 ms, pingTimeout $2 ms"
-    start_sio sockwire-tokio "$OUT/sio-server-many-$1.log" --ping-interval "$1" --ping-timeout "$2"
-    SIO_FLEET_PING="$1/$2" sio_fleet --server-pid "$SERVER_PID" --label sockwire-tokio --conns "$SIO_MANY" --empty-idle 0 --rt-secs 0 --hold 10 \
-        | tee -a "$OUT/sio.jsonl" || echo "   ($SIO_MANY clients: sio_fleet reported errors)" >&2
+    for s in sockwire-std sockwire-tokio socket.io socketioxide; do
+    echo "== Socket.IO: $SIO_MANY clients held on $s, pingInterval $1 ms, pingTimeout $2 ms"
+    start_sio "$s" "$OUT/sio-server-many-$1-$s.log" --ping-interval "$1" --ping-timeout "$2"
+    SIO_FLEET_PING="$1/$2" sio_fleet --server-pid "$SERVER_PID" --label "$s" --conns "$SIO_MANY" --empty-idle 0 --rt-secs 0 --hold 10 \
+        | tee -a "$OUT/sio.jsonl" || echo "   ($SIO_MANY clients on $s: sio_fleet reported errors)" >&2
     stop_server
+    done
     done
 }
 

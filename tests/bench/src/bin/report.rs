@@ -181,12 +181,15 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
         return;
     }
     if v["hold_secs"].is_number() {
-        // The many-clients run: how many held on, with what.
-        let ping = v["server_ping"].as_str().map(|p| format!(", ping {p} ms")).unwrap_or_default();
-        let what = format!("{conns} clients held {}s{ping}", f("hold_secs").unwrap_or(0.0));
+        // The many-clients run (`sio/idle10k/...` for 10,000): how many held on, with what.
+        let ping = v["server_ping"].as_str().map(|p| format!("ping {p} ms")).unwrap_or_default();
+        let hold = f("hold_secs").unwrap_or(0.0);
+        let what = if conns == 10_000 { format!("idle10k/{ping}") } else { format!("{conns} clients held {hold}s, {ping}") };
         m(format!("{what}: connected"), "clients", f("still_connected"), true);
         m(format!("{what}: errors"), "errors", f("errors"), false);
         m(format!("{what}: RSS"), "MiB", f("rss_kib").map(|k| k / 1024.0), false);
+        m(format!("{what}: RSS per connection"), "KiB", f("rss_per_conn_kib"), false);
+        m(format!("{what}: CPU over {hold}s"), "CPU-s", f("hold_cpu_s"), false);
         m(format!("{what}: connect time"), "s", f("connect_secs"), false);
         return;
     }
