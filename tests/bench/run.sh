@@ -74,15 +74,18 @@ mkdir -p "$OUT"
 echo "== building (release)"
 cargo build --release --bins --quiet
 [ "$ONLY" = "" ] || [ "$ONLY" = sio ] && (cd "$ROOT" && cargo build --release --quiet --example sio_server --example tokio_server)
-{ [ "$ONLY" = "" ] || [ "$ONLY" = criterion ]; } && cargo bench --bench ws --no-run --quiet
+{ [ "$ONLY" = "" ] || [ "$ONLY" = criterion ]; } && cargo bench --bench ws --bench sio --no-run --quiet
 BIN="$HERE/target/release"
 
 run_criterion() {
-    echo "== criterion: masking, decode, encode, handshake, deflate/inflate ($MODE)"
+    echo "== criterion: masking, decode, encode, handshake, deflate/inflate, Socket.IO codecs ($MODE)"
     rm -rf "$HERE/target/criterion"
-    # shellcheck disable=SC2086
-    $PIN_CLIENT cargo bench --quiet --bench ws -- ${FILTER:+"$FILTER"} 2>&1 \
-        | grep -E '^[a-z].*/|time:|thrpt:' || true
+    local b
+    for b in ws sio; do
+        # shellcheck disable=SC2086
+        $PIN_CLIENT cargo bench --quiet --bench "$b" -- ${FILTER:+"$FILTER"} 2>&1 \
+            | grep -E '^[a-z].*/|time:|thrpt:' || true
+    done
     # permessage-deflate: compressed sizes beside zlib levels 1 and 6.
     "$BIN/deflate_sizes" >"$OUT/sizes.jsonl"
 }

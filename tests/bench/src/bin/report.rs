@@ -76,7 +76,11 @@ fn criterion_measures(dir: &Path, out: &mut Vec<Measure>) {
         let (unit, value) = match (&b["throughput"]["Bytes"], &b["throughput"]["Elements"]) {
             (Value::Number(n), _) => ("GiB/s".to_string(), n.as_f64().unwrap() / ns * 1e9 / (1u64 << 30) as f64),
             (_, Value::Number(n)) => {
-                let unit = if group.starts_with("handshake") { "handshakes/s" } else { "msg/s" };
+                let unit = match group.split('/').next() {
+                    Some("handshake") => "handshakes/s",
+                    Some("sio") => "packets/s",
+                    _ => "msg/s",
+                };
                 (unit.to_string(), n.as_f64().unwrap() / ns * 1e9)
             }
             _ => ("ns".to_string(), ns),
