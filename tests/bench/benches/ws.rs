@@ -5,22 +5,11 @@
 //!
 //! BENCH_QUICK=1 shortens warm-up and measurement for the one-command run.
 
+mod common;
+use common::config;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sockwire_bench::drive::*;
 use std::hint::black_box;
-use std::time::Duration;
-
-fn config() -> Criterion {
-    let c = Criterion::default();
-    let c = if std::env::var_os("BENCH_QUICK").is_some() {
-        c.warm_up_time(Duration::from_millis(300))
-            .measurement_time(Duration::from_millis(900))
-            .sample_size(20)
-    } else {
-        c.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(50)
-    };
-    c.noise_threshold(0.03).without_plots().configure_from_args()
-}
 
 fn size_name(n: usize) -> String {
     match n {

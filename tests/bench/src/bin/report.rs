@@ -76,7 +76,11 @@ fn criterion_measures(dir: &Path, out: &mut Vec<Measure>) {
         let (unit, value) = match (&b["throughput"]["Bytes"], &b["throughput"]["Elements"]) {
             (Value::Number(n), _) => ("GiB/s".to_string(), n.as_f64().unwrap() / ns * 1e9 / (1u64 << 30) as f64),
             (_, Value::Number(n)) => {
-                let unit = if group.starts_with("handshake") { "handshakes/s" } else { "msg/s" };
+                let unit = match group.split('/').next() {
+                    Some("handshake") => "handshakes/s",
+                    Some("sio") => "packets/s",
+                    _ => "msg/s",
+                };
                 (unit.to_string(), n.as_f64().unwrap() / ns * 1e9)
             }
             _ => ("ns".to_string(), ns),
@@ -182,12 +186,15 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
         return;
     }
     if v["hold_secs"].is_number() {
-        // The many-clients run: how many held on, with what.
-        let ping = v["server_ping"].as_str().map(|p| format!(", ping {p} ms")).unwrap_or_default();
-        let what = format!("{conns} clients held {}s{ping}", f("hold_secs").unwrap_or(0.0));
+        // The many-clients run (`sio/idle10k/...` for 10,000): how many held on, with what.
+        let ping = v["server_ping"].as_str().map(|p| format!("ping {p} ms")).unwrap_or_default();
+        let hold = f("hold_secs").unwrap_or(0.0);
+        let what = if conns == 10_000 { format!("idle10k/{ping}") } else { format!("{conns} clients held {hold}s, {ping}") };
         m(format!("{what}: connected"), "clients", f("still_connected"), true);
         m(format!("{what}: errors"), "errors", f("errors"), false);
         m(format!("{what}: RSS"), "MiB", f("rss_kib").map(|k| k / 1024.0), false);
+        m(format!("{what}: RSS per connection"), "KiB", f("rss_per_conn_kib"), false);
+        m(format!("{what}: CPU over {hold}s"), "CPU-s", f("hold_cpu_s"), false);
         m(format!("{what}: connect time"), "s", f("connect_secs"), false);
         return;
     }
@@ -199,6 +206,12 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
     m(format!("{conns} clients round trips per server CPU-s"), "msg/CPU-s", per_cpu.map(|(n, c)| n / c), true);
     m(format!("{conns} clients round trip p50"), "ms", f("p50_ms"), false);
     m(format!("{conns} clients round trip p99"), "ms", f("p99_ms"), false);
+    m(format!("{conns} clients ack round trips"), "acks/s", f("acks_per_sec"), true);
+    let per_cpu = f("ack_msgs").zip(f("ack_server_cpu_s")).filter(|(_, c)| *c > 0.0);
+    m(format!("{conns} clients ack round trips per server CPU-s"), "acks/CPU-s", per_cpu.map(|(n, c)| n / c), true);
+    m(format!("{conns} clients ack round trip p50"), "ms", f("ack_p50_ms"), false);
+    m(format!("{conns} clients ack round trip p99"), "ms", f("ack_p99_ms"), false);
+    m(format!("connect {conns} clients"), "connects/s", f("connects_per_sec"), true);
     if let Some(secs) = f("idle_secs") {
         m(format!("{conns} idle clients: CPU over {secs}s"), "CPU-s", f("idle_cpu_s"), false);
     }
@@ -266,6 +279,9 @@ fn pair(ms: &[Measure]) -> Vec<Value> {
             }));
         }
         for p in peers {
+            if sw.is_none() && p.group.starts_with("sio/idle10k/") {
+                continue; // that sockwire driver did not run (run.sh skips the std runner without descriptors)
+            }
             let ratio = sw.map(|s| if p.higher_is_better { s.value / p.value } else { p.value / s.value });
             rows.push(json!({
                 "bench": p.group,

@@ -5,20 +5,25 @@
 //! `0{...}` open, `40` connect, `40{"sid"}` back, every ping `2` answered with `3`.
 //!
 //!   sio_fleet --port P --server-pid PID --label NAME [--conns 1000] [--empty-idle 10]
-//!             [--rt-secs 5] [--idle 10] [--hold 0]
+//!             [--rt-secs 5] [--ack-secs 0] [--idle 10] [--hold 0]
 //!
 //! Phases, each bounded in time, as `sio_fleet.mjs` (the same with socket.io-client):
 //! server CPU with no client; connect (60 s at most); round trips (every client in a
 //! server CPU over idle seconds and its VmRSS (or `--hold`: only hold the clients);
 //! round trips (every client in a closed loop: `42["message","ping",n]` ->
-//! `42["message-back",...]`); close. Prints one
+//! `42["message-back",...]`); with `--ack-secs`, ack round trips (every client in a
+//! closed loop: `42<id>["message-with-ack","ping",n]` -> the ACK `43<id>[...]`); close.
+//! The connect rate is the clients connected over the time from the first handshake
+//! to the last `40{"sid"}` (`SIO_FLEET_BURST`, default 50, handshakes in flight at
+//! once); `rss_per_conn_kib` is (VmRSS with the clients - VmRSS before) / connected.
+//! Prints one
 //! JSON line (kind "sio"). Any failed connect, or close by the server before the
 //! end (a missed ping, say), is an error; exit status 1 if there was any (the phases
 //! still run on the clients left, and their numbers are reported beside the errors).
 
 use futures_util::{SinkExt, StreamExt};
 use sockwire_bench::{proc_cpu_seconds, proc_status_kib, raise_nofile_limit};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -29,6 +34,7 @@ use tokio_tungstenite::tungstenite::Message;
 enum Phase {
     Connect,
     RoundTrips,
+    Acks,
     Quiet,
     Close,
 }
@@ -39,6 +45,8 @@ struct Shared {
     failed: AtomicUsize,
     errors: AtomicUsize,
     dropped: AtomicUsize,
+    /// Microseconds from the first handshake to the latest `40{"sid"}`.
+    last_connect_us: AtomicU64,
     first: Mutex<Vec<String>>,
     closing: AtomicBool,
 }
@@ -70,27 +78,20 @@ fn main() {
         num("idle", 10.0),
         num("hold", 0.0),
     );
+    let ack = num("ack-secs", 0.0);
     raise_nofile_limit();
     let rt_ = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let out = rt_.block_on(run(port, pid, label, conns, empty, rt, idle, hold));
+    let out = rt_.block_on(run(port, pid, label, conns, [empty, rt, ack, idle, hold]));
     println!("{out}");
     std::process::exit(if out["errors"].as_u64() == Some(0) { 0 } else { 1 });
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    port: u16,
-    pid: u32,
-    label: String,
-    conns: usize,
-    empty: f64,
-    rt: f64,
-    idle: f64,
-    hold: f64,
-) -> serde_json::Value {
+/// `secs`: empty idle, round trips, ack round trips, idle, hold.
+async fn run(port: u16, pid: u32, label: String, conns: usize, secs: [f64; 5]) -> serde_json::Value {
+    let [empty, rt, ack, idle, hold] = secs;
     let cpu = || proc_cpu_seconds(pid).unwrap_or(f64::NAN);
     let sleep = |s: f64| tokio::time::sleep(Duration::from_secs_f64(s));
     let mut r = serde_json::json!({ "kind": "sio", "label": label, "conns": conns, "fleet": "rust" });
@@ -104,12 +105,13 @@ async fn run(
         r["empty_idle_cpu_s"] = (cpu() - c0).into();
         r["empty_rss_kib"] = proc_status_kib(pid, "VmRSS").into();
     }
+    r["base_rss_kib"] = proc_status_kib(pid, "VmRSS").into();
     let shared = Arc::new(Shared::default());
     let (phase_tx, phase_rx) = watch::channel(Phase::Connect);
     let gate = Arc::new(Semaphore::new(conns_at_once()));
     let t0 = Instant::now();
     let tasks: Vec<_> = (0..conns)
-        .map(|_| tokio::spawn(client(port, shared.clone(), phase_rx.clone(), gate.clone())))
+        .map(|_| tokio::spawn(client(port, t0, shared.clone(), phase_rx.clone(), gate.clone())))
         .collect();
     while shared.connected.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed) < conns
         && t0.elapsed() < Duration::from_secs(60)
@@ -119,6 +121,10 @@ async fn run(
     let connected = shared.connected.load(Ordering::Relaxed);
     r["connected"] = connected.into();
     r["connect_secs"] = t0.elapsed().as_secs_f64().into();
+    let last = shared.last_connect_us.load(Ordering::Relaxed) as f64 / 1e6;
+    if connected > 0 && last > 0.0 {
+        r["connects_per_sec"] = (connected as f64 / last).into();
+    }
     if connected < conns {
         shared.error(format!("only {connected} of {conns} connected"));
     }
@@ -144,48 +150,83 @@ async fn run(
         r["fleet_idle_cpu_s"] = (proc_cpu_seconds(std::process::id()).unwrap_or(f64::NAN) - me0).into();
         r["rss_kib"] = proc_status_kib(pid, "VmRSS").into();
         r["hwm_kib"] = proc_status_kib(pid, "VmHWM").into();
+        if let (Some(a), Some(b)) = (r["rss_kib"].as_f64(), r["base_rss_kib"].as_f64()) {
+            r["rss_per_conn_kib"] = ((a - b) / connected as f64).into();
+        }
         r["dropped_idle"] = shared.dropped.load(Ordering::Relaxed).into();
         eprintln!(
             "sio_fleet {label}: {connected} idle clients: {:.3} CPU-s over {secs} s",
             r[kc].as_f64().unwrap_or(0.0)
         );
     }
-    let mut lat: Vec<f64> = Vec::new();
+    let (mut lat, mut acks): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     // With errors the phases still run (on the clients left), so that the numbers
     // show how the server fared; the errors are reported beside them.
-    if rt > 0.0 && connected > 0 {
+    let phases = [
+        (rt, Phase::RoundTrips, "rt_server_cpu_s", "rt_secs"),
+        (ack, Phase::Acks, "ack_server_cpu_s", "ack_secs"),
+    ];
+    for (secs, p, cpu_key, secs_key) in phases {
+        if secs <= 0.0 || connected == 0 {
+            continue;
+        }
         let c0 = cpu();
         let start = Instant::now();
-        phase_tx.send_replace(Phase::RoundTrips);
-        sleep(rt).await;
+        phase_tx.send_replace(p);
+        sleep(secs).await;
         phase_tx.send_replace(Phase::Quiet);
         let secs = start.elapsed().as_secs_f64();
-        r["rt_server_cpu_s"] = (cpu() - c0).into();
-        r["rt_secs"] = secs.into();
+        r[cpu_key] = (cpu() - c0).into();
+        r[secs_key] = secs.into();
         sleep(0.5).await; // the last answers come in
-        r["dropped_by_rt_end"] = shared.dropped.load(Ordering::Relaxed).into();
+        if p == Phase::RoundTrips {
+            r["dropped_by_rt_end"] = shared.dropped.load(Ordering::Relaxed).into();
+        }
     }
     // Still connected: every client that has not failed by now.
     r["still_connected"] = (connected - shared.dropped.load(Ordering::Relaxed).min(connected)).into();
     shared.closing.store(true, Ordering::SeqCst);
     phase_tx.send_replace(Phase::Close);
     for t in tasks {
-        if let Ok(Ok(l)) = tokio::time::timeout(Duration::from_secs(10), t).await {
+        if let Ok(Ok((l, a))) = tokio::time::timeout(Duration::from_secs(10), t).await {
             lat.extend(l);
+            acks.extend(a);
         }
     }
-    if let Some(secs) = r["rt_secs"].as_f64() {
+    // (phase seconds key, latencies, keys: count, rate, p50, p99, what)
+    let keys = [
+        (
+            "rt_secs",
+            &mut lat,
+            ["rt_msgs", "msgs_per_sec", "p50_ms", "p99_ms", "round trips"],
+        ),
+        (
+            "ack_secs",
+            &mut acks,
+            [
+                "ack_msgs",
+                "acks_per_sec",
+                "ack_p50_ms",
+                "ack_p99_ms",
+                "ack round trips",
+            ],
+        ),
+    ];
+    for (secs, lat, [n, rate, p50, p99, what]) in keys {
+        let Some(secs) = r[secs].as_f64() else {
+            continue;
+        };
         lat.sort_by(f64::total_cmp);
         let q = |p: f64| {
             lat.get(((p * lat.len() as f64) as usize).min(lat.len().saturating_sub(1)))
                 .copied()
         };
-        r["rt_msgs"] = lat.len().into();
-        r["msgs_per_sec"] = (lat.len() as f64 / secs).into();
-        r["p50_ms"] = q(0.5).into();
-        r["p99_ms"] = q(0.99).into();
+        r[n] = lat.len().into();
+        r[rate] = (lat.len() as f64 / secs).into();
+        r[p50] = q(0.5).into();
+        r[p99] = q(0.99).into();
         eprintln!(
-            "sio_fleet {label}: {:.0} round trips/s, p50 {:?} ms, p99 {:?} ms",
+            "sio_fleet {label}: {:.0} {what}/s, p50 {:?} ms, p99 {:?} ms",
             lat.len() as f64 / secs,
             q(0.5),
             q(0.99)
@@ -196,9 +237,37 @@ async fn run(
     r
 }
 
-/// One client; returns its round-trip latencies in milliseconds.
-async fn client(port: u16, shared: Arc<Shared>, mut phase: watch::Receiver<Phase>, gate: Arc<Semaphore>) -> Vec<f64> {
-    let mut lat = Vec::new();
+/// The message a client sends in a closed loop in `phase`, with its number `n` (also
+/// the ack id of `message-with-ack`).
+fn request(phase: Phase, n: u64) -> Option<Message> {
+    match phase {
+        Phase::RoundTrips => Some(Message::text(format!("42[\"message\",\"ping\",{n}]"))),
+        Phase::Acks => Some(Message::text(format!("42{n}[\"message-with-ack\",\"ping\",{n}]"))),
+        _ => None,
+    }
+}
+
+/// Whether `t` answers request `n` sent in `phase`.
+fn answers(t: &str, phase: Phase, n: u64) -> bool {
+    match phase {
+        Phase::RoundTrips => t.starts_with("42[\"message-back\""),
+        Phase::Acks => t
+            .strip_prefix("43")
+            .and_then(|r| r.strip_prefix(n.to_string().as_str()))
+            .is_some_and(|r| r.starts_with('[')),
+        _ => false,
+    }
+}
+
+/// One client; returns its round-trip latencies (`message`, then ack) in milliseconds.
+async fn client(
+    port: u16,
+    t0: Instant,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+    gate: Arc<Semaphore>,
+) -> (Vec<f64>, Vec<f64>) {
+    let (mut lat, mut acks) = (Vec::new(), Vec::new());
     let permit = gate.acquire_owned().await;
     let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
     let connect = async {
@@ -241,25 +310,29 @@ async fn client(port: u16, shared: Arc<Shared>, mut phase: watch::Receiver<Phase
         Err(e) => {
             shared.failed.fetch_add(1, Ordering::Relaxed);
             shared.error(format!("connect: {e}"));
-            return lat;
+            return (lat, acks);
         }
     };
     drop(permit);
+    shared
+        .last_connect_us
+        .fetch_max(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
     shared.connected.fetch_add(1, Ordering::Relaxed);
-    let (mut sent, mut n, mut waiting) = (Instant::now(), 0u64, false);
+    // `waiting`: the phase of the request in flight, if any.
+    let (mut sent, mut n, mut waiting) = (Instant::now(), 0u64, None::<Phase>);
     loop {
         tokio::select! {
             changed = phase.changed() => {
                 let p = *phase.borrow_and_update();
                 if changed.is_err() || p == Phase::Close {
                     let _ = ws.close(None).await;
-                    return lat;
+                    return (lat, acks);
                 }
-                if p == Phase::RoundTrips && !waiting {
+                if waiting.is_none() && let Some(m) = request(p, n + 1) {
                     sent = Instant::now();
-                    waiting = true;
+                    waiting = Some(p);
                     n += 1;
-                    if ws.send(Message::text(format!("42[\"message\",\"ping\",{n}]"))).await.is_err() { break; }
+                    if ws.send(m).await.is_err() { break; }
                 }
             }
             m = ws.next() => {
@@ -267,14 +340,16 @@ async fn client(port: u16, shared: Arc<Shared>, mut phase: watch::Receiver<Phase
                 let Ok(t) = m.to_text() else { continue };
                 if t == "2" {
                     if ws.send(Message::text("3")).await.is_err() { break; }
-                } else if t.starts_with("42[\"message-back\"") && waiting {
-                    lat.push(sent.elapsed().as_secs_f64() * 1e3);
-                    waiting = false;
-                    if *phase.borrow() == Phase::RoundTrips {
+                } else if let Some(w) = waiting.filter(|&w| answers(t, w, n)) {
+                    let ms = sent.elapsed().as_secs_f64() * 1e3;
+                    if w == Phase::Acks { acks.push(ms) } else { lat.push(ms) }
+                    waiting = None;
+                    let p = *phase.borrow();
+                    if let Some(m) = request(p, n + 1) {
                         sent = Instant::now();
-                        waiting = true;
+                        waiting = Some(p);
                         n += 1;
-                        if ws.send(Message::text(format!("42[\"message\",\"ping\",{n}]"))).await.is_err() { break; }
+                        if ws.send(m).await.is_err() { break; }
                     }
                 } else if t.starts_with('1') || t.starts_with("41") {
                     break;
@@ -286,7 +361,7 @@ async fn client(port: u16, shared: Arc<Shared>, mut phase: watch::Receiver<Phase
         shared.dropped.fetch_add(1, Ordering::Relaxed);
         shared.error("closed by the server (or a missed ping)".into());
     }
-    lat
+    (lat, acks)
 }
 
 /// Handshakes in flight at once (`SIO_FLEET_BURST`, default 50).
