@@ -58,6 +58,15 @@ const MAX_SMALL_BODY: usize = 4096;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ConnId(pub u32);
 
+/// The request a polling connection carries.
+fn request(purpose: Purpose) -> Request {
+    if purpose == Purpose::PollingGet {
+        Request::Get(0)
+    } else {
+        Request::Post(0)
+    }
+}
+
 /// What a connection is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -419,12 +428,7 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                     && let Some(s) = self.session.as_mut()
                     && !s.is_closed()
                 {
-                    let r = if purpose == Purpose::PollingGet {
-                        Request::Get(0)
-                    } else {
-                        Request::Post(0)
-                    };
-                    s.handle_request_failed(now, r);
+                    s.handle_request_failed(now, request(purpose));
                 }
             }
         }
@@ -505,18 +509,9 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
         input: &[u8],
     ) -> usize {
         let mut target = [0u8; 320];
-        let t = match (purpose, self.session.as_ref()) {
-            (Purpose::Upgrade, Some(s)) => s.upgrade_target(&mut target),
-            _ => super::websocket_target(self.config.path, &mut target),
+        let Ok(mut hs) = self.handshake(key, &mut target) else {
+            return input.len();
         };
-        let Ok(t) = t else { return input.len() };
-        let limits = Limits::DEFAULT;
-        #[allow(unused_mut)]
-        let mut hs = ClientHandshake::with_key(ClientRequest::new(&self.host, t), key, limits);
-        #[cfg(feature = "deflate")]
-        if let Some(offer) = self.deflate_offer() {
-            hs = hs.offer_deflate(offer);
-        }
         match hs.handle_input(input) {
             Ok(None) => 0,
             Ok(Some(resp)) => {
@@ -566,6 +561,27 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                 input.len()
             }
         }
+    }
+
+    /// The WebSocket link's opening handshake with its `key`: to the
+    /// session's upgrade target while a (polling) session runs, else to a
+    /// new WebSocket session's; `target` holds the request target.
+    fn handshake<'t>(
+        &'t self,
+        key: [u8; 24],
+        target: &'t mut [u8; 320],
+    ) -> Result<ClientHandshake<'t>, Error> {
+        let t = match self.session.as_ref() {
+            Some(s) => s.upgrade_target(target)?,
+            None => super::websocket_target(self.config.path, target)?,
+        };
+        let hs = ClientHandshake::with_key(ClientRequest::new(&self.host, t), key, Limits::DEFAULT);
+        #[cfg(feature = "deflate")]
+        let hs = match self.deflate_offer() {
+            Some(offer) => hs.offer_deflate(offer),
+            None => hs,
+        };
+        Ok(hs)
     }
 
     #[cfg(feature = "deflate")]
@@ -890,6 +906,12 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
         close: bool,
         body: &mut [u8],
     ) {
+        self.answer(now, purpose, status, body);
+        self.http_done(purpose, close);
+    }
+
+    /// A whole answer to the session's request on `purpose`'s connection.
+    fn answer(&mut self, now: Instant, purpose: Purpose, status: u16, body: &mut [u8]) {
         if let Some(s) = self.session.as_mut() {
             if purpose == Purpose::PollingGet {
                 let _ = s.handle_get_response(now, status, body);
@@ -897,7 +919,6 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
                 let _ = s.handle_post_response(now, status);
             }
         }
-        self.http_done(purpose, close);
     }
 
     /// An answer that cannot be read: the connection is closed and its
@@ -906,19 +927,10 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
         if let Some(l) = self.slot(purpose).take() {
             self.close_link(l);
         }
-        if let Some(s) = self.session.as_mut() {
-            if status == 0 {
-                let r = if purpose == Purpose::PollingGet {
-                    Request::Get(0)
-                } else {
-                    Request::Post(0)
-                };
-                s.handle_request_failed(now, r);
-            } else if purpose == Purpose::PollingGet {
-                let _ = s.handle_get_response(now, status, &mut []);
-            } else {
-                let _ = s.handle_post_response(now, status);
-            }
+        match (status, self.session.as_mut()) {
+            (0, Some(s)) => s.handle_request_failed(now, request(purpose)),
+            (0, None) => {}
+            _ => self.answer(now, purpose, status, &mut []),
         }
     }
 
@@ -1079,21 +1091,7 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
             match link.state {
                 State::Handshake { key, sent: false } => {
                     let mut target = [0u8; 320];
-                    let t = match self.session.as_ref() {
-                        Some(s) => s.upgrade_target(&mut target)?,
-                        None => super::websocket_target(self.config.path, &mut target)?,
-                    };
-                    #[allow(unused_mut)]
-                    let mut hs = ClientHandshake::with_key(
-                        ClientRequest::new(&self.host, t),
-                        key,
-                        Limits::DEFAULT,
-                    );
-                    #[cfg(feature = "deflate")]
-                    if let Some(offer) = self.deflate_offer() {
-                        hs = hs.offer_deflate(offer);
-                    }
-                    let n = hs.write_request(out)?;
+                    let n = self.handshake(key, &mut target)?.write_request(out)?;
                     if let Some(l) = self.ws.as_mut() {
                         l.state = State::Handshake { key, sent: true };
                     }

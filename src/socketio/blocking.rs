@@ -188,6 +188,16 @@ pub struct OwnedMessage {
 }
 
 impl OwnedMessage {
+    /// An event, copied out of the input.
+    pub fn event(m: &Message<'_>) -> Self {
+        Self::new(m, true)
+    }
+
+    /// An ack, copied out of the input (it has no name).
+    pub fn ack(m: &Message<'_>) -> Self {
+        Self::new(m, false)
+    }
+
     fn new(m: &Message<'_>, is_event: bool) -> Self {
         OwnedMessage {
             nsp: m.nsp.to_string(),
@@ -319,16 +329,23 @@ enum Command {
         name: String,
         args: String,
         attachments: Vec<Vec<u8>>,
-        ack: Option<(Option<StdDuration>, Reply<u64>)>,
-        reply: Option<Reply<()>>,
-        /// Waits for the ack itself (`emit_with_ack`).
-        wait: Option<Reply<OwnedMessage>>,
+        reply: EmitReply,
     },
     Volatile(String, String, String, Reply<bool>),
     Ack(String, u64, String, Vec<Vec<u8>>, Reply<()>),
     Leave(String, Reply<()>),
     Connected(String, Reply<bool>),
     Close,
+}
+
+/// What an emit answers, and whether it asks for an ack.
+enum EmitReply {
+    /// No ack: whether it was taken.
+    Sent(Reply<()>),
+    /// An ack, with this timeout: its id (the ack comes as an event).
+    Id(Option<StdDuration>, Reply<u64>),
+    /// An ack, with this timeout: the ack itself (`emit_with_ack` waits).
+    Ack(StdDuration, Reply<OwnedMessage>),
 }
 
 enum Input {
@@ -469,9 +486,7 @@ impl Client {
             name,
             args,
             attachments,
-            ack: None,
-            reply: Some(r),
-            wait: None,
+            reply: EmitReply::Sent(r),
         })
     }
 
@@ -485,16 +500,12 @@ impl Client {
         timeout: StdDuration,
     ) -> Result<OwnedMessage, Error> {
         let (nsp, name, args) = (nsp.to_string(), name.to_string(), args.to_string());
-        // The id is not wanted: the ack itself is.
-        let (itx, _irx) = mpsc::sync_channel(1);
         self.call(|r| Command::Emit {
             nsp,
             name,
             args,
             attachments: Vec::new(),
-            ack: Some((Some(timeout), itx)),
-            reply: None,
-            wait: Some(r),
+            reply: EmitReply::Ack(timeout, r),
         })
     }
 
@@ -515,9 +526,7 @@ impl Client {
             name,
             args,
             attachments,
-            ack: Some((timeout, r)),
-            reply: None,
-            wait: None,
+            reply: EmitReply::Id(timeout, r),
         })
     }
 
@@ -589,14 +598,13 @@ struct Driver {
 
 impl Driver {
     fn run(mut self, rx: Receiver<Input>) {
-        let close_by = |d: &Driver| d.closing;
         let mut deadline_close: Option<std::time::Instant> = None;
         loop {
             self.drain();
             if self.sio.is_stopped() && self.conns.is_empty() {
                 break;
             }
-            if close_by(&self) {
+            if self.closing {
                 let at = *deadline_close
                     .get_or_insert_with(|| std::time::Instant::now() + StdDuration::from_secs(3));
                 if std::time::Instant::now() >= at {
@@ -748,39 +756,31 @@ impl Driver {
                 name,
                 args,
                 attachments,
-                ack,
                 reply,
-                wait,
             } => {
                 let parts: Vec<&[u8]> = attachments.iter().map(Vec::as_slice).collect();
-                match ack {
-                    None => {
-                        let res = self
-                            .sio
-                            .emit(&nsp, &name, &args, &parts)
-                            .map_err(Error::from);
-                        if let Some(r) = reply {
-                            let _ = r.send(res);
-                        }
+                let ms = |t: StdDuration| Duration::from_millis(t.as_millis() as u64);
+                let mut with_ack = |timeout: Option<StdDuration>| {
+                    self.sio
+                        .emit_with_ack(now, &nsp, &name, &args, &parts, timeout.map(ms))
+                        .map_err(Error::from)
+                };
+                match reply {
+                    EmitReply::Sent(r) => {
+                        let res = self.sio.emit(&nsp, &name, &args, &parts);
+                        let _ = r.send(res.map_err(Error::from));
                     }
-                    Some((timeout, id_reply)) => {
-                        let timeout = timeout.map(|t| Duration::from_millis(t.as_millis() as u64));
-                        let res = self
-                            .sio
-                            .emit_with_ack(now, &nsp, &name, &args, &parts, timeout)
-                            .map_err(Error::from);
-                        match (res, wait) {
-                            (Ok(id), Some(w)) => {
-                                self.waits.insert(id, w);
-                            }
-                            (Err(e), Some(w)) => {
-                                let _ = w.send(Err(e));
-                            }
-                            (res, None) => {
-                                let _ = id_reply.send(res);
-                            }
-                        }
+                    EmitReply::Id(timeout, r) => {
+                        let _ = r.send(with_ack(timeout));
                     }
+                    EmitReply::Ack(timeout, r) => match with_ack(Some(timeout)) {
+                        Ok(id) => {
+                            self.waits.insert(id, r);
+                        }
+                        Err(e) => {
+                            let _ = r.send(Err(e));
+                        }
+                    },
                 }
             }
             Command::Volatile(n, e, a, r) => {
@@ -896,8 +896,8 @@ fn own(e: ClientEvent<'_>) -> Event {
             nsp: nsp.to_string(),
             data: data.to_string(),
         },
-        ClientEvent::Event(m) => Event::Message(OwnedMessage::new(&m, true)),
-        ClientEvent::Ack(m) => Event::Ack(OwnedMessage::new(&m, false)),
+        ClientEvent::Event(m) => Event::Message(OwnedMessage::event(&m)),
+        ClientEvent::Ack(m) => Event::Ack(OwnedMessage::ack(&m)),
         ClientEvent::Disconnect { nsp } => Event::Disconnect {
             nsp: nsp.to_string(),
         },

@@ -5,7 +5,7 @@ use super::Error;
 use super::acks::Acks;
 use super::packet::{Limits, Packet, PacketType};
 use super::wire::{Assembler, Attachments, EventText, Header, MAX_NAMESPACE_LEN, Message};
-use crate::engineio::queue::{ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT};
+use crate::engineio::queue::{self, ENTRY_HEADER, Queue, TAG_BINARY, TAG_TEXT};
 use crate::engineio::{self, Data};
 use crate::entropy::Entropy;
 use crate::json;
@@ -27,6 +27,12 @@ fn split_entry(entry: &[u8]) -> Option<(bool, usize, &str, &str)> {
         core::str::from_utf8(nsp).ok()?,
         core::str::from_utf8(text).ok()?,
     ))
+}
+
+/// The Engine.IO queue storage a packet of `text_len` bytes and its
+/// attachments take.
+fn queue_need(text_len: usize, attachments: impl Iterator<Item = usize>) -> usize {
+    queue::cost(false, text_len) + attachments.map(|len| queue::cost(true, len)).sum::<usize>()
 }
 
 /// The longest handshake auth (a JSON object) a namespace keeps, in bytes.
@@ -549,11 +555,7 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
             && (disconnect || self.is_connected(nsp))
         {
             let text_len: usize = text.iter().map(|t| t.len()).sum();
-            let need = engineio::ClientSession::<Q, E>::queue_cost(false, text_len)
-                + attachments
-                    .iter()
-                    .map(|a| engineio::ClientSession::<Q, E>::queue_cost(true, a.len()))
-                    .sum::<usize>();
+            let need = queue_need(text_len, attachments.iter().map(|a| a.len()));
             if need <= eio.queue_free() {
                 eio.send_text_parts(text)?;
                 for a in attachments {
@@ -653,20 +655,8 @@ impl<B: Buffer, const N: usize, const A: usize> ClientCore<B, N, A> {
                             // Head of line: wait for this namespace.
                             Step::Wait
                         } else {
-                            let need =
-                                engineio::ClientSession::<Q, E>::queue_cost(false, text.len())
-                                    + self
-                                        .buffer
-                                        .entries()
-                                        .skip(1)
-                                        .take(count)
-                                        .map(|(_, a)| {
-                                            engineio::ClientSession::<Q, E>::queue_cost(
-                                                true,
-                                                a.len(),
-                                            )
-                                        })
-                                        .sum::<usize>();
+                            let attachments = self.buffer.entries().skip(1).take(count);
+                            let need = queue_need(text.len(), attachments.map(|(_, a)| a.len()));
                             if need > eio.queue_free() {
                                 Step::Wait
                             } else {

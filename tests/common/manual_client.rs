@@ -891,48 +891,8 @@ fn wait_until(clock: &StdClock, next: Option<Instant>, cap: StdDuration) -> StdD
 // Owned events
 // ---------------------------------------------------------------------------
 
-/// An EVENT or ACK received, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OwnedMessage {
-    /// The namespace.
-    pub nsp: String,
-    /// For an event: the id to answer with [`Runner::ack`]; for an ack: the
-    /// id [`Runner::emit_with_ack`] returned.
-    pub ack_id: Option<u64>,
-    /// The event name (`None` for an ack, or a name with escapes).
-    pub name: Option<String>,
-    /// The arguments as raw JSON, comma separated (after the name).
-    pub args: String,
-    /// The whole JSON array as received.
-    pub data: String,
-    /// The binary attachments, in placeholder order.
-    pub attachments: Vec<Vec<u8>>,
-}
-
-impl OwnedMessage {
-    fn new(m: &socketio::Message<'_>, is_event: bool) -> Self {
-        OwnedMessage {
-            nsp: m.nsp.to_owned(),
-            ack_id: m.ack_id,
-            name: if is_event {
-                m.name().map(str::to_owned)
-            } else {
-                None
-            },
-            args: m.args_raw().to_owned(),
-            data: m.data.to_owned(),
-            attachments: m.attachments.into_iter().map(<[u8]>::to_vec).collect(),
-        }
-    }
-
-    /// The arguments as separate raw JSON values.
-    pub fn arg_list(&self) -> Vec<String> {
-        let array = format!("[{}]", self.args);
-        sockwire::json::elements(&array)
-            .map(|a| a.trim().to_owned())
-            .collect()
-    }
-}
+/// An EVENT or ACK received, owned (the blocking client's).
+pub use sockwire::socketio::blocking::OwnedMessage;
 
 /// Everything the application learns, in the order it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -998,8 +958,8 @@ fn own(e: ClientEvent<'_>) -> OwnedEvent {
             nsp: nsp.into(),
             data: data.into(),
         },
-        ClientEvent::Event(m) => OwnedEvent::Event(OwnedMessage::new(&m, true)),
-        ClientEvent::Ack(m) => OwnedEvent::Ack(OwnedMessage::new(&m, false)),
+        ClientEvent::Event(m) => OwnedEvent::Event(OwnedMessage::event(&m)),
+        ClientEvent::Ack(m) => OwnedEvent::Ack(OwnedMessage::ack(&m)),
         ClientEvent::Disconnect { nsp } => OwnedEvent::Disconnect { nsp: nsp.into() },
         other => OwnedEvent::Error(format!("unknown client event {other:?}")),
     }
