@@ -40,7 +40,6 @@ use std::time::Duration as StdDuration;
 use sockwire::runner::{ConnId, Endpoint, SocketIo, Waker};
 use sockwire::time::Instant;
 use sockwire::{engineio, socketio};
-use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -60,15 +59,25 @@ enum Msg {
 }
 
 /// A connection as the owner holds it. Dropping it closes the connection:
-/// the writer task sends what it holds, then the last handle on the write
-/// half drops, which half-closes the socket.
+/// the writer task, if there is one, sends what it holds, then the last
+/// handle on the write half drops, which half-closes the socket.
+///
+/// An idle connection holds no buffer: input is kept only while the endpoint
+/// has not consumed it, and the writer task with its channel exists only
+/// from the first write the socket did not take at once.
 struct Conn {
+    id: ConnId,
     input: Vec<u8>,
     wr: Arc<OwnedWriteHalf>,
-    tx: mpsc::UnboundedSender<Vec<u8>>,
-    backlog: Arc<AtomicUsize>,
+    writer: Option<Writer>,
     paused: bool,
     reader: Option<JoinHandle<()>>,
+}
+
+/// The writer task's end: the chunks queued for it and their byte count.
+struct Writer {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    backlog: Arc<AtomicUsize>,
 }
 
 impl Drop for Conn {
@@ -80,18 +89,80 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    /// Writes `bytes` now if nothing waits before them, and queues the rest.
-    fn send(&mut self, bytes: &[u8]) -> usize {
-        let direct = match self.backlog.load(SeqCst) {
+    /// Writes `bytes` now if nothing waits before them, and queues the rest
+    /// for the writer task (started here the first time); returns the bytes
+    /// queued.
+    fn send(&mut self, bytes: &[u8], owner: &mpsc::Sender<Msg>) -> usize {
+        let queued = self.writer.as_ref().map_or(0, |w| w.backlog.load(SeqCst));
+        let direct = match queued {
             0 => self.wr.try_write(bytes).unwrap_or(0),
             _ => 0,
         };
-        if direct < bytes.len() {
-            self.backlog.fetch_add(bytes.len() - direct, SeqCst);
-            let _ = self.tx.send(bytes[direct..].to_vec());
+        if direct == bytes.len() {
+            return queued;
         }
-        self.backlog.load(SeqCst)
+        let w = self
+            .writer
+            .get_or_insert_with(|| spawn_writer(self.id, self.wr.clone(), owner.clone()));
+        w.backlog.fetch_add(bytes.len() - direct, SeqCst);
+        let _ = w.tx.send(bytes[direct..].to_vec());
+        w.backlog.load(SeqCst)
     }
+}
+
+/// The task that owns a connection's queued output until it is written,
+/// telling the owner when the backlog falls below `WRITE_LOW`.
+fn spawn_writer(id: ConnId, w: Arc<OwnedWriteHalf>, owner: mpsc::Sender<Msg>) -> Writer {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let count = backlog.clone();
+    tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            let mut at = 0;
+            while at < bytes.len() {
+                match w.writable().await.and_then(|()| w.try_write(&bytes[at..])) {
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+            let before = count.fetch_sub(bytes.len(), SeqCst);
+            if before > WRITE_LOW && before - bytes.len() <= WRITE_LOW {
+                let _ = owner.send(Msg::Drained(id)).await;
+            }
+        }
+    });
+    Writer { tx, backlog }
+}
+
+thread_local! {
+    /// The one read buffer of the runtime's thread: a reader task reads into
+    /// it only once its socket is readable and copies out what it got, so no
+    /// connection holds a read buffer while it waits.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 64 * 1024]);
+}
+
+/// The reader task: socket -> bounded channel -> owner, so that a flood
+/// waits in TCP's own flow control.
+async fn read_loop(id: ConnId, rd: tokio::net::tcp::OwnedReadHalf, tx: mpsc::Sender<Msg>) {
+    while rd.readable().await.is_ok() {
+        let got = READ_BUF.with_borrow_mut(|buf| match rd.try_read(buf) {
+            Ok(0) => Err(()),
+            Ok(n) => Ok(Some(buf[..n].to_vec())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(_) => Err(()),
+        });
+        match got {
+            Ok(Some(bytes)) => {
+                if tx.send(Msg::Data(id, bytes)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(()) => break,
+        }
+    }
+    let _ = tx.send(Msg::Closed(id)).await;
 }
 
 /// Serves the reference test server on `listener` until `stop` is set.
@@ -190,7 +261,7 @@ async fn run<E: Endpoint>(listener: TcpListener, ep: &mut E, stop: &AtomicBool) 
             ep.handle_timeout(now);
         }
         ep.process(now);
-        flush(ep, &mut conns, &mut out, &clock);
+        flush(ep, &mut conns, &mut out, &clock, &tx);
     }
     acceptor.abort();
     Ok(())
@@ -205,52 +276,30 @@ fn handle<E: Endpoint>(
 ) {
     match msg {
         Msg::Accepted(id, stream) => {
-            let (mut rd, wr) = stream.into_split();
-            let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
-            let (wr, backlog) = (Arc::new(wr), Arc::new(AtomicUsize::new(0)));
-            let (w, drained, tx) = (wr.clone(), (tx.clone(), backlog.clone()), tx.clone());
-            tokio::spawn(async move {
-                while let Some(bytes) = wrx.recv().await {
-                    let mut at = 0;
-                    while at < bytes.len() {
-                        match w.writable().await.and_then(|()| w.try_write(&bytes[at..])) {
-                            Ok(n) => at += n,
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(_) => return,
-                        }
-                    }
-                    let before = drained.1.fetch_sub(bytes.len(), SeqCst);
-                    if before > WRITE_LOW && before - bytes.len() <= WRITE_LOW {
-                        let _ = drained.0.send(Msg::Drained(id)).await;
-                    }
-                }
-            });
+            let (rd, wr) = stream.into_split();
             let mut conn = Conn {
+                id,
                 input: Vec::new(),
-                wr,
-                tx: wtx,
-                backlog,
+                wr: Arc::new(wr),
+                writer: None,
                 paused: false,
                 reader: None,
             };
             if let Err(refusal) = ep.accept(now, id) {
-                conn.send(&refusal);
+                conn.send(&refusal, tx);
                 return;
             }
-            conn.reader = Some(tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                while let Ok(n @ 1..) = rd.read(&mut buf).await {
-                    if tx.send(Msg::Data(id, buf[..n].to_vec())).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = tx.send(Msg::Closed(id)).await;
-            }));
+            conn.reader = Some(tokio::spawn(read_loop(id, rd, tx.clone())));
             conns.insert(id, conn);
         }
         Msg::Data(id, bytes) => {
             if let Some(c) = conns.get_mut(&id) {
-                c.input.extend_from_slice(&bytes);
+                // The reader's chunk becomes the input when nothing waits.
+                if c.input.is_empty() {
+                    c.input = bytes;
+                } else {
+                    c.input.extend_from_slice(&bytes);
+                }
                 feed(ep, conns, id, now);
             }
         }
@@ -280,6 +329,10 @@ fn feed<E: Endpoint>(ep: &mut E, conns: &mut HashMap<ConnId, Conn>, id: ConnId, 
         }
     }
     c.input.drain(..off);
+    if c.input.is_empty() {
+        // An idle connection keeps no input buffer.
+        c.input = Vec::new();
+    }
     if c.input.len() > ep.input_capacity() {
         // More than a head and a body that the endpoint cannot use: a flood.
         conns.remove(&id);
@@ -294,6 +347,7 @@ fn flush<E: Endpoint>(
     conns: &mut HashMap<ConnId, Conn>,
     out: &mut Vec<u8>,
     clock: &impl Fn() -> Instant,
+    owner: &mpsc::Sender<Msg>,
 ) {
     loop {
         let mut waiting = Vec::new();
@@ -304,7 +358,7 @@ fn flush<E: Endpoint>(
                     let Some(c) = conns.get_mut(&t.conn) else {
                         continue;
                     };
-                    if t.len > 0 && c.send(&out[..t.len]) > WRITE_HIGH && !c.paused {
+                    if t.len > 0 && c.send(&out[..t.len], owner) > WRITE_HIGH && !c.paused {
                         c.paused = true;
                         ep.set_paused(t.conn, true);
                     }
