@@ -399,6 +399,13 @@ fn check_placeholders(data: &str, count: usize) -> Result<(), Error> {
             b'"' => in_string = true,
             b'{' => {
                 let obj = &data[i..];
+                // The form every client writes, read without a key search.
+                if let Some(n) = canonical_placeholder(obj) {
+                    if n < count as u64 {
+                        continue;
+                    }
+                    return Err(Error::InvalidPlaceholder);
+                }
                 if json::get(obj, "_placeholder") == Some("true") {
                     match json::get(obj, "num").and_then(json::as_u64) {
                         Some(n) if n < count as u64 => {}
@@ -410,6 +417,21 @@ fn check_placeholders(data: &str, count: usize) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The `num` of a placeholder spelled exactly `{"_placeholder":true,"num":N}`
+/// (N a plain decimal integer), or `None` for anything else, which the
+/// general check then reads.
+fn canonical_placeholder(obj: &str) -> Option<u64> {
+    let rest = obj.strip_prefix(r#"{"_placeholder":true,"num":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=19).contains(&digits) || rest.as_bytes().get(digits) != Some(&b'}') {
+        return None;
+    }
+    if digits > 1 && rest.starts_with('0') {
+        return None;
+    }
+    rest[..digits].parse().ok()
 }
 
 fn decimal_len(mut v: u64) -> usize {
@@ -607,6 +629,14 @@ mod tests {
                 r#"451-["a",[{"x":{"_placeholder":true,"num":0.5}}]]"#,
                 Error::InvalidPlaceholder,
             ),
+            (
+                r#"452-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":2}]"#,
+                Error::InvalidPlaceholder,
+            ),
+            (
+                r#"451-["a",{"_placeholder":true,"num":99999999999999999999}]"#,
+                Error::InvalidPlaceholder,
+            ),
             (r#"4218446744073709551616["a"]"#, Error::InvalidAckId),
             (
                 r#"4299999999999999999999999999999["a"]"#,
@@ -621,6 +651,14 @@ mod tests {
         ];
         for &(wire, want) in cases {
             assert_eq!(dec(wire), Err(want), "{wire}");
+        }
+        // Placeholders spelled otherwise than the usual form are read too.
+        for wire in [
+            r#"451-["a",{"num":0,"_placeholder":true}]"#,
+            r#"451-["a",{ "_placeholder" : true , "num" : 0 }]"#,
+            r#"451-["a",{"_placeholder":true,"num":0,"x":1}]"#,
+        ] {
+            assert!(dec(wire).is_ok(), "{wire}");
         }
         let wire = std::format!("40{long_nsp},");
         assert_eq!(dec(&wire), Err(Error::NamespaceTooLong));

@@ -65,8 +65,22 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Assembler<B> {
     }
 
     /// Takes a text message: the packet, or `None` when it is the header of a
-    /// binary packet (kept until its attachments arrive).
-    pub(crate) fn take_text<'a>(
+    /// binary packet (kept until its attachments arrive). The packet is
+    /// checked in full here ([`Packet::decode`]), placeholders included.
+    ///
+    /// ```
+    /// use sockwire::socketio::{Assembler, Limits};
+    ///
+    /// let limits = Limits::default();
+    /// let mut asm = Assembler::new([0u8; 256]);
+    /// let text = r#"51-["file",{"_placeholder":true,"num":0}]"#;
+    /// assert!(asm.take_text(text, &limits)?.is_none());
+    /// let (packet, attachments) = asm.take_binary(b"\x01\x02", &limits)?.unwrap();
+    /// assert_eq!(packet.data, Some(r#"["file",{"_placeholder":true,"num":0}]"#));
+    /// assert_eq!(attachments.get(0), Some(&[1u8, 2][..]));
+    /// # Ok::<(), sockwire::socketio::Error>(())
+    /// ```
+    pub fn take_text<'a>(
         &'a mut self,
         text: &'a str,
         limits: &Limits,
@@ -84,7 +98,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Assembler<B> {
     }
 
     /// Takes a binary message: the packet once it has all its attachments.
-    pub(crate) fn take_binary(
+    /// Its text was checked when it arrived, so only its header is read again.
+    pub fn take_binary(
         &mut self,
         bytes: &[u8],
         limits: &Limits,
@@ -97,8 +112,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Assembler<B> {
             return Ok(None);
         }
         let (text, attachments) = self.parts();
-        // The text was validated when it arrived.
-        Ok(Some((Packet::decode(text, limits)?, attachments)))
+        // The text was checked in full when it arrived (`take_text`).
+        Ok(Some((Packet::decode_header(text, limits)?, attachments)))
     }
 
     /// The assembled text and attachments (only valid when `missing == 0`).

@@ -16,10 +16,9 @@
 //! `serde::de::IgnoredAny` (the JSON read through once, as sockwire checks it) and
 //! `socketioxide (header only)` is `decode_str` alone. A binary event is its text and
 //! two 1 KiB attachments: socketioxide's `decode_str` + 2 `decode_bin` (which copy each
-//! attachment into new `Bytes`); sockwire's `Assembler` does the same steps but its
-//! `take_text`/`take_binary` are crate-private, so the bench does them through the public
-//! API: decode the text, copy the text and the attachments into the assembler's buffer
-//! (`[len: u32][bytes]` each), decode the copied text once more.
+//! attachment into new `Bytes`); sockwire's `Assembler` (`take_text`, then `take_binary`
+//! for each attachment), which checks the text in full as it arrives and copies it and
+//! each attachment into its buffer (`[len: u32][bytes]` each).
 //!
 //! The Engine.IO polling payload: 100 text packets separated by 0x1e. sockwire's
 //! `engineio::Payload` decodes in place (base64 attachments are decoded over their own
@@ -36,7 +35,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use socketioxide_core::parser::{Parse, ParseConfig, ParseError, ParserState};
 use socketioxide_core::{Str, Value, packet::Packet as XPacket};
 use socketioxide_parser_common::CommonParser;
-use sockwire::socketio::{Limits, Packet, PacketType};
+use sockwire::socketio::{Assembler, Limits, Packet, PacketType};
 use std::collections::VecDeque;
 use std::hint::black_box;
 
@@ -51,7 +50,13 @@ fn cases() -> [(&'static str, PacketType, Option<u64>, usize, &'static str); 3] 
     [
         ("event", PacketType::Event, None, 0, EVENT),
         ("event-ack-id", PacketType::Event, Some(12), 0, EVENT),
-        ("binary-event-2-attachments", PacketType::BinaryEvent, None, 2, BINARY),
+        (
+            "binary-event-2-attachments",
+            PacketType::BinaryEvent,
+            None,
+            2,
+            BINARY,
+        ),
     ]
 }
 
@@ -119,24 +124,20 @@ fn decode(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("sio/codec/decode-{name}"));
         g.throughput(Throughput::Elements(1));
         let t = text(kind, ack_id, n, json);
-        let mut asm = vec![0u8; 4096];
+        let mut asm = Assembler::new(vec![0u8; 4096]);
         g.bench_function("sockwire", |b| {
             b.iter(|| {
-                let p = Packet::decode(black_box(&t), &limits).unwrap();
-                if p.attachments == 0 {
-                    return black_box((p.data.map_or(0, str::len), 0));
-                }
-                // The Assembler's steps: keep the text, append each attachment.
-                asm[..t.len()].copy_from_slice(t.as_bytes());
-                let mut at = t.len();
-                for a in &bins {
-                    asm[at..at + 4].copy_from_slice(&(a.len() as u32).to_le_bytes());
-                    asm[at + 4..at + 4 + a.len()].copy_from_slice(black_box(a));
-                    at += 4 + a.len();
-                }
-                let done = core::str::from_utf8(&asm[..t.len()]).unwrap();
-                let p = Packet::decode(done, &limits).unwrap();
-                black_box((p.data.map_or(0, str::len), at))
+                let (p, got) = match asm.take_text(black_box(&t), &limits).unwrap() {
+                    Some(done) => done,
+                    None => {
+                        let mut done = None;
+                        for a in &bins {
+                            done = asm.take_binary(black_box(a), &limits).unwrap();
+                        }
+                        done.unwrap()
+                    }
+                };
+                black_box((p.data.map_or(0, str::len), got.len()))
             })
         });
         let s = Str::from(t.clone());
@@ -159,7 +160,8 @@ fn decode(c: &mut Criterion) {
             };
             if check {
                 use socketioxide_core::packet::PacketData;
-                let (PacketData::Event(v, _) | PacketData::BinaryEvent(v, _)) = &mut packet.inner else {
+                let (PacketData::Event(v, _) | PacketData::BinaryEvent(v, _)) = &mut packet.inner
+                else {
                     panic!("not an event")
                 };
                 let _: serde::de::IgnoredAny = CommonParser.decode_value(v, true).unwrap();
@@ -167,7 +169,9 @@ fn decode(c: &mut Criterion) {
             packet
         };
         g.bench_function("socketioxide", |b| b.iter(|| black_box(xdecode(true))));
-        g.bench_function("socketioxide (header only)", |b| b.iter(|| black_box(xdecode(false))));
+        g.bench_function("socketioxide (header only)", |b| {
+            b.iter(|| black_box(xdecode(false)))
+        });
         g.finish();
     }
 }
@@ -198,8 +202,12 @@ fn payload(c: &mut Criterion) {
     g.bench_function("socketioxide (engineioxide)", |b| {
         b.iter(|| {
             let full = http_body_util::Full::new(black_box(&bytes).clone());
-            let stream =
-                engineioxide_core::payload::decoder(full, None, engineioxide_core::ProtocolVersion::V4, 1 << 20);
+            let stream = engineioxide_core::payload::decoder(
+                full,
+                None,
+                engineioxide_core::ProtocolVersion::V4,
+                1 << 20,
+            );
             let mut stream = std::pin::pin!(stream);
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             let mut n = 0;

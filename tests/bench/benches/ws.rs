@@ -42,25 +42,38 @@ fn unmask(c: &mut Criterion) {
             g.bench_function("tungstenite (Frame::format, copies)", |b| {
                 b.iter(|| {
                     out.clear();
-                    let header = FrameHeader { mask: Some(black_box(mask)), ..FrameHeader::default() };
-                    Frame::from_payload(header, payload.clone()).format(&mut out).unwrap();
+                    let header = FrameHeader {
+                        mask: Some(black_box(mask)),
+                        ..FrameHeader::default()
+                    };
+                    Frame::from_payload(header, payload.clone())
+                        .format(&mut out)
+                        .unwrap();
                     black_box(&out);
                 })
             });
         }
         let src = buf.clone();
         let mut dst = vec![0u8; size];
-        g.bench_function("memcpy", |b| b.iter(|| black_box(&mut dst[..]).copy_from_slice(black_box(&src[..]))));
+        g.bench_function("memcpy", |b| {
+            b.iter(|| black_box(&mut dst[..]).copy_from_slice(black_box(&src[..])))
+        });
         g.finish();
     }
 }
 
 fn cases() -> Vec<(String, Case)> {
     let mut v = Vec::new();
-    for (len, count) in [(sockwire_bench::SMALL, sockwire_bench::SMALL_COUNT), (sockwire_bench::LARGE, sockwire_bench::LARGE_COUNT)] {
+    for (len, count) in [
+        (sockwire_bench::SMALL, sockwire_bench::SMALL_COUNT),
+        (sockwire_bench::LARGE, sockwire_bench::LARGE_COUNT),
+    ] {
         for text in [true, false] {
             let kind = if text { "text" } else { "binary" };
-            v.push((format!("{}-{kind}", size_name(len)), Case::new(text, len, count)));
+            v.push((
+                format!("{}-{kind}", size_name(len)),
+                Case::new(text, len, count),
+            ));
         }
     }
     v
@@ -118,7 +131,9 @@ fn handshake(c: &mut Criterion) {
         g.bench_function("sockwire", |b| b.iter(|| black_box(h.run(black_box(req)))));
     }
     let mut out = Vec::with_capacity(256);
-    g.bench_function("tungstenite", |b| b.iter(|| black_box(tungstenite_handshake(black_box(req), &mut out))));
+    g.bench_function("tungstenite", |b| {
+        b.iter(|| black_box(tungstenite_handshake(black_box(req), &mut out)))
+    });
     let mut out = [0u8; 1024];
     g.bench_function("embedded-websocket", |b| {
         b.iter(|| black_box(embedded_handshake(black_box(req), &mut out)))
@@ -134,11 +149,15 @@ fn compression(c: &mut Criterion) {
         #[cfg(feature = "sockwire")]
         {
             let mut d = SockwireDeflate::new();
-            g.bench_function("sockwire", |b| b.iter(|| black_box(d.run(black_box(&data)))));
+            g.bench_function("sockwire", |b| {
+                b.iter(|| black_box(d.run(black_box(&data))))
+            });
         }
         for level in [1, 6] {
             let mut z = ZlibDeflate::new(level);
-            g.bench_function(format!("zlib level {level}"), |b| b.iter(|| black_box(z.run(black_box(&data)))));
+            g.bench_function(format!("zlib level {level}"), |b| {
+                b.iter(|| black_box(z.run(black_box(&data))))
+            });
         }
         g.finish();
         let mut z = ZlibDeflate::new(6);

@@ -3,7 +3,7 @@
 //! request. Each driver is built once and `run` does one benchmark iteration; every
 //! `run` returns a number derived from the bytes it saw so the work can't be elided.
 
-use crate::{MemStream, CountSink};
+use crate::{CountSink, MemStream};
 use std::io::Write;
 
 /// One decode/encode workload: `count` messages of `payload`, text or binary.
@@ -21,7 +21,11 @@ impl Case {
         } else {
             crate::binary_payload(len)
         };
-        Case { text, payload, count }
+        Case {
+            text,
+            payload,
+            count,
+        }
     }
     pub fn opcode(&self) -> u8 {
         if self.text { 1 } else { 2 }
@@ -53,7 +57,10 @@ impl TungsteniteDecode {
             tungstenite::protocol::Role::Server,
             None,
         );
-        TungsteniteDecode { ws, count: case.count }
+        TungsteniteDecode {
+            ws,
+            count: case.count,
+        }
     }
     pub fn run(&mut self) -> usize {
         let mut sum = 0;
@@ -83,13 +90,15 @@ impl TungsteniteEncode {
         );
         // The cheapest message to hand over repeatedly: a shared, reference-counted payload.
         let msg = if case.text {
-            tungstenite::Message::Text(
-                String::from_utf8(case.payload.clone()).unwrap().into(),
-            )
+            tungstenite::Message::Text(String::from_utf8(case.payload.clone()).unwrap().into())
         } else {
             tungstenite::Message::Binary(case.payload.clone().into())
         };
-        TungsteniteEncode { ws, msg, count: case.count }
+        TungsteniteEncode {
+            ws,
+            msg,
+            count: case.count,
+        }
     }
     pub fn run(&mut self) -> usize {
         self.ws.get_mut().written = 0;
@@ -105,7 +114,9 @@ impl TungsteniteEncode {
 pub fn tungstenite_handshake(request: &[u8], out: &mut Vec<u8>) -> usize {
     use tungstenite::handshake::machine::TryParse;
     use tungstenite::handshake::server::{Request, create_response, write_response};
-    let (_len, req) = Request::try_parse(request).expect("parse").expect("complete");
+    let (_len, req) = Request::try_parse(request)
+        .expect("parse")
+        .expect("complete");
     let resp = create_response(&req).expect("create_response");
     out.clear();
     write_response(&mut *out, &resp).expect("write_response");
@@ -125,7 +136,10 @@ impl FastwsDecode {
             MemStream::new(case.stream()),
             fastwebsockets::Role::Server,
         );
-        FastwsDecode { ws: fastwebsockets::FragmentCollector::new(ws), count: case.count }
+        FastwsDecode {
+            ws: fastwebsockets::FragmentCollector::new(ws),
+            count: case.count,
+        }
     }
     pub fn run(&mut self) -> usize {
         let ws = &mut self.ws;
@@ -134,7 +148,10 @@ impl FastwsDecode {
             let mut sum = 0;
             for _ in 0..count {
                 let f = ws.read_frame().await.expect("fastwebsockets read");
-                assert!(matches!(f.opcode, fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary));
+                assert!(matches!(
+                    f.opcode,
+                    fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary
+                ));
                 sum += f.payload.len();
             }
             sum
@@ -151,8 +168,16 @@ pub struct FastwsEncode {
 
 impl FastwsEncode {
     pub fn new(case: &Case) -> Self {
-        let ws = fastwebsockets::WebSocket::after_handshake(MemStream::new(Vec::new()), fastwebsockets::Role::Client);
-        FastwsEncode { ws, payload: case.payload.clone(), text: case.text, count: case.count }
+        let ws = fastwebsockets::WebSocket::after_handshake(
+            MemStream::new(Vec::new()),
+            fastwebsockets::Role::Client,
+        );
+        FastwsEncode {
+            ws,
+            payload: case.payload.clone(),
+            text: case.text,
+            count: case.count,
+        }
     }
     pub fn run(&mut self) -> usize {
         let ws = &mut self.ws;
@@ -161,7 +186,11 @@ impl FastwsEncode {
         crate::block_on(async move {
             for _ in 0..count {
                 let p = fastwebsockets::Payload::Borrowed(payload);
-                let f = if text { fastwebsockets::Frame::text(p) } else { fastwebsockets::Frame::binary(p) };
+                let f = if text {
+                    fastwebsockets::Frame::text(p)
+                } else {
+                    fastwebsockets::Frame::binary(p)
+                };
                 ws.write_frame(f).await.expect("fastwebsockets write");
             }
             ws.flush().await.expect("flush");
@@ -208,7 +237,10 @@ impl EmbeddedDecode {
                 self.off = 0;
                 self.have = self.src.fill(&mut self.from);
             }
-            match self.ws.read(&self.from[self.off..self.have], &mut self.to[to_len..]) {
+            match self
+                .ws
+                .read(&self.from[self.off..self.have], &mut self.to[to_len..])
+            {
                 Ok(r) => {
                     self.off += r.len_from;
                     to_len += r.len_to;
@@ -266,7 +298,10 @@ impl EmbeddedEncode {
         let kind = if self.text { T::Text } else { T::Binary };
         self.sink.written = 0;
         for _ in 0..self.count {
-            let n = self.ws.write(kind, true, &self.payload, &mut self.out).expect("embedded write");
+            let n = self
+                .ws
+                .write(kind, true, &self.payload, &mut self.out)
+                .expect("embedded write");
             self.sink.write_all(&self.out[..n]).unwrap();
         }
         self.sink.written
@@ -278,12 +313,15 @@ impl EmbeddedEncode {
 pub fn embedded_handshake(request: &[u8], out: &mut [u8]) -> usize {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut headers);
-    let httparse::Status::Complete(_) = req.parse(request).expect("parse") else { panic!("partial") };
+    let httparse::Status::Complete(_) = req.parse(request).expect("parse") else {
+        panic!("partial")
+    };
     let ctx = embedded_websocket::read_http_header(req.headers.iter().map(|h| (h.name, h.value)))
         .expect("read_http_header")
         .expect("websocket request");
     let mut ws = embedded_websocket::WebSocketServer::new_server();
-    ws.server_accept(&ctx.sec_websocket_key, None, out).expect("server_accept")
+    ws.server_accept(&ctx.sec_websocket_key, None, out)
+        .expect("server_accept")
 }
 
 #[cfg(feature = "sockwire")]
@@ -346,17 +384,26 @@ mod tests {
         let mut out = Vec::new();
         let n = tungstenite_handshake(crate::CHROME_REQUEST.as_bytes(), &mut out);
         let s = std::str::from_utf8(&out[..n]).unwrap();
-        assert!(s.starts_with("HTTP/1.1 101") && s.contains(crate::CHROME_ACCEPT), "{s}");
+        assert!(
+            s.starts_with("HTTP/1.1 101") && s.contains(crate::CHROME_ACCEPT),
+            "{s}"
+        );
         let mut out = [0u8; 1024];
         let n = embedded_handshake(crate::CHROME_REQUEST.as_bytes(), &mut out);
         let s = std::str::from_utf8(&out[..n]).unwrap();
-        assert!(s.starts_with("HTTP/1.1 101") && s.contains(crate::CHROME_ACCEPT), "{s}");
+        assert!(
+            s.starts_with("HTTP/1.1 101") && s.contains(crate::CHROME_ACCEPT),
+            "{s}"
+        );
         #[cfg(feature = "sockwire")]
         {
             let mut hs = SockwireHandshake::new();
             let n = hs.run(crate::CHROME_REQUEST.as_bytes());
             let s = std::str::from_utf8(&hs.out[..n]).unwrap();
-            assert!(s.starts_with("HTTP/1.1 101") && s.contains(crate::CHROME_ACCEPT), "{s}");
+            assert!(
+                s.starts_with("HTTP/1.1 101") && s.contains(crate::CHROME_ACCEPT),
+                "{s}"
+            );
         }
     }
 }

@@ -54,8 +54,23 @@ pub fn text_payload(len: usize) -> String {
         return s;
     }
     let words = [
-        "lorem", "ipsum", "dolor", "sit", "amet", "café", "consectetur", "adipiscing",
-        "elit", "sed", "do", "eiusmod", "tempor", "€5", "incididunt", "ut", "labore",
+        "lorem",
+        "ipsum",
+        "dolor",
+        "sit",
+        "amet",
+        "café",
+        "consectetur",
+        "adipiscing",
+        "elit",
+        "sed",
+        "do",
+        "eiusmod",
+        "tempor",
+        "€5",
+        "incididunt",
+        "ut",
+        "labore",
     ];
     let mut s = String::with_capacity(len);
     let mut i = 0usize;
@@ -142,7 +157,11 @@ pub struct MemStream {
 
 impl MemStream {
     pub fn new(data: Vec<u8>) -> Self {
-        MemStream { data, pos: 0, written: 0 }
+        MemStream {
+            data,
+            pos: 0,
+            written: 0,
+        }
     }
     /// Copy the next bytes into `buf`; returns how many (0 only for an empty `buf`
     /// or an empty source).
@@ -210,7 +229,11 @@ impl tokio::io::AsyncRead for MemStream {
 }
 
 impl tokio::io::AsyncWrite for MemStream {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.get_mut().written += buf.len();
         Poll::Ready(Ok(buf.len()))
     }
@@ -285,7 +308,10 @@ pub fn options() -> std::collections::HashMap<String, String> {
 /// Raise the soft open-file limit to the hard limit; returns the new soft limit.
 pub fn raise_nofile_limit() -> u64 {
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return 0;
         }
@@ -301,7 +327,14 @@ pub fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
         .find(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))
-        .and_then(|l| l[key.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok())
+        .and_then(|l| {
+            l[key.len() + 1..]
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        })
 }
 
 /// CPU time (user + system) a process has used so far, in seconds.

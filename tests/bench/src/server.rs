@@ -11,7 +11,10 @@ pub struct ServerArgs {
 /// `--port N` (default 9001) and `--threads N` (default 1: one core for the server,
 /// the other for the load generator).
 pub fn args() -> ServerArgs {
-    let mut a = ServerArgs { port: 9001, threads: 1 };
+    let mut a = ServerArgs {
+        port: 9001,
+        threads: 1,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_default();
@@ -26,7 +29,10 @@ pub fn args() -> ServerArgs {
 
 pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
     if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
@@ -42,7 +48,8 @@ pub fn listen(port: u16) -> tokio::net::TcpListener {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
     sock.set_reuseaddr(true).unwrap();
-    sock.bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    sock.bind(addr)
+        .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
     sock.listen(4096).unwrap()
 }
 

@@ -35,7 +35,10 @@ impl SockwireDecode {
             let n = self.src.fill(&mut self.rbuf);
             let mut off = 0;
             while off < n {
-                let r = self.conn.handle_input(now, &mut self.rbuf[off..n]).expect("sockwire input");
+                let r = self
+                    .conn
+                    .handle_input(now, &mut self.rbuf[off..n])
+                    .expect("sockwire input");
                 off += r.consumed;
                 if let Some(Event::Data { data, fin, .. }) = r.event {
                     sum += data.len();
@@ -71,8 +74,16 @@ impl SockwireEncode {
             out: vec![0; case.payload.len() + ws::MAX_HEADER_LEN],
             sink: CountSink::default(),
             payload: case.payload.clone(),
-            text: if case.text { String::from_utf8(case.payload.clone()).unwrap() } else { String::new() },
-            kind: if case.text { MessageKind::Text } else { MessageKind::Binary },
+            text: if case.text {
+                String::from_utf8(case.payload.clone()).unwrap()
+            } else {
+                String::new()
+            },
+            kind: if case.text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            },
             count: case.count,
         }
     }
@@ -101,8 +112,12 @@ impl SockwireHandshake {
     }
     pub fn run(&mut self, request: &[u8]) -> usize {
         let mut hs = ws::ServerHandshake::new();
-        let req = hs.handle_input(request).expect("valid request").expect("complete");
-        req.accept(&ws::Accept { protocol: None }, &mut self.out).expect("accept")
+        let req = hs
+            .handle_input(request)
+            .expect("valid request")
+            .expect("complete");
+        req.accept(&ws::Accept { protocol: None }, &mut self.out)
+            .expect("accept")
     }
 }
 

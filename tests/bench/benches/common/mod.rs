@@ -15,5 +15,7 @@ pub fn config() -> Criterion {
             .measurement_time(Duration::from_secs(3))
             .sample_size(50)
     };
-    c.noise_threshold(0.03).without_plots().configure_from_args()
+    c.noise_threshold(0.03)
+        .without_plots()
+        .configure_from_args()
 }

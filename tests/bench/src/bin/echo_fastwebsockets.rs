@@ -18,7 +18,9 @@ async fn echo(fut: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
     }
 }
 
-async fn upgrade_service(mut req: Request<Incoming>) -> Result<Response<Empty<Bytes>>, WebSocketError> {
+async fn upgrade_service(
+    mut req: Request<Incoming>,
+) -> Result<Response<Empty<Bytes>>, WebSocketError> {
     let (response, fut) = upgrade::upgrade(&mut req)?;
     tokio::spawn(async move {
         let _ = echo(fut).await;

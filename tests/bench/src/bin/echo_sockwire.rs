@@ -61,7 +61,11 @@ struct Out<'a> {
 
 impl Out<'_> {
     /// Write one frame with `f`, which needs at most `need` bytes.
-    fn frame(&mut self, need: usize, f: impl FnOnce(&mut [u8]) -> Result<usize, ws::Error>) -> Result<usize, ws::Error> {
+    fn frame(
+        &mut self,
+        need: usize,
+        f: impl FnOnce(&mut [u8]) -> Result<usize, ws::Error>,
+    ) -> Result<usize, ws::Error> {
         if self.pending.is_empty() && self.wlen + need <= self.wbuf.len() {
             let n = f(&mut self.wbuf[self.wlen..])?;
             self.wlen += n;
@@ -80,15 +84,25 @@ impl Out<'_> {
     }
 }
 
-fn echo(ws: &mut Connection, out: &mut Out<'_>, kind: MessageKind, data: &[u8]) -> Result<(), ws::Error> {
-    out.frame(data.len() + ws::MAX_HEADER_LEN, |buf| ws.send_fragment(kind, data, true, buf))?;
+fn echo(
+    ws: &mut Connection,
+    out: &mut Out<'_>,
+    kind: MessageKind,
+    data: &[u8],
+) -> Result<(), ws::Error> {
+    out.frame(data.len() + ws::MAX_HEADER_LEN, |buf| {
+        ws.send_fragment(kind, data, true, buf)
+    })?;
     Ok(())
 }
 
 fn drain_transmit(ws: &mut Connection, out: &mut Out<'_>) -> Result<(), ws::Error> {
     // An automatic frame is at most a 125-byte control frame.
     while ws.wants_transmit() {
-        if out.frame(ws::MAX_HEADER_LEN + ws::MAX_CONTROL_PAYLOAD, |buf| ws.poll_transmit(buf))? == 0 {
+        if out.frame(ws::MAX_HEADER_LEN + ws::MAX_CONTROL_PAYLOAD, |buf| {
+            ws.poll_transmit(buf)
+        })? == 0
+        {
             break;
         }
     }
@@ -97,7 +111,12 @@ fn drain_transmit(ws: &mut Connection, out: &mut Out<'_>) -> Result<(), ws::Erro
 
 /// Feed one read's bytes to the connection and queue the echoes. Returns Err when
 /// the connection failed (its Close frame is queued by then).
-fn process(c: &mut Conn, now: sockwire::time::Instant, input: &mut [u8], out: &mut Out<'_>) -> Result<(), ws::Error> {
+fn process(
+    c: &mut Conn,
+    now: sockwire::time::Instant,
+    input: &mut [u8],
+    out: &mut Out<'_>,
+) -> Result<(), ws::Error> {
     let base = input.as_ptr() as usize;
     let n = input.len();
     let mut off = 0;
@@ -159,8 +178,19 @@ fn send_now(stream: &TcpStream, bytes: &[u8], pending: &mut Vec<u8>) -> io::Resu
 
 /// Process `input` with output into the shared write buffer, then write it.
 /// Returns whether the connection stays open.
-fn feed(stream: &TcpStream, c: &mut Conn, pending: &mut Vec<u8>, now: sockwire::time::Instant, input: &mut [u8], wbuf: &mut [u8]) -> io::Result<bool> {
-    let mut out = Out { wbuf, wlen: 0, pending };
+fn feed(
+    stream: &TcpStream,
+    c: &mut Conn,
+    pending: &mut Vec<u8>,
+    now: sockwire::time::Instant,
+    input: &mut [u8],
+    wbuf: &mut [u8],
+) -> io::Result<bool> {
+    let mut out = Out {
+        wbuf,
+        wlen: 0,
+        pending,
+    };
     let result = process(c, now, input, &mut out);
     let wlen = out.wlen;
     send_now(stream, &wbuf[..wlen], pending)?;
@@ -169,7 +199,12 @@ fn feed(stream: &TcpStream, c: &mut Conn, pending: &mut Vec<u8>, now: sockwire::
 
 /// One readiness event's worth of work. The shared buffers are borrowed only in
 /// here, never across an await.
-fn on_readable(stream: &TcpStream, c: &mut Conn, pending: &mut Vec<u8>, clock: &StdClock) -> io::Result<bool> {
+fn on_readable(
+    stream: &TcpStream,
+    c: &mut Conn,
+    pending: &mut Vec<u8>,
+    clock: &StdClock,
+) -> io::Result<bool> {
     SHARED.with(|shared| {
         let Shared { rbuf, wbuf } = &mut *shared.borrow_mut();
         match stream.try_read(rbuf) {
@@ -185,7 +220,9 @@ fn on_readable(stream: &TcpStream, c: &mut Conn, pending: &mut Vec<u8>, clock: &
                     // is race-free: tokio only clears readiness it has not seen
                     // renewed since, and epoll (edge-triggered) reports bytes that
                     // arrive after the read as a new event.
-                    let _ = stream.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+                    let _ = stream.try_io(Interest::READABLE, || {
+                        Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                    });
                 }
                 feed(stream, c, pending, clock.now(), &mut rbuf[..n], wbuf)
             }
@@ -208,7 +245,11 @@ async fn flush_pending(stream: &mut TcpStream, pending: &mut Vec<u8>) -> io::Res
 }
 
 /// Read the upgrade request, answer it, and hand over any frames that came with it.
-async fn handshake(stream: &mut TcpStream, pending: &mut Vec<u8>, clock: &StdClock) -> io::Result<Option<Conn>> {
+async fn handshake(
+    stream: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    clock: &StdClock,
+) -> io::Result<Option<Conn>> {
     let mut head = vec![0u8; 1024];
     let mut len = 0;
     let mut hs = ws::ServerHandshake::new();
@@ -230,7 +271,9 @@ async fn handshake(stream: &mut TcpStream, pending: &mut Vec<u8>, clock: &StdClo
         let (n, head_len) = match hs.handle_input(&head[..len]) {
             Ok(None) => continue,
             Ok(Some(req)) => {
-                let n = req.accept(&ws::Accept { protocol: None }, &mut resp).map_err(io::Error::other)?;
+                let n = req
+                    .accept(&ws::Accept { protocol: None }, &mut resp)
+                    .map_err(io::Error::other)?;
                 (n, req.head_len())
             }
             Err(e) => {
@@ -241,12 +284,23 @@ async fn handshake(stream: &mut TcpStream, pending: &mut Vec<u8>, clock: &StdClo
             }
         };
         stream.write_all(&resp[..n]).await?;
-        let mut c = Conn { ws: Connection::server(ws::Config::default()), msg: Vec::new(), msg_kind: None };
+        let mut c = Conn {
+            ws: Connection::server(ws::Config::default()),
+            msg: Vec::new(),
+            msg_kind: None,
+        };
         if len > head_len {
             // Frames right behind the head (a client need not wait for the 101).
             let open = SHARED.with(|shared| {
                 let wbuf = &mut shared.borrow_mut().wbuf;
-                feed(stream, &mut c, pending, clock.now(), &mut head[head_len..len], wbuf)
+                feed(
+                    stream,
+                    &mut c,
+                    pending,
+                    clock.now(),
+                    &mut head[head_len..len],
+                    wbuf,
+                )
             })?;
             if !open {
                 flush_pending(stream, pending).await?;
@@ -264,7 +318,9 @@ async fn serve(mut stream: TcpStream) {
     let mut pending = Vec::new();
     // Boxed: the handshake's buffers live on the heap only while it runs, instead of
     // widening every connection's future for its whole life.
-    let Ok(Some(mut c)) = Box::pin(handshake(&mut stream, &mut pending, &clock)).await else { return };
+    let Ok(Some(mut c)) = Box::pin(handshake(&mut stream, &mut pending, &clock)).await else {
+        return;
+    };
     loop {
         if flush_pending(&mut stream, &mut pending).await.is_err() {
             return;
@@ -283,14 +339,17 @@ async fn serve(mut stream: TcpStream) {
     // still sends for a moment so that unread bytes don't turn the close into a reset.
     let _ = flush_pending(&mut stream, &mut pending).await;
     let _ = stream.shutdown().await;
-    let _ = Box::pin(tokio::time::timeout(std::time::Duration::from_secs(2), async {
-        let mut sink = [0u8; 512];
-        while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await {
-            if n == 0 {
-                break;
+    let _ = Box::pin(tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        async {
+            let mut sink = [0u8; 512];
+            while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await {
+                if n == 0 {
+                    break;
+                }
             }
-        }
-    }))
+        },
+    ))
     .await;
 }
 

@@ -4,7 +4,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn serve(stream: tokio::net::TcpStream) {
-    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
     while let Some(Ok(msg)) = ws.next().await {
         match msg {
             Message::Text(_) | Message::Binary(_) => {

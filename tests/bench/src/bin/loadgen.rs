@@ -10,7 +10,7 @@
 //! Every loop is bounded in time; connections are closed with RST (SO_LINGER 0) so
 //! repeated runs leave no TIME_WAIT behind to exhaust the ephemeral ports.
 
-use sockwire_bench::{CHROME_ACCEPT, push_masked_frame, proc_cpu_seconds, proc_status_kib};
+use sockwire_bench::{CHROME_ACCEPT, proc_cpu_seconds, proc_status_kib, push_masked_frame};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,7 +32,9 @@ struct Args {
 
 fn args() -> Args {
     let mut it = std::env::args().skip(1);
-    let mode = it.next().expect("usage: loadgen echo|idle --port P --conns N ...");
+    let mode = it
+        .next()
+        .expect("usage: loadgen echo|idle --port P --conns N ...");
     let mut a = Args {
         mode,
         port: 9001,
@@ -112,7 +114,11 @@ struct RecvBuf {
 
 impl RecvBuf {
     fn new(cap: usize) -> Self {
-        RecvBuf { buf: vec![0; cap.max(4096)], pos: 0, filled: 0 }
+        RecvBuf {
+            buf: vec![0; cap.max(4096)],
+            pos: 0,
+            filled: 0,
+        }
     }
     /// Make at least `n` unparsed bytes available, reading as much as is there.
     async fn ensure(&mut self, stream: &mut TcpStream, n: usize) -> Res<()> {
@@ -203,7 +209,10 @@ async fn open_many(port: u16, n: usize) -> Res<Vec<TcpStream>> {
 fn main() {
     sockwire_bench::raise_nofile_limit();
     let a = args();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let line = rt.block_on(async {
         match a.mode.as_str() {
             "echo" => echo(&a).await,
@@ -238,8 +247,13 @@ async fn echo(a: &Args) -> Res<serde_json::Value> {
     let errors = Arc::new(AtomicU64::new(0));
     let mut set = tokio::task::JoinSet::new();
     for mut s in streams {
-        let (frame, payload, stop, count, errors) =
-            (frame.clone(), payload.clone(), stop.clone(), count.clone(), errors.clone());
+        let (frame, payload, stop, count, errors) = (
+            frame.clone(),
+            payload.clone(),
+            stop.clone(),
+            count.clone(),
+            errors.clone(),
+        );
         set.spawn(async move {
             let mut rb = RecvBuf::new(payload.len() + 16);
             let mut msg = Vec::with_capacity(payload.len());
@@ -283,7 +297,10 @@ async fn echo(a: &Args) -> Res<serde_json::Value> {
     let secs = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     // Every task ends after its current round trip; don't wait on a stuck one for long.
-    let _ = tokio::time::timeout(Duration::from_secs(5), async { while set.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while set.join_next().await.is_some() {}
+    })
+    .await;
     set.abort_all();
 
     let msgs = c1 - c0;

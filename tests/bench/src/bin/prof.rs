@@ -41,18 +41,50 @@ fn main() {
         return;
     }
     let parts: Vec<&str> = work.split('-').collect();
-    let len = if parts[1] == "20B" { sockwire_bench::SMALL } else { sockwire_bench::LARGE };
-    let count = if parts[1] == "20B" { sockwire_bench::SMALL_COUNT } else { sockwire_bench::LARGE_COUNT };
+    let len = if parts[1] == "20B" {
+        sockwire_bench::SMALL
+    } else {
+        sockwire_bench::LARGE
+    };
+    let count = if parts[1] == "20B" {
+        sockwire_bench::SMALL_COUNT
+    } else {
+        sockwire_bench::LARGE_COUNT
+    };
     let case = Case::new(parts[2] == "text", len, count);
     let mut run: Box<dyn FnMut() -> usize> = match (parts[0], imp) {
-        ("decode", "sockwire") => { let mut d = SockwireDecode::new(&case); Box::new(move || d.run()) }
-        ("decode", "tungstenite") => { let mut d = TungsteniteDecode::new(&case); Box::new(move || d.run()) }
-        ("decode", "fastwebsockets") => { let mut d = FastwsDecode::new(&case); Box::new(move || d.run()) }
-        ("decode", "embedded-websocket") => { let mut d = EmbeddedDecode::new(&case); Box::new(move || d.run()) }
-        ("encode", "sockwire") => { let mut d = SockwireEncode::new(&case); Box::new(move || d.run()) }
-        ("encode", "tungstenite") => { let mut d = TungsteniteEncode::new(&case); Box::new(move || d.run()) }
-        ("encode", "fastwebsockets") => { let mut d = FastwsEncode::new(&case); Box::new(move || d.run()) }
-        ("encode", "embedded-websocket") => { let mut d = EmbeddedEncode::new(&case); Box::new(move || d.run()) }
+        ("decode", "sockwire") => {
+            let mut d = SockwireDecode::new(&case);
+            Box::new(move || d.run())
+        }
+        ("decode", "tungstenite") => {
+            let mut d = TungsteniteDecode::new(&case);
+            Box::new(move || d.run())
+        }
+        ("decode", "fastwebsockets") => {
+            let mut d = FastwsDecode::new(&case);
+            Box::new(move || d.run())
+        }
+        ("decode", "embedded-websocket") => {
+            let mut d = EmbeddedDecode::new(&case);
+            Box::new(move || d.run())
+        }
+        ("encode", "sockwire") => {
+            let mut d = SockwireEncode::new(&case);
+            Box::new(move || d.run())
+        }
+        ("encode", "tungstenite") => {
+            let mut d = TungsteniteEncode::new(&case);
+            Box::new(move || d.run())
+        }
+        ("encode", "fastwebsockets") => {
+            let mut d = FastwsEncode::new(&case);
+            Box::new(move || d.run())
+        }
+        ("encode", "embedded-websocket") => {
+            let mut d = EmbeddedEncode::new(&case);
+            Box::new(move || d.run())
+        }
         _ => panic!("unknown workload/impl"),
     };
     for _ in 0..iters {

@@ -53,11 +53,18 @@ fn main() {
     let machine = machine();
 
     std::fs::create_dir_all(&out_dir).unwrap();
-    std::fs::write(out_dir.join("summary.json"), serde_json::to_string_pretty(&rows).unwrap() + "\n").unwrap();
+    std::fs::write(
+        out_dir.join("summary.json"),
+        serde_json::to_string_pretty(&rows).unwrap() + "\n",
+    )
+    .unwrap();
     let table = markdown(&rows, &machine);
     std::fs::write(out_dir.join("summary.md"), &table).unwrap();
     print!("{table}");
-    println!("\nwritten: {} and summary.md", out_dir.join("summary.json").display());
+    println!(
+        "\nwritten: {} and summary.md",
+        out_dir.join("summary.json").display()
+    );
 }
 
 fn criterion_measures(dir: &Path, out: &mut Vec<Measure>) {
@@ -68,13 +75,20 @@ fn criterion_measures(dir: &Path, out: &mut Vec<Measure>) {
         if parent.file_name().and_then(|s| s.to_str()) != Some("new") {
             continue;
         }
-        let read = |p: PathBuf| -> Option<Value> { serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok() };
-        let (Some(b), Some(e)) = (read(f.clone()), read(parent.join("estimates.json"))) else { continue };
+        let read = |p: PathBuf| -> Option<Value> {
+            serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
+        };
+        let (Some(b), Some(e)) = (read(f.clone()), read(parent.join("estimates.json"))) else {
+            continue;
+        };
         let group = b["group_id"].as_str().unwrap_or_default().to_string();
         let imp = b["function_id"].as_str().unwrap_or_default().to_string();
         let ns = e["median"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
         let (unit, value) = match (&b["throughput"]["Bytes"], &b["throughput"]["Elements"]) {
-            (Value::Number(n), _) => ("GiB/s".to_string(), n.as_f64().unwrap() / ns * 1e9 / (1u64 << 30) as f64),
+            (Value::Number(n), _) => (
+                "GiB/s".to_string(),
+                n.as_f64().unwrap() / ns * 1e9 / (1u64 << 30) as f64,
+            ),
             (_, Value::Number(n)) => {
                 let unit = match group.split('/').next() {
                     Some("handshake") => "handshakes/s",
@@ -86,12 +100,20 @@ fn criterion_measures(dir: &Path, out: &mut Vec<Measure>) {
             _ => ("ns".to_string(), ns),
         };
         let higher_is_better = unit != "ns";
-        out.push(Measure { group, imp, unit, value, higher_is_better });
+        out.push(Measure {
+            group,
+            imp,
+            unit,
+            value,
+            higher_is_better,
+        });
     }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -103,37 +125,79 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn load_measures(file: &Path, out: &mut Vec<Measure>) {
-    let Ok(text) = std::fs::read_to_string(file) else { return };
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
     for line in text.lines().filter(|l| l.trim_start().starts_with('{')) {
-        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
         let imp = v["label"].as_str().unwrap_or_default().to_string();
         let conns = v["conns"].as_u64().unwrap_or(0);
         match v["kind"].as_str() {
             Some("echo") => {
                 let size = v["size"].as_u64().unwrap_or(0) as usize;
-                let size = if size >= 1024 { format!("{}KiB", size / 1024) } else { format!("{size}B") };
-                let kind = if v["binary"].as_bool() == Some(true) { " binary" } else { "" };
+                let size = if size >= 1024 {
+                    format!("{}KiB", size / 1024)
+                } else {
+                    format!("{size}B")
+                };
+                let kind = if v["binary"].as_bool() == Some(true) {
+                    " binary"
+                } else {
+                    ""
+                };
                 let g = format!("echo/{conns}x{size}{kind}");
                 if let Some(x) = v["msgs_per_sec"].as_f64() {
-                    out.push(Measure { group: g.clone(), imp: imp.clone(), unit: "msg/s".into(), value: x, higher_is_better: true });
+                    out.push(Measure {
+                        group: g.clone(),
+                        imp: imp.clone(),
+                        unit: "msg/s".into(),
+                        value: x,
+                        higher_is_better: true,
+                    });
                 }
                 if let Some(x) = v["msgs_per_server_cpu_sec"].as_f64() {
-                    out.push(Measure { group: format!("{g} per server CPU-s"), imp: imp.clone(), unit: "msg/CPU-s".into(), value: x, higher_is_better: true });
+                    out.push(Measure {
+                        group: format!("{g} per server CPU-s"),
+                        imp: imp.clone(),
+                        unit: "msg/CPU-s".into(),
+                        value: x,
+                        higher_is_better: true,
+                    });
                 }
             }
             Some("size") => {
                 let g = format!("deflate size/{}", v["data"].as_str().unwrap_or_default());
                 if let Some(x) = v["percent"].as_f64() {
-                    out.push(Measure { group: g, imp, unit: "% of input".into(), value: x, higher_is_better: false });
+                    out.push(Measure {
+                        group: g,
+                        imp,
+                        unit: "% of input".into(),
+                        value: x,
+                        higher_is_better: false,
+                    });
                 }
             }
             Some("idle") => {
                 let g = format!("idle/{conns} conns");
                 if let Some(x) = v["hwm_kib"].as_f64() {
-                    out.push(Measure { group: format!("{g} peak RSS (VmHWM)"), imp: imp.clone(), unit: "MiB".into(), value: x / 1024.0, higher_is_better: false });
+                    out.push(Measure {
+                        group: format!("{g} peak RSS (VmHWM)"),
+                        imp: imp.clone(),
+                        unit: "MiB".into(),
+                        value: x / 1024.0,
+                        higher_is_better: false,
+                    });
                 }
                 if let Some(x) = v["kib_per_conn"].as_f64() {
-                    out.push(Measure { group: format!("{g} RSS per conn"), imp: imp.clone(), unit: "KiB".into(), value: x, higher_is_better: false });
+                    out.push(Measure {
+                        group: format!("{g} RSS per conn"),
+                        imp: imp.clone(),
+                        unit: "KiB".into(),
+                        value: x,
+                        higher_is_better: false,
+                    });
                 }
             }
             Some("sio" | "sio_broadcast") => sio_measures(&v, &imp, out),
@@ -158,7 +222,13 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
         let Some(value) = value else { return };
         for d in drivers {
             let group = format!("sio/{what} ({d})");
-            out.push(Measure { group, imp: imp.into(), unit: unit.into(), value, higher_is_better });
+            out.push(Measure {
+                group,
+                imp: imp.into(),
+                unit: unit.into(),
+                value,
+                higher_is_better,
+            });
         }
     };
     if v["kind"] == "sio_broadcast" {
@@ -173,50 +243,180 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
             format!("broadcast {conns} clients")
         };
         m(what.clone(), "deliveries/s", f("deliveries_per_sec"), true);
-        m(format!("{what} per server CPU-s"), "deliveries/CPU-s", f("deliveries_per_server_cpu_sec"), true);
-        m(format!("{what}: refused"), "deliveries", f("refused"), false);
-        m(format!("{what}: missing"), "deliveries", f("missing"), false);
-        let fleet = f("fleet_cpu_s").zip(f("run_secs")).filter(|(_, s)| *s > 0.0);
+        m(
+            format!("{what} per server CPU-s"),
+            "deliveries/CPU-s",
+            f("deliveries_per_server_cpu_sec"),
+            true,
+        );
+        m(
+            format!("{what}: refused"),
+            "deliveries",
+            f("refused"),
+            false,
+        );
+        m(
+            format!("{what}: missing"),
+            "deliveries",
+            f("missing"),
+            false,
+        );
+        let fleet = f("fleet_cpu_s")
+            .zip(f("run_secs"))
+            .filter(|(_, s)| *s > 0.0);
         // Below 100 %: the server was not the bottleneck either (the sender's window
         // and the wake-ups between the two cores were).
-        let server = f("server_cpu_s").zip(f("run_secs")).filter(|(_, s)| *s > 0.0);
-        m(format!("{what}: server CPU"), "% of a core", server.map(|(c, s)| 100.0 * c / s), false);
-        m(format!("{what}: client fleet CPU"), "% of a core", fleet.map(|(c, s)| 100.0 * c / s), false);
+        let server = f("server_cpu_s")
+            .zip(f("run_secs"))
+            .filter(|(_, s)| *s > 0.0);
+        m(
+            format!("{what}: server CPU"),
+            "% of a core",
+            server.map(|(c, s)| 100.0 * c / s),
+            false,
+        );
+        m(
+            format!("{what}: client fleet CPU"),
+            "% of a core",
+            fleet.map(|(c, s)| 100.0 * c / s),
+            false,
+        );
         m(format!("{what}: errors"), "errors", f("errors"), false);
         return;
     }
     if v["hold_secs"].is_number() {
         // The many-clients run (`sio/idle10k/...` for 10,000): how many held on, with what.
-        let ping = v["server_ping"].as_str().map(|p| format!("ping {p} ms")).unwrap_or_default();
+        let ping = v["server_ping"]
+            .as_str()
+            .map(|p| format!("ping {p} ms"))
+            .unwrap_or_default();
         let hold = f("hold_secs").unwrap_or(0.0);
-        let what = if conns == 10_000 { format!("idle10k/{ping}") } else { format!("{conns} clients held {hold}s, {ping}") };
-        m(format!("{what}: connected"), "clients", f("still_connected"), true);
+        let what = if conns == 10_000 {
+            format!("idle10k/{ping}")
+        } else {
+            format!("{conns} clients held {hold}s, {ping}")
+        };
+        m(
+            format!("{what}: connected"),
+            "clients",
+            f("still_connected"),
+            true,
+        );
         m(format!("{what}: errors"), "errors", f("errors"), false);
-        m(format!("{what}: RSS"), "MiB", f("rss_kib").map(|k| k / 1024.0), false);
-        m(format!("{what}: RSS per connection"), "KiB", f("rss_per_conn_kib"), false);
-        m(format!("{what}: CPU over {hold}s"), "CPU-s", f("hold_cpu_s"), false);
-        m(format!("{what}: connect time"), "s", f("connect_secs"), false);
+        m(
+            format!("{what}: RSS"),
+            "MiB",
+            f("rss_kib").map(|k| k / 1024.0),
+            false,
+        );
+        m(
+            format!("{what}: RSS per connection"),
+            "KiB",
+            f("rss_per_conn_kib"),
+            false,
+        );
+        m(
+            format!("{what}: CPU over {hold}s"),
+            "CPU-s",
+            f("hold_cpu_s"),
+            false,
+        );
+        m(
+            format!("{what}: connect time"),
+            "s",
+            f("connect_secs"),
+            false,
+        );
         return;
     }
     if let Some(secs) = f("empty_idle_secs") {
-        m(format!("no client: CPU over {secs}s"), "CPU-s", f("empty_idle_cpu_s"), false);
+        m(
+            format!("no client: CPU over {secs}s"),
+            "CPU-s",
+            f("empty_idle_cpu_s"),
+            false,
+        );
     }
-    m(format!("{conns} clients round trips"), "msg/s", f("msgs_per_sec"), true);
-    let per_cpu = f("rt_msgs").zip(f("rt_server_cpu_s")).filter(|(_, c)| *c > 0.0);
-    m(format!("{conns} clients round trips per server CPU-s"), "msg/CPU-s", per_cpu.map(|(n, c)| n / c), true);
-    m(format!("{conns} clients round trip p50"), "ms", f("p50_ms"), false);
-    m(format!("{conns} clients round trip p99"), "ms", f("p99_ms"), false);
-    m(format!("{conns} clients ack round trips"), "acks/s", f("acks_per_sec"), true);
-    let per_cpu = f("ack_msgs").zip(f("ack_server_cpu_s")).filter(|(_, c)| *c > 0.0);
-    m(format!("{conns} clients ack round trips per server CPU-s"), "acks/CPU-s", per_cpu.map(|(n, c)| n / c), true);
-    m(format!("{conns} clients ack round trip p50"), "ms", f("ack_p50_ms"), false);
-    m(format!("{conns} clients ack round trip p99"), "ms", f("ack_p99_ms"), false);
-    m(format!("connect {conns} clients"), "connects/s", f("connects_per_sec"), true);
+    m(
+        format!("{conns} clients round trips"),
+        "msg/s",
+        f("msgs_per_sec"),
+        true,
+    );
+    let per_cpu = f("rt_msgs")
+        .zip(f("rt_server_cpu_s"))
+        .filter(|(_, c)| *c > 0.0);
+    m(
+        format!("{conns} clients round trips per server CPU-s"),
+        "msg/CPU-s",
+        per_cpu.map(|(n, c)| n / c),
+        true,
+    );
+    m(
+        format!("{conns} clients round trip p50"),
+        "ms",
+        f("p50_ms"),
+        false,
+    );
+    m(
+        format!("{conns} clients round trip p99"),
+        "ms",
+        f("p99_ms"),
+        false,
+    );
+    m(
+        format!("{conns} clients ack round trips"),
+        "acks/s",
+        f("acks_per_sec"),
+        true,
+    );
+    let per_cpu = f("ack_msgs")
+        .zip(f("ack_server_cpu_s"))
+        .filter(|(_, c)| *c > 0.0);
+    m(
+        format!("{conns} clients ack round trips per server CPU-s"),
+        "acks/CPU-s",
+        per_cpu.map(|(n, c)| n / c),
+        true,
+    );
+    m(
+        format!("{conns} clients ack round trip p50"),
+        "ms",
+        f("ack_p50_ms"),
+        false,
+    );
+    m(
+        format!("{conns} clients ack round trip p99"),
+        "ms",
+        f("ack_p99_ms"),
+        false,
+    );
+    m(
+        format!("connect {conns} clients"),
+        "connects/s",
+        f("connects_per_sec"),
+        true,
+    );
     if let Some(secs) = f("idle_secs") {
-        m(format!("{conns} idle clients: CPU over {secs}s"), "CPU-s", f("idle_cpu_s"), false);
+        m(
+            format!("{conns} idle clients: CPU over {secs}s"),
+            "CPU-s",
+            f("idle_cpu_s"),
+            false,
+        );
     }
-    m(format!("{conns} idle clients: RSS"), "MiB", f("rss_kib").map(|k| k / 1024.0), false);
-    m(format!("{conns} clients: errors"), "errors", f("errors"), false);
+    m(
+        format!("{conns} idle clients: RSS"),
+        "MiB",
+        f("rss_kib").map(|k| k / 1024.0),
+        false,
+    );
+    m(
+        format!("{conns} clients: errors"),
+        "errors",
+        f("errors"),
+        false,
+    );
 }
 
 /// The recovery rows (`sio_recovery`): the sockwire server with recovery beside
@@ -232,19 +432,60 @@ fn recovery_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
     let f = |k: &str| v[k].as_f64();
     let mut m = |what: String, unit: &str, value: Option<f64>, higher_is_better: bool| {
         if let Some(value) = value {
-            out.push(Measure { group: what, imp: label.into(), unit: unit.into(), value, higher_is_better });
+            out.push(Measure {
+                group: what,
+                imp: label.into(),
+                unit: unit.into(),
+                value,
+                higher_is_better,
+            });
         }
     };
-    m(format!("{what}: delivered"), "% of events", f("delivered_percent"), true);
+    m(
+        format!("{what}: delivered"),
+        "% of events",
+        f("delivered_percent"),
+        true,
+    );
     m(format!("{what}: missing"), "events", f("missing"), false);
-    m(format!("{what}: duplicated"), "events", f("duplicated"), false);
-    m(format!("{what}: out of order"), "events", f("out_of_order"), false);
-    m(format!("{what}: clients with every event once, in order"), "clients", f("perfect_clients"), true);
+    m(
+        format!("{what}: duplicated"),
+        "events",
+        f("duplicated"),
+        false,
+    );
+    m(
+        format!("{what}: out of order"),
+        "events",
+        f("out_of_order"),
+        false,
+    );
+    m(
+        format!("{what}: clients with every event once, in order"),
+        "clients",
+        f("perfect_clients"),
+        true,
+    );
     if label == "sockwire" {
         let log = &v["log"];
-        m(format!("{what}: recovery log peak"), "KiB", log["peak_bytes"].as_f64().map(|b| b / 1024.0), false);
-        m(format!("{what}: recovery log peak entries"), "entries", log["peak_entries"].as_f64(), false);
-        m(format!("{what}: server peak RSS"), "MiB", f("server_hwm_kib").map(|k| k / 1024.0), false);
+        m(
+            format!("{what}: recovery log peak"),
+            "KiB",
+            log["peak_bytes"].as_f64().map(|b| b / 1024.0),
+            false,
+        );
+        m(
+            format!("{what}: recovery log peak entries"),
+            "entries",
+            log["peak_entries"].as_f64(),
+            false,
+        );
+        m(
+            format!("{what}: server peak RSS"),
+            "MiB",
+            f("server_hwm_kib").map(|k| k / 1024.0),
+            false,
+        );
     }
 }
 
@@ -262,7 +503,10 @@ fn pair(ms: &[Measure]) -> Vec<Value> {
             "sio" => 6,
             _ => 7,
         };
-        groups.entry((rank, sort_key(&m.group))).or_default().push(m);
+        groups
+            .entry((rank, sort_key(&m.group)))
+            .or_default()
+            .push(m);
     }
     let mut rows = Vec::new();
     for ms in groups.values() {
@@ -282,7 +526,13 @@ fn pair(ms: &[Measure]) -> Vec<Value> {
             if sw.is_none() && p.group.starts_with("sio/idle10k/") {
                 continue; // that sockwire driver did not run (run.sh skips the std runner without descriptors)
             }
-            let ratio = sw.map(|s| if p.higher_is_better { s.value / p.value } else { p.value / s.value });
+            let ratio = sw.map(|s| {
+                if p.higher_is_better {
+                    s.value / p.value
+                } else {
+                    p.value / s.value
+                }
+            });
             rows.push(json!({
                 "bench": p.group,
                 "unit": p.unit,
@@ -327,7 +577,11 @@ fn peer_rank(imp: &str) -> u8 {
 }
 
 fn round(x: f64) -> f64 {
-    if x.abs() >= 100.0 { x.round() } else { (x * 1000.0).round() / 1000.0 }
+    if x.abs() >= 100.0 {
+        x.round()
+    } else {
+        (x * 1000.0).round() / 1000.0
+    }
 }
 
 fn machine() -> String {
@@ -338,10 +592,21 @@ fn machine() -> String {
         .and_then(|l| l.split(':').nth(1))
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
     let mem_kib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
         .unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let rustc = std::process::Command::new("rustc")
@@ -360,9 +625,18 @@ fn machine() -> String {
     };
     let rev = match git(&["rev-parse", "--short", "HEAD"]) {
         Some(r) => {
-            let dirty = git(&["status", "--porcelain", "--", "../../src", "../../Cargo.toml"])
-                .is_some_and(|s| !s.is_empty());
-            format!(", sockwire {r}{}", if dirty { " + uncommitted changes" } else { "" })
+            let dirty = git(&[
+                "status",
+                "--porcelain",
+                "--",
+                "../../src",
+                "../../Cargo.toml",
+            ])
+            .is_some_and(|s| !s.is_empty());
+            format!(
+                ", sockwire {r}{}",
+                if dirty { " + uncommitted changes" } else { "" }
+            )
         }
         None => String::new(),
     };
@@ -382,17 +656,32 @@ fn human(x: f64, unit: &str) -> String {
         }
         return format!("{x:.0}");
     }
-    if x >= 100.0 { format!("{x:.0}") } else { format!("{x:.2}") }
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 fn markdown(rows: &[Value], machine: &str) -> String {
     let mut s = format!("Machine: {machine}\n\n");
-    s.push_str("| bench | unit | sockwire | peer | peer value | ratio |\n|---|---|---:|---|---:|---:|\n");
+    s.push_str(
+        "| bench | unit | sockwire | peer | peer value | ratio |\n|---|---|---:|---|---:|---:|\n",
+    );
     for r in rows {
         let unit = r["unit"].as_str().unwrap_or_default();
-        let sw = r["sockwire"].as_f64().map(|x| human(x, unit)).unwrap_or_else(|| "–".into());
-        let pv = r["peer_value"].as_f64().map(|x| human(x, unit)).unwrap_or_default();
-        let ratio = r["ratio"].as_f64().map(|x| format!("{x:.2}x")).unwrap_or_else(|| "–".into());
+        let sw = r["sockwire"]
+            .as_f64()
+            .map(|x| human(x, unit))
+            .unwrap_or_else(|| "–".into());
+        let pv = r["peer_value"]
+            .as_f64()
+            .map(|x| human(x, unit))
+            .unwrap_or_default();
+        let ratio = r["ratio"]
+            .as_f64()
+            .map(|x| format!("{x:.2}x"))
+            .unwrap_or_else(|| "–".into());
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             r["bench"].as_str().unwrap_or_default(),

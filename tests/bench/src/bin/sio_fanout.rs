@@ -102,7 +102,11 @@ fn main() {
         .unwrap();
     let out = rt.block_on(run(cfg));
     println!("{out}");
-    std::process::exit(if out["errors"].as_u64() == Some(0) { 0 } else { 1 });
+    std::process::exit(if out["errors"].as_u64() == Some(0) {
+        0
+    } else {
+        1
+    });
 }
 
 struct Cfg {
@@ -160,7 +164,10 @@ async fn run(c: Cfg) -> serde_json::Value {
     r["connected"] = connected.into();
     r["connect_secs"] = t0.elapsed().as_secs_f64().into();
     if connected < c.conns {
-        shared.error(format!("only {connected} of {} connected (and joined)", c.conns));
+        shared.error(format!(
+            "only {connected} of {} connected (and joined)",
+            c.conns
+        ));
     }
     eprintln!(
         "sio_fanout {}: {connected} connected in {:.1} s",
@@ -198,16 +205,21 @@ async fn run(c: Cfg) -> serde_json::Value {
                     (last_accounted, progress_at) = (accounted, now);
                 }
                 if stopped
-                    && (now > stop + Duration::from_secs(10) || now > progress_at.max(stop) + Duration::from_secs(2))
+                    && (now > stop + Duration::from_secs(10)
+                        || now > progress_at.max(stop) + Duration::from_secs(2))
                 {
-                    shared.error(format!("drain: {} of {expected} deliveries at the end", accounted));
+                    shared.error(format!(
+                        "drain: {} of {expected} deliveries at the end",
+                        accounted
+                    ));
                     end = now;
                     break;
                 }
                 let can = !stopped
                     && (c.burst > 0
                         || (sent - acked) < c.acks as u64
-                            && expected.saturating_sub(accounted) < c.window * c.conns.max(1) as u64);
+                            && expected.saturating_sub(accounted)
+                                < c.window * c.conns.max(1) as u64);
                 if can {
                     let room = if c.rooms > 1 {
                         format!("\"r{}\"", sent % c.rooms)
@@ -265,7 +277,8 @@ async fn run(c: Cfg) -> serde_json::Value {
             shared.want.store(u64::MAX, Relaxed);
             let (server_cpu, fleet_cpu) = (cpu() - c0, me() - f0);
             let delivered = shared.delivered.load(Relaxed);
-            let last = (shared.last_us.load(Relaxed).saturating_sub(start_us) as f64 / 1e6).max(1e-6);
+            let last =
+                (shared.last_us.load(Relaxed).saturating_sub(start_us) as f64 / 1e6).max(1e-6);
             r["secs"] = c.secs.into();
             r["span_secs"] = last.into();
             r["run_secs"] = end.duration_since(start).as_secs_f64().into();
@@ -334,7 +347,9 @@ async fn connect(port: u16) -> Result<Ws, String> {
     if !open.to_text().is_ok_and(|t| t.starts_with("0{")) {
         return Err(format!("expected open, got {open:?}"));
     }
-    ws.send(Message::text("40")).await.map_err(|e| e.to_string())?;
+    ws.send(Message::text("40"))
+        .await
+        .map_err(|e| e.to_string())?;
     loop {
         let m = ws
             .next()
@@ -343,7 +358,10 @@ async fn connect(port: u16) -> Result<Ws, String> {
             .map_err(|e| e.to_string())?;
         match m.to_text().unwrap_or("") {
             t if t.starts_with("40{") => return Ok(ws),
-            "2" => ws.send(Message::text("3")).await.map_err(|e| e.to_string())?,
+            "2" => ws
+                .send(Message::text("3"))
+                .await
+                .map_err(|e| e.to_string())?,
             t if t.starts_with("42[\"auth\"") => {}
             t => return Err(format!("expected 40{{sid}}, got {t:?}")),
         }
@@ -375,7 +393,10 @@ async fn client(
                     .map_err(|e| e.to_string())?;
                 match m.to_text().unwrap_or("") {
                     t if t.starts_with("430") => break,
-                    "2" => ws.send(Message::text("3")).await.map_err(|e| e.to_string())?,
+                    "2" => ws
+                        .send(Message::text("3"))
+                        .await
+                        .map_err(|e| e.to_string())?,
                     _ => {}
                 }
             }

@@ -86,15 +86,26 @@ fn main() {
         .unwrap();
     let out = rt_.block_on(run(port, pid, label, conns, [empty, rt, ack, idle, hold]));
     println!("{out}");
-    std::process::exit(if out["errors"].as_u64() == Some(0) { 0 } else { 1 });
+    std::process::exit(if out["errors"].as_u64() == Some(0) {
+        0
+    } else {
+        1
+    });
 }
 
 /// `secs`: empty idle, round trips, ack round trips, idle, hold.
-async fn run(port: u16, pid: u32, label: String, conns: usize, secs: [f64; 5]) -> serde_json::Value {
+async fn run(
+    port: u16,
+    pid: u32,
+    label: String,
+    conns: usize,
+    secs: [f64; 5],
+) -> serde_json::Value {
     let [empty, rt, ack, idle, hold] = secs;
     let cpu = || proc_cpu_seconds(pid).unwrap_or(f64::NAN);
     let sleep = |s: f64| tokio::time::sleep(Duration::from_secs_f64(s));
-    let mut r = serde_json::json!({ "kind": "sio", "label": label, "conns": conns, "fleet": "rust" });
+    let mut r =
+        serde_json::json!({ "kind": "sio", "label": label, "conns": conns, "fleet": "rust" });
     if let Ok(p) = std::env::var("SIO_FLEET_PING") {
         r["server_ping"] = p.into(); // the server's pingInterval/pingTimeout, as run.sh set them
     }
@@ -111,7 +122,15 @@ async fn run(port: u16, pid: u32, label: String, conns: usize, secs: [f64; 5]) -
     let gate = Arc::new(Semaphore::new(conns_at_once()));
     let t0 = Instant::now();
     let tasks: Vec<_> = (0..conns)
-        .map(|_| tokio::spawn(client(port, t0, shared.clone(), phase_rx.clone(), gate.clone())))
+        .map(|_| {
+            tokio::spawn(client(
+                port,
+                t0,
+                shared.clone(),
+                phase_rx.clone(),
+                gate.clone(),
+            ))
+        })
         .collect();
     while shared.connected.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed) < conns
         && t0.elapsed() < Duration::from_secs(60)
@@ -147,7 +166,8 @@ async fn run(port: u16, pid: u32, label: String, conns: usize, secs: [f64; 5]) -
         };
         r[k] = secs.into();
         r[kc] = (cpu() - c0).into();
-        r["fleet_idle_cpu_s"] = (proc_cpu_seconds(std::process::id()).unwrap_or(f64::NAN) - me0).into();
+        r["fleet_idle_cpu_s"] =
+            (proc_cpu_seconds(std::process::id()).unwrap_or(f64::NAN) - me0).into();
         r["rss_kib"] = proc_status_kib(pid, "VmRSS").into();
         r["hwm_kib"] = proc_status_kib(pid, "VmHWM").into();
         if let (Some(a), Some(b)) = (r["rss_kib"].as_f64(), r["base_rss_kib"].as_f64()) {
@@ -184,7 +204,8 @@ async fn run(port: u16, pid: u32, label: String, conns: usize, secs: [f64; 5]) -
         }
     }
     // Still connected: every client that has not failed by now.
-    r["still_connected"] = (connected - shared.dropped.load(Ordering::Relaxed).min(connected)).into();
+    r["still_connected"] =
+        (connected - shared.dropped.load(Ordering::Relaxed).min(connected)).into();
     shared.closing.store(true, Ordering::SeqCst);
     phase_tx.send_replace(Phase::Close);
     for t in tasks {
@@ -242,7 +263,9 @@ async fn run(port: u16, pid: u32, label: String, conns: usize, secs: [f64; 5]) -
 fn request(phase: Phase, n: u64) -> Option<Message> {
     match phase {
         Phase::RoundTrips => Some(Message::text(format!("42[\"message\",\"ping\",{n}]"))),
-        Phase::Acks => Some(Message::text(format!("42{n}[\"message-with-ack\",\"ping\",{n}]"))),
+        Phase::Acks => Some(Message::text(format!(
+            "42{n}[\"message-with-ack\",\"ping\",{n}]"
+        ))),
         _ => None,
     }
 }
@@ -286,7 +309,9 @@ async fn client(
         if !open.to_text().is_ok_and(|t| t.starts_with("0{")) {
             return Err(format!("expected open, got {open:?}"));
         }
-        ws.send(Message::text("40")).await.map_err(|e| e.to_string())?;
+        ws.send(Message::text("40"))
+            .await
+            .map_err(|e| e.to_string())?;
         loop {
             let m = ws
                 .next()
@@ -295,7 +320,10 @@ async fn client(
                 .map_err(|e| e.to_string())?;
             match m.to_text().unwrap_or("") {
                 t if t.starts_with("40{") => return Ok(ws),
-                "2" => ws.send(Message::text("3")).await.map_err(|e| e.to_string())?,
+                "2" => ws
+                    .send(Message::text("3"))
+                    .await
+                    .map_err(|e| e.to_string())?,
                 t => return Err(format!("expected 40{{sid}}, got {t:?}")),
             }
         }

@@ -63,8 +63,16 @@ fn main() {
         .arg(peers.join("sio_recovery_fleet.mjs"))
         .current_dir(&peers);
     let out = delivery::run(SocketAddr::from(([127, 0, 0, 1], port)), fleet, plan);
-    let s = if kind == "node" { out.node } else { out.sockwire };
-    let recovered = if kind == "node" { out.node_recovered } else { out.sockwire_recovered };
+    let s = if kind == "node" {
+        out.node
+    } else {
+        out.sockwire
+    };
+    let recovered = if kind == "node" {
+        out.node_recovered
+    } else {
+        out.sockwire_recovered
+    };
     let log: Value = out
         .stats
         .as_deref()
@@ -77,7 +85,10 @@ fn main() {
                 .find(|l| l.starts_with("VmHWM:"))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         });
-    eprintln!("{}", s.line(&format!("sio_recovery {label}, {kind} clients")));
+    eprintln!(
+        "{}",
+        s.line(&format!("sio_recovery {label}, {kind} clients"))
+    );
     eprintln!(
         "  recovered connects {recovered}; proxy: {} connections, {} cuts ({} silent); {:.1} s",
         out.accepted, out.cuts, out.silent_cuts, out.secs

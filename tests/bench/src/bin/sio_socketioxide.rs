@@ -62,7 +62,8 @@ static REFUSED: AtomicUsize = AtomicUsize::new(0);
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut addr, mut ping, mut timeout, mut buffer) = ("127.0.0.1:3000".to_string(), 300, 200, 128);
+    let (mut addr, mut ping, mut timeout, mut buffer) =
+        ("127.0.0.1:3000".to_string(), 300, 200, 128);
     while let Some(a) = args.next() {
         let mut num = || -> u64 {
             args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
@@ -99,10 +100,12 @@ async fn serve(addr: String, ping: u64, timeout: u64, buffer: usize) {
         .connect_timeout(Duration::from_millis(1000))
         .build_svc();
     on_connect(&io);
-    let listener = tokio::net::TcpListener::bind(&addr).await.unwrap_or_else(|e| {
-        eprintln!("sio_socketioxide: cannot bind {addr}: {e}");
-        std::process::exit(2)
-    });
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("sio_socketioxide: cannot bind {addr}: {e}");
+            std::process::exit(2)
+        });
     let port = listener.local_addr().unwrap().port();
     eprintln!("sio_socketioxide: serving http://127.0.0.1:{port}/socket.io/");
     println!("LISTENING {port}");
@@ -124,28 +127,43 @@ async fn serve(addr: String, ping: u64, timeout: u64, buffer: usize) {
 /// The namespaces and their handlers.
 fn on_connect(io: &SocketIo) {
     let io2 = io.clone();
-    io.ns("/", async move |socket: SocketRef, Data(auth): Data<Value>| {
-        let _ = socket.emit("auth", &auth);
-        socket.on("message", async |s: SocketRef, Data(v): Data<Args>| {
-            let _ = s.emit("message-back", &v);
-        });
-        socket.on("message-with-ack", async |Data(v): Data<Args>, ack: AckSender| {
-            let _ = ack.send(&v);
-        });
-        socket.on("join", async |s: SocketRef, Data(room): Data<Value>, ack: AckSender| {
-            if let Some(room) = room.as_str().or_else(|| room.get(0).and_then(Value::as_str)) {
-                s.join(room.to_string());
-            }
-            let _ = ack.send(&());
-        });
-        let io = io2.clone();
-        socket.on("broadcast", move |args: Data<Args>, ack: AckSender| {
-            broadcast(io.clone(), args, ack)
-        });
-    });
-    io.ns("/custom", async |socket: SocketRef, Data(auth): Data<Value>| {
-        let _ = socket.emit("auth", &auth);
-    });
+    io.ns(
+        "/",
+        async move |socket: SocketRef, Data(auth): Data<Value>| {
+            let _ = socket.emit("auth", &auth);
+            socket.on("message", async |s: SocketRef, Data(v): Data<Args>| {
+                let _ = s.emit("message-back", &v);
+            });
+            socket.on(
+                "message-with-ack",
+                async |Data(v): Data<Args>, ack: AckSender| {
+                    let _ = ack.send(&v);
+                },
+            );
+            socket.on(
+                "join",
+                async |s: SocketRef, Data(room): Data<Value>, ack: AckSender| {
+                    if let Some(room) = room
+                        .as_str()
+                        .or_else(|| room.get(0).and_then(Value::as_str))
+                    {
+                        s.join(room.to_string());
+                    }
+                    let _ = ack.send(&());
+                },
+            );
+            let io = io2.clone();
+            socket.on("broadcast", move |args: Data<Args>, ack: AckSender| {
+                broadcast(io.clone(), args, ack)
+            });
+        },
+    );
+    io.ns(
+        "/custom",
+        async |socket: SocketRef, Data(auth): Data<Value>| {
+            let _ = socket.emit("auth", &auth);
+        },
+    );
 }
 
 async fn broadcast(io: SocketIo, Data(Args(args)): Data<Args>, ack: AckSender) {
