@@ -146,6 +146,14 @@ pub struct Options {
     /// pings. Default 10 ms (an Engine.IO client allows `pingTimeout`, 20 s by
     /// default, for a ping to be late).
     pub timer_grain: StdDuration,
+    /// The most connections the runner holds; more get a 503 and are
+    /// closed before the endpoint sees them. Each connection is two threads,
+    /// and each thread's stack takes two memory mappings: Linux allows a
+    /// process 65,530 mappings by default (`vm.max_map_count`), so past about
+    /// 8,000 connections an allocation would fail and the process abort.
+    /// Default 4,096; a server that must hold more connections is better
+    /// served by an event-driven driver (see `examples/tokio_server.rs`).
+    pub max_connections: usize,
 }
 
 impl Default for Options {
@@ -156,6 +164,7 @@ impl Default for Options {
             stop_check: StdDuration::from_millis(250),
             thread_stack: 64 << 10,
             timer_grain: StdDuration::from_millis(10),
+            max_connections: 4096,
         }
     }
 }
@@ -176,7 +185,7 @@ struct ConnIo {
     writer: Sender<WriteCmd>,
     backlog: Arc<AtomicUsize>,
     paused: bool,
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     flags: Arc<Flags>,
 }
 
@@ -208,6 +217,10 @@ impl ConnIo {
         let _ = self.writer.send(WriteCmd::Close);
     }
 }
+
+/// The answer to a connection past [`Options::max_connections`].
+const RUNNER_FULL: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 enum WriteCmd {
     Bytes(Vec<u8>),
@@ -272,7 +285,7 @@ fn accept_loop(listener: TcpListener, tx: SyncSender<Msg>, accepting: Arc<Atomic
 
 fn spawn_reader(
     id: ConnId,
-    mut stream: TcpStream,
+    stream: Arc<TcpStream>,
     tx: SyncSender<Msg>,
     stack: usize,
     flags: Arc<Flags>,
@@ -283,7 +296,7 @@ fn spawn_reader(
         .spawn(move || {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
-                match stream.read(&mut buf) {
+                match (&*stream).read(&mut buf) {
                     Ok(0) => break,
                     // Closing: what still arrives is read and dropped.
                     Ok(_) if flags.closing.load(Ordering::SeqCst) => {}
@@ -304,7 +317,7 @@ fn spawn_reader(
 
 fn spawn_writer(
     id: ConnId,
-    mut stream: TcpStream,
+    stream: Arc<TcpStream>,
     rx: Receiver<WriteCmd>,
     backlog: Arc<AtomicUsize>,
     tx: SyncSender<Msg>,
@@ -318,7 +331,7 @@ fn spawn_writer(
             while let Ok(cmd) = rx.recv() {
                 match cmd {
                     WriteCmd::Bytes(bytes) => {
-                        if write_blocking(&mut stream, &bytes).is_err() {
+                        if write_blocking(&stream, &bytes).is_err() {
                             let _ = stream.shutdown(Shutdown::Both);
                             return;
                         }
@@ -354,7 +367,7 @@ fn spawn_writer(
 
 /// `write_all` for the writer thread: a send timeout left by the direct
 /// path is cleared at the first one it meets, and the write goes on blocking.
-fn write_blocking(stream: &mut TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+fn write_blocking(mut stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         match stream.write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -382,7 +395,7 @@ fn write_direct(c: &ConnIo, bytes: &[u8]) -> usize {
         return 0;
     }
     loop {
-        match (&c.stream).write(bytes) {
+        match (&*c.stream).write(bytes) {
             Ok(n) => return n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return 0,
@@ -457,6 +470,12 @@ fn handle_msg<E: Endpoint>(
     match msg {
         Msg::Wake => {}
         Msg::Accepted(id, stream) => {
+            if conns.len() >= options.max_connections {
+                let mut stream = stream;
+                let _ = stream.write_all(RUNNER_FULL);
+                let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
             if let Err(refusal) = endpoint.accept(now, id) {
                 let mut stream = stream;
                 let _ = stream.write_all(&refusal);
@@ -471,10 +490,10 @@ fn handle_msg<E: Endpoint>(
                 endpoint.closed(now, id);
                 return;
             }
-            let (Ok(r), Ok(w)) = (stream.try_clone(), stream.try_clone()) else {
-                endpoint.closed(now, id);
-                return;
-            };
+            // One descriptor, shared by the reader, the writer and the
+            // endpoint thread's direct writes (`Read`/`Write` for `&TcpStream`).
+            let stream = Arc::new(stream);
+            let (r, w) = (stream.clone(), stream.clone());
             let (wtx, wrx) = mpsc::channel();
             let backlog = Arc::new(AtomicUsize::new(0));
             let flags = Arc::new(Flags::default());

@@ -218,3 +218,44 @@ fn slowloris_and_silent_connections_are_shed_while_a_client_works() {
     assert!(rss_growth < 256 * 1024, "RSS grew by {rss_growth} KiB");
     server.join().unwrap().unwrap();
 }
+
+/// Past `runner::Options::max_connections` (two threads each), a connection
+/// gets a 503 and is closed before the endpoint sees it; the ones held keep
+/// working, and a place freed is taken again.
+#[test]
+fn the_runner_refuses_connections_past_its_thread_budget() {
+    use sockwire::runner::{self, Engine, Options};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let options = Options {
+        max_connections: 3,
+        ..Options::default()
+    };
+    let server = thread::spawn(move || {
+        let mut engine = Engine::new(Config::default(), eio_echo::Echo);
+        runner::serve_with(listener, &mut engine, &flag, options)
+    });
+    let handshake = "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    for s in &mut held {
+        assert_eq!(request(s, handshake).0, 200);
+    }
+    let mut extra = TcpStream::connect(addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut seen = Vec::new();
+    assert!(read_until_closed(&mut extra, &mut seen), "closed");
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+    // The held ones still answer; one closed makes room for another.
+    assert_eq!(request(&mut held[0], handshake).0, 200);
+    drop(held.pop());
+    thread::sleep(Duration::from_millis(200));
+    let mut again = TcpStream::connect(addr).unwrap();
+    assert_eq!(request(&mut again, handshake).0, 200);
+    stop.store(true, Ordering::SeqCst);
+    server.join().unwrap().unwrap();
+}
