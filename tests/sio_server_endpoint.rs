@@ -9,14 +9,33 @@ use std::collections::BTreeMap;
 
 use sockwire::engineio;
 use sockwire::engineio::Sid;
+use sockwire::engineio::server::{Conn, Entry};
 use sockwire::entropy::SplitMix64;
 use sockwire::socketio::endpoint::OwnedEvent;
+use sockwire::socketio::endpoint::{SocketRef, State};
 use sockwire::socketio::rooms::IndexedRooms;
 use sockwire::socketio::{Config, Server};
-use sockwire::storage::Growable;
+use sockwire::storage::{Buffers, Fixed, Growable, Storage};
 use sockwire::time::{Duration, Instant};
 
-type Io = Server<u32, Growable, SplitMix64, IndexedRooms>;
+/// The storage a test server keeps its tables in.
+trait Store:
+    Storage<u32, Sid, Conn, Entry<u32, Buf<Self>, State<Buf<Self>>>> + Storage<Sid, Sid, SocketRef, ()>
+{
+}
+
+impl<T> Store for T where
+    T: Storage<u32, Sid, Conn, Entry<u32, Buf<T>, State<Buf<T>>>>
+        + Storage<Sid, Sid, SocketRef, ()>
+{
+}
+
+type Buf<S> = <S as Buffers>::Buf;
+
+type Io<S> = Server<u32, S, SplitMix64, IndexedRooms>;
+
+/// Lent storage with room for recovery: a log of 4 KiB, 4 kept sessions.
+type Lent = Fixed<8, 8, 4096, 4096, 4>;
 
 const WS_HEAD: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
 
@@ -43,8 +62,8 @@ enum Frame {
     Close,
 }
 
-struct Net {
-    io: Io,
+struct Net<S: Store = Growable> {
+    io: Io<S>,
     now: Instant,
     input: BTreeMap<u32, Vec<u8>>,
     output: BTreeMap<u32, Vec<u8>>,
@@ -58,6 +77,12 @@ struct Net {
 
 impl Net {
     fn new(eio: engineio::Config, config: Config) -> Self {
+        Self::with_storage(eio, config)
+    }
+}
+
+impl<S: Store> Net<S> {
+    fn with_storage(eio: engineio::Config, config: Config) -> Self {
         let eio = engineio::Config {
             path: "/socket.io/",
             ..eio
@@ -245,7 +270,7 @@ impl Net {
     }
 }
 
-impl Net {
+impl<S: Store> Net<S> {
     /// A polling session (handshake GET on `get`, POSTs on `post`) connected
     /// to `/` and accepted: (sid, socket id).
     fn polling_client(&mut self, get: u32, post: u32) -> (Sid, Sid) {
@@ -800,14 +825,17 @@ fn recovery_config(log_entries: usize) -> sockwire::socketio::recovery::Config {
     }
 }
 
-/// A server with recovery on, with `recovery`.
-fn recovering(eio: engineio::Config, recovery: sockwire::socketio::recovery::Config) -> Net {
-    let mut net = Net::new(eio, Config::default());
-    net.io.set_recovery(Some(recovery));
+/// A server with recovery on, with `recovery`, its tables in `S`.
+fn recovering<S: Store>(
+    eio: engineio::Config,
+    recovery: sockwire::socketio::recovery::Config,
+) -> Net<S> {
+    let mut net = Net::with_storage(eio, Config::default());
+    net.io.set_recovery(Some(recovery)).unwrap();
     net
 }
 
-impl Net {
+impl<S: Store> Net<S> {
     /// A WebSocket client connected to `/` with recovery on and accepted:
     /// (sid, socket id, pid).
     fn recovery_client(&mut self, conn: u32) -> (Sid, Sid, String) {
@@ -858,9 +886,8 @@ fn reply_pid(reply: &str, socket: Sid) -> String {
     reply[head.len()..head.len() + 20].to_string()
 }
 
-#[test]
-fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     let (_, b, _) = net.recovery_client(2);
     net.io.join(&a, "r").unwrap();
@@ -919,13 +946,12 @@ fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
     assert!(!net.io.is_in(&a, "r"));
 }
 
-#[test]
-fn recovery_runs_middleware_when_configured() {
+fn recovery_runs_middleware_when_configured<S: Store>() {
     let config = sockwire::socketio::recovery::Config {
         skip_middlewares: false,
         ..recovery_config(1000)
     };
-    let mut net = recovering(eio_config(), config);
+    let mut net = recovering::<S>(eio_config(), config);
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);
@@ -950,9 +976,8 @@ fn recovery_runs_middleware_when_configured() {
 /// socket.io 4.8 cannot recover a client that got no event before the drop
 /// (issues 4888, 5538): it has no offset to send. Here the socket's own start
 /// in the log stands in for it.
-#[test]
-fn a_client_that_received_nothing_still_recovers() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn a_client_that_received_nothing_still_recovers<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     // Logged before the socket existed: never replayed to it.
     net.io.broadcast("/", &[], &[], "before", "", &[]).unwrap();
     let (_, a, pid) = net.recovery_client(1);
@@ -985,9 +1010,8 @@ fn a_client_that_received_nothing_still_recovers() {
 /// offset; in socket.io 4.8 a volatile event ending in a string poisons it
 /// (PR 5539) and the next recovery fails. Here a volatile event carries the
 /// current offset.
-#[test]
-fn a_volatile_event_never_carries_something_that_is_not_an_offset() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn a_volatile_event_never_carries_something_that_is_not_an_offset<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.emit_volatile(&a, "v", r#""first""#, &[]).unwrap();
@@ -1024,14 +1048,13 @@ fn a_volatile_event_never_carries_something_that_is_not_an_offset() {
 /// client already recovered on a new one, the old socket's close removes the
 /// rooms of the new one (issue 4880). Here the socket has moved: the late
 /// close finds nothing of its own.
-#[test]
-fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone() {
+fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone<S: Store>() {
     let eio = engineio::Config {
         ping_interval: Duration::from_millis(300),
         ping_timeout: Duration::from_millis(200),
         ..eio_config()
     };
-    let mut net = recovering(eio, recovery_config(1000));
+    let mut net = recovering::<S>(eio, recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
@@ -1085,9 +1108,8 @@ fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone() {
 /// is older than its log (issue 5282). Here the session comes back, the
 /// application is told that events may be missing, and the client gets a new
 /// pid (socket.io-client then reports `recovered: false`).
-#[test]
-fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing() {
-    let mut net = recovering(eio_config(), recovery_config(2));
+fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(2));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.set_data(&a, b"x").unwrap();
@@ -1114,9 +1136,8 @@ fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_miss
     assert_eq!(net.io.data(&a), Some(&b"x"[..]));
 }
 
-#[test]
-fn a_kept_session_expires_with_its_rooms() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn a_kept_session_expires_with_its_rooms<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);
@@ -1136,9 +1157,8 @@ fn a_kept_session_expires_with_its_rooms() {
     ));
 }
 
-#[test]
-fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);
@@ -1157,3 +1177,33 @@ fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms() {
     sockwire::socketio::RoomTable::for_each_member(net.io.rooms(), "/", "r", &mut |_| members += 1);
     assert_eq!((members, net.io.recovery_stats().unwrap().sessions), (0, 0));
 }
+
+/// Every recovery test, on the heap (`Growable`) and in lent storage
+/// (`Fixed` with a log and kept sessions).
+macro_rules! on_both_storages {
+    ($($name:ident),* $(,)?) => {
+        mod growable {
+            $(#[test]
+            fn $name() {
+                super::$name::<sockwire::storage::Growable>()
+            })*
+        }
+        mod lent {
+            $(#[test]
+            fn $name() {
+                super::$name::<super::Lent>()
+            })*
+        }
+    };
+}
+
+on_both_storages!(
+    recovery_replays_missed_events_before_the_reply_and_restores_the_socket,
+    recovery_runs_middleware_when_configured,
+    a_client_that_received_nothing_still_recovers,
+    a_volatile_event_never_carries_something_that_is_not_an_offset,
+    the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone,
+    an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing,
+    a_kept_session_expires_with_its_rooms,
+    a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms,
+);

@@ -970,7 +970,8 @@ pub fn sio_endpoint(data: &[u8]) {
                 max_log_bytes: 4096,
                 max_sessions: 4,
                 ..socketio::recovery::Config::DEFAULT
-            }));
+            }))
+            .expect("the heap holds the recovery log");
         }
         let ep: Sio<Growable, IndexedRooms> = Sio {
             server,
