@@ -844,6 +844,40 @@ mod tests {
     }
 
     #[test]
+    fn a_ring_keeps_records_whole_as_it_wraps() {
+        let mut r = Ring::new(Inline([0u8; 64]));
+        assert_eq!(r.capacity(), 64);
+        // 20 bytes each (12 + 8): three fit; a fourth needs a pop first.
+        let put = |r: &mut Ring<Inline<64>>, key: u64| {
+            r.push(key, 8, &mut |b| b.copy_from_slice(&key.to_le_bytes()))
+        };
+        for key in 1..=3 {
+            assert!(put(&mut r, key));
+        }
+        assert!(!put(&mut r, 4));
+        for key in 4..200 {
+            assert!(r.pop());
+            assert!(put(&mut r, key), "{key}");
+            assert_eq!(r.len(), 3);
+            let mut at = r.seek(0);
+            for want in key - 2..=key {
+                let (k, bytes, next) = r.read(at).unwrap();
+                assert_eq!((k, bytes), (want, &want.to_le_bytes()[..]));
+                at = next;
+            }
+            assert!(r.read(at).is_none());
+            assert_eq!(r.read(r.seek(key)).unwrap().0, key);
+            assert!(r.read(r.seek(key + 1)).is_none());
+        }
+        // Larger than the whole ring: refused, nothing changes.
+        assert!(!r.push(1000, 60, &mut |_| {}));
+        assert_eq!(r.len(), 3);
+        while r.pop() {}
+        assert!(r.is_empty() && r.read(r.seek(0)).is_none());
+        assert!(r.push(1000, 52, &mut |_| {}));
+    }
+
+    #[test]
     fn linear_tables_refuse_when_full() {
         let mut m: LinearMap<u8, u8, 2> = LinearMap::default();
         assert!(m.insert(1, 1).is_ok() && m.insert(2, 2).is_ok());

@@ -1207,3 +1207,184 @@ on_both_storages!(
     a_kept_session_expires_with_its_rooms,
     a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms,
 );
+
+// ---------------------------------------------------------------------------
+// Connection state recovery in lent storage (`Fixed`'s L and K)
+// ---------------------------------------------------------------------------
+
+/// A `Lent` server with recovery on (the default bounds, so the 4 KiB ring
+/// and the 4 kept sessions are what binds).
+fn lent() -> Net<Lent> {
+    recovering::<Lent>(eio_config(), sockwire::socketio::recovery::Config::DEFAULT)
+}
+
+#[test]
+fn fixed_storage_without_lent_room_refuses_recovery() {
+    let mut net: Net<Fixed<8, 8, 4096>> = Net::with_storage(eio_config(), Config::default());
+    let on = Some(sockwire::socketio::recovery::Config::DEFAULT);
+    assert_eq!(
+        net.io.set_recovery(on),
+        Err(sockwire::socketio::Error::NoRecoveryStorage)
+    );
+    assert_eq!(net.io.set_recovery(None), Ok(()));
+    assert_eq!(net.io.recovery_stats(), None);
+    // Recovery stays off: no pid in the reply, no offset on events.
+    let (_, a) = net.client(1);
+    net.io.emit(&a, "n", "1", &[]).unwrap();
+    net.pump();
+    assert_eq!(net.texts(1), [r#"42["n",1]"#]);
+    let mut zero_log: Net<Fixed<8, 8, 4096, 0, 4>> =
+        Net::with_storage(eio_config(), Config::default());
+    assert!(zero_log.io.set_recovery(on).is_err());
+}
+
+/// The ring wraps around many times (every record moved to its start again
+/// and again); a recovery still finds its offset and replays exactly what
+/// followed it, and an offset that wrapped out of the ring recovers with
+/// `missed: true` and the ring's events, in order.
+#[test]
+fn a_lent_log_wraps_around_many_times() {
+    let mut net = lent();
+    let (_, a, pid) = net.recovery_client(1);
+    let (_, _b, _) = net.recovery_client(2);
+    net.io.join(&a, "r").unwrap();
+    for n in 1..=600u32 {
+        let args = format!("{n},\"{}\"", "x".repeat(n as usize % 37));
+        net.io.broadcast("/", &["r"], &[], "n", &args, &[]).unwrap();
+        net.pump();
+        let texts = net.texts(1);
+        assert_eq!(texts.len(), 1);
+        assert!(texts[0].ends_with(&format!(",\"{n}\"]")), "{texts:?}");
+        net.texts(2);
+    }
+    let stats = net.io.recovery_stats().unwrap();
+    assert!(stats.entries > 20 && stats.entries < 100, "{stats:?}");
+    assert!(stats.peak_bytes <= 4096, "{stats:?}");
+    net.drop_conn(1);
+    net.take_events();
+    for n in 601..=610u32 {
+        net.io
+            .broadcast("/", &["r"], &[], "n", &n.to_string(), &[])
+            .unwrap();
+        // Not to a: never replayed to it.
+        net.io
+            .broadcast("/", &[], &["r"], "other", &n.to_string(), &[])
+            .unwrap();
+    }
+    // Offsets 601..=620: a's events are the odd ones after 600.
+    let (sid, texts) = net.reconnect(3, &format!(r#"{{"pid":"{pid}","offset":"600"}}"#));
+    let want: Vec<String> = (0..10)
+        .map(|i| format!(r#"42["n",{},"{}"]"#, 601 + i, 601 + 2 * i))
+        .chain([format!(r#"40{{"sid":"{}","pid":"{pid}"}}"#, a.as_str())])
+        .collect();
+    assert_eq!(texts, want);
+    net.expect_recovered(sid, a, 10, false);
+    // Once more from an offset the ring no longer holds.
+    net.drop_conn(3);
+    net.take_events();
+    let held = net.io.recovery_stats().unwrap().entries;
+    let first = 620 - held as u64 + 1;
+    let (sid, texts) = net.reconnect(4, &format!(r#"{{"pid":"{pid}","offset":"5"}}"#));
+    let replayed = texts.len() - 1;
+    // Everything held that went to a, in order, offsets consecutive.
+    let offsets: Vec<u64> = texts[..replayed]
+        .iter()
+        .map(|t| t[t.rfind(",\"").unwrap() + 2..t.len() - 2].parse().unwrap())
+        .collect();
+    assert!(offsets.windows(2).all(|w| w[1] > w[0]));
+    assert!(
+        offsets[0] >= first && offsets[0] <= first + 1,
+        "{offsets:?}"
+    );
+    assert_eq!(*offsets.last().unwrap(), 619);
+    assert_ne!(reply_pid(&texts[replayed], a), pid);
+    net.expect_recovered(sid, a, replayed, true);
+}
+
+/// An event larger than the whole ring is not logged: the sockets it would
+/// have reached learn it on recovery (`missed: true`, a new pid), the others
+/// recover in full; the events around it are replayed.
+#[test]
+fn an_event_larger_than_the_lent_log_says_missed_to_its_targets_only() {
+    let mut net = lent();
+    let (_, a, pid_a) = net.recovery_client(1);
+    let (_, b, pid_b) = net.recovery_client(2);
+    net.io.join(&a, "r").unwrap();
+    net.drop_conn(1);
+    net.drop_conn(2);
+    net.take_events();
+    net.io.broadcast("/", &[], &[], "n", "1", &[]).unwrap();
+    let big = format!("\"{}\"", "y".repeat(5000));
+    net.io
+        .broadcast("/", &["r"], &[], "big", &big, &[])
+        .unwrap();
+    net.io.broadcast("/", &[], &[], "n", "3", &[]).unwrap();
+    let stats = net.io.recovery_stats().unwrap();
+    assert_eq!(stats.entries, 3);
+    let (sid, texts) = net.reconnect(3, &format!(r#"{{"pid":"{pid_a}","offset":"0"}}"#));
+    assert_eq!(texts[..2], [r#"42["n",1,"1"]"#, r#"42["n",3,"3"]"#]);
+    assert_ne!(reply_pid(&texts[2], a), pid_a);
+    net.expect_recovered(sid, a, 2, true);
+    let (sid, texts) = net.reconnect(4, &format!(r#"{{"pid":"{pid_b}","offset":"0"}}"#));
+    assert_eq!(texts[..2], [r#"42["n",1,"1"]"#, r#"42["n",3,"3"]"#]);
+    assert_eq!(reply_pid(&texts[2], b), pid_b);
+    net.expect_recovered(sid, b, 2, false);
+    // Even its targets are too many to keep: the log is emptied, and every
+    // socket kept since before it is told.
+    net.drop_conn(4);
+    net.take_events();
+    let rooms: Vec<String> = (0..100).map(|i| format!("room-{i:045}")).collect();
+    let rooms: Vec<&str> = rooms.iter().map(|r| r.as_str()).collect();
+    net.io.broadcast("/", &rooms, &[], "big", "1", &[]).unwrap();
+    assert_eq!(net.io.recovery_stats().unwrap().entries, 0);
+    let (sid, texts) = net.reconnect(5, &format!(r#"{{"pid":"{pid_b}","offset":"3"}}"#));
+    assert_eq!(texts.len(), 1);
+    assert_ne!(reply_pid(&texts[0], b), pid_b);
+    net.expect_recovered(sid, b, 0, true);
+}
+
+/// The kept-session table holds `K` (4): a fifth lost session pushes out the
+/// oldest, which the application learns (`Expired`), and whose client then
+/// starts afresh; the others recover.
+#[test]
+fn a_full_lent_session_table_lets_the_oldest_go() {
+    let mut net = lent();
+    let clients: Vec<(Sid, Sid, String)> = (1..=5).map(|c| net.recovery_client(c)).collect();
+    for (_, socket, _) in &clients {
+        net.io.join(socket, "r").unwrap();
+    }
+    for c in 1..=4 {
+        net.drop_conn(c);
+        net.now = net.now + Duration::from_millis(10);
+    }
+    net.take_events();
+    assert_eq!(net.io.recovery_stats().unwrap().sessions, 4);
+    net.drop_conn(5);
+    let (_, first, first_pid) = &clients[0];
+    assert_eq!(
+        net.take_events(),
+        [
+            OwnedEvent::Expired { socket: *first },
+            OwnedEvent::Disconnect {
+                socket: clients[4].1,
+                reason: "transport close"
+            }
+        ]
+    );
+    let stats = net.io.recovery_stats().unwrap();
+    assert_eq!((stats.sessions, stats.peak_sessions), (4, 4));
+    assert!(!net.io.is_in(first, "r"));
+    let (_, texts) = net.reconnect(6, &format!(r#"{{"pid":"{first_pid}"}}"#));
+    assert!(texts.is_empty());
+    assert!(matches!(
+        net.take_events()[..],
+        [OwnedEvent::Connect { .. }]
+    ));
+    for (i, (_, socket, pid)) in clients.iter().enumerate().skip(1) {
+        let conn = 10 + i as u32;
+        let (sid, texts) = net.reconnect(conn, &format!(r#"{{"pid":"{pid}"}}"#));
+        assert_eq!(texts.len(), 1);
+        net.expect_recovered(sid, *socket, 0, false);
+        assert!(net.io.is_in(socket, "r"));
+    }
+}
