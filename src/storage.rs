@@ -14,6 +14,10 @@
 //! - `Growable` (feature `alloc`): `BTreeMap`s and a `BTreeSet` of deadlines
 //!   (every lookup and timer O(log n)), buffers from the heap sized by the
 //!   configuration; the caps are then only the configured ones.
+//!
+//! The same choice holds for connection state recovery ([`Recovery`]):
+//! `Fixed`'s last two parameters lend it a log [`Ring`] and a table of kept
+//! sessions; `Growable` keeps them on the heap.
 
 use crate::time::Instant;
 
@@ -305,13 +309,13 @@ pub enum TimerKey<K, S> {
 ///
 /// Connection state recovery (`socketio::Server::set_recovery`) takes two
 /// more, 0 by default (no recovery: `set_recovery` refuses):
-/// - `L`: the bytes of its log, a [`Ring`] of `[u8; L]`. An event takes its
-///   packet text, its attachments, its namespace and target room names, and
-///   about 40 bytes more (`12 + 8 + 1 + 4 + 4 * (4 + rooms + except +
-///   attachments)`); the oldest go first.
+/// - `L`: the bytes of its log, a [`Ring`] of `[u8; L]`. An event takes 41
+///   bytes, its packet text, its namespace, 4 bytes and the name of each
+///   target room and exception, 4 bytes and the bytes of each attachment;
+///   the oldest go first.
 /// - `K`: the sessions kept at once after their transport was lost (about
-///   150 bytes each, and the same number of recovering CONNECTs waiting
-///   for the application); the oldest goes first.
+///   420 bytes each, with room for as many recovering CONNECTs waiting for
+///   the application); the oldest goes first.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fixed<
     const C: usize,

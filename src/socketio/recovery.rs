@@ -49,14 +49,43 @@
 //!   a new pid in the reply, so socket.io-client reports `recovered: false`
 //!   and an application that resynchronises on it does so.
 //!
-//! # Bounds
+//! # Bounds and storage
 //!
 //! The log is bounded by bytes ([`Config::max_log_bytes`]), by entries
 //! ([`Config::max_log_entries`]) and by age ([`Config::max_disconnection`]);
-//! kept sessions by [`Config::max_sessions`] (the oldest goes first). The log
-//! needs the `alloc` feature: without it the setting is ignored and no offset
-//! or pid is sent. There is one log for all namespaces (offsets are unique
-//! across them), each entry tagged with its namespace.
+//! kept sessions by [`Config::max_sessions`] (the oldest goes first,
+//! `Event::Expired` tells it). There is one log for all namespaces (offsets
+//! are unique across them), each entry tagged with its namespace.
+//!
+//! Both live in the server's storage
+//! ([`storage::Recovery`](crate::storage::Recovery)), through one
+//! code path:
+//!
+//! - `storage::Growable` (feature `alloc`): the log is a deque of heap
+//!   records found by binary search, the sessions trees; only the
+//!   configured bounds apply.
+//! - [`storage::Fixed<C, S, B, L, K>`](crate::storage::Fixed), no heap:
+//!   the log is a [`Ring`](crate::storage::Ring) of `L` bytes inside the
+//!   server (found by a scan, cheap at the sizes a microcontroller lends),
+//!   the kept sessions a table of `K`; the bounds are then the smaller of
+//!   the configured ones and these. `Fixed<C, S, B>` has `L = K = 0`, and
+//!   `set_recovery` refuses it (`Error::NoRecoveryStorage`).
+//!
+//! Sizing `L`: an event takes 12 bytes of ring header, 29 bytes of its own
+//! (time, flags, lengths and counts), its packet text (with its offset), its namespace,
+//! 4 bytes plus the name of each target room and exception (an emit to one
+//! socket targets its 20-character id) and 4 bytes plus each attachment.
+//! [`Stats::peak_bytes`] shows what a run needed. Each of `K` costs about
+//! 420 bytes: a kept socket (its id, pid, namespace and data slot), its
+//! deadline, and room for one recovering CONNECT waiting for the
+//! application (`skip_middlewares: false`).
+//!
+//! When the log is full the oldest events go first. An event larger than
+//! the whole log is kept as a *gap*: its namespace and targets without its
+//! packet, so a socket it would have reached recovers with `missed: true`
+//! and a new pid (never a silent loss), and the others recover in full; if
+//! even its targets do not fit, the log is emptied and every socket kept
+//! from before it recovers with `missed: true`.
 
 use crate::time::Duration;
 
@@ -74,11 +103,12 @@ pub struct Config {
     pub skip_middlewares: bool,
     /// The most bytes the log holds (packets, attachments, room names and a
     /// fixed cost per entry); the oldest entries go first. Default 16 MiB.
+    /// In lent storage, also at most `Fixed`'s `L`.
     pub max_log_bytes: usize,
     /// The most entries the log holds. Default 100 000.
     pub max_log_entries: usize,
     /// The most sessions kept at once; the oldest goes first. Default
-    /// 100 000.
+    /// 100 000. In lent storage, also at most `Fixed`'s `K`.
     pub max_sessions: usize,
 }
 
