@@ -186,7 +186,8 @@ pub enum Event<'a> {
         /// The events replayed.
         replayed: usize,
         /// True when the log no longer held every event after the client's
-        /// offset (it aged out or the log was full): some may be missing.
+        /// offset (it aged out, the log was full, or an event meant for it
+        /// was larger than the whole log): some may be missing.
         /// The client got a new pid, so socket.io-client reports
         /// `recovered: false` and resynchronises as it would after a fresh
         /// start, while the socket keeps its id, rooms and data.
@@ -194,7 +195,9 @@ pub enum Event<'a> {
     },
     /// A socket kept for recovery is dropped for good: its client did not
     /// come back within `max_disconnection`, or the oldest kept socket made
-    /// room (`max_sessions`), or [`Server::set_recovery`] was called again.
+    /// room (`max_sessions`, or `K` of lent storage
+    /// [`Fixed`](crate::storage::Fixed)), or [`Server::set_recovery`] was
+    /// called again.
     /// Its rooms and data slot are gone; a CONNECT with its pid starts
     /// afresh.
     Expired {
