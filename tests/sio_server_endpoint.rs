@@ -1178,6 +1178,40 @@ fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms<S: 
     assert_eq!((members, net.io.recovery_stats().unwrap().sessions), (0, 0));
 }
 
+/// Logged events age out after `max_disconnection`, whoever they were for;
+/// a socket lost after them and back with an old offset is told.
+fn logged_events_age_out<S: Store>() {
+    let config = sockwire::socketio::recovery::Config {
+        max_disconnection: Duration::from_millis(1000),
+        ..recovery_config(1000)
+    };
+    let mut net = recovering::<S>(eio_config(), config);
+    let (_, a, pid) = net.recovery_client(1);
+    for n in 1..=3 {
+        net.io
+            .broadcast("/", &[], &[], "n", &n.to_string(), &[])
+            .unwrap();
+    }
+    net.pump();
+    assert_eq!(net.texts(1).len(), 3);
+    assert_eq!(net.io.recovery_stats().unwrap().entries, 3);
+    net.advance(600);
+    net.io.broadcast("/", &[], &[], "n", "4", &[]).unwrap();
+    net.pump();
+    net.texts(1);
+    net.advance(500);
+    // The first three are older than 1 s now; the fourth is not.
+    assert_eq!(net.io.recovery_stats().unwrap().entries, 1);
+    net.drop_conn(1);
+    net.take_events();
+    let (sid, texts) = net.reconnect(2, &format!(r#"{{"pid":"{pid}","offset":"1"}}"#));
+    assert_eq!(texts[0], r#"42["n",4,"4"]"#);
+    assert_ne!(reply_pid(&texts[1], a), pid);
+    net.expect_recovered(sid, a, 1, true);
+    net.advance(1000);
+    assert_eq!(net.io.recovery_stats().unwrap().entries, 0);
+}
+
 /// Every recovery test, on the heap (`Growable`) and in lent storage
 /// (`Fixed` with a log and kept sessions).
 macro_rules! on_both_storages {
@@ -1206,6 +1240,7 @@ on_both_storages!(
     an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing,
     a_kept_session_expires_with_its_rooms,
     a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms,
+    logged_events_age_out,
 );
 
 // ---------------------------------------------------------------------------
