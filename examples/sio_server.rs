@@ -279,7 +279,8 @@ pub fn serve_recovering(listener: TcpListener, stop: &AtomicBool) -> io::Result<
     let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, App);
     endpoint
         .server
-        .set_recovery(Some(socketio::recovery::Config::DEFAULT));
+        .set_recovery(Some(socketio::recovery::Config::DEFAULT))
+        .expect("the heap holds the recovery log");
     runner::serve(listener, &mut endpoint, stop)
 }
 
@@ -359,7 +360,10 @@ fn main() {
         redis,
     } = cli("sio_server");
     let mut endpoint = SocketIo::new(eio, SOCKETIO, App);
-    endpoint.server.set_recovery(recovery);
+    endpoint
+        .server
+        .set_recovery(recovery)
+        .expect("the heap holds the recovery log");
     if let Some(redis) = redis {
         endpoint = endpoint.with_redis(redis).unwrap_or_else(|e| {
             eprintln!("sio_server: cannot start the Redis link: {e}");

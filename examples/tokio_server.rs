@@ -204,7 +204,10 @@ fn serve_full(
         .enable_all()
         .build()?;
     let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::App);
-    endpoint.server.set_recovery(recovery);
+    endpoint
+        .server
+        .set_recovery(recovery)
+        .expect("the heap holds the recovery log");
     if let Some(redis) = redis {
         endpoint = endpoint.with_redis(redis)?;
     }

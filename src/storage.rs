@@ -14,6 +14,10 @@
 //! - `Growable` (feature `alloc`): `BTreeMap`s and a `BTreeSet` of deadlines
 //!   (every lookup and timer O(log n)), buffers from the heap sized by the
 //!   configuration; the caps are then only the configured ones.
+//!
+//! The same choice holds for connection state recovery ([`Recovery`]):
+//! `Fixed`'s last two parameters lend it a log [`Ring`] and a table of kept
+//! sessions; `Growable` keeps them on the heap.
 
 use crate::time::Instant;
 
@@ -104,9 +108,170 @@ pub trait Buffers {
     const DEFLATE_ON_HEAP: bool = false;
 }
 
+/// A first-in first-out log of byte records, each under a key larger than
+/// the one before: where connection state recovery keeps its log
+/// (`socketio::recovery`). A [`Ring`] in lent bytes without a heap, a
+/// `RecordQueue` (a deque of heap records) with `alloc`.
+pub trait Records {
+    /// What a record of `len` bytes counts against the log's budget (its
+    /// bytes and the store's own cost per record).
+    fn cost(len: usize) -> usize;
+    /// The most the costs of the records held can add up to (`usize::MAX`
+    /// when it grows).
+    fn capacity(&self) -> usize;
+    /// Appends a record of `len` bytes under `key`, written by `write` into
+    /// a slice of exactly `len` bytes; false (nothing changes) when it does
+    /// not fit now: the caller pops first.
+    fn push(&mut self, key: u64, len: usize, write: &mut dyn FnMut(&mut [u8])) -> bool;
+    /// Drops the oldest record; false when empty.
+    fn pop(&mut self) -> bool;
+    /// The number of records.
+    fn len(&self) -> usize;
+    /// True when empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A cursor at the first record whose key is at least `key` (for
+    /// [`read`](Self::read); past the end when there is none).
+    fn seek(&self, key: u64) -> usize;
+    /// The record at cursor `at`: its key, its bytes and the cursor of the
+    /// next one. A cursor is valid until the next `push` or `pop`.
+    fn read(&self, at: usize) -> Option<(u64, &[u8], usize)>;
+}
+
+/// [`Records`] in a byte buffer lent once (`[u8; L]` inside [`Fixed`]):
+/// each record is its length (4 bytes), its key (8 bytes) and its bytes, one
+/// after the other. The oldest go first; when a record does not fit at the
+/// end of the buffer the records held are moved to its start (one copy of
+/// at most the buffer), so a record is always one slice.
+#[derive(Debug)]
+pub struct Ring<B> {
+    buf: B,
+    start: usize,
+    end: usize,
+    len: usize,
+}
+
+/// The bytes a [`Ring`] spends on each record besides the record's own.
+pub const RING_HEAD: usize = 12;
+
+impl<B: Buffer> Ring<B> {
+    /// A ring in `buf`.
+    pub fn new(buf: B) -> Self {
+        Ring {
+            buf,
+            start: 0,
+            end: 0,
+            len: 0,
+        }
+    }
+
+    fn head(&self, at: usize) -> Option<(usize, u64)> {
+        let h = self.buf.as_ref().get(at..at.checked_add(RING_HEAD)?)?;
+        let mut len = [0; 4];
+        let mut key = [0; 8];
+        len.copy_from_slice(&h[..4]);
+        key.copy_from_slice(&h[4..]);
+        Some((u32::from_le_bytes(len) as usize, u64::from_le_bytes(key)))
+    }
+}
+
+impl<B: Buffer> Records for Ring<B> {
+    fn cost(len: usize) -> usize {
+        len.saturating_add(RING_HEAD)
+    }
+    fn capacity(&self) -> usize {
+        self.buf.max_len()
+    }
+    fn push(&mut self, key: u64, len: usize, write: &mut dyn FnMut(&mut [u8])) -> bool {
+        let Ok(len32) = u32::try_from(len) else {
+            return false;
+        };
+        let need = Self::cost(len);
+        let held = self.end - self.start;
+        if held.saturating_add(need) > self.buf.max_len() {
+            return false;
+        }
+        if self.end + need > self.buf.max_len() {
+            let (start, end) = (self.start, self.end);
+            self.buf.as_mut().copy_within(start..end, 0);
+            self.start = 0;
+            self.end = held;
+        }
+        if !self.buf.reserve(self.end + need) {
+            return false;
+        }
+        let at = self.end;
+        let Some(slot) = self.buf.as_mut().get_mut(at..at + need) else {
+            return false;
+        };
+        slot[..4].copy_from_slice(&len32.to_le_bytes());
+        slot[4..RING_HEAD].copy_from_slice(&key.to_le_bytes());
+        write(&mut slot[RING_HEAD..]);
+        self.end += need;
+        self.len += 1;
+        true
+    }
+    fn pop(&mut self) -> bool {
+        let Some((len, _)) = self.head(self.start).filter(|_| self.len > 0) else {
+            return false;
+        };
+        self.start = (self.start + RING_HEAD + len).min(self.end);
+        self.len -= 1;
+        if self.len == 0 {
+            (self.start, self.end) = (0, 0);
+            self.buf.relax();
+        }
+        true
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn seek(&self, key: u64) -> usize {
+        let mut at = self.start;
+        while at < self.end {
+            match self.head(at) {
+                Some((_, k)) if k >= key => return at,
+                Some((len, _)) => at += RING_HEAD + len,
+                None => break,
+            }
+        }
+        self.end
+    }
+    fn read(&self, at: usize) -> Option<(u64, &[u8], usize)> {
+        if at < self.start || at >= self.end {
+            return None;
+        }
+        let (len, key) = self.head(at)?;
+        let next = at.checked_add(RING_HEAD)?.checked_add(len)?;
+        let bytes = self.buf.as_ref().get(at + RING_HEAD..next.min(self.end))?;
+        Some((key, bytes, next))
+    }
+}
+
+/// Where connection state recovery (`socketio::recovery`) keeps its log
+/// and the sessions it keeps: lent storage sized by [`Fixed`]'s `L` and
+/// `K`, or the heap with `Growable`.
+pub trait Recovery {
+    /// The log.
+    type Log: Records;
+    /// A table of kept sessions (and of recovering CONNECTs waiting for the
+    /// application).
+    type Table<Key: Ord, V>: Map<Key, V> + Default;
+    /// The deadlines of kept sessions.
+    type Deadlines<Key: Ord + Copy>: Timers<Key> + Default;
+    /// The most bytes the log can hold (0: no log; `usize::MAX` when it
+    /// grows).
+    const LOG_BYTES: usize;
+    /// The most sessions the tables can keep (0: none).
+    const KEPT: usize;
+    /// An empty log.
+    fn log() -> Self::Log;
+}
+
 /// How an endpoint stores its tables. `K` is the connection handle type, `S`
 /// the session key, `C` a connection's state, `V` a session's state.
-pub trait Storage<K, S, C, V>: Buffers {
+pub trait Storage<K, S, C, V>: Buffers + Recovery {
     /// The connections.
     type Conns: Map<K, C> + Default;
     /// The sessions.
@@ -141,8 +306,24 @@ pub enum TimerKey<K, S> {
 /// `C + S <= 64`: the deadline table holds one per connection and session);
 /// each session's send queue and its message assembler take `B` bytes each,
 /// inline.
+///
+/// Connection state recovery (`socketio::Server::set_recovery`) takes two
+/// more, 0 by default (no recovery: `set_recovery` refuses):
+/// - `L`: the bytes of its log, a [`Ring`] of `[u8; L]`. An event takes 41
+///   bytes, its packet text, its namespace, 4 bytes and the name of each
+///   target room and exception, 4 bytes and the bytes of each attachment;
+///   the oldest go first.
+/// - `K`: the sessions kept at once after their transport was lost (about
+///   420 bytes each, with room for as many recovering CONNECTs waiting for
+///   the application); the oldest goes first.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Fixed<const C: usize, const S: usize, const B: usize>;
+pub struct Fixed<
+    const C: usize,
+    const S: usize,
+    const B: usize,
+    const L: usize = 0,
+    const K: usize = 0,
+>;
 
 /// The size of the deadline and ready tables of [`Fixed`].
 pub const FIXED_TIMERS: usize = 64;
@@ -269,7 +450,9 @@ impl<const N: usize> AsMut<[u8]> for Inline<N> {
     }
 }
 
-impl<const C: usize, const S: usize, const B: usize> Buffers for Fixed<C, S, B> {
+impl<const C: usize, const S: usize, const B: usize, const L: usize, const K: usize> Buffers
+    for Fixed<C, S, B, L, K>
+{
     type Buf = Inline<B>;
     fn queue_buf(_len: usize) -> Self::Buf {
         Inline([0; B])
@@ -279,8 +462,30 @@ impl<const C: usize, const S: usize, const B: usize> Buffers for Fixed<C, S, B> 
     }
 }
 
-impl<K, SK, CV, SV, const C: usize, const S: usize, const B: usize> Storage<K, SK, CV, SV>
-    for Fixed<C, S, B>
+impl<const C: usize, const S: usize, const B: usize, const L: usize, const K: usize> Recovery
+    for Fixed<C, S, B, L, K>
+{
+    type Log = Ring<Inline<L>>;
+    type Table<Key: Ord, V> = LinearMap<Key, V, K>;
+    type Deadlines<Key: Ord + Copy> = LinearTimers<Key, K>;
+    const LOG_BYTES: usize = L;
+    const KEPT: usize = K;
+    fn log() -> Self::Log {
+        Ring::new(Inline([0; L]))
+    }
+}
+
+impl<
+    K,
+    SK,
+    CV,
+    SV,
+    const C: usize,
+    const S: usize,
+    const B: usize,
+    const L: usize,
+    const KEPT: usize,
+> Storage<K, SK, CV, SV> for Fixed<C, S, B, L, KEPT>
 where
     K: PartialEq + Copy,
     SK: PartialEq + Copy,
@@ -531,6 +736,52 @@ mod growable {
         const DEFLATE_ON_HEAP: bool = true;
     }
 
+    /// [`Records`] on the heap: a deque of records (feature `alloc`),
+    /// found by binary search.
+    #[derive(Debug, Default)]
+    pub struct RecordQueue(VecDeque<(u64, Vec<u8>)>);
+
+    /// What a [`RecordQueue`] counts per record besides its bytes.
+    pub const RECORD_COST: usize = 96;
+
+    impl Records for RecordQueue {
+        fn cost(len: usize) -> usize {
+            len.saturating_add(RECORD_COST)
+        }
+        fn capacity(&self) -> usize {
+            usize::MAX
+        }
+        fn push(&mut self, key: u64, len: usize, write: &mut dyn FnMut(&mut [u8])) -> bool {
+            let mut bytes = alloc::vec![0; len];
+            write(&mut bytes);
+            self.0.push_back((key, bytes));
+            true
+        }
+        fn pop(&mut self) -> bool {
+            self.0.pop_front().is_some()
+        }
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn seek(&self, key: u64) -> usize {
+            self.0.partition_point(|(k, _)| *k < key)
+        }
+        fn read(&self, at: usize) -> Option<(u64, &[u8], usize)> {
+            self.0.get(at).map(|(k, b)| (*k, b.as_slice(), at + 1))
+        }
+    }
+
+    impl Recovery for Growable {
+        type Log = RecordQueue;
+        type Table<Key: Ord, V> = TreeMap<Key, V>;
+        type Deadlines<Key: Ord + Copy> = TreeTimers<Key>;
+        const LOG_BYTES: usize = usize::MAX;
+        const KEPT: usize = usize::MAX;
+        fn log() -> RecordQueue {
+            RecordQueue::default()
+        }
+    }
+
     impl<K: Ord + Copy, SK: Ord + Copy, CV, SV> Storage<K, SK, CV, SV> for Growable {
         type Conns = TreeMap<K, CV>;
         type Sessions = TreeMap<SK, SV>;
@@ -543,7 +794,7 @@ mod growable {
 }
 
 #[cfg(feature = "alloc")]
-pub use growable::{LAZY_MAX, LazyBuf, Queue, TreeMap, TreeTimers};
+pub use growable::{LAZY_MAX, LazyBuf, Queue, RECORD_COST, RecordQueue, TreeMap, TreeTimers};
 
 #[cfg(all(test, feature = "alloc"))]
 mod tests {
@@ -594,6 +845,40 @@ mod tests {
         assert_eq!(t.pop_due(Instant::from_millis(20)), Some(1));
         assert_eq!(t.pop_due(Instant::from_millis(20)), Some(2));
         assert_eq!(t.pop_due(Instant::from_millis(20)), None);
+    }
+
+    #[test]
+    fn a_ring_keeps_records_whole_as_it_wraps() {
+        let mut r = Ring::new(Inline([0u8; 64]));
+        assert_eq!(r.capacity(), 64);
+        // 20 bytes each (12 + 8): three fit; a fourth needs a pop first.
+        let put = |r: &mut Ring<Inline<64>>, key: u64| {
+            r.push(key, 8, &mut |b| b.copy_from_slice(&key.to_le_bytes()))
+        };
+        for key in 1..=3 {
+            assert!(put(&mut r, key));
+        }
+        assert!(!put(&mut r, 4));
+        for key in 4..200 {
+            assert!(r.pop());
+            assert!(put(&mut r, key), "{key}");
+            assert_eq!(r.len(), 3);
+            let mut at = r.seek(0);
+            for want in key - 2..=key {
+                let (k, bytes, next) = r.read(at).unwrap();
+                assert_eq!((k, bytes), (want, &want.to_le_bytes()[..]));
+                at = next;
+            }
+            assert!(r.read(at).is_none());
+            assert_eq!(r.read(r.seek(key)).unwrap().0, key);
+            assert!(r.read(r.seek(key + 1)).is_none());
+        }
+        // Larger than the whole ring: refused, nothing changes.
+        assert!(!r.push(1000, 60, &mut |_| {}));
+        assert_eq!(r.len(), 3);
+        while r.pop() {}
+        assert!(r.is_empty() && r.read(r.seek(0)).is_none());
+        assert!(r.push(1000, 52, &mut |_| {}));
     }
 
     #[test]

@@ -9,14 +9,33 @@ use std::collections::BTreeMap;
 
 use sockwire::engineio;
 use sockwire::engineio::Sid;
+use sockwire::engineio::server::{Conn, Entry};
 use sockwire::entropy::SplitMix64;
 use sockwire::socketio::endpoint::OwnedEvent;
+use sockwire::socketio::endpoint::{SocketRef, State};
 use sockwire::socketio::rooms::IndexedRooms;
 use sockwire::socketio::{Config, Server};
-use sockwire::storage::Growable;
+use sockwire::storage::{Buffers, Fixed, Growable, Storage};
 use sockwire::time::{Duration, Instant};
 
-type Io = Server<u32, Growable, SplitMix64, IndexedRooms>;
+/// The storage a test server keeps its tables in.
+trait Store:
+    Storage<u32, Sid, Conn, Entry<u32, Buf<Self>, State<Buf<Self>>>> + Storage<Sid, Sid, SocketRef, ()>
+{
+}
+
+impl<T> Store for T where
+    T: Storage<u32, Sid, Conn, Entry<u32, Buf<T>, State<Buf<T>>>>
+        + Storage<Sid, Sid, SocketRef, ()>
+{
+}
+
+type Buf<S> = <S as Buffers>::Buf;
+
+type Io<S> = Server<u32, S, SplitMix64, IndexedRooms>;
+
+/// Lent storage with room for recovery: a log of 4 KiB, 4 kept sessions.
+type Lent = Fixed<8, 8, 4096, 4096, 4>;
 
 const WS_HEAD: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
 
@@ -43,8 +62,8 @@ enum Frame {
     Close,
 }
 
-struct Net {
-    io: Io,
+struct Net<S: Store = Growable> {
+    io: Io<S>,
     now: Instant,
     input: BTreeMap<u32, Vec<u8>>,
     output: BTreeMap<u32, Vec<u8>>,
@@ -58,6 +77,12 @@ struct Net {
 
 impl Net {
     fn new(eio: engineio::Config, config: Config) -> Self {
+        Self::with_storage(eio, config)
+    }
+}
+
+impl<S: Store> Net<S> {
+    fn with_storage(eio: engineio::Config, config: Config) -> Self {
         let eio = engineio::Config {
             path: "/socket.io/",
             ..eio
@@ -245,7 +270,7 @@ impl Net {
     }
 }
 
-impl Net {
+impl<S: Store> Net<S> {
     /// A polling session (handshake GET on `get`, POSTs on `post`) connected
     /// to `/` and accepted: (sid, socket id).
     fn polling_client(&mut self, get: u32, post: u32) -> (Sid, Sid) {
@@ -800,14 +825,17 @@ fn recovery_config(log_entries: usize) -> sockwire::socketio::recovery::Config {
     }
 }
 
-/// A server with recovery on, with `recovery`.
-fn recovering(eio: engineio::Config, recovery: sockwire::socketio::recovery::Config) -> Net {
-    let mut net = Net::new(eio, Config::default());
-    net.io.set_recovery(Some(recovery));
+/// A server with recovery on, with `recovery`, its tables in `S`.
+fn recovering<S: Store>(
+    eio: engineio::Config,
+    recovery: sockwire::socketio::recovery::Config,
+) -> Net<S> {
+    let mut net = Net::with_storage(eio, Config::default());
+    net.io.set_recovery(Some(recovery)).unwrap();
     net
 }
 
-impl Net {
+impl<S: Store> Net<S> {
     /// A WebSocket client connected to `/` with recovery on and accepted:
     /// (sid, socket id, pid).
     fn recovery_client(&mut self, conn: u32) -> (Sid, Sid, String) {
@@ -858,9 +886,8 @@ fn reply_pid(reply: &str, socket: Sid) -> String {
     reply[head.len()..head.len() + 20].to_string()
 }
 
-#[test]
-fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     let (_, b, _) = net.recovery_client(2);
     net.io.join(&a, "r").unwrap();
@@ -919,13 +946,12 @@ fn recovery_replays_missed_events_before_the_reply_and_restores_the_socket() {
     assert!(!net.io.is_in(&a, "r"));
 }
 
-#[test]
-fn recovery_runs_middleware_when_configured() {
+fn recovery_runs_middleware_when_configured<S: Store>() {
     let config = sockwire::socketio::recovery::Config {
         skip_middlewares: false,
         ..recovery_config(1000)
     };
-    let mut net = recovering(eio_config(), config);
+    let mut net = recovering::<S>(eio_config(), config);
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);
@@ -950,9 +976,8 @@ fn recovery_runs_middleware_when_configured() {
 /// socket.io 4.8 cannot recover a client that got no event before the drop
 /// (issues 4888, 5538): it has no offset to send. Here the socket's own start
 /// in the log stands in for it.
-#[test]
-fn a_client_that_received_nothing_still_recovers() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn a_client_that_received_nothing_still_recovers<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     // Logged before the socket existed: never replayed to it.
     net.io.broadcast("/", &[], &[], "before", "", &[]).unwrap();
     let (_, a, pid) = net.recovery_client(1);
@@ -985,9 +1010,8 @@ fn a_client_that_received_nothing_still_recovers() {
 /// offset; in socket.io 4.8 a volatile event ending in a string poisons it
 /// (PR 5539) and the next recovery fails. Here a volatile event carries the
 /// current offset.
-#[test]
-fn a_volatile_event_never_carries_something_that_is_not_an_offset() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn a_volatile_event_never_carries_something_that_is_not_an_offset<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.emit_volatile(&a, "v", r#""first""#, &[]).unwrap();
@@ -1024,14 +1048,13 @@ fn a_volatile_event_never_carries_something_that_is_not_an_offset() {
 /// client already recovered on a new one, the old socket's close removes the
 /// rooms of the new one (issue 4880). Here the socket has moved: the late
 /// close finds nothing of its own.
-#[test]
-fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone() {
+fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone<S: Store>() {
     let eio = engineio::Config {
         ping_interval: Duration::from_millis(300),
         ping_timeout: Duration::from_millis(200),
         ..eio_config()
     };
-    let mut net = recovering(eio, recovery_config(1000));
+    let mut net = recovering::<S>(eio, recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.broadcast("/", &["r"], &[], "n", "1", &[]).unwrap();
@@ -1085,9 +1108,8 @@ fn the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone() {
 /// is older than its log (issue 5282). Here the session comes back, the
 /// application is told that events may be missing, and the client gets a new
 /// pid (socket.io-client then reports `recovered: false`).
-#[test]
-fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing() {
-    let mut net = recovering(eio_config(), recovery_config(2));
+fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(2));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.io.set_data(&a, b"x").unwrap();
@@ -1114,9 +1136,8 @@ fn an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_miss
     assert_eq!(net.io.data(&a), Some(&b"x"[..]));
 }
 
-#[test]
-fn a_kept_session_expires_with_its_rooms() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn a_kept_session_expires_with_its_rooms<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);
@@ -1136,9 +1157,8 @@ fn a_kept_session_expires_with_its_rooms() {
     ));
 }
 
-#[test]
-fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms() {
-    let mut net = recovering(eio_config(), recovery_config(1000));
+fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms<S: Store>() {
+    let mut net = recovering::<S>(eio_config(), recovery_config(1000));
     let (_, a, pid) = net.recovery_client(1);
     net.io.join(&a, "r").unwrap();
     net.drop_conn(1);
@@ -1156,4 +1176,250 @@ fn a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms() {
     let mut members = 0;
     sockwire::socketio::RoomTable::for_each_member(net.io.rooms(), "/", "r", &mut |_| members += 1);
     assert_eq!((members, net.io.recovery_stats().unwrap().sessions), (0, 0));
+}
+
+/// Logged events age out after `max_disconnection`, whoever they were for;
+/// a socket lost after them and back with an old offset is told.
+fn logged_events_age_out<S: Store>() {
+    let config = sockwire::socketio::recovery::Config {
+        max_disconnection: Duration::from_millis(1000),
+        ..recovery_config(1000)
+    };
+    let mut net = recovering::<S>(eio_config(), config);
+    let (_, a, pid) = net.recovery_client(1);
+    for n in 1..=3 {
+        net.io
+            .broadcast("/", &[], &[], "n", &n.to_string(), &[])
+            .unwrap();
+    }
+    net.pump();
+    assert_eq!(net.texts(1).len(), 3);
+    assert_eq!(net.io.recovery_stats().unwrap().entries, 3);
+    net.advance(600);
+    net.io.broadcast("/", &[], &[], "n", "4", &[]).unwrap();
+    net.pump();
+    net.texts(1);
+    net.advance(500);
+    // The first three are older than 1 s now; the fourth is not.
+    assert_eq!(net.io.recovery_stats().unwrap().entries, 1);
+    net.drop_conn(1);
+    net.take_events();
+    let (sid, texts) = net.reconnect(2, &format!(r#"{{"pid":"{pid}","offset":"1"}}"#));
+    assert_eq!(texts[0], r#"42["n",4,"4"]"#);
+    assert_ne!(reply_pid(&texts[1], a), pid);
+    net.expect_recovered(sid, a, 1, true);
+    net.advance(1000);
+    assert_eq!(net.io.recovery_stats().unwrap().entries, 0);
+}
+
+/// Every recovery test, on the heap (`Growable`) and in lent storage
+/// (`Fixed` with a log and kept sessions).
+macro_rules! on_both_storages {
+    ($($name:ident),* $(,)?) => {
+        mod growable {
+            $(#[test]
+            fn $name() {
+                super::$name::<sockwire::storage::Growable>()
+            })*
+        }
+        mod lent {
+            $(#[test]
+            fn $name() {
+                super::$name::<super::Lent>()
+            })*
+        }
+    };
+}
+
+on_both_storages!(
+    recovery_replays_missed_events_before_the_reply_and_restores_the_socket,
+    recovery_runs_middleware_when_configured,
+    a_client_that_received_nothing_still_recovers,
+    a_volatile_event_never_carries_something_that_is_not_an_offset,
+    the_late_close_of_the_old_connection_leaves_the_recovered_socket_alone,
+    an_offset_older_than_the_log_recovers_the_session_and_says_events_may_be_missing,
+    a_kept_session_expires_with_its_rooms,
+    a_session_expired_but_not_yet_swept_is_not_recovered_and_leaves_its_rooms,
+    logged_events_age_out,
+);
+
+// ---------------------------------------------------------------------------
+// Connection state recovery in lent storage (`Fixed`'s L and K)
+// ---------------------------------------------------------------------------
+
+/// A `Lent` server with recovery on (the default bounds, so the 4 KiB ring
+/// and the 4 kept sessions are what binds).
+fn lent() -> Net<Lent> {
+    recovering::<Lent>(eio_config(), sockwire::socketio::recovery::Config::DEFAULT)
+}
+
+#[test]
+fn fixed_storage_without_lent_room_refuses_recovery() {
+    let mut net: Net<Fixed<8, 8, 4096>> = Net::with_storage(eio_config(), Config::default());
+    let on = Some(sockwire::socketio::recovery::Config::DEFAULT);
+    assert_eq!(
+        net.io.set_recovery(on),
+        Err(sockwire::socketio::Error::NoRecoveryStorage)
+    );
+    assert_eq!(net.io.set_recovery(None), Ok(()));
+    assert_eq!(net.io.recovery_stats(), None);
+    // Recovery stays off: no pid in the reply, no offset on events.
+    let (_, a) = net.client(1);
+    net.io.emit(&a, "n", "1", &[]).unwrap();
+    net.pump();
+    assert_eq!(net.texts(1), [r#"42["n",1]"#]);
+    let mut zero_log: Net<Fixed<8, 8, 4096, 0, 4>> =
+        Net::with_storage(eio_config(), Config::default());
+    assert!(zero_log.io.set_recovery(on).is_err());
+}
+
+/// The ring wraps around many times (every record moved to its start again
+/// and again); a recovery still finds its offset and replays exactly what
+/// followed it, and an offset that wrapped out of the ring recovers with
+/// `missed: true` and the ring's events, in order.
+#[test]
+fn a_lent_log_wraps_around_many_times() {
+    let mut net = lent();
+    let (_, a, pid) = net.recovery_client(1);
+    let (_, _b, _) = net.recovery_client(2);
+    net.io.join(&a, "r").unwrap();
+    for n in 1..=600u32 {
+        let args = format!("{n},\"{}\"", "x".repeat(n as usize % 37));
+        net.io.broadcast("/", &["r"], &[], "n", &args, &[]).unwrap();
+        net.pump();
+        let texts = net.texts(1);
+        assert_eq!(texts.len(), 1);
+        assert!(texts[0].ends_with(&format!(",\"{n}\"]")), "{texts:?}");
+        net.texts(2);
+    }
+    let stats = net.io.recovery_stats().unwrap();
+    assert!(stats.entries > 20 && stats.entries < 100, "{stats:?}");
+    assert!(stats.peak_bytes <= 4096, "{stats:?}");
+    net.drop_conn(1);
+    net.take_events();
+    for n in 601..=610u32 {
+        net.io
+            .broadcast("/", &["r"], &[], "n", &n.to_string(), &[])
+            .unwrap();
+        // Not to a: never replayed to it.
+        net.io
+            .broadcast("/", &[], &["r"], "other", &n.to_string(), &[])
+            .unwrap();
+    }
+    // Offsets 601..=620: a's events are the odd ones after 600.
+    let (sid, texts) = net.reconnect(3, &format!(r#"{{"pid":"{pid}","offset":"600"}}"#));
+    let want: Vec<String> = (0..10)
+        .map(|i| format!(r#"42["n",{},"{}"]"#, 601 + i, 601 + 2 * i))
+        .chain([format!(r#"40{{"sid":"{}","pid":"{pid}"}}"#, a.as_str())])
+        .collect();
+    assert_eq!(texts, want);
+    net.expect_recovered(sid, a, 10, false);
+    // Once more from an offset the ring no longer holds.
+    net.drop_conn(3);
+    net.take_events();
+    let held = net.io.recovery_stats().unwrap().entries;
+    let first = 620 - held as u64 + 1;
+    let (sid, texts) = net.reconnect(4, &format!(r#"{{"pid":"{pid}","offset":"5"}}"#));
+    let replayed = texts.len() - 1;
+    // Everything held that went to a, in order, offsets consecutive.
+    let offsets: Vec<u64> = texts[..replayed]
+        .iter()
+        .map(|t| t[t.rfind(",\"").unwrap() + 2..t.len() - 2].parse().unwrap())
+        .collect();
+    assert!(offsets.windows(2).all(|w| w[1] > w[0]));
+    assert!(
+        offsets[0] >= first && offsets[0] <= first + 1,
+        "{offsets:?}"
+    );
+    assert_eq!(*offsets.last().unwrap(), 619);
+    assert_ne!(reply_pid(&texts[replayed], a), pid);
+    net.expect_recovered(sid, a, replayed, true);
+}
+
+/// An event larger than the whole ring is not logged: the sockets it would
+/// have reached learn it on recovery (`missed: true`, a new pid), the others
+/// recover in full; the events around it are replayed.
+#[test]
+fn an_event_larger_than_the_lent_log_says_missed_to_its_targets_only() {
+    let mut net = lent();
+    let (_, a, pid_a) = net.recovery_client(1);
+    let (_, b, pid_b) = net.recovery_client(2);
+    net.io.join(&a, "r").unwrap();
+    net.drop_conn(1);
+    net.drop_conn(2);
+    net.take_events();
+    net.io.broadcast("/", &[], &[], "n", "1", &[]).unwrap();
+    let big = format!("\"{}\"", "y".repeat(5000));
+    net.io
+        .broadcast("/", &["r"], &[], "big", &big, &[])
+        .unwrap();
+    net.io.broadcast("/", &[], &[], "n", "3", &[]).unwrap();
+    let stats = net.io.recovery_stats().unwrap();
+    assert_eq!(stats.entries, 3);
+    let (sid, texts) = net.reconnect(3, &format!(r#"{{"pid":"{pid_a}","offset":"0"}}"#));
+    assert_eq!(texts[..2], [r#"42["n",1,"1"]"#, r#"42["n",3,"3"]"#]);
+    assert_ne!(reply_pid(&texts[2], a), pid_a);
+    net.expect_recovered(sid, a, 2, true);
+    let (sid, texts) = net.reconnect(4, &format!(r#"{{"pid":"{pid_b}","offset":"0"}}"#));
+    assert_eq!(texts[..2], [r#"42["n",1,"1"]"#, r#"42["n",3,"3"]"#]);
+    assert_eq!(reply_pid(&texts[2], b), pid_b);
+    net.expect_recovered(sid, b, 2, false);
+    // Even its targets are too many to keep: the log is emptied, and every
+    // socket kept since before it is told.
+    net.drop_conn(4);
+    net.take_events();
+    let rooms: Vec<String> = (0..100).map(|i| format!("room-{i:045}")).collect();
+    let rooms: Vec<&str> = rooms.iter().map(|r| r.as_str()).collect();
+    net.io.broadcast("/", &rooms, &[], "big", "1", &[]).unwrap();
+    assert_eq!(net.io.recovery_stats().unwrap().entries, 0);
+    let (sid, texts) = net.reconnect(5, &format!(r#"{{"pid":"{pid_b}","offset":"3"}}"#));
+    assert_eq!(texts.len(), 1);
+    assert_ne!(reply_pid(&texts[0], b), pid_b);
+    net.expect_recovered(sid, b, 0, true);
+}
+
+/// The kept-session table holds `K` (4): a fifth lost session pushes out the
+/// oldest, which the application learns (`Expired`), and whose client then
+/// starts afresh; the others recover.
+#[test]
+fn a_full_lent_session_table_lets_the_oldest_go() {
+    let mut net = lent();
+    let clients: Vec<(Sid, Sid, String)> = (1..=5).map(|c| net.recovery_client(c)).collect();
+    for (_, socket, _) in &clients {
+        net.io.join(socket, "r").unwrap();
+    }
+    for c in 1..=4 {
+        net.drop_conn(c);
+        net.now = net.now + Duration::from_millis(10);
+    }
+    net.take_events();
+    assert_eq!(net.io.recovery_stats().unwrap().sessions, 4);
+    net.drop_conn(5);
+    let (_, first, first_pid) = &clients[0];
+    assert_eq!(
+        net.take_events(),
+        [
+            OwnedEvent::Expired { socket: *first },
+            OwnedEvent::Disconnect {
+                socket: clients[4].1,
+                reason: "transport close"
+            }
+        ]
+    );
+    let stats = net.io.recovery_stats().unwrap();
+    assert_eq!((stats.sessions, stats.peak_sessions), (4, 4));
+    assert!(!net.io.is_in(first, "r"));
+    let (_, texts) = net.reconnect(6, &format!(r#"{{"pid":"{first_pid}"}}"#));
+    assert!(texts.is_empty());
+    assert!(matches!(
+        net.take_events()[..],
+        [OwnedEvent::Connect { .. }]
+    ));
+    for (i, (_, socket, pid)) in clients.iter().enumerate().skip(1) {
+        let conn = 10 + i as u32;
+        let (sid, texts) = net.reconnect(conn, &format!(r#"{{"pid":"{pid}"}}"#));
+        assert_eq!(texts.len(), 1);
+        net.expect_recovered(sid, *socket, 0, false);
+        assert!(net.io.is_in(socket, "r"));
+    }
 }

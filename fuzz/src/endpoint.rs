@@ -5,7 +5,8 @@
 //!
 //! Input: `config:u8 seed:u8` then operations, each an op byte and its
 //! arguments (see [`drive`]). The config byte picks the storage (`& 1`:
-//! `Fixed<4, 4, 2048>`, else `Growable`), the connection cap (`>> 1 & 3`:
+//! `Fixed<4, 4, 2048>`, with a 1 KiB recovery log and 2 kept sessions for
+//! Socket.IO, else `Growable`), the connection cap (`>> 1 & 3`:
 //! 1 to 4), the session cap (`>> 3 & 3`: 1 to 4), turns off upgrades
 //! (`& 32`) and sets an `Origin` allow-list (`& 64`); the seed byte's
 //! `& 128` accepts permessage-deflate (threshold 0 to 120 from `& 3`).
@@ -951,9 +952,22 @@ pub fn sio_endpoint(data: &[u8]) {
     } else {
         Some(&["/", "/chat"])
     };
+    // Connection state recovery on half of the runs: a short log, sessions
+    // kept 2 s; in lent storage a ring of 1 KiB and 2 kept sessions.
+    let recovery = (seed & 1 == 1).then_some(socketio::recovery::Config {
+        max_disconnection: Duration::from_millis(2000),
+        max_log_entries: 8,
+        max_log_bytes: 4096,
+        max_sessions: 4,
+        ..socketio::recovery::Config::DEFAULT
+    });
     if byte & 1 == 1 {
-        let ep: Sio<Fixed<4, 4, 2048>, Rooms<Sid, 8, 8>> = Sio {
-            server: socketio::Server::new(cfg, sio, SplitMix64::new(seed)),
+        let mut server = socketio::Server::new(cfg, sio, SplitMix64::new(seed));
+        server
+            .set_recovery(recovery)
+            .expect("Fixed lends the recovery log");
+        let ep: Sio<Fixed<4, 4, 2048, 1024, 2>, Rooms<Sid, 8, 8>> = Sio {
+            server,
             connects: Vec::new(),
             sockets: Vec::new(),
             acks: Vec::new(),
@@ -961,17 +975,9 @@ pub fn sio_endpoint(data: &[u8]) {
         drive(ep, cfg, "/socket.io/", &mut r);
     } else {
         let mut server = socketio::Server::new(cfg, sio, SplitMix64::new(seed));
-        // Connection state recovery on half of the runs (it needs a heap): a
-        // short log, sessions kept 2 s.
-        if seed & 1 == 1 {
-            server.set_recovery(Some(socketio::recovery::Config {
-                max_disconnection: Duration::from_millis(2000),
-                max_log_entries: 8,
-                max_log_bytes: 4096,
-                max_sessions: 4,
-                ..socketio::recovery::Config::DEFAULT
-            }));
-        }
+        server
+            .set_recovery(recovery)
+            .expect("the heap holds the recovery log");
         let ep: Sio<Growable, IndexedRooms> = Sio {
             server,
             connects: Vec::new(),

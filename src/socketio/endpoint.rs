@@ -55,7 +55,7 @@ use super::server::{self as conn, Assembler, Connection, Event as ConnEvent, Eve
 use super::{Config, Error, Message, Notice};
 use crate::engineio::{self, CloseReason, Data, Session, Sid, Transmit, UserState};
 use crate::entropy::Entropy;
-use crate::storage::{Buffer, Buffers, Map, Storage};
+use crate::storage::{Buffer, Buffers, Map, Recovery, Storage};
 use crate::time::{Duration, Instant};
 use crate::ws::{MessageKind, ServerFrameHead};
 
@@ -89,7 +89,6 @@ impl<B: Buffer> UserState<B> for State<B> {
 
 /// Where a socket lives, and what recovery keeps of it.
 #[derive(Clone, Debug)]
-#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub struct SocketRef {
     sid: Sid,
     nsp: heapless::String<{ conn::MAX_NAMESPACE_LEN }>,
@@ -100,12 +99,8 @@ pub struct SocketRef {
     data: recovery::Data,
 }
 
-/// The recovery log, when recovery is on (feature `alloc`).
-#[cfg(feature = "alloc")]
-type LogSlot = Option<recovery::Log>;
-/// Without `alloc` there is no log.
-#[cfg(not(feature = "alloc"))]
-type LogSlot = ();
+/// The recovery log, when recovery is on.
+type LogSlot<S> = Option<recovery::Log<S>>;
 
 /// The former name of [`Event`].
 pub type ServerEvent<'a> = Event<'a>;
@@ -191,7 +186,8 @@ pub enum Event<'a> {
         /// The events replayed.
         replayed: usize,
         /// True when the log no longer held every event after the client's
-        /// offset (it aged out or the log was full): some may be missing.
+        /// offset (it aged out, the log was full, or an event meant for it
+        /// was larger than the whole log): some may be missing.
         /// The client got a new pid, so socket.io-client reports
         /// `recovered: false` and resynchronises as it would after a fresh
         /// start, while the socket keeps its id, rooms and data.
@@ -199,7 +195,9 @@ pub enum Event<'a> {
     },
     /// A socket kept for recovery is dropped for good: its client did not
     /// come back within `max_disconnection`, or the oldest kept socket made
-    /// room (`max_sessions`), or [`Server::set_recovery`] was called again.
+    /// room (`max_sessions`, or `K` of lent storage
+    /// [`Fixed`](crate::storage::Fixed)), or [`Server::set_recovery`] was
+    /// called again.
     /// Its rooms and data slot are gone; a CONNECT with its pid starts
     /// afresh.
     Expired {
@@ -281,7 +279,7 @@ where
     pub(crate) adapter: Option<super::adapter::Link>,
     /// The time of the latest input, for what `poll_event` keeps.
     now: Instant,
-    log: LogSlot,
+    log: LogSlot<S>,
     /// A pid ready for a recovery that must hand out a new one.
     spare_pid: Option<Sid>,
 }
@@ -322,10 +320,7 @@ where
             pending: PendingQueue::new(),
             adapter: None,
             now: Instant::from_millis(0),
-            #[cfg(feature = "alloc")]
             log: None,
-            #[cfg(not(feature = "alloc"))]
-            log: (),
             spare_pid: None,
         }
     }
@@ -361,59 +356,43 @@ where
     }
 
     fn recovery_on(&self) -> bool {
-        #[cfg(feature = "alloc")]
-        {
-            self.log.is_some()
-        }
-        #[cfg(not(feature = "alloc"))]
-        {
-            false
-        }
+        self.log.is_some()
     }
 
     /// The log position the next logged event gets (0 without recovery).
     fn next_offset(&self) -> u64 {
-        #[cfg(feature = "alloc")]
-        {
-            self.log.as_ref().map_or(0, |l| l.next_offset())
-        }
-        #[cfg(not(feature = "alloc"))]
-        {
-            0
-        }
+        self.log.as_ref().map_or(0, |l| l.next_offset())
     }
 
     /// Turns connection state recovery on with the settings `recovery`, or
     /// off with `None` (the default, as in the reference); see [`recovery`].
-    /// It needs the `alloc` feature: without it this does nothing.
+    /// The log and the kept sessions live in the storage `S`: on the heap
+    /// with `storage::Growable`, in [`Fixed`](crate::storage::Fixed)'s lent
+    /// `L` bytes and `K` sessions without one.
     ///
     /// Set it before serving: sockets accepted earlier have no pid, and a
     /// later call starts an empty log and forgets the sockets kept for
     /// recovery (their rooms are left).
-    pub fn set_recovery(&mut self, recovery: Option<recovery::Config>) {
-        #[cfg(feature = "alloc")]
-        {
-            if let Some(old) = self.log.take() {
-                let (rooms, pending) = (&mut self.rooms, &mut self.pending);
-                old.for_each_kept(&mut |socket| drop_kept(rooms, pending, socket));
-            }
-            self.log = recovery.map(recovery::Log::new);
+    ///
+    /// Errors: [`Error::NoRecoveryStorage`] when `S` has no room for a log
+    /// or for a kept session (`Fixed` with `L` or `K` 0, its defaults);
+    /// nothing changes then.
+    pub fn set_recovery(&mut self, recovery: Option<recovery::Config>) -> Result<(), Error> {
+        if recovery.is_some() && (S::LOG_BYTES == 0 || S::KEPT == 0) {
+            return Err(Error::NoRecoveryStorage);
         }
-        #[cfg(not(feature = "alloc"))]
-        let _ = recovery;
+        if let Some(old) = self.log.take() {
+            let (rooms, pending) = (&mut self.rooms, &mut self.pending);
+            old.for_each_kept(&mut |socket| drop_kept(rooms, pending, socket));
+        }
+        self.log = recovery.map(recovery::Log::new);
+        Ok(())
     }
 
     /// The recovery log's size now and at its peak, and the sessions kept;
-    /// `None` when recovery is off (or without the `alloc` feature).
+    /// `None` when recovery is off.
     pub fn recovery_stats(&self) -> Option<recovery::Stats> {
-        #[cfg(feature = "alloc")]
-        {
-            self.log.as_ref().map(|l| l.stats())
-        }
-        #[cfg(not(feature = "alloc"))]
-        {
-            None
-        }
+        self.log.as_ref().map(|l| l.stats())
     }
 
     /// Sets `socket`'s application-data slot (kept with the socket through
@@ -500,7 +479,6 @@ where
     /// is returned and [`Event::Recovered`] follows from
     /// [`poll_event`](Self::poll_event).
     pub fn accept(&mut self, sid: &Sid, nsp: &str) -> Result<Sid, Error> {
-        #[cfg(feature = "alloc")]
         if let Some(socket) = self.accept_recovering(sid, nsp)? {
             return Ok(socket);
         }
@@ -560,7 +538,6 @@ where
 
     /// An emit to a socket lost with its session and kept for recovery: only
     /// logged, for the replay (as the reference does).
-    #[cfg(feature = "alloc")]
     fn emit_to_kept(
         &mut self,
         socket: &Sid,
@@ -569,36 +546,29 @@ where
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
         let log = self.log.as_mut().ok_or(Error::NotConnected)?;
-        let nsp: alloc::string::String = log.kept_in(socket).ok_or(Error::NotConnected)?.into();
-        let args = recovery::with_offset(args, log.offset_for(false));
-        log_to_socket(
-            log,
-            self.now,
-            &self.config,
-            (&nsp, socket),
-            name,
-            &args,
-            attachments,
-        )
+        let nsp: heapless::String<{ conn::MAX_NAMESPACE_LEN }> = log
+            .kept_in(socket)
+            .and_then(|n| n.try_into().ok())
+            .ok_or(Error::NotConnected)?;
+        let suffix = recovery::offset_suffix(args, log.offset_for(false));
+        let args = (args, suffix.as_str());
+        let to = (nsp.as_str(), socket);
+        log_to_socket(log, self.now, &self.config, to, name, args, attachments)
     }
 
     fn drop_claim(&mut self, sid: &Sid, nsp: &str) {
-        #[cfg(feature = "alloc")]
         if let Some(log) = &mut self.log {
-            log.claims.remove(&(*sid, nsp.into()));
+            log.take_claim(*sid, nsp);
         }
-        #[cfg(not(feature = "alloc"))]
-        let _ = (sid, nsp);
     }
 
     /// The recovery of a CONNECT that went to the application: `None` when
     /// it was not a recovering one (or its socket is gone).
-    #[cfg(feature = "alloc")]
     fn accept_recovering(&mut self, sid: &Sid, nsp: &str) -> Result<Option<Sid>, Error> {
         let Some(log) = &mut self.log else {
             return Ok(None);
         };
-        let Some(claim) = log.claims.remove(&(*sid, nsp.into())) else {
+        let Some(claim) = log.take_claim(*sid, nsp) else {
             return Ok(None);
         };
         if self.spare_pid.is_none() {
@@ -673,27 +643,24 @@ where
         attachments: &[&[u8]],
         volatile: bool,
     ) -> Result<(), Error> {
-        #[cfg(feature = "alloc")]
-        if !volatile && self.sockets.get(socket).is_none() {
+        if !volatile && self.recovery_on() && self.sockets.get(socket).is_none() {
             return self.emit_to_kept(socket, name, args, attachments);
         }
         let r = self.lookup(socket)?;
-        #[cfg(feature = "alloc")]
         if let Some(log) = &mut self.log {
-            let offset = log.offset_for(volatile);
-            let args = recovery::with_offset(args, offset);
+            let suffix = recovery::offset_suffix(args, log.offset_for(volatile));
+            let args = (args, suffix.as_str());
             self.eio
                 .with_session(&r.sid, |s, st| {
-                    st.conn.emit(s, &r.nsp, name, &args, attachments)
+                    st.conn.emit_with_suffix(s, &r.nsp, name, args, attachments)
                 })
                 .ok_or(Error::NotConnected)??;
             if !volatile {
                 let to = (&*r.nsp, socket);
-                log_to_socket(log, self.now, &self.config, to, name, &args, attachments)?;
+                log_to_socket(log, self.now, &self.config, to, name, args, attachments)?;
             }
             return Ok(());
         }
-        let _ = volatile;
         self.eio
             .with_session(&r.sid, |s, st| {
                 st.conn.emit(s, &r.nsp, name, args, attachments)
@@ -785,7 +752,6 @@ where
     /// rooms stay and it is kept for recovery.
     fn forget_as(&mut self, socket: &Sid, reason: &'static str, keep: bool) {
         if let Some(r) = self.sockets.remove(socket) {
-            #[cfg(feature = "alloc")]
             let kept = match &mut self.log {
                 Some(log) if keep => {
                     let expires = self.now + log.config.max_disconnection;
@@ -801,11 +767,6 @@ where
                     true
                 }
                 _ => false,
-            };
-            #[cfg(not(feature = "alloc"))]
-            let kept = {
-                let _ = (r, keep);
-                false
             };
             if !kept {
                 self.rooms.leave_all(*socket);
@@ -892,18 +853,12 @@ where
         volatile: bool,
     ) -> Result<Broadcast, Error> {
         let text = EventText::new(nsp, None, name, attachments.len(), &self.config.limits)?;
-        #[cfg(feature = "alloc")]
-        let (offset, owned) = match &self.log {
-            Some(log) => {
-                let offset = log.offset_for(volatile);
-                (Some(offset), Some(recovery::with_offset(args, offset)))
-            }
-            None => (None, None),
-        };
-        #[cfg(feature = "alloc")]
-        let args = owned.as_deref().unwrap_or(args);
-        let _ = volatile;
-        let parts = text.parts(args);
+        let suffix = self
+            .log
+            .as_ref()
+            .map(|log| recovery::offset_suffix(args, log.offset_for(volatile)))
+            .unwrap_or_default();
+        let parts = text.parts_with(args, &suffix);
         let heads = frame_heads(&parts, attachments);
         let framed = heads
             .as_ref()
@@ -949,21 +904,15 @@ where
                 });
             }
         }
-        #[cfg(feature = "alloc")]
-        if let (Some(log), Some(offset), false) = (&mut self.log, offset, volatile) {
-            let owned = |list: &[&str]| list.iter().map(|r| (*r).into()).collect();
-            log.push(
-                self.now,
-                recovery::Entry {
-                    offset,
-                    at: self.now,
-                    nsp: nsp.into(),
-                    rooms: owned(rooms),
-                    except: owned(except),
-                    text: parts.concat(),
-                    attachments: attachments.iter().map(|a| a.to_vec()).collect(),
-                },
-            );
+        if let (Some(log), false) = (&mut self.log, volatile) {
+            let entry = recovery::Entry {
+                nsp,
+                rooms,
+                except,
+                text: &parts,
+                attachments,
+            };
+            log.push(self.now, &entry);
         }
         Ok(result)
     }
@@ -976,7 +925,6 @@ where
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let eio = self.eio.poll_timeout();
-        #[cfg(feature = "alloc")]
         if let Some(at) = self.log.as_ref().and_then(|l| l.next_deadline()) {
             return Some(eio.map_or(at, |e| e.min(at)));
         }
@@ -988,7 +936,6 @@ where
     /// kept sessions that expired (their rooms with them).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        #[cfg(feature = "alloc")]
         if let Some(log) = &mut self.log {
             let (rooms, pending) = (&mut self.rooms, &mut self.pending);
             log.sweep(now, &mut |socket| drop_kept(rooms, pending, socket));
@@ -1019,9 +966,8 @@ where
             }
             match self.eio.poll_event()? {
                 engineio::Event::Closed { sid, reason } => {
-                    #[cfg(feature = "alloc")]
                     if let Some(log) = &mut self.log {
-                        log.claims.retain(|(s, _), _| *s != sid);
+                        log.drop_claims(sid);
                     }
                     let keep = !matches!(reason, CloseReason::ParseError(_));
                     // Every socket of the session leaves. The session may be
@@ -1125,36 +1071,32 @@ fn frame_parts<'a>(
     ok.then_some(parts)
 }
 
-/// Logs an event emitted to `socket` of `nsp` (`to`), `args` carrying the
-/// log's next offset.
-#[cfg(feature = "alloc")]
-fn log_to_socket(
-    log: &mut recovery::Log,
+/// Logs an event emitted to `socket` of `nsp` (`to`), its arguments and
+/// the suffix carrying the log's next offset (`args`).
+fn log_to_socket<S: Recovery>(
+    log: &mut recovery::Log<S>,
     now: Instant,
     config: &Config,
     to: (&str, &Sid),
     name: &str,
-    args: &str,
+    (args, suffix): (&str, &str),
     attachments: &[&[u8]],
 ) -> Result<(), Error> {
     let (nsp, socket) = to;
     let text = EventText::new(nsp, None, name, attachments.len(), &config.limits)?;
     let entry = recovery::Entry {
-        offset: log.offset_for(false),
-        at: now,
-        nsp: nsp.into(),
-        rooms: alloc::vec![socket.as_str().into()],
-        except: alloc::vec::Vec::new(),
-        text: text.parts(args).concat(),
-        attachments: attachments.iter().map(|a| a.to_vec()).collect(),
+        nsp,
+        rooms: &[socket.as_str()],
+        except: &[],
+        text: &text.parts_with(args, suffix),
+        attachments,
     };
-    log.push(now, entry);
+    log.push(now, &entry);
     Ok(())
 }
 
 /// A kept socket is dropped for good: out of its rooms, and the application
 /// told.
-#[cfg(feature = "alloc")]
 fn drop_kept<R: RoomTable>(rooms: &mut R, pending: &mut PendingQueue, socket: Sid) {
     rooms.leave_all(socket);
     let _ = push_pending(pending, Event::Expired { socket });
@@ -1185,27 +1127,27 @@ fn drain_notices(sid: Sid, conn: &mut Connection, pending: &mut PendingQueue) {
 }
 
 /// The endpoint's tables, lent to the per-session code.
-#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
-struct Cx<'s, M, R> {
+struct Cx<'s, M, R, S: Recovery> {
     sockets: &'s mut M,
     rooms: &'s mut R,
     pending: &'s mut PendingQueue,
-    log: &'s mut LogSlot,
+    log: &'s mut LogSlot<S>,
     spare_pid: &'s mut Option<Sid>,
 }
 
-fn on_message<'a, B, M, R>(
+fn on_message<'a, B, M, R, S>(
     now: Instant,
     sid: Sid,
     session: &mut Session<B>,
     state: &'a mut State<B>,
     data: Data<'a>,
-    cx: &mut Cx<'_, M, R>,
+    cx: &mut Cx<'_, M, R, S>,
 ) -> Option<Event<'a>>
 where
     B: Buffer,
     M: Map<Sid, SocketRef>,
     R: RoomTable,
+    S: Recovery,
 {
     let State { conn, asm } = state;
     let event = conn.handle_message(now, session, data, asm);
@@ -1214,7 +1156,6 @@ where
         |conn: &Connection, nsp: &str| conn.socket_id(nsp).copied().unwrap_or(Sid::ZERO);
     match event {
         Ok(Some(ConnEvent::Connect { nsp, auth })) => {
-            #[cfg(feature = "alloc")]
             if let Some(log) = cx.log.as_mut()
                 && let Some(claim) = recovery::claim(auth)
             {
@@ -1230,7 +1171,7 @@ where
                         None => {}
                     }
                 } else {
-                    log.claims.insert((sid, nsp.into()), claim);
+                    log.hold_claim(sid, nsp, claim);
                 }
             }
             Some(Event::Connect { sid, nsp, auth })
@@ -1260,20 +1201,20 @@ where
 /// `None` when there is none to recover (a fresh connect follows), else
 /// the [`Event::Recovered`] to tell, or why it failed (the socket is then
 /// kept as it was).
-#[cfg(feature = "alloc")]
-fn recover<B, M, R>(
+fn recover<B, M, R, S>(
     now: Instant,
     sid: Sid,
     session: &mut Session<B>,
     conn: &mut Connection,
     nsp: &str,
     claim: recovery::Claim,
-    cx: &mut Cx<'_, M, R>,
+    cx: &mut Cx<'_, M, R, S>,
 ) -> Option<Result<Pending, Error>>
 where
     B: Buffer,
     M: Map<Sid, SocketRef>,
     R: RoomTable,
+    S: Recovery,
 {
     let log = cx.log.as_mut()?;
     // A socket kept after its session was lost, or one whose session is
@@ -1298,35 +1239,46 @@ where
     // Everything after the client's offset, and never anything from before
     // the socket existed (no offset: it got no event yet).
     let from = claim.offset.map_or(0, |o| o.saturating_add(1)).max(start);
-    let missed = from < log.first_kept();
-    let pid = if missed {
-        cx.spare_pid.take().unwrap_or(claim.pid)
-    } else {
-        claim.pid
-    };
+    let mut missed = from < log.first_kept();
     let rooms = &*cx.rooms;
-    let member =
-        |room: &alloc::string::String| room == socket.as_str() || rooms.contains(nsp, room, socket);
+    let member = |room: &[u8]| {
+        room == socket.as_str().as_bytes()
+            || core::str::from_utf8(room).is_ok_and(|r| rooms.contains(nsp, r, socket))
+    };
     let mut replayed = 0;
-    let mut sent = || -> Result<(), Error> {
+    let spare_pid = &mut *cx.spare_pid;
+    let mut sent = || -> Result<Sid, Error> {
         for e in log.since(from) {
             let to_it = e.rooms.is_empty() || e.rooms.iter().any(member);
-            if e.nsp != nsp || !to_it || e.except.iter().any(member) {
+            if e.nsp != nsp.as_bytes() || !to_it || e.except.iter().any(member) {
                 continue;
             }
-            let attachments: alloc::vec::Vec<&[u8]> =
-                e.attachments.iter().map(|a| a.as_slice()).collect();
-            conn::queue(session, &[e.text.as_str()], &attachments)?;
+            if e.gap {
+                // Too large for the log: it was not kept.
+                missed = true;
+                continue;
+            }
+            conn::queue_iter(session, &[e.text], e.attachments.iter())?;
             replayed += 1;
         }
+        let pid = match missed {
+            true => spare_pid.unwrap_or(claim.pid),
+            false => claim.pid,
+        };
         conn.accept_with_pid(session, nsp, socket, Some(&pid))?;
-        Ok(())
+        Ok(pid)
     };
-    if let Err(e) = sent() {
-        if let Some(s) = saved {
-            log.save(claim.pid, s, &mut |_| {});
+    let pid = match sent() {
+        Ok(pid) => pid,
+        Err(e) => {
+            if let Some(s) = saved {
+                log.save(claim.pid, s, &mut |_| {});
+            }
+            return Some(Err(e));
         }
-        return Some(Err(e));
+    };
+    if missed {
+        cx.spare_pid.take();
     }
     log.recovered();
     let name = heapless::String::try_from(nsp).unwrap_or_default();

@@ -98,6 +98,11 @@ pub enum Error {
     Engine(crate::engineio::Error),
     /// The connection ended after a protocol error; nothing more is accepted.
     InvalidState,
+    /// `Server::set_recovery` on storage with no room for connection state
+    /// recovery: [`storage::Fixed`](crate::storage::Fixed) with a log of 0
+    /// bytes (`L`) or 0 kept sessions (`K`), its defaults. Recovery stays
+    /// off.
+    NoRecoveryStorage,
 
     // ---- the caller misused the API ----
     /// The output buffer is too small; it was left untouched.
@@ -138,6 +143,7 @@ impl Error {
                 | Error::RoomNameTooLong
                 | Error::Engine(_)
                 | Error::InvalidState
+                | Error::NoRecoveryStorage
         )
     }
 }
@@ -169,6 +175,7 @@ impl fmt::Display for Error {
             RoomNameTooLong => "room name too long",
             Engine(e) => return write!(f, "Engine.IO: {e}"),
             InvalidState => "the connection has ended",
+            NoRecoveryStorage => "no storage for connection state recovery (Fixed's L and K)",
             BufferTooSmall { required } => {
                 return write!(f, "output buffer too small: {required} bytes required");
             }

@@ -427,6 +427,19 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         args: &str,
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
+        self.send_event(eio, nsp, None, name, (args, ""), attachments)
+    }
+
+    /// [`emit`](Self::emit) with `suffix` after the arguments (a recovery
+    /// offset, see [`EventText::parts_with`]).
+    pub(crate) fn emit_with_suffix<Q: Buffer>(
+        &mut self,
+        eio: &mut engineio::Session<Q>,
+        nsp: &str,
+        name: &str,
+        args: (&str, &str),
+        attachments: &[&[u8]],
+    ) -> Result<(), Error> {
         self.send_event(eio, nsp, None, name, args, attachments)
     }
 
@@ -448,7 +461,7 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         timeout: Option<Duration>,
     ) -> Result<u64, Error> {
         let id = self.acks.next_id()?;
-        self.send_event(eio, nsp, Some(id), name, args, attachments)?;
+        self.send_event(eio, nsp, Some(id), name, (args, ""), attachments)?;
         self.acks.sent(now, timeout);
         Ok(id)
     }
@@ -498,12 +511,12 @@ impl<const N: usize, const A: usize> Connection<N, A> {
         nsp: &str,
         ack_id: Option<u64>,
         name: &str,
-        args: &str,
+        (args, suffix): (&str, &str),
         attachments: &[&[u8]],
     ) -> Result<(), Error> {
         self.check_joined(nsp)?;
         let text = EventText::new(nsp, ack_id, name, attachments.len(), &self.config.limits)?;
-        queue(eio, &text.parts(args), attachments)
+        queue(eio, &text.parts_with(args, suffix), attachments)
     }
 
     fn check_usable(&self) -> Result<(), Error> {
@@ -528,10 +541,19 @@ pub(crate) fn queue<Q: Buffer>(
     text: &[&str],
     attachments: &[&[u8]],
 ) -> Result<(), Error> {
+    queue_iter(eio, text, attachments.iter().copied())
+}
+
+/// [`queue`] with the attachments from an iterator.
+pub(crate) fn queue_iter<'b, Q: Buffer>(
+    eio: &mut engineio::Session<Q>,
+    text: &[&str],
+    attachments: impl Iterator<Item = &'b [u8]> + Clone,
+) -> Result<(), Error> {
     let text_len: usize = text.iter().map(|t| t.len()).sum();
     let need = engineio::Session::<Q>::queue_cost(false, text_len)
         + attachments
-            .iter()
+            .clone()
             .map(|a| engineio::Session::<Q>::queue_cost(true, a.len()))
             .sum::<usize>();
     if eio.is_closed() {

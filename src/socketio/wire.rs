@@ -292,10 +292,21 @@ impl EventText {
     }
 
     pub(crate) fn parts<'s>(&'s self, args: &'s str) -> [&'s str; 6] {
+        let [h, open, name, comma, args, _, close] = self.parts_with(args, "");
+        [h, open, name, comma, args, close]
+    }
+
+    /// [`parts`](Self::parts) with `suffix` (a recovery offset, its comma
+    /// included when `args` has values) after the arguments.
+    pub(crate) fn parts_with<'s>(&'s self, args: &'s str, suffix: &'s str) -> [&'s str; 7] {
         // Written from a `&str` by `json::write_str`.
         let name = core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("\"\"");
-        let comma = if args.is_empty() { "" } else { "," };
-        [self.header.as_str(), "[", name, comma, args, "]"]
+        let comma = if args.is_empty() && suffix.is_empty() {
+            ""
+        } else {
+            ","
+        };
+        [self.header.as_str(), "[", name, comma, args, suffix, "]"]
     }
 }
 

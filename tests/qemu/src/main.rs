@@ -1,7 +1,8 @@
 //! sockwire on a Cortex-M4: a `no_std`, `no_main` test image for QEMU's
 //! `mps2-an386` machine, with no heap. It runs, in memory on a virtual clock, a
 //! WebSocket client/server pair and an Engine.IO + Socket.IO client/server
-//! pair, a broadcast of the Socket.IO server endpoint in fixed storage, plus
+//! pair, a broadcast of the Socket.IO server endpoint in fixed storage, a
+//! connection state recovery in lent storage, plus
 //! the RFC 6455 and protocol vectors; prints `ok NAME` or
 //! `FAIL NAME: why` per check, the stack high-water mark per scenario (stack
 //! painting) with the `size_of` of the state it keeps on the stack, then in a
@@ -24,6 +25,8 @@ mod rt;
 mod sio_broadcast;
 #[cfg_attr(feature = "deflate", allow(dead_code))]
 mod sio_pair;
+#[cfg_attr(feature = "deflate", allow(dead_code))]
+mod sio_recovery;
 #[cfg_attr(feature = "deflate", allow(dead_code))]
 mod vectors;
 mod wire;
@@ -49,7 +52,7 @@ const SCENARIOS: [Scenario; 1] = [Scenario {
 }];
 
 #[cfg(not(feature = "deflate"))]
-const SCENARIOS: [Scenario; 4] = [
+const SCENARIOS: [Scenario; 5] = [
     Scenario {
         name: "vectors",
         run: vectors::run,
@@ -69,6 +72,11 @@ const SCENARIOS: [Scenario; 4] = [
         name: "sio_broadcast",
         run: sio_broadcast::run,
         state: &sio_broadcast::STATE,
+    },
+    Scenario {
+        name: "sio_recovery",
+        run: sio_recovery::run,
+        state: &sio_recovery::STATE,
     },
 ];
 

@@ -22,7 +22,10 @@ const QUEUE: usize = 1024;
 const WIRE: usize = 1024;
 const ATTACHMENTS: usize = MAX_FRAMED_ATTACHMENTS + 1;
 
-type Io = Server<u8, Fixed<4, 4, QUEUE>, Rng, Rooms<Sid, 2, 4>>;
+/// The server of this scenario and of `sio_recovery`, which lends it a
+/// recovery log of `L` bytes and `K` kept sessions.
+pub type Io<const L: usize = 0, const K: usize = 0> =
+    Server<u8, Fixed<4, 4, QUEUE, L, K>, Rng, Rooms<Sid, 2, 4>>;
 
 /// What the scenario keeps on the stack besides call frames.
 pub const STATE: [(&str, usize); 2] = [
@@ -36,14 +39,14 @@ pub const STATE: [(&str, usize); 2] = [
 const UPGRADE: &[u8] = b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: device.local\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 /// The bytes the server wrote on one connection.
-struct Wire {
+pub struct Wire {
     bytes: [u8; WIRE],
     len: usize,
     writes: usize,
 }
 
 impl Wire {
-    const fn new() -> Self {
+    pub const fn new() -> Self {
         Wire {
             bytes: [0; WIRE],
             len: 0,
@@ -51,7 +54,7 @@ impl Wire {
         }
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
 
@@ -64,7 +67,11 @@ impl Wire {
 /// Runs `poll_transmit` with an `out` of `out_len` bytes until it has nothing,
 /// appending to the wires (connections 1 to 4). False on an error or a wire
 /// that overflows.
-fn drain(io: &mut Io, wires: &mut [Wire; 4], out_len: usize) -> bool {
+pub fn drain<const L: usize, const K: usize>(
+    io: &mut Io<L, K>,
+    wires: &mut [Wire; 4],
+    out_len: usize,
+) -> bool {
     let mut out = [0u8; 256];
     let out = &mut out[..out_len];
     loop {
@@ -86,17 +93,45 @@ fn drain(io: &mut Io, wires: &mut [Wire; 4], out_len: usize) -> bool {
     }
 }
 
-/// Feeds a masked client text frame `text` to connection `conn`; the session
-/// id of a Socket.IO CONNECT it carried, if any.
-fn client_text(
-    io: &mut Io,
+/// What the server said of a client's text, as far as these scenarios care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// A CONNECT from session `sid`, for the application.
+    Connect(Sid),
+    /// A CONNECT that recovered a socket (connection state recovery).
+    Recovered {
+        /// The socket.
+        socket: Sid,
+        /// The events replayed.
+        replayed: usize,
+        /// Some may be missing.
+        missed: bool,
+    },
+}
+
+/// Opens connection `conn` as a WebSocket session (the real upgrade).
+pub fn upgrade<const L: usize, const K: usize>(
+    io: &mut Io<L, K>,
+    wires: &mut [Wire; 4],
+    now: Instant,
+    conn: u8,
+) {
+    let mut head = [0u8; UPGRADE.len()];
+    head.copy_from_slice(UPGRADE);
+    feed(io, wires, now, conn, &mut head);
+}
+
+/// Feeds a masked client text frame `text` (at most 64 bytes) to connection
+/// `conn`; what the server saw in it, if it was a CONNECT.
+pub fn client_text<const L: usize, const K: usize>(
+    io: &mut Io<L, K>,
     wires: &mut [Wire; 4],
     now: Instant,
     conn: u8,
     text: &[u8],
-) -> Option<Sid> {
+) -> Option<Seen> {
     let mask = [0x11, 0x22, 0x33, 0x44];
-    let mut frame = [0u8; 64];
+    let mut frame = [0u8; 6 + 64];
     frame[0] = 0x81;
     frame[1] = 0x80 | text.len() as u8;
     frame[2..6].copy_from_slice(&mask);
@@ -107,15 +142,14 @@ fn client_text(
 }
 
 /// Feeds `input` to `conn` until it is consumed, draining the output
-/// whenever the connection waits for it; the session id of a CONNECT, if
-/// one came.
-fn feed(
-    io: &mut Io,
+/// whenever the connection waits for it; what a CONNECT gave, if one came.
+fn feed<const L: usize, const K: usize>(
+    io: &mut Io<L, K>,
     wires: &mut [Wire; 4],
     now: Instant,
     conn: u8,
     input: &mut [u8],
-) -> Option<Sid> {
+) -> Option<Seen> {
     let mut at = 0;
     let mut connect = None;
     let mut stuck = 0;
@@ -125,7 +159,17 @@ fn feed(
         let r = measured(Role::Server, || {
             io.handle_input(now, conn, &mut input[at..]).map(|r| {
                 let sid = match r.message {
-                    Some(Event::Connect { sid, .. }) => Some(sid),
+                    Some(Event::Connect { sid, .. }) => Some(Seen::Connect(sid)),
+                    Some(Event::Recovered {
+                        socket,
+                        replayed,
+                        missed,
+                        ..
+                    }) => Some(Seen::Recovered {
+                        socket,
+                        replayed,
+                        missed,
+                    }),
                     _ => None,
                 };
                 (r.consumed, r.blocked, r.progressed(), sid)
@@ -151,28 +195,34 @@ fn feed(
     connect
 }
 
-pub fn run() {
-    let now = Instant::from_millis(0);
-    let eio = engineio::Config {
+/// The Engine.IO settings of these scenarios.
+pub fn eio_config() -> engineio::Config {
+    engineio::Config {
         path: "/socket.io/",
         max_payload: QUEUE,
         send_queue_len: QUEUE,
         ..engineio::Config::DEFAULT
-    };
+    }
+}
+
+pub fn run() {
+    let now = Instant::from_millis(0);
+    let eio = eio_config();
     let mut config = socketio::Config::DEFAULT;
     config.limits.max_attachments = ATTACHMENTS;
     let mut io: Io = Server::new(eio, config, Rng::new(0xb0ad));
     let mut wires = [Wire::new(), Wire::new(), Wire::new(), Wire::new()];
     let mut sockets = [None::<(Sid, Sid)>; 4];
     for conn in 1..=4u8 {
-        let mut head = [0u8; UPGRADE.len()];
-        head.copy_from_slice(UPGRADE);
-        feed(&mut io, &mut wires, now, conn, &mut head);
+        upgrade(&mut io, &mut wires, now, conn);
         let connect = client_text(&mut io, &mut wires, now, conn, b"40");
-        let accepted = connect.and_then(|sid| {
-            let socket = measured(Role::Server, || io.accept(&sid, "/").ok())?;
-            Some((sid, socket))
-        });
+        let accepted = match connect {
+            Some(Seen::Connect(sid)) => {
+                let socket = measured(Role::Server, || io.accept(&sid, "/").ok());
+                socket.map(|socket| (sid, socket))
+            }
+            _ => None,
+        };
         sockets[usize::from(conn) - 1] = accepted;
     }
     let drained = drain(&mut io, &mut wires, 256);

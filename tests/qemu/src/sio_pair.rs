@@ -119,8 +119,14 @@ pub const STATE: [(&str, usize); 8] = [
         "client side: the next two + its assemblers and buffers",
         size_of::<ClientSide>(),
     ),
-    ("engineio::ClientSession<[u8; 1024]>", size_of::<EioClient>()),
-    ("socketio::ClientCore<[u8; 1024], 2, 4>", size_of::<SioClient>()),
+    (
+        "engineio::ClientSession<[u8; 1024]>",
+        size_of::<EioClient>(),
+    ),
+    (
+        "socketio::ClientCore<[u8; 1024], 2, 4>",
+        size_of::<SioClient>(),
+    ),
     (
         "server side: the next two + its assemblers and buffers",
         size_of::<ServerSide>(),
