@@ -356,6 +356,11 @@ where
     }
 
     /// Calls `f` with every socket and its namespace.
+    /// The entropy source (for the cluster's request ids).
+    pub(crate) fn engine_entropy(&mut self) -> &mut E {
+        self.eio.entropy()
+    }
+
     pub(crate) fn for_each_socket(&self, f: &mut dyn FnMut(Sid, &str)) {
         self.sockets.for_each(|socket, r| f(*socket, &r.nsp));
     }
@@ -975,7 +980,10 @@ where
     /// See [`engineio::Server::poll_timeout`].
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let eio = self.eio.poll_timeout();
+        let mut eio = self.eio.poll_timeout();
+        if let Some(at) = self.adapter.as_ref().and_then(|l| l.deadline()) {
+            eio = Some(eio.map_or(at, |e| e.min(at)));
+        }
         #[cfg(feature = "alloc")]
         if let Some(at) = self.log.as_ref().and_then(|l| l.next_deadline()) {
             return Some(eio.map_or(at, |e| e.min(at)));
@@ -988,6 +996,9 @@ where
     /// kept sessions that expired (their rooms with them).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        if let Some(l) = self.adapter.as_mut() {
+            l.sweep(now);
+        }
         #[cfg(feature = "alloc")]
         if let Some(log) = &mut self.log {
             let (rooms, pending) = (&mut self.rooms, &mut self.pending);
