@@ -901,23 +901,18 @@ impl<A: SocketIoApp> SocketIo<A> {
             patterns.push(p);
             // The request and response channels, by name: `PUBSUB NUMSUB`
             // counts this node among the servers that answer.
-            use crate::socketio::adapter::request;
-            for r in [
-                request::channel(adapter.prefix(), nsp, &mut []),
-                request::response_channel(adapter.prefix(), nsp, &mut []),
-            ]
-            .iter()
-            .enumerate()
-            {
-                let len = crate::socketio::adapter::measure(*r.1)
-                    .map_err(|e| io::Error::other(std::format!("{e}")))?;
-                let mut c = vec![0u8; len];
-                if r.0 == 0 {
-                    request::channel(adapter.prefix(), nsp, &mut c)
-                } else {
-                    request::response_channel(adapter.prefix(), nsp, &mut c)
-                }
-                .map_err(|e| io::Error::other(std::format!("{e}")))?;
+            // The own response channel too, where Node nodes with
+            // `publishOnSpecificResponseChannel` answer.
+            use crate::socketio::adapter::{measure, request};
+            let (prefix, uid) = (adapter.prefix(), adapter.uid());
+            let write = |i: usize, out: &mut [u8]| match i {
+                0 => request::channel(prefix, nsp, out),
+                1 => request::response_channel(prefix, nsp, out),
+                _ => request::own_response_channel(prefix, nsp, uid, out),
+            };
+            for i in 0..3 {
+                let mut c = vec![0u8; measure(write(i, &mut [])).unwrap_or(0)];
+                write(i, &mut c).map_err(|e| io::Error::other(std::format!("{e}")))?;
                 channels.push(c);
             }
         }

@@ -507,6 +507,27 @@ pub fn response_channel(prefix: &str, nsp: &str, out: &mut [u8]) -> Result<usize
     })
 }
 
+/// Writes node `uid`'s own response channel of `nsp`:
+/// `prefix-response#nsp#uid#`, where Node nodes with
+/// `publishOnSpecificResponseChannel` answer it; returns its length. A node
+/// SUBSCRIBEs to it beside the shared one.
+pub fn own_response_channel(
+    prefix: &str,
+    nsp: &str,
+    uid: &str,
+    out: &mut [u8],
+) -> Result<usize, Error> {
+    msgpack::measured(out, |w| {
+        w.put(prefix.as_bytes());
+        w.put(b"-response#");
+        w.put(nsp.as_bytes());
+        w.put(b"#");
+        w.put(uid.as_bytes());
+        w.put(b"#");
+        Ok(())
+    })
+}
+
 /// The namespace a response channel names (`prefix-response#nsp#`, or
 /// `prefix-response#nsp#uid#`, a node's own).
 pub(crate) fn response_nsp<'a>(prefix: &str, channel: &'a [u8]) -> Option<&'a str> {
