@@ -829,8 +829,8 @@ where
 
     /// Sends event `name` with `args` and `attachments` to every socket of
     /// `nsp` that is in one of `rooms` (every socket of `nsp` when `rooms` is
-    /// empty) and in none of `except` (room names, or socket ids: each socket
-    /// is also the room named by its id, as in the reference).
+    /// empty) and in none of `except`; in both, a room may be a socket id:
+    /// each socket is also the room named by its id, as in the reference.
     ///
     /// The packet is encoded once and queued on each target's session; a
     /// target whose queue is full is counted in [`Broadcast::full`], not
@@ -945,13 +945,25 @@ where
                 }
             });
         } else {
+            // Every socket is also the room named by its id, as in the
+            // reference (`io.to(socket.id)`).
+            let in_room = |r: &str, socket: Sid| {
+                table.contains(nsp, r, socket) || Sid::parse(r) == Some(socket)
+            };
             for (i, room) in rooms.iter().enumerate() {
                 table.for_each_member(nsp, room, &mut |socket| {
                     // A socket in an earlier room already got it.
-                    if !rooms[..i].iter().any(|r| table.contains(nsp, r, socket)) {
+                    if !rooms[..i].iter().any(|r| in_room(r, socket)) {
                         send(socket);
                     }
                 });
+                if let Some(socket) = Sid::parse(room)
+                    && sockets.get(&socket).is_some_and(|r| r.nsp == nsp)
+                    && !table.contains(nsp, room, socket)
+                    && !rooms[..i].iter().any(|r| in_room(r, socket))
+                {
+                    send(socket);
+                }
             }
         }
         #[cfg(feature = "alloc")]

@@ -338,9 +338,8 @@ where
             .any(|e| self.rooms().contains(nsp, e, socket) || Sid::parse(e) == Some(socket))
     }
 
-    /// [`broadcast`](Self::broadcast) where a room may also be a socket id
-    /// (a broadcast from Node to `io.to(socket.id)`), each socket reached
-    /// once.
+    /// [`broadcast`](Self::broadcast): a room may also be a socket id (a
+    /// broadcast from Node to `io.to(socket.id)`), each socket reached once.
     fn broadcast_rooms(
         &mut self,
         nsp: &str,
@@ -350,37 +349,7 @@ where
         args: &str,
         attachments: &[&[u8]],
     ) -> Result<Broadcast, crate::socketio::Error> {
-        if !rooms.iter().any(|r| self.id_room(nsp, r).is_some()) {
-            return self.broadcast(nsp, rooms, except, name, args, attachments);
-        }
-        let mut named: heapless::Vec<&str, MAX_ROOMS> = heapless::Vec::new();
-        for r in rooms {
-            if self.id_room(nsp, r).is_none() && named.push(r).is_err() {
-                return Err(crate::socketio::Error::RoomsFull);
-            }
-        }
-        let mut total = if named.is_empty() {
-            Broadcast::default()
-        } else {
-            self.broadcast(nsp, &named, except, name, args, attachments)?
-        };
-        for (i, r) in rooms.iter().enumerate() {
-            let Some(s) = self.id_room(nsp, r) else {
-                continue;
-            };
-            if rooms[..i].contains(r)
-                || self.excluded(nsp, except, s)
-                || named.iter().any(|n| self.rooms().contains(nsp, n, s))
-            {
-                continue;
-            }
-            match self.emit(&s, name, args, attachments) {
-                Ok(()) => total.delivered += 1,
-                Err(crate::socketio::Error::Engine(engineio::Error::QueueFull)) => total.full += 1,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
+        self.broadcast(nsp, rooms, except, name, args, attachments)
     }
 
     /// The next message to publish, written into `out`: the channel, then
