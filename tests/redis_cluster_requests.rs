@@ -57,8 +57,41 @@ fn wait_for_servers(redis: &RedisServer, n: i64) {
         );
         thread::sleep(Duration::from_millis(50));
     }
-    // The sockwire nodes' publishers connect beside their subscribers.
-    thread::sleep(Duration::from_millis(300));
+}
+
+/// Waits until Redis has `n` client connections besides the one asking
+/// (each node's publisher and subscriber: a sockwire node refuses requests
+/// until both are up).
+fn wait_for_connections(redis: &RedisServer, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut s = TcpStream::connect(("127.0.0.1", redis.port)).expect("connect to redis");
+        let args: [&[u8]; 2] = [b"CLIENT", b"LIST"];
+        let mut cmd = vec![0u8; resp::encoded_len(&args)];
+        resp::encode(&args, &mut cmd).unwrap();
+        s.write_all(&cmd).unwrap();
+        let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
+        let got = loop {
+            if let Some((frame, _)) = resp::parse(&buf, &resp::Limits::DEFAULT).unwrap() {
+                break frame.bytes(0).map_or(0, |b| {
+                    b.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count()
+                }) - 1;
+            }
+            let k = s.read(&mut chunk).expect("redis reply");
+            assert!(k > 0, "redis closed the connection");
+            buf.extend_from_slice(&chunk[..k]);
+        };
+        if got >= n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{got} Redis connections, not {n}, after 15 s"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // The nodes see their connections up.
+    thread::sleep(Duration::from_millis(100));
 }
 
 /// A subscriber of the request channel that never answers.
@@ -90,6 +123,7 @@ fn mixed_cluster_answers_each_request_from_each_node() {
     let node_port = node.wait_listening(Duration::from_secs(15));
     // The sockwire nodes SUBSCRIBE to the request channel by name: counted.
     wait_for_servers(&redis, 3);
+    wait_for_connections(&redis, 6);
 
     let clients = [
         ("s1a", "s1", r#"["red"]"#),

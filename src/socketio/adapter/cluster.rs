@@ -34,7 +34,10 @@
 //! application, which answers with [`Server::server_side_emit_ack`].
 //!
 //! Everything is bounded: [`MAX_REQUESTS`] requests of this node at once, and
-//! with `alloc` 65 536 client acks owed at once (16 without).
+//! with `alloc` 65 536 client acks owed at once (16 without: a broadcast
+//! with acks then asks at most 16 local sockets, and counts only those).
+//! Without `alloc` an `allRooms` answer lists at most 16 names of 64 bytes,
+//! and a `fetchSockets` answer is empty when its sockets take over 1 KiB.
 
 use super::{Error, Outgoing, request};
 use crate::engineio::Sid;
@@ -498,10 +501,11 @@ where
         timeout: Duration,
         owner: &dyn Fn() -> Owner,
     ) -> Result<usize, Error> {
+        // Past the bound (MAX_OWED, or 16 without `alloc`) sockets are not
+        // asked, and not counted: the count published stays true.
         let mut targets: List<Sid> = List::new();
-        let mut full = false;
         self.targets(nsp, rooms, except, &mut |s| {
-            full |= push(&mut targets, MAX_OWED, s).is_err();
+            let _ = push(&mut targets, MAX_OWED, s);
         });
         let mut asked = 0;
         for s in targets {
@@ -522,7 +526,6 @@ where
                 asked += 1;
             }
         }
-        let _ = full;
         Ok(asked)
     }
 
@@ -585,7 +588,9 @@ where
     /// is published to it ([`ClusterAck::Forwarded`]), one of this node's
     /// own broadcast is counted ([`ClusterAck::Own`]); otherwise it is the
     /// application's ([`ClusterAck::NotClusters`]). A driver hands every
-    /// ack here first.
+    /// ack here first. A client that does not ack in time gives the
+    /// application an [`Event::AckTimeout`](crate::socketio::endpoint::Event::AckTimeout)
+    /// for an id it never asked for: ignore those.
     pub fn handle_cluster_ack(
         &mut self,
         socket: &Sid,
