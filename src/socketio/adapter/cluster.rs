@@ -34,8 +34,8 @@
 //! application, which answers with [`Server::server_side_emit_ack`].
 //!
 //! Everything is bounded: [`MAX_REQUESTS`] requests of this node at once, and
-//! with `alloc` 65 536 client acks owed at once (16 without: a broadcast
-//! with acks then asks at most 16 local sockets, and counts only those).
+//! with `alloc` 65 536 client acks owed at once (4 without: a broadcast
+//! with acks then asks at most 4 local sockets, and counts only those).
 //! Without `alloc` an `allRooms` answer lists at most 16 names of 64 bytes,
 //! and a `fetchSockets` answer is empty when its sockets take over 1 KiB.
 
@@ -51,8 +51,14 @@ use super::server::Tables;
 /// Writes a request's body for a node and request id.
 type Body<'a> = &'a dyn Fn(&super::Adapter, &str, &mut [u8]) -> Result<usize, Error>;
 
-/// The most requests of this node waiting for answers at once.
+/// The most requests of this node waiting for answers at once (4 without
+/// the `alloc` feature, where the tables live in the server).
+#[cfg(feature = "alloc")]
 pub const MAX_REQUESTS: usize = 16;
+/// The most requests of this node waiting for answers at once (16 with
+/// the `alloc` feature).
+#[cfg(not(feature = "alloc"))]
+pub const MAX_REQUESTS: usize = 4;
 
 /// The Node adapter's default `requestsTimeout`.
 pub const DEFAULT_REQUESTS_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -60,12 +66,12 @@ pub const DEFAULT_REQUESTS_TIMEOUT: Duration = Duration::from_millis(5000);
 #[cfg(feature = "alloc")]
 const MAX_OWED: usize = 1 << 16;
 #[cfg(not(feature = "alloc"))]
-const MAX_OWED: usize = 16;
+const MAX_OWED: usize = 4;
 
 #[cfg(feature = "alloc")]
 type List<T> = alloc::vec::Vec<T>;
 #[cfg(not(feature = "alloc"))]
-type List<T> = heapless::Vec<T, 16>;
+type List<T> = heapless::Vec<T, 4>;
 
 fn push<T>(list: &mut List<T>, max: usize, t: T) -> Result<(), Error> {
     if list.len() >= max {
