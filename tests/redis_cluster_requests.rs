@@ -109,6 +109,18 @@ fn silent_subscriber(redis: &RedisServer) -> TcpStream {
 
 #[test]
 fn mixed_cluster_answers_each_request_from_each_node() {
+    run(false);
+}
+
+/// The same with the Node node answering on the asking node's own response
+/// channel (`publishOnSpecificResponseChannel`), which sockwire nodes
+/// subscribe to as well.
+#[test]
+fn node_answers_on_the_specific_response_channel() {
+    run(true);
+}
+
+fn run(specific: bool) {
     let redis = RedisServer::start();
     let addr = SocketAddr::from(([127, 0, 0, 1], redis.port));
     let s1 = ServerThread::start("sio_server", move |l, stop| {
@@ -119,6 +131,9 @@ fn mixed_cluster_answers_each_request_from_each_node() {
     });
     let mut cmd = node_with_modules("sio_server.mjs", MODULES);
     cmd.args(["0", "--redis", &redis.port.to_string()]);
+    if specific {
+        cmd.env("SIO_SPECIFIC_RESPONSE", "1");
+    }
     let mut node = Peer::spawn("sio_server.mjs --redis", cmd);
     let node_port = node.wait_listening(Duration::from_secs(15));
     // The sockwire nodes SUBSCRIBE to the request channel by name: counted.

@@ -48,7 +48,9 @@
 //   (io.timeout(2000).to(rooms).except(except).emit('ack-me', ...args, ack)).
 // - `--redis REDIS_PORT`: the server is one node of a cluster, with
 //   `@socket.io/redis-adapter` on redis://127.0.0.1:REDIS_PORT (key
-//   "socket.io"): broadcasts reach the sockets of every node.
+//   "socket.io"): broadcasts reach the sockets of every node. With the
+//   environment variable SIO_SPECIFIC_RESPONSE=1 the adapter answers requests
+//   on the asking node's own response channel (publishOnSpecificResponseChannel).
 // - Namespace "/custom": on connection emits `auth` with the handshake auth.
 // - Any other namespace: refused with CONNECT_ERROR {"message":"Invalid namespace"}.
 // - `--recovery` (or the environment variable SIO_RECOVERY=1): the Server gets
@@ -111,7 +113,9 @@ if (redisPort) {
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on('error', (e) => console.error(`sio_server: redis: ${e.message}`));
   await Promise.all([pub.connect(), sub.connect()]);
-  io.adapter(createAdapter(pub, sub));
+  // SIO_SPECIFIC_RESPONSE=1: answers go to the asking node's own response
+  // channel (the adapter's publishOnSpecificResponseChannel).
+  io.adapter(createAdapter(pub, sub, { publishOnSpecificResponseChannel: process.env.SIO_SPECIFIC_RESPONSE === '1' }));
   // The adapter's PSUBSCRIBE is confirmed before the server says it listens.
   await new Promise((r) => setTimeout(r, 100));
   console.error(`sio_server: redis adapter on port ${redisPort}`);
