@@ -552,3 +552,81 @@ fn broadcast_acks_both_ways() {
         Err(adapter::Error::WrongChannel)
     );
 }
+
+mod roundtrip {
+    use proptest::prelude::*;
+    use sockwire::socketio::adapter::request::{self, Query, QueryRequest, Response};
+
+    fn id() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9_-]{1,32}"
+    }
+
+    fn unescape(raw: &str) -> String {
+        let mut buf = vec![0u8; raw.len()];
+        sockwire::json::unescape(raw, &mut buf).unwrap().to_string()
+    }
+
+    fn strs(raw: &str) -> Vec<String> {
+        sockwire::json::elements(raw).map(unescape).collect()
+    }
+
+    fn quoted(s: &str) -> String {
+        let mut out = vec![0u8; sockwire::json::str_len(s)];
+        let n = sockwire::json::write_str(s, &mut out).unwrap();
+        String::from_utf8(out[..n].to_vec()).unwrap()
+    }
+
+    proptest! {
+        /// decode(encode(x)) == x for the requests and answers.
+        #[test]
+        fn requests_and_answers(
+            uid in id(),
+            rid in id(),
+            select in proptest::collection::vec(".{0,12}", 0..5),
+            except in proptest::collection::vec(".{0,12}", 0..5),
+            count in any::<u64>(),
+            data in proptest::option::of(".{0,20}"),
+        ) {
+            let ch = b"socket.io-request#/#";
+            let resp = b"socket.io-response#/#";
+            let mut buf = vec![0u8; 4096];
+            let sel: Vec<&str> = select.iter().map(String::as_str).collect();
+            let exc: Vec<&str> = except.iter().map(String::as_str).collect();
+            let n = request::encode_fetch(&uid, &rid, &sel, &exc, &mut buf).unwrap();
+            let q = QueryRequest::decode("socket.io", ch, &buf[..n]).unwrap().unwrap();
+            prop_assert_eq!((q.uid, q.request_id), (uid.as_str(), rid.as_str()));
+            let Query::Fetch { select: s, except: e } = q.query else { panic!() };
+            prop_assert_eq!(strs(s), select.clone());
+            prop_assert_eq!(strs(e), except);
+
+            let n = request::encode_all_rooms(&uid, &rid, &mut buf).unwrap();
+            let q = QueryRequest::decode("socket.io", ch, &buf[..n]).unwrap().unwrap();
+            prop_assert_eq!(q.query, Query::AllRooms);
+
+            let n = request::encode_rooms_response(&rid, &|f| select.iter().for_each(|r| f(r)), &mut buf).unwrap();
+            let Some(Response::Rooms { request_id, rooms }) = Response::decode("socket.io", resp, &buf[..n]).unwrap() else { panic!() };
+            prop_assert_eq!(request_id, rid.as_str());
+            prop_assert_eq!(strs(rooms), select);
+
+            let n = request::encode_client_count(&rid, count, &mut buf).unwrap();
+            prop_assert_eq!(
+                Response::decode("socket.io", resp, &buf[..n]).unwrap(),
+                Some(Response::ClientCount { request_id: &rid, count })
+            );
+
+            let json = data.as_deref().map(quoted);
+            let n = request::encode_server_side_emit_ack(&rid, json.as_deref(), &mut buf).unwrap();
+            let Some(Response::ServerSideEmitAck { request_id, data: got }) = Response::decode("socket.io", resp, &buf[..n]).unwrap() else { panic!() };
+            prop_assert_eq!(request_id, rid.as_str());
+            prop_assert_eq!(got.map(unescape), data.clone());
+
+            let n = request::encode_broadcast_ack(&rid, json.as_deref(), &[], 32, &mut buf).unwrap();
+            let Some(Response::BroadcastAck { request_id, packet }) = Response::decode("socket.io", resp, &buf[..n]).unwrap() else { panic!() };
+            prop_assert_eq!(request_id, rid.as_str());
+            let mut out = vec![0u8; 256];
+            let len = request::ack_json(packet, 32, &mut out).unwrap();
+            let back = std::str::from_utf8(&out[..len]).unwrap();
+            prop_assert_eq!((back != "null").then(|| unescape(back)), data);
+        }
+    }
+}
