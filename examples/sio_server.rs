@@ -56,6 +56,9 @@
 //!   `server-side-emit` `[...args]` sends `relay` `...args` to the other
 //!   servers of the cluster (`serverSideEmit`), each of which emits
 //!   `relayed` `...args` to its own sockets of `/` ([`App`]).
+//!   With `--redis`, `fetch-sockets`, `all-rooms`, `server-side-emit-ack`
+//!   and `broadcast-with-ack` are the cluster's requests
+//!   (`App::cluster_request`), mirrored in `tests/peers/sio_server.mjs`.
 //!   `recovery-stats` (with an ack) is acked with the recovery log's size
 //!   now and at its peak (`socketio::recovery::Stats` as a JSON object,
 //!   `null` without `--recovery`); the Node server does not know it.
@@ -66,14 +69,16 @@
 //! timeouts) is `sockwire::socketio::Server`, run over `std::net` by
 //! `sockwire::runner`: this file is only the application.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sockwire::engineio;
+use sockwire::engineio::Sid;
 use sockwire::json;
-use sockwire::runner::{self, SocketIo, SocketIoApp, SocketIoServer};
-use sockwire::socketio::adapter::{Flags, Outgoing, request};
+use sockwire::runner::{self, ClusterReply, SocketIo, SocketIoApp, SocketIoServer};
+use sockwire::socketio::adapter::{Flags, Outgoing, RequestId, RequestKind, request};
 use sockwire::socketio::{self, endpoint::OwnedEvent};
 use sockwire::time::{Duration, Instant};
 
@@ -229,12 +234,109 @@ fn strings(target: &str, key: &str) -> Vec<String> {
 }
 
 /// [`app`], and with `--redis` the other servers' `relay` events
-/// (`serverSideEmit`): sent as `relayed` to this server's sockets of `/`.
-pub struct App;
+/// (`serverSideEmit`): sent as `relayed` to this server's sockets of `/`;
+/// their `ask-relay` (`serverSideEmit` with an ack) acked with
+/// `"sockwire"`; and the requests to the cluster ([`App::cluster_request`]).
+#[derive(Default)]
+pub struct App {
+    /// The cluster requests waiting for answers: the client to ack, and
+    /// this server's part of the answer.
+    waiting: HashMap<RequestId, (Sid, u64, Vec<String>)>,
+}
+
+impl App {
+    /// The cluster requests a client of `/` can make, each acked (when
+    /// the client asks) once every server answered or the request timed out
+    /// (5 s; 2 s for a broadcast), with an object: its list sorted, and
+    /// `"error":"timeout"` beside what came in time.
+    ///
+    /// - `fetch-sockets` (`fetchSockets()`): `{"ids":[socket ids]}`;
+    /// - `all-rooms` (`allRooms()`): `{"rooms":[rooms]}`, socket ids
+    ///   included;
+    /// - `server-side-emit-ack` `...args` (`serverSideEmit("ask-relay",
+    ///   ...args, ack)`): `{"responses":[acks]}` (each server acks with
+    ///   `"sockwire"` or `"node"`);
+    /// - `broadcast-with-ack` `[target, ...args]` (`io.timeout(2000).to(..)
+    ///   .emit("ack-me", ...args, ack)`, the target as for `broadcast`):
+    ///   `{"acks":[each client's ack]}`.
+    ///
+    /// Returns false for any other event.
+    fn cluster_request(
+        &mut self,
+        now: Instant,
+        io: &mut SocketIoServer,
+        event: &OwnedEvent,
+    ) -> bool {
+        let OwnedEvent::Event { socket, message: m } = event else {
+            return false;
+        };
+        if m.nsp != "/" {
+            return false;
+        }
+        let mut local = Vec::new();
+        let issued = match m.name() {
+            Some("fetch-sockets") => {
+                let mut buf = vec![0u8; 1 << 20];
+                if let Ok(n) = io.local_sockets("/", &[], &[], &mut buf) {
+                    local.push(format!("[{}]", String::from_utf8_lossy(&buf[..n])));
+                }
+                io.fetch_sockets_cluster(now, "/", &[], &[])
+            }
+            Some("all-rooms") => {
+                let mut rooms = Vec::new();
+                io.local_rooms("/", &mut |r| rooms.push(json_string(r)));
+                local.push(format!("[{}]", rooms.join(",")));
+                io.all_rooms_cluster(now, "/")
+            }
+            Some("server-side-emit-ack") => {
+                io.server_side_emit_with_ack_cluster(now, "/", "ask-relay", m.args_raw())
+            }
+            Some("broadcast-with-ack") => {
+                let mut args = m.args();
+                let target = args.next().unwrap_or("null");
+                let rest = args.collect::<Vec<_>>().join(",");
+                let (rooms, except) = (strings(target, "rooms"), strings(target, "except"));
+                let (rooms, except) = (refs(&rooms), refs(&except));
+                let attachments = m.attachment_slices();
+                let b = Outgoing {
+                    nsp: "/",
+                    rooms: &rooms,
+                    except: &except,
+                    flags: Flags::default(),
+                    name: "ack-me",
+                    args: &rest,
+                    attachments: &attachments,
+                };
+                io.broadcast_with_ack_cluster(now, &b, Duration::from_millis(2000))
+                    .map(|(id, _)| id)
+            }
+            _ => return false,
+        };
+        match (issued, m.ack_id) {
+            (Ok(id), Some(ack)) => {
+                self.waiting.insert(id, (*socket, ack, local));
+            }
+            (Err(e), Some(ack)) => {
+                let _ = io.ack(socket, ack, &format!(r#"{{"error":"{e}"}}"#), &[]);
+            }
+            _ => {}
+        }
+        true
+    }
+}
+
+/// `s` as a JSON string.
+fn json_string(s: &str) -> String {
+    let mut out = vec![0u8; json::str_len(s) + 2];
+    let n = json::write_str(s, &mut out).unwrap_or(0);
+    String::from_utf8_lossy(&out[..n]).into_owned()
+}
 
 impl SocketIoApp for App {
     fn on_event(&mut self, now: Instant, io: &mut SocketIoServer, event: OwnedEvent) {
-        app(now, io, event);
+        if !self.cluster_request(now, io, &event) {
+            app(now, io, event);
+        }
     }
 
     fn on_server_side_emit(
@@ -246,6 +348,69 @@ impl SocketIoApp for App {
         if event.nsp == "/" && json::str_eq(event.name, "relay") {
             let _ = io.broadcast("/", &[], &[], "relayed", event.args, &[]);
         }
+        if event.nsp == "/"
+            && json::str_eq(event.name, "ask-relay")
+            && let Some(id) = event.request_id
+        {
+            let _ = io.server_side_emit_ack("/", id, r#""sockwire""#);
+        }
+    }
+
+    fn on_cluster_reply(&mut self, _: Instant, io: &mut SocketIoServer, reply: ClusterReply) {
+        let Some(done) = reply.done else {
+            return;
+        };
+        let Some((socket, ack, local)) = self.waiting.remove(&done.request) else {
+            return;
+        };
+        let unescape = |raw: &str| {
+            let mut buf = vec![0u8; raw.len()];
+            json::unescape(raw, &mut buf).ok().map(String::from)
+        };
+        let mut list: Vec<String> = Vec::new();
+        let key = match done.kind {
+            RequestKind::FetchSockets => {
+                for a in local.iter().chain(&reply.answers) {
+                    for s in json::elements(a) {
+                        list.extend(json::get(s, "id").and_then(unescape));
+                    }
+                }
+                "ids"
+            }
+            RequestKind::AllRooms => {
+                for a in local.iter().chain(&reply.answers) {
+                    list.extend(json::elements(a).filter_map(unescape));
+                }
+                list.sort();
+                list.dedup();
+                "rooms"
+            }
+            RequestKind::ServerSideEmit => {
+                list.extend(reply.answers.iter().filter_map(|a| unescape(a)));
+                "responses"
+            }
+            _ => {
+                list.extend(reply.answers.iter().filter_map(|a| unescape(a)));
+                "acks"
+            }
+        };
+        list.sort();
+        let list = list
+            .iter()
+            .map(|s| json_string(s))
+            .collect::<Vec<_>>()
+            .join(",");
+        let error = if done.timed_out {
+            r#""error":"timeout","#
+        } else {
+            ""
+        };
+        let _ = io.ack(
+            &socket,
+            ack,
+            &format!(r#"{{{error}"{key}":[{list}]}}"#),
+            &[],
+        );
     }
 }
 
@@ -276,7 +441,7 @@ pub fn serve(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
 
 /// [`serve`] with recovery on (`--recovery`).
 pub fn serve_recovering(listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
-    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, App);
+    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, App::default());
     endpoint
         .server
         .set_recovery(Some(socketio::recovery::Config::DEFAULT))
@@ -348,7 +513,7 @@ pub fn cli(name: &str) -> Cli {
 /// Serves the reference test server on `listener` as a node of the cluster
 /// on the Redis at `redis`, until `stop` is set.
 pub fn serve_redis(listener: TcpListener, stop: &AtomicBool, redis: SocketAddr) -> io::Result<()> {
-    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, App).with_redis(redis)?;
+    let mut endpoint = SocketIo::new(ENGINEIO, SOCKETIO, App::default()).with_redis(redis)?;
     runner::serve(listener, &mut endpoint, stop)
 }
 
@@ -359,7 +524,7 @@ fn main() {
         recovery,
         redis,
     } = cli("sio_server");
-    let mut endpoint = SocketIo::new(eio, SOCKETIO, App);
+    let mut endpoint = SocketIo::new(eio, SOCKETIO, App::default());
     endpoint
         .server
         .set_recovery(recovery)

@@ -203,7 +203,7 @@ fn serve_full(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::App);
+    let mut endpoint = SocketIo::new(eio, sio_server::SOCKETIO, sio_server::App::default());
     endpoint
         .server
         .set_recovery(recovery)

@@ -29,6 +29,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::string::String;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -814,6 +815,33 @@ pub trait SocketIoApp {
     ) {
         let _ = (now, io, event);
     }
+
+    /// A request of this server to the cluster
+    /// ([`all_rooms_cluster`](crate::socketio::Server::all_rooms_cluster),
+    /// [`fetch_sockets_cluster`](crate::socketio::Server::fetch_sockets_cluster),
+    /// [`server_side_emit_with_ack_cluster`](crate::socketio::Server::server_side_emit_with_ack_cluster),
+    /// [`broadcast_with_ack_cluster`](crate::socketio::Server::broadcast_with_ack_cluster))
+    /// is over: every other server answered, or it timed out (then
+    /// `reply.done.timed_out`, with the answers that came). The default
+    /// ignores it.
+    fn on_cluster_reply(&mut self, now: Instant, io: &mut SocketIoServer, reply: ClusterReply) {
+        let _ = (now, io, reply);
+    }
+}
+
+/// The answers to a request of a server to its cluster, collected by the
+/// runner: [`SocketIoApp::on_cluster_reply`].
+#[derive(Clone, Debug, Default)]
+pub struct ClusterReply {
+    /// How it ended (`None` only in a default value).
+    pub done: Option<crate::socketio::adapter::RequestDone>,
+    /// The other servers' answers, raw JSON, in arrival order: for
+    /// `allRooms` each server's array of room names, for `fetchSockets`
+    /// each server's array of sockets (`{"id","handshake","rooms","data"}`),
+    /// for a `serverSideEmit` each server's ack argument (`null` for none),
+    /// for a broadcast each client's ack argument (this server's clients
+    /// too).
+    pub answers: Vec<String>,
 }
 
 impl<F> SocketIoApp for F
@@ -830,6 +858,24 @@ where
     }
 }
 
+/// An answer to a request of the cluster as JSON text (see
+/// [`ClusterReply::answers`]).
+fn answer_text(r: &crate::socketio::adapter::request::Response<'_>) -> Option<String> {
+    use crate::socketio::adapter::request::{Response, ack_json};
+    Some(match *r {
+        Response::Rooms { rooms, .. } => rooms.into(),
+        Response::Sockets { sockets, .. } => sockets.into(),
+        Response::ServerSideEmitAck { data, .. } => data.unwrap_or("null").into(),
+        Response::ClientCount { .. } => return None,
+        Response::BroadcastAck { packet, .. } => {
+            let n = crate::socketio::adapter::measure(ack_json(packet, 32, &mut [])).ok()?;
+            let mut out = vec![0u8; n];
+            ack_json(packet, 32, &mut out).ok()?;
+            String::from_utf8(out).ok()?
+        }
+    })
+}
+
 /// A Socket.IO server and its application, ready for [`serve`].
 pub struct SocketIo<A> {
     /// The endpoint.
@@ -842,6 +888,7 @@ pub struct SocketIo<A> {
 /// A clustered server's Redis link and its state.
 struct Cluster {
     link: RedisLink,
+    replies: std::collections::BTreeMap<crate::socketio::adapter::RequestId, Vec<String>>,
     subscribed: bool,
     publishing: bool,
     scratch: Vec<u8>,
@@ -863,7 +910,7 @@ impl<A: SocketIoApp> SocketIo<A> {
     pub fn with_redis(mut self, addr: std::net::SocketAddr) -> io::Result<Self> {
         let adapter = crate::socketio::adapter::Adapter::new(&mut StdEntropy::new());
         let namespaces = self.server.config().namespaces.unwrap_or(&["/"]);
-        let mut patterns = Vec::new();
+        let (mut patterns, mut channels) = (Vec::new(), Vec::new());
         for nsp in namespaces {
             let mut p = vec![0u8; adapter.prefix().len() + nsp.len() + 3];
             let n = adapter
@@ -871,18 +918,27 @@ impl<A: SocketIoApp> SocketIo<A> {
                 .map_err(|e| io::Error::other(std::format!("{e}")))?;
             p.truncate(n);
             patterns.push(p);
-            // The request channel, by a pattern: `PUBSUB NUMSUB` does not
-            // count it, so Node nodes do not wait for answers this node
-            // does not give (see `socketio::adapter::request`).
-            let mut r = vec![0u8; adapter.prefix().len() + nsp.len() + 10];
-            let n = crate::socketio::adapter::request::channel(adapter.prefix(), nsp, &mut r)
-                .map_err(|e| io::Error::other(std::format!("{e}")))?;
-            r.truncate(n);
-            patterns.push(r);
+            // The request and response channels, by name: `PUBSUB NUMSUB`
+            // counts this node among the servers that answer.
+            // The own response channel too, where Node nodes with
+            // `publishOnSpecificResponseChannel` answer.
+            use crate::socketio::adapter::{measure, request};
+            let (prefix, uid) = (adapter.prefix(), adapter.uid());
+            let write = |i: usize, out: &mut [u8]| match i {
+                0 => request::channel(prefix, nsp, out),
+                1 => request::response_channel(prefix, nsp, out),
+                _ => request::own_response_channel(prefix, nsp, uid, out),
+            };
+            for i in 0..3 {
+                let mut c = vec![0u8; measure(write(i, &mut [])).unwrap_or(0)];
+                write(i, &mut c).map_err(|e| io::Error::other(std::format!("{e}")))?;
+                channels.push(c);
+            }
         }
         self.server.enable_adapter(adapter);
         self.redis = Some(Cluster {
-            link: RedisLink::start(addr, patterns)?,
+            replies: Default::default(),
+            link: RedisLink::start_with(addr, patterns, channels)?,
             subscribed: false,
             publishing: false,
             scratch: vec![0u8; 64 * 1024],
@@ -918,9 +974,22 @@ impl<A: SocketIoApp> SocketIo<A> {
                                 self.app.on_server_side_emit(now, &mut self.server, &e);
                                 break;
                             }
+                            Ok(crate::socketio::adapter::Applied::Response {
+                                request,
+                                response,
+                            }) => {
+                                if let Some(text) = answer_text(&response) {
+                                    c.replies.entry(request).or_default().push(text);
+                                }
+                                break;
+                            }
                             Ok(_) => break,
                         }
                     }
+                    continue;
+                }
+                LinkEvent::Count { channel, count } => {
+                    self.server.handle_adapter_count(&channel, count);
                     continue;
                 }
                 LinkEvent::Subscribed => {
@@ -948,7 +1017,60 @@ impl<A: SocketIoApp> SocketIo<A> {
             self.app
                 .on_cluster(now, &mut self.server, connected, &notice);
         }
+        self.replies(now);
         self.publish();
+    }
+
+    /// Hands the application each request of its that is over.
+    fn replies(&mut self, now: Instant) {
+        while let Some(done) = self.server.poll_cluster_event() {
+            let answers = self
+                .redis
+                .as_mut()
+                .and_then(|c| c.replies.remove(&done.request))
+                .unwrap_or_default();
+            let reply = ClusterReply {
+                done: Some(done),
+                answers,
+            };
+            self.app.on_cluster_reply(now, &mut self.server, reply);
+        }
+    }
+
+    /// An event for the application, unless it is a client's ack a
+    /// broadcast with acks of the cluster asked for.
+    fn deliver(&mut self, now: Instant, event: crate::socketio::endpoint::OwnedEvent) {
+        use crate::socketio::adapter::ClusterAck;
+        use crate::socketio::endpoint::OwnedEvent;
+        if let OwnedEvent::Ack { socket, message } = &event
+            && let Some(id) = message.ack_id
+        {
+            let attachments = message.attachment_slices();
+            match self
+                .server
+                .handle_cluster_ack(socket, id, message.args_raw(), &attachments)
+            {
+                Ok(ClusterAck::NotClusters) => {}
+                Ok(ClusterAck::Own(request)) => {
+                    if let Some(c) = self.redis.as_mut() {
+                        let first =
+                            crate::socketio::adapter::request::first_arg(message.args_raw())
+                                .ok()
+                                .flatten()
+                                .unwrap_or("null");
+                        c.replies.entry(request).or_default().push(first.into());
+                    }
+                    self.replies(now);
+                    return;
+                }
+                Ok(ClusterAck::Forwarded) => return,
+                Err(e) => {
+                    std::eprintln!("sockwire: cannot forward a client's ack: {e}");
+                    return;
+                }
+            }
+        }
+        self.app.on_event(now, &mut self.server, event);
     }
 
     /// Hands every message the server queued to the publisher.
@@ -956,6 +1078,9 @@ impl<A: SocketIoApp> SocketIo<A> {
         let Some(c) = self.redis.as_mut() else {
             return;
         };
+        while let Ok(Some(n)) = self.server.poll_adapter_count(&mut c.out) {
+            c.link.count(&c.out[..n]);
+        }
         loop {
             match self.server.poll_adapter_publish(&mut c.out) {
                 Ok(Some(p)) => {
@@ -1006,7 +1131,7 @@ impl<A: SocketIoApp> Endpoint for SocketIo<A> {
             ),
         };
         if let Some(event) = event {
-            self.app.on_event(now, &mut self.server, event);
+            self.deliver(now, event);
         }
         step
     }
@@ -1043,8 +1168,9 @@ impl<A: SocketIoApp> Endpoint for SocketIo<A> {
         self.cluster(now);
         while let Some(event) = self.server.poll_event() {
             let event = event.to_owned();
-            self.app.on_event(now, &mut self.server, event);
+            self.deliver(now, event);
         }
+        self.replies(now);
         self.publish();
     }
 

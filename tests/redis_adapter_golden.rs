@@ -9,6 +9,7 @@ use sockwire::socketio::adapter::{self, Flags, Incoming, Outgoing};
 
 const VECTORS: &str = include_str!("data/redis_adapter/vectors.txt");
 const REQUESTS: &str = include_str!("data/redis_adapter/requests.txt");
+const ANSWERS: &str = include_str!("data/redis_adapter/answers.txt");
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -314,7 +315,7 @@ fn captured_requests_decode_and_encode_back() {
             let _ = Request::decode("socket.io", channel.as_bytes(), &message[..k]);
         }
     }
-    // Answers and requests that want answers are not handled.
+    // Answers and requests that want answers are not `Request`s.
     for other in [
         &br#"{"uid":"a","requestId":"b","type":1}"#[..],
         br#"{"requestId":"b","rooms":["x"]}"#,
@@ -334,4 +335,298 @@ fn captured_requests_decode_and_encode_back() {
         ),
         Err(adapter::Error::Malformed)
     );
+}
+
+/// The requests that want answers and the answers, as one Node node asked
+/// another (`redis_capture.mjs answers`): each decodes, and sockwire encodes
+/// it back to the same bytes.
+#[test]
+fn captured_queries_and_answers_decode_and_encode_back() {
+    use request::{Query, QueryRequest, Response};
+    let all = lines(ANSWERS);
+    assert_eq!(all.len(), 8);
+    let get = |name: &str, response: bool| {
+        all.iter()
+            .find(|(n, c, _)| *n == name && c.contains("-response#") == response)
+            .map(|(_, c, m)| (c.as_bytes(), m.as_slice()))
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let text = |b: &[u8]| std::str::from_utf8(b).unwrap().to_string();
+    let mut buf = vec![0u8; 512];
+
+    // allRooms.
+    let (c, m) = get("all_rooms", false);
+    let q = QueryRequest::decode("socket.io", c, m).unwrap().unwrap();
+    assert_eq!((q.nsp, q.query), ("/", Query::AllRooms));
+    let n = request::encode_all_rooms(q.uid, q.request_id, &mut buf).unwrap();
+    assert_eq!(text(&buf[..n]), text(m));
+    let (rc, rm) = get("all_rooms", true);
+    let mut ch = [0u8; 64];
+    let len = request::response_channel("socket.io", "/", &mut ch).unwrap();
+    assert_eq!(&ch[..len], rc);
+    let r = Response::decode("socket.io", rc, rm).unwrap().unwrap();
+    assert_eq!(
+        r,
+        Response::Rooms {
+            request_id: q.request_id,
+            rooms: r#"["Fake0000000000000000","room1"]"#
+        }
+    );
+    let n = request::encode_rooms_response(
+        q.request_id,
+        &|f| ["Fake0000000000000000", "room1"].iter().for_each(|r| f(r)),
+        &mut buf,
+    )
+    .unwrap();
+    assert_eq!(text(&buf[..n]), text(rm));
+
+    // fetchSockets.
+    let (c, m) = get("fetch_sockets", false);
+    let q = QueryRequest::decode("socket.io", c, m).unwrap().unwrap();
+    assert_eq!(
+        q.query,
+        Query::Fetch {
+            select: r#"["room1"]"#,
+            except: r#"["r3"]"#
+        }
+    );
+    let n = request::encode_fetch(q.uid, q.request_id, &["room1"], &["r3"], &mut buf).unwrap();
+    assert_eq!(text(&buf[..n]), text(m));
+    let (rc, rm) = get("fetch_sockets", true);
+    let r = Response::decode("socket.io", rc, rm).unwrap().unwrap();
+    assert_eq!(
+        r,
+        Response::Sockets {
+            request_id: q.request_id,
+            sockets: "[]"
+        }
+    );
+    let n = request::encode_sockets_response(q.request_id, &|_| {}, &mut buf).unwrap();
+    assert_eq!(text(&buf[..n]), text(rm));
+
+    // serverSideEmit with an ack.
+    let (c, m) = get("server_side_emit_ack", false);
+    let e = request::ServerSideEmit::decode("socket.io", c, m)
+        .unwrap()
+        .unwrap();
+    assert!(e.wants_ack);
+    let id = e.request_id.unwrap();
+    assert_eq!((e.name, e.args), (r#""ask""#, r#""x",{"n":1}"#));
+    assert_eq!(QueryRequest::decode("socket.io", c, m), Ok(None));
+    let n = request::encode_server_side_emit_with_ack(e.uid, id, "ask", e.args, &mut buf).unwrap();
+    assert_eq!(text(&buf[..n]), text(m));
+    let (rc, rm) = get("server_side_emit_ack", true);
+    let r = Response::decode("socket.io", rc, rm).unwrap().unwrap();
+    assert_eq!(
+        r,
+        Response::ServerSideEmitAck {
+            request_id: id,
+            data: Some(r#"{"ok":true}"#)
+        }
+    );
+    let n = request::encode_server_side_emit_ack(id, Some(r#"{"ok":true}"#), &mut buf).unwrap();
+    assert_eq!(text(&buf[..n]), text(rm));
+
+    // A broadcast with acks, and the other node's client count.
+    let (c, m) = get("broadcast_with_ack", false);
+    let b = Incoming::decode_with_ack("socket.io", c, m)
+        .unwrap()
+        .unwrap();
+    let id = b.request_id.unwrap();
+    assert_eq!((b.nsp, b.name), ("/", "ev"));
+    assert_eq!(b.flags.timeout, Some(300));
+    assert_eq!(b.rooms().collect::<Vec<_>>(), ["room1"]);
+    let out = Outgoing {
+        nsp: "/",
+        rooms: &["room1"],
+        except: &[],
+        flags: Flags {
+            timeout: Some(300),
+            ..Flags::default()
+        },
+        name: "ev",
+        args: r#""x""#,
+        attachments: &[],
+    };
+    let n = out.encode_with_ack(b.uid, id, 32, &mut buf).unwrap();
+    assert_eq!(hex_of(&buf[..n]), hex_of(m));
+    let (rc, rm) = get("broadcast_with_ack", true);
+    let r = Response::decode("socket.io", rc, rm).unwrap().unwrap();
+    assert_eq!(
+        r,
+        Response::ClientCount {
+            request_id: id,
+            count: 0
+        }
+    );
+    let n = request::encode_client_count(id, 0, &mut buf).unwrap();
+    assert_eq!(text(&buf[..n]), text(rm));
+
+    // Every prefix of every message is a typed error or a partial read,
+    // never a panic.
+    for (_, c, m) in &all {
+        for k in 0..m.len() {
+            let _ = QueryRequest::decode("socket.io", c.as_bytes(), &m[..k]);
+            let _ = Response::decode("socket.io", c.as_bytes(), &m[..k]);
+            let _ = Incoming::decode_with_ack("socket.io", c.as_bytes(), &m[..k]);
+        }
+    }
+}
+
+/// A client's ack of a broadcast with acks (request type 9), which the
+/// capture has no client to make: written as notepack writes
+/// `{type: 9, requestId, packet}`, and read back, binary included.
+#[test]
+fn broadcast_acks_both_ways() {
+    use request::Response;
+    let mut buf = [0u8; 128];
+    let n = request::encode_broadcast_ack(
+        "QmQHgi",
+        Some(r#"{"a":[1,{"_placeholder":true,"num":0}]}"#),
+        &[&[7, 8]],
+        32,
+        &mut buf,
+    )
+    .unwrap();
+    assert_eq!(
+        hex_of(&buf[..n]),
+        "83a474797065 09 a9726571756573744964 a6516d51486769 a67061636b6574 81a161 9201c4020708"
+            .replace(' ', "")
+    );
+    let r = Response::decode("socket.io", b"socket.io-response#/#", &buf[..n])
+        .unwrap()
+        .unwrap();
+    let Response::BroadcastAck { request_id, packet } = r else {
+        panic!("{r:?}");
+    };
+    assert_eq!(request_id, "QmQHgi");
+    let mut json = [0u8; 64];
+    let len = request::ack_json(packet, 32, &mut json).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&json[..len]).unwrap(),
+        r#"{"a":[1,{"_placeholder":true,"num":0}]}"#
+    );
+    // No argument: no `packet`.
+    let n = request::encode_broadcast_ack("QmQHgi", None, &[], 32, &mut buf).unwrap();
+    assert_eq!(buf[0], 0x82);
+    let r = Response::decode("socket.io", b"socket.io-response#/#", &buf[..n])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r,
+        Response::BroadcastAck {
+            request_id: "QmQHgi",
+            packet: &[]
+        }
+    );
+    // A too small buffer is reported, the buffer untouched.
+    let mut small = [0u8; 4];
+    assert_eq!(
+        request::encode_client_count("QmQHgi", 3, &mut small),
+        Err(adapter::Error::BufferTooSmall { required: 47 })
+    );
+    assert_eq!(small, [0; 4]);
+    // Bad answers are typed errors.
+    for (bad, err) in [
+        (
+            &br#"{"type":8,"requestId":"a","clientCount":"x"}"#[..],
+            adapter::Error::Malformed,
+        ),
+        (br#"{"type":8,"requestId":1}"#, adapter::Error::Malformed),
+        (br#"{"requestId":"a","rooms":["#, adapter::Error::Json),
+        (b"\x83\xa4type\x09", adapter::Error::Truncated),
+    ] {
+        assert_eq!(
+            Response::decode("socket.io", b"socket.io-response#/#", bad),
+            Err(err),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    assert_eq!(
+        Response::decode(
+            "socket.io",
+            b"socket.io#/#",
+            br#"{"requestId":"a","rooms":[]}"#
+        ),
+        Err(adapter::Error::WrongChannel)
+    );
+}
+
+mod roundtrip {
+    use proptest::prelude::*;
+    use sockwire::socketio::adapter::request::{self, Query, QueryRequest, Response};
+
+    fn id() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9_-]{1,32}"
+    }
+
+    fn unescape(raw: &str) -> String {
+        let mut buf = vec![0u8; raw.len()];
+        sockwire::json::unescape(raw, &mut buf).unwrap().to_string()
+    }
+
+    fn strs(raw: &str) -> Vec<String> {
+        sockwire::json::elements(raw).map(unescape).collect()
+    }
+
+    fn quoted(s: &str) -> String {
+        let mut out = vec![0u8; sockwire::json::str_len(s)];
+        let n = sockwire::json::write_str(s, &mut out).unwrap();
+        String::from_utf8(out[..n].to_vec()).unwrap()
+    }
+
+    proptest! {
+        /// decode(encode(x)) == x for the requests and answers.
+        #[test]
+        fn requests_and_answers(
+            uid in id(),
+            rid in id(),
+            select in proptest::collection::vec(".{0,12}", 0..5),
+            except in proptest::collection::vec(".{0,12}", 0..5),
+            count in any::<u64>(),
+            data in proptest::option::of(".{0,20}"),
+        ) {
+            let ch = b"socket.io-request#/#";
+            let resp = b"socket.io-response#/#";
+            let mut buf = vec![0u8; 4096];
+            let sel: Vec<&str> = select.iter().map(String::as_str).collect();
+            let exc: Vec<&str> = except.iter().map(String::as_str).collect();
+            let n = request::encode_fetch(&uid, &rid, &sel, &exc, &mut buf).unwrap();
+            let q = QueryRequest::decode("socket.io", ch, &buf[..n]).unwrap().unwrap();
+            prop_assert_eq!((q.uid, q.request_id), (uid.as_str(), rid.as_str()));
+            let Query::Fetch { select: s, except: e } = q.query else { panic!() };
+            prop_assert_eq!(strs(s), select.clone());
+            prop_assert_eq!(strs(e), except);
+
+            let n = request::encode_all_rooms(&uid, &rid, &mut buf).unwrap();
+            let q = QueryRequest::decode("socket.io", ch, &buf[..n]).unwrap().unwrap();
+            prop_assert_eq!(q.query, Query::AllRooms);
+
+            let n = request::encode_rooms_response(&rid, &|f| select.iter().for_each(|r| f(r)), &mut buf).unwrap();
+            let Some(Response::Rooms { request_id, rooms }) = Response::decode("socket.io", resp, &buf[..n]).unwrap() else { panic!() };
+            prop_assert_eq!(request_id, rid.as_str());
+            prop_assert_eq!(strs(rooms), select);
+
+            let n = request::encode_client_count(&rid, count, &mut buf).unwrap();
+            prop_assert_eq!(
+                Response::decode("socket.io", resp, &buf[..n]).unwrap(),
+                Some(Response::ClientCount { request_id: &rid, count })
+            );
+
+            let json = data.as_deref().map(quoted);
+            let n = request::encode_server_side_emit_ack(&rid, json.as_deref(), &mut buf).unwrap();
+            let Some(Response::ServerSideEmitAck { request_id, data: got }) = Response::decode("socket.io", resp, &buf[..n]).unwrap() else { panic!() };
+            prop_assert_eq!(request_id, rid.as_str());
+            prop_assert_eq!(got.map(unescape), data.clone());
+
+            let n = request::encode_broadcast_ack(&rid, json.as_deref(), &[], 32, &mut buf).unwrap();
+            let Some(Response::BroadcastAck { request_id, packet }) = Response::decode("socket.io", resp, &buf[..n]).unwrap() else { panic!() };
+            prop_assert_eq!(request_id, rid.as_str());
+            let mut out = vec![0u8; 256];
+            let len = request::ack_json(packet, 32, &mut out).unwrap();
+            let back = std::str::from_utf8(&out[..len]).unwrap();
+            prop_assert_eq!((back != "null").then(|| unescape(back)), data);
+        }
+    }
 }

@@ -530,6 +530,29 @@ fn rooms_and_broadcast_with_except_reach_exactly_their_targets() {
     assert_eq!(recipients(&mut net, &["nobody"], &[], 7), Vec::<u32>::new());
     assert!(net.io.leave(&b, "r1"));
     assert_eq!(recipients(&mut net, &["r1"], &[], 8), [1]);
+    // A socket id is the room of its socket, as in the reference
+    // (`io.to(socket.id)`), each socket reached once.
+    let d = sockets[3];
+    assert_eq!(recipients(&mut net, &[d.as_str()], &[], 9), [4]);
+    assert_eq!(
+        recipients(&mut net, &[a.as_str(), "r1", c.as_str(), "r2"], &[], 10),
+        [1, 2, 3],
+        "a and c once, b through r2"
+    );
+    assert_eq!(
+        recipients(&mut net, &["r2", c.as_str()], &[], 11),
+        [2, 3],
+        "c once"
+    );
+    assert_eq!(
+        recipients(&mut net, &[a.as_str(), d.as_str()], &[d.as_str()], 12),
+        [1]
+    );
+    assert_eq!(
+        recipients(&mut net, &["ZZZZZZZZZZZZZZZZZZZZ"], &[], 13),
+        Vec::<u32>::new(),
+        "an id of no socket"
+    );
 }
 
 #[test]

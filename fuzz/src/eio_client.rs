@@ -44,7 +44,7 @@
 //!   byte per read and in 7-byte reads, give the same messages, events and
 //!   error.
 
-use sockwire::engineio::{ClientSession, ClientConfig, ClientSessionEvent, Error};
+use sockwire::engineio::{ClientConfig, ClientSession, ClientSessionEvent, Error};
 use sockwire::entropy::SplitMix64;
 use sockwire::json;
 use sockwire::time::{Duration, Instant};

@@ -19,7 +19,11 @@
 //!   names string lists serde reads, and encodes back to a request that
 //!   decodes to the same lists; a `serverSideEmit` has JSON data and
 //!   re-encodes to the same arguments; a MessagePack broadcast with acks is
-//!   checked as in mode 0.
+//!   checked as in mode 0; an `allRooms` or `fetchSockets` names string
+//!   lists and encodes back to a request that decodes the same.
+//! - mode 4, a message of the response channel: an answer that decodes
+//!   encodes back (JSON answers to the same JSON values, a client's ack to
+//!   the same argument) and decodes the same.
 
 use serde_json::Value;
 use sockwire::socketio::adapter::request::{self, Request};
@@ -129,6 +133,44 @@ fn request_message(message: &[u8]) {
             .expect("is a serverSideEmit");
         assert_eq!(back.args, e.args);
     }
+    if let Ok(Some(q)) = request::QueryRequest::decode("socket.io", channel, message) {
+        let mut buf = vec![0u8; message.len() * 6 + 128];
+        let n = match q.query {
+            request::Query::AllRooms => request::encode_all_rooms(q.uid, q.request_id, &mut buf),
+            request::Query::Fetch { select, except } => {
+                let (select, except) = (strings(select), strings(except));
+                request::encode_fetch(
+                    q.uid,
+                    q.request_id,
+                    &refs(&select),
+                    &refs(&except),
+                    &mut buf,
+                )
+            }
+        }
+        .expect("a decoded query encodes");
+        let back = request::QueryRequest::decode("socket.io", channel, &buf[..n])
+            .expect("sockwire's query decodes")
+            .expect("and is one");
+        assert_eq!(back.request_id, q.request_id);
+        match (back.query, q.query) {
+            (request::Query::AllRooms, request::Query::AllRooms) => {}
+            (
+                request::Query::Fetch {
+                    select: a,
+                    except: b,
+                },
+                request::Query::Fetch {
+                    select: c,
+                    except: d,
+                },
+            ) => {
+                assert_eq!(strings(a), strings(c));
+                assert_eq!(strings(b), strings(d));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     let Ok(Some(r)) = Request::decode("socket.io", channel, message) else {
         return;
     };
@@ -233,10 +275,98 @@ fn resp_frames(mut input: &[u8]) {
     }
 }
 
+fn response_message(message: &[u8]) {
+    use request::Response;
+    let channel = b"socket.io-response#/#";
+    let Ok(Some(r)) = Response::decode("socket.io", channel, message) else {
+        return;
+    };
+    let mut buf = vec![0u8; message.len() * 6 + 128];
+    let json = |raw: &str| -> Value {
+        serde_json::from_str(raw).unwrap_or_else(|e| panic!("not JSON ({e}): {raw}"))
+    };
+    let n = match r {
+        Response::Rooms { request_id, rooms } => {
+            let list = strings(rooms);
+            request::encode_rooms_response(
+                request_id,
+                &|f| list.iter().for_each(|r| f(r)),
+                &mut buf,
+            )
+        }
+        Response::Sockets {
+            request_id,
+            sockets,
+        } => {
+            let inner = sockets.trim();
+            let inner = &inner[1..inner.len() - 1];
+            request::encode_sockets_response(request_id, &|w| w.put(inner.as_bytes()), &mut buf)
+        }
+        Response::ServerSideEmitAck { request_id, data } => {
+            request::encode_server_side_emit_ack(request_id, data, &mut buf)
+        }
+        Response::ClientCount { request_id, count } => {
+            request::encode_client_count(request_id, count, &mut buf)
+        }
+        Response::BroadcastAck { request_id, packet } => {
+            let need = match request::ack_json(packet, DEPTH, &mut []) {
+                Ok(n) => n,
+                Err(Error::BufferTooSmall { required }) => required,
+                Err(_) => return,
+            };
+            let mut text = vec![0u8; need];
+            request::ack_json(packet, DEPTH, &mut text).expect("transcodes");
+            let text = String::from_utf8(text).expect("UTF-8");
+            json(&text);
+            let bins: Vec<&[u8]> = {
+                let mut r = sockwire::socketio::adapter::msgpack::Reader::new(packet);
+                let mut v = Vec::new();
+                while !r.is_empty() {
+                    match r.item() {
+                        Ok(sockwire::socketio::adapter::msgpack::Item::Bin(b)) => v.push(b),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                v
+            };
+            let arg = (!packet.is_empty()).then_some(text.as_str());
+            match request::encode_broadcast_ack(request_id, arg, &bins, DEPTH, &mut buf) {
+                Ok(n) => Ok(n),
+                // Keys that repeat, or more than the placeholders name.
+                Err(_) => return,
+            }
+        }
+        _ => return,
+    }
+    .expect("a decoded answer encodes");
+    let back = Response::decode("socket.io", channel, &buf[..n])
+        .expect("sockwire's answer decodes")
+        .expect("and is one");
+    assert_eq!(back.request_id(), r.request_id());
+    match (back, r) {
+        (Response::Rooms { rooms: a, .. }, Response::Rooms { rooms: b, .. }) => {
+            assert_eq!(strings(a), strings(b))
+        }
+        (Response::Sockets { sockets: a, .. }, Response::Sockets { sockets: b, .. }) => {
+            assert_eq!(json(a), json(b))
+        }
+        (
+            Response::ServerSideEmitAck { data: a, .. },
+            Response::ServerSideEmitAck { data: b, .. },
+        ) => assert_eq!(a.map(json), b.map(json)),
+        (Response::ClientCount { count: a, .. }, Response::ClientCount { count: b, .. }) => {
+            assert_eq!(a, b)
+        }
+        (Response::BroadcastAck { .. }, Response::BroadcastAck { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
 /// The `redis_adapter` target.
 pub fn redis_adapter(data: &[u8]) {
     let mut r = R::new(data);
-    match r.u8() % 4 {
+    match r.u8() % 5 {
         0 => {
             let channel: &[u8] = if r.bool() {
                 b"socket.io#/#room#"
@@ -247,7 +377,8 @@ pub fn redis_adapter(data: &[u8]) {
         }
         1 => json_args(&String::from_utf8_lossy(r.rest())),
         2 => resp_frames(r.rest()),
-        _ => request_message(r.rest()),
+        3 => request_message(r.rest()),
+        _ => response_message(r.rest()),
     }
 }
 
@@ -289,6 +420,22 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
                 .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()),
         );
         out.push(("redis_adapter", format!("request-{name}"), input));
+    }
+    let answers = include_str!("../../tests/data/redis_adapter/answers.txt");
+    for line in answers.lines().filter(|l| !l.starts_with('#')) {
+        let mut it = line.split(' ');
+        let (Some(name), Some(channel), Some(hex)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let response = channel.contains("-response#");
+        let mut input = vec![if response { 4u8 } else { 3 }];
+        input.extend(
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()),
+        );
+        let kind = if response { "answer" } else { "query" };
+        out.push(("redis_adapter", format!("{kind}-{name}"), input));
     }
     for (name, args) in [
         ("args-mixed", r#""a",{"b":[1,-2,3.5,null,true]},"é😀\n",[]"#),

@@ -62,8 +62,8 @@ use sockwire::engineio::{self, ClientCloseReason, ClientSessionEvent as EioEvent
 use sockwire::entropy::{Entropy, SplitMix64};
 use sockwire::json;
 use sockwire::socketio::{
-    Assembler, ClientConfig, ClientCore, ClientEvent, ClientNotice, DisconnectReason, Error, Limits,
-    MAX_EVENT_NAME_LEN, Packet, PacketType, backoff,
+    Assembler, ClientConfig, ClientCore, ClientEvent, ClientNotice, DisconnectReason, Error,
+    Limits, MAX_EVENT_NAME_LEN, Packet, PacketType, backoff,
 };
 use sockwire::time::{Duration, Instant};
 use sockwire::ws::{self, MessageKind};

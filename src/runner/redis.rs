@@ -3,9 +3,13 @@
 //! the std runner.
 //!
 //! Two TCP connections, each on a thread of its own: the subscriber
-//! PSUBSCRIBEs to the broadcast channels of the server's namespaces and hands
-//! every message to the endpoint thread (waking it); the publisher writes the
-//! PUBLISH commands the endpoint queues and discards their replies. Either
+//! PSUBSCRIBEs to the broadcast channels of the server's namespaces and
+//! SUBSCRIBEs to their request and response channels (by exact name, so
+//! that `PUBSUB NUMSUB` counts this node as the Node adapter counts its
+//! own), and hands every message to the endpoint thread (waking it); the
+//! publisher writes the PUBLISH and `PUBSUB NUMSUB` commands the endpoint
+//! queues, drops the PUBLISH replies and hands the counts back
+//! ([`LinkEvent::Count`]). Either
 //! one reconnects when Redis goes away (every 100 ms at first, backing off to
 //! 2 s), and the subscriber subscribes again. The endpoint learns of each
 //! change as a [`LinkEvent`], and tells its `socketio::Server`
@@ -43,8 +47,17 @@ pub enum LinkEvent {
         /// Its bytes.
         message: Vec<u8>,
     },
-    /// The subscriber is connected and every pattern is subscribed.
+    /// The subscriber is connected and every pattern and channel is
+    /// subscribed.
     Subscribed,
+    /// Redis's answer to [`RedisLink::count`]: `channel` has `count`
+    /// subscribers.
+    Count {
+        /// The channel.
+        channel: Vec<u8>,
+        /// Its subscribers (`PUBSUB NUMSUB`).
+        count: i64,
+    },
     /// The publisher is connected.
     PublisherUp,
     /// A connection went down, or could not be made: `role` is `subscriber`
@@ -121,6 +134,18 @@ impl RedisLink {
     /// [`Adapter::pattern`](crate::socketio::adapter::Adapter::pattern)).
     /// Returns at once: [`LinkEvent`]s tell when they are up.
     pub fn start(addr: SocketAddr, patterns: Vec<Vec<u8>>) -> io::Result<RedisLink> {
+        Self::start_with(addr, patterns, Vec::new())
+    }
+
+    /// [`start`](Self::start), the subscriber also SUBSCRIBing to
+    /// `channels` by exact name (the request and response channels, see
+    /// [`request::channel`](crate::socketio::adapter::request::channel) and
+    /// [`request::response_channel`](crate::socketio::adapter::request::response_channel)).
+    pub fn start_with(
+        addr: SocketAddr,
+        patterns: Vec<Vec<u8>>,
+        channels: Vec<Vec<u8>>,
+    ) -> io::Result<RedisLink> {
         let (etx, events) = mpsc::channel();
         let (publish, prx) = mpsc::channel::<Vec<u8>>();
         let stop = Arc::new(AtomicBool::new(false));
@@ -134,7 +159,7 @@ impl RedisLink {
         let sub = shared();
         std::thread::Builder::new()
             .name("sockwire-redis-sub".into())
-            .spawn(move || subscriber(sub, patterns))?;
+            .spawn(move || subscriber(sub, patterns, channels))?;
         let publ = shared();
         std::thread::Builder::new()
             .name("sockwire-redis-pub".into())
@@ -166,6 +191,17 @@ impl RedisLink {
         self.events.try_recv().ok()
     }
 
+    /// Asks Redis for `channel`'s subscriber count (`PUBSUB NUMSUB`,
+    /// queued for the publisher thread): a [`LinkEvent::Count`] answers
+    /// (none if the publisher is down).
+    pub fn count(&self, channel: &[u8]) {
+        let args: [&[u8]; 3] = [b"PUBSUB", b"NUMSUB", channel];
+        let mut cmd = std::vec![0u8; resp::encoded_len(&args)];
+        if resp::encode(&args, &mut cmd).is_ok() {
+            let _ = self.publish.send(cmd);
+        }
+    }
+
     /// PUBLISHes `message` on `channel` (queued for the publisher thread).
     pub fn publish(&self, channel: &[u8], message: &[u8]) {
         let args: [&[u8]; 3] = [b"PUBLISH", channel, message];
@@ -182,7 +218,7 @@ impl Drop for RedisLink {
     }
 }
 
-fn subscriber(link: Shared, patterns: Vec<Vec<u8>>) {
+fn subscriber(link: Shared, patterns: Vec<Vec<u8>>, channels: Vec<Vec<u8>>) {
     let limits = resp::Limits {
         // The largest message the adapter can be sent (Engine.IO's default
         // maxPayload is 1 MB; binary arguments make it larger).
@@ -191,15 +227,23 @@ fn subscriber(link: Shared, patterns: Vec<Vec<u8>>) {
     };
     let mut down_told = false;
     while let Some(mut s) = link.connect("subscriber", down_told) {
-        let mut args: Vec<&[u8]> = std::vec![b"PSUBSCRIBE"];
-        args.extend(patterns.iter().map(|p| p.as_slice()));
-        let mut cmd = std::vec![0u8; resp::encoded_len(&args)];
-        let why = match resp::encode(&args, &mut cmd)
-            .map_err(|e| e.to_string())
-            .and_then(|_| s.write_all(&cmd).map_err(|e| e.to_string()))
-        {
-            Ok(()) => read_subscription(&link, &mut s, &limits, patterns.len()),
-            Err(e) => e,
+        let mut cmd = Vec::new();
+        for (verb, list) in [
+            (&b"PSUBSCRIBE"[..], &patterns),
+            (&b"SUBSCRIBE"[..], &channels),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let mut args: Vec<&[u8]> = std::vec![verb];
+            args.extend(list.iter().map(|p| p.as_slice()));
+            let at = cmd.len();
+            cmd.resize(at + resp::encoded_len(&args), 0);
+            let _ = resp::encode(&args, &mut cmd[at..]);
+        }
+        let why = match s.write_all(&cmd) {
+            Ok(()) => read_subscription(&link, &mut s, &limits, patterns.len() + channels.len()),
+            Err(e) => e.to_string(),
         };
         if link.stopped() {
             return;
@@ -236,14 +280,14 @@ fn read_subscription(
                             message: message.to_vec(),
                         }),
                         Some(resp::PubSub::Subscription {
-                            kind: b"psubscribe",
+                            kind: b"psubscribe" | b"subscribe",
                             count,
                             ..
                         }) if count == patterns as i64 => link.tell(LinkEvent::Subscribed),
                         _ => {
                             if let Some(e) = frame.error() {
                                 return std::format!(
-                                    "Redis answered PSUBSCRIBE with {}",
+                                    "Redis answered (P)SUBSCRIBE with {}",
                                     String::from_utf8_lossy(e)
                                 );
                             }
@@ -278,18 +322,31 @@ fn publisher(link: Shared, commands: Receiver<Vec<u8>>) {
     let mut down_told = false;
     while let Some(s) = link.connect("publisher", down_told) {
         let alive = Arc::new(AtomicBool::new(true));
-        // Replies (the receivers' counts) are read and dropped; the reader
-        // notices when Redis goes away.
+        // PUBLISH replies (the receivers' counts) are read and dropped,
+        // `PUBSUB NUMSUB` replies handed on; the reader notices when Redis
+        // goes away.
         let reader = {
             let (mut r, alive, stop) = (s.try_clone(), alive.clone(), link.stop.clone());
+            let tell = Shared {
+                addr: link.addr,
+                events: link.events.clone(),
+                stop: link.stop.clone(),
+                waker: link.waker.clone(),
+            };
             std::thread::Builder::new()
                 .name("sockwire-redis-pub-read".into())
                 .spawn(move || {
                     let mut chunk = [0u8; 4096];
+                    let mut buf: Vec<u8> = Vec::new();
                     while let Ok(r) = r.as_mut() {
                         match r.read(&mut chunk) {
                             Ok(0) => break,
-                            Ok(_) => {}
+                            Ok(n) => {
+                                buf.extend_from_slice(&chunk[..n]);
+                                if !replies(&tell, &mut buf) {
+                                    break;
+                                }
+                            }
                             Err(e)
                                 if matches!(
                                     e.kind(),
@@ -342,4 +399,32 @@ fn publisher(link: Shared, commands: Receiver<Vec<u8>>) {
         down_told = true;
         std::thread::sleep(FIRST_RETRY);
     }
+}
+
+/// Reads the publisher's complete replies off `buf`: each `PUBSUB NUMSUB`
+/// answer becomes a [`LinkEvent::Count`]. False when Redis sent what is not
+/// RESP.
+fn replies(link: &Shared, buf: &mut Vec<u8>) -> bool {
+    let limits = resp::Limits::DEFAULT;
+    let mut used = 0;
+    loop {
+        match resp::parse(&buf[used..], &limits) {
+            Ok(Some((frame, n))) => {
+                used += n;
+                if frame.kind == resp::Kind::Array
+                    && frame.len == 2
+                    && let (Some(channel), Some(count)) = (frame.bytes(0), frame.integer(1))
+                {
+                    link.tell(LinkEvent::Count {
+                        channel: channel.to_vec(),
+                        count,
+                    });
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return false,
+        }
+    }
+    buf.drain(..used);
+    true
 }

@@ -351,6 +351,11 @@ where
     }
 
     /// Calls `f` with every socket and its namespace.
+    /// The entropy source (for the cluster's request ids).
+    pub(crate) fn engine_entropy(&mut self) -> &mut E {
+        self.eio.entropy()
+    }
+
     pub(crate) fn for_each_socket(&self, f: &mut dyn FnMut(Sid, &str)) {
         self.sockets.for_each(|socket, r| f(*socket, &r.nsp));
     }
@@ -785,8 +790,8 @@ where
 
     /// Sends event `name` with `args` and `attachments` to every socket of
     /// `nsp` that is in one of `rooms` (every socket of `nsp` when `rooms` is
-    /// empty) and in none of `except` (room names, or socket ids: each socket
-    /// is also the room named by its id, as in the reference).
+    /// empty) and in none of `except`; in both, a room may be a socket id:
+    /// each socket is also the room named by its id, as in the reference.
     ///
     /// The packet is encoded once and queued on each target's session; a
     /// target whose queue is full is counted in [`Broadcast::full`], not
@@ -895,13 +900,25 @@ where
                 }
             });
         } else {
+            // Every socket is also the room named by its id, as in the
+            // reference (`io.to(socket.id)`).
+            let in_room = |r: &str, socket: Sid| {
+                table.contains(nsp, r, socket) || Sid::parse(r) == Some(socket)
+            };
             for (i, room) in rooms.iter().enumerate() {
                 table.for_each_member(nsp, room, &mut |socket| {
                     // A socket in an earlier room already got it.
-                    if !rooms[..i].iter().any(|r| table.contains(nsp, r, socket)) {
+                    if !rooms[..i].iter().any(|r| in_room(r, socket)) {
                         send(socket);
                     }
                 });
+                if let Some(socket) = Sid::parse(room)
+                    && sockets.get(&socket).is_some_and(|r| r.nsp == nsp)
+                    && !table.contains(nsp, room, socket)
+                    && !rooms[..i].iter().any(|r| in_room(r, socket))
+                {
+                    send(socket);
+                }
             }
         }
         if let (Some(log), false) = (&mut self.log, volatile) {
@@ -924,7 +941,10 @@ where
     /// See [`engineio::Server::poll_timeout`].
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let eio = self.eio.poll_timeout();
+        let mut eio = self.eio.poll_timeout();
+        if let Some(at) = self.adapter.as_ref().and_then(|l| l.deadline()) {
+            eio = Some(eio.map_or(at, |e| e.min(at)));
+        }
         if let Some(at) = self.log.as_ref().and_then(|l| l.next_deadline()) {
             return Some(eio.map_or(at, |e| e.min(at)));
         }
@@ -936,6 +956,9 @@ where
     /// kept sessions that expired (their rooms with them).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        if let Some(l) = self.adapter.as_mut() {
+            l.sweep(now);
+        }
         if let Some(log) = &mut self.log {
             let (rooms, pending) = (&mut self.rooms, &mut self.pending);
             log.sweep(now, &mut |socket| drop_kept(rooms, pending, socket));

@@ -215,6 +215,16 @@ pub trait RoomTable: Default {
     fn contains(&self, nsp: &str, room: &str, socket: Sid) -> bool;
     /// Calls `f` for each member of `room` of `nsp`.
     fn for_each_member(&self, nsp: &str, room: &str, f: &mut dyn FnMut(Sid));
+    /// Calls `f` with the name of each room of `nsp` (for the cluster's
+    /// `allRooms`). The default lists none.
+    fn for_each_room(&self, nsp: &str, f: &mut dyn FnMut(&str)) {
+        let _ = (nsp, f);
+    }
+    /// Calls `f` with the name of each room of `nsp` that `socket` is in
+    /// (for the cluster's `fetchSockets`). The default lists none.
+    fn for_each_room_of(&self, nsp: &str, socket: Sid, f: &mut dyn FnMut(&str)) {
+        let _ = (nsp, socket, f);
+    }
 }
 
 use crate::engineio::Sid;
@@ -252,6 +262,25 @@ impl<const R: usize, const P: usize> RoomTable for Rooms<Sid, R, P> {
             }
         }
     }
+    fn for_each_room(&self, nsp: &str, f: &mut dyn FnMut(&str)) {
+        for r in &self.rooms {
+            if let Some(name) = strip_nsp(&r.name, nsp) {
+                f(name);
+            }
+        }
+    }
+    fn for_each_room_of(&self, nsp: &str, socket: Sid, f: &mut dyn FnMut(&str)) {
+        for r in self.rooms_of(socket) {
+            if let Some(name) = strip_nsp(r, nsp) {
+                f(name);
+            }
+        }
+    }
+}
+
+/// The room name of key `key` (`nsp#room`) when it is of `nsp`.
+fn strip_nsp<'k>(key: &'k str, nsp: &str) -> Option<&'k str> {
+    key.strip_prefix(nsp)?.strip_prefix('#')
 }
 
 #[cfg(feature = "alloc")]
@@ -330,6 +359,22 @@ mod indexed {
             if let Some(members) = self.rooms.get(&key) {
                 for m in members {
                     f(*m);
+                }
+            }
+        }
+        fn for_each_room(&self, nsp: &str, f: &mut dyn FnMut(&str)) {
+            let from = (String::from(nsp), String::new());
+            for ((n, r), _) in self.rooms.range(from..) {
+                if n != nsp {
+                    break;
+                }
+                f(r);
+            }
+        }
+        fn for_each_room_of(&self, nsp: &str, socket: Sid, f: &mut dyn FnMut(&str)) {
+            for (n, r) in self.of_socket.get(&socket).into_iter().flatten() {
+                if n == nsp {
+                    f(r);
                 }
             }
         }

@@ -74,6 +74,12 @@ impl RedisServer {
     /// Runs one command on a fresh connection; returns the reply's first
     /// item as an integer, if it is one.
     pub fn command(&self, args: &[&[u8]]) -> Option<i64> {
+        self.command_item(args, 0)
+    }
+
+    /// Runs one command on a fresh connection; returns the reply's item
+    /// `i` as an integer, if it is one.
+    pub fn command_item(&self, args: &[&[u8]], i: usize) -> Option<i64> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut out = vec![0u8; resp::encoded_len(args)];
@@ -83,7 +89,7 @@ impl RedisServer {
         let mut chunk = [0u8; 4096];
         loop {
             if let Some((frame, _)) = resp::parse(&buf, &resp::Limits::DEFAULT).unwrap() {
-                return frame.integer(0);
+                return frame.integer(i);
             }
             let n = s.read(&mut chunk).expect("redis reply");
             assert!(n > 0, "redis closed the connection");

@@ -4,6 +4,13 @@
 //
 // Usage: node redis_capture.mjs REDIS_PORT > ../data/redis_adapter/vectors.txt
 //        node redis_capture.mjs REDIS_PORT requests > ../data/redis_adapter/requests.txt
+//        node redis_capture.mjs REDIS_PORT answers > ../data/redis_adapter/answers.txt
+//
+// `answers`: a second server (another node) answers the first one's
+// allRooms, fetchSockets, serverSideEmit with an ack and broadcast with acks;
+// each request and each answer is a line. The second node has a room
+// `room1` holding the (client-less) id `Fake0000000000000000`, so its
+// answers list something; no client acks (no BROADCAST_ACK line).
 //
 // A Node `socket.io` server (no HTTP listener: broadcasts need no client) with
 // the Redis adapter makes each broadcast below; a second Redis connection,
@@ -59,7 +66,23 @@ const requests = [
   ['custom_nsp_join', () => io.of('/custom').socketsJoin('c')],
   ['server_side_emit', () => io.serverSideEmit('relay', 'x', { n: 1 })],
 ];
-const cases = process.argv[3] === 'requests' ? requests : broadcasts;
+const answers = [
+  ['all_rooms', () => io.of('/').adapter.allRooms()],
+  ['fetch_sockets', () => io.in('room1').except('r3').fetchSockets()],
+  ['server_side_emit_ack', () => io.serverSideEmit('ask', 'x', { n: 1 }, () => {})],
+  ['broadcast_with_ack', () => io.timeout(300).to('room1').emit('ev', 'x', () => {})],
+];
+let other = null;
+if (process.argv[3] === 'answers') {
+  const pub2 = pub.duplicate();
+  const sub2 = pub.duplicate();
+  await Promise.all([pub2.connect(), sub2.connect()]);
+  other = { io: new Server({ adapter: createAdapter(pub2, sub2) }), pub2, sub2 };
+  other.io.of('/').adapter.addAll('Fake0000000000000000', new Set(['Fake0000000000000000', 'room1']));
+  other.io.on('ask', (...args) => args.pop()({ ok: true }));
+  await new Promise((r) => setTimeout(r, 100));
+}
+const cases = { requests, answers }[process.argv[3]] ?? broadcasts;
 for (const [name, run] of cases) {
   const before = got.length;
   run();
@@ -71,5 +94,6 @@ for (const [name, run] of cases) {
   got.length = 0;
 }
 io.of("/").adapter.close?.();
+if (other) await Promise.all([other.pub2.quit().catch(() => {}), other.sub2.quit().catch(() => {})]);
 await Promise.all([pub.quit().catch(() => {}), sub.quit().catch(() => {}), spy.quit().catch(() => {})]);
 process.exit(0);

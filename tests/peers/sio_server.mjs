@@ -37,9 +37,20 @@
 //   `server-side-emit` ...args runs io.serverSideEmit('relay', ...args); a
 //   `relay` from another server is emitted as `relayed` to this server's
 //   sockets (io.local.emit).
+//   The cluster's requests (as examples/sio_server.rs, `App::cluster_request`),
+//   each acked with an object, its list sorted, `error` beside it on failure:
+//   `fetch-sockets` -> {ids: [socket ids of every node]} (io.fetchSockets());
+//   `all-rooms` -> {rooms: [...]} (io.of('/').adapter.allRooms());
+//   `server-side-emit-ack` ...args -> {responses: [...]}
+//   (io.serverSideEmit('ask-relay', ...args, ack); an `ask-relay` from
+//   another server is acked with "node");
+//   `broadcast-with-ack` [target, ...args] -> {acks: [...]}
+//   (io.timeout(2000).to(rooms).except(except).emit('ack-me', ...args, ack)).
 // - `--redis REDIS_PORT`: the server is one node of a cluster, with
 //   `@socket.io/redis-adapter` on redis://127.0.0.1:REDIS_PORT (key
-//   "socket.io"): broadcasts reach the sockets of every node.
+//   "socket.io"): broadcasts reach the sockets of every node. With the
+//   environment variable SIO_SPECIFIC_RESPONSE=1 the adapter answers requests
+//   on the asking node's own response channel (publishOnSpecificResponseChannel).
 // - Namespace "/custom": on connection emits `auth` with the handshake auth.
 // - Any other namespace: refused with CONNECT_ERROR {"message":"Invalid namespace"}.
 // - `--recovery` (or the environment variable SIO_RECOVERY=1): the Server gets
@@ -102,7 +113,9 @@ if (redisPort) {
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on('error', (e) => console.error(`sio_server: redis: ${e.message}`));
   await Promise.all([pub.connect(), sub.connect()]);
-  io.adapter(createAdapter(pub, sub));
+  // SIO_SPECIFIC_RESPONSE=1: answers go to the asking node's own response
+  // channel (the adapter's publishOnSpecificResponseChannel).
+  io.adapter(createAdapter(pub, sub, { publishOnSpecificResponseChannel: process.env.SIO_SPECIFIC_RESPONSE === '1' }));
   // The adapter's PSUBSCRIBE is confirmed before the server says it listens.
   await new Promise((r) => setTimeout(r, 100));
   console.error(`sio_server: redis adapter on port ${redisPort}`);
@@ -154,6 +167,38 @@ io.on('connection', (socket) => {
     io.serverSideEmit('relay', ...args);
     if (ack) ack({});
   });
+  socket.on('fetch-sockets', async (ack) => {
+    try {
+      const sockets = await io.fetchSockets();
+      ack({ ids: sockets.map((s) => s.id).sort() });
+    } catch (e) {
+      ack({ error: e.message });
+    }
+  });
+  socket.on('all-rooms', async (ack) => {
+    try {
+      const rooms = await io.of('/').adapter.allRooms();
+      ack({ rooms: [...rooms].sort() });
+    } catch (e) {
+      ack({ error: e.message });
+    }
+  });
+  socket.on('server-side-emit-ack', (...args) => {
+    const ack = args.pop();
+    io.serverSideEmit('ask-relay', ...args, (err, responses) => {
+      const r = { responses: [...(responses ?? [])].sort() };
+      ack(err ? { error: err.message, ...r } : r);
+    });
+  });
+  socket.on('broadcast-with-ack', (target, ...args) => {
+    const ack = args.pop();
+    const rooms = target === null ? [] : typeof target === 'string' ? [target] : target.rooms ?? [];
+    const except = target !== null && typeof target === 'object' ? target.except ?? [] : [];
+    io.timeout(2000).to(rooms).except(except).emit('ack-me', ...args, (err, responses) => {
+      const r = { acks: [...(responses ?? [])].sort() };
+      ack(err ? { error: err.message, ...r } : r);
+    });
+  });
   socket.on('sockets', (op, ack) => {
     const target = io.of('/').in(op.rooms ?? []).except(op.except ?? []);
     if (op.op === 'leave') target.socketsLeave(op.to ?? []);
@@ -180,6 +225,10 @@ io.on('connection', (socket) => {
 // Another server's serverSideEmit('relay', ...args): to this server's
 // sockets only.
 io.on('relay', (...args) => io.local.emit('relayed', ...args));
+io.on('ask-relay', (...args) => {
+  const ack = args.pop();
+  if (typeof ack === 'function') ack('node');
+});
 
 io.of('/custom').on('connection', (socket) => {
   logLifecycle(socket);

@@ -30,7 +30,12 @@
 //!   `disconnectSockets` (JSON on `socket.io-request#<nsp>#`), both ways
 //!   ([`Server::sockets_cluster`](super::Server::sockets_cluster)), and
 //!   `serverSideEmit` without an ack
-//!   ([`Server::server_side_emit_cluster`](super::Server::server_side_emit_cluster)).
+//!   ([`Server::server_side_emit_cluster`](super::Server::server_side_emit_cluster)),
+//!   and the requests that want answers (`allRooms`, `fetchSockets`,
+//!   `serverSideEmit` with an ack, broadcasts with acks) with their answers.
+//! - [`cluster`]: those requests on a server, both ways: answering another
+//!   node's, issuing this node's and collecting the answers, with the
+//!   server count from `PUBSUB NUMSUB` and a timeout.
 //! - [`Outgoing`] and [`Incoming`]: a broadcast to publish, and one that
 //!   came from another node; [`Adapter`] holds the node's uid and channel
 //!   prefix and joins them to a [`socketio::Server`](super::Server):
@@ -65,11 +70,15 @@
 //! assert_eq!(&args[..len], br#""world""#);
 //! ```
 
+pub mod cluster;
 pub mod msgpack;
 pub mod request;
 pub mod resp;
 mod server;
 
+pub use cluster::{
+    ClusterAck, DEFAULT_REQUESTS_TIMEOUT, MAX_REQUESTS, RequestDone, RequestId, RequestKind,
+};
 pub(crate) use server::Link;
 pub use server::{Applied, MAX_QUEUED, Tables};
 
@@ -327,20 +336,58 @@ impl Outgoing<'_> {
         })
     }
 
+    /// Writes the broadcast as a broadcast with acks (request type 7) of
+    /// node `uid`, for the request channel: MessagePack
+    /// `{uid, requestId, type: 7, packet, opts}`; returns its length.
+    /// Errors as [`encode`](Self::encode).
+    pub fn encode_with_ack(
+        &self,
+        uid: &str,
+        request_id: &str,
+        max_depth: usize,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.write(Some(request_id), uid, max_depth, out)
+    }
+
     /// Writes the message as node `uid` publishes it; returns its length.
     /// The arguments may nest `max_depth` deep.
     ///
     /// Errors: [`Error::Json`], [`Error::TooDeep`],
     /// [`Error::InvalidPlaceholder`], [`Error::BufferTooSmall`].
     pub fn encode(&self, uid: &str, max_depth: usize, out: &mut [u8]) -> Result<usize, Error> {
+        self.write(None, uid, max_depth, out)
+    }
+
+    fn write(
+        &self,
+        request_id: Option<&str>,
+        uid: &str,
+        max_depth: usize,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         let mut args = 0;
         for a in arg_values(self.args) {
             a?;
             args += 1;
         }
         msgpack::measured(out, |w| {
-            msgpack::write_array_header(w, 3);
-            msgpack::write_str(w, uid);
+            match request_id {
+                Some(id) => {
+                    msgpack::write_map_header(w, 5);
+                    msgpack::write_str(w, "uid");
+                    msgpack::write_str(w, uid);
+                    msgpack::write_str(w, "requestId");
+                    msgpack::write_str(w, id);
+                    msgpack::write_str(w, "type");
+                    msgpack::write_uint(w, 7);
+                    msgpack::write_str(w, "packet");
+                }
+                None => {
+                    msgpack::write_array_header(w, 3);
+                    msgpack::write_str(w, uid);
+                }
+            }
             msgpack::write_map_header(w, 3);
             msgpack::write_str(w, "type");
             msgpack::write_uint(w, 2);
@@ -353,6 +400,9 @@ impl Outgoing<'_> {
             }
             msgpack::write_str(w, "nsp");
             msgpack::write_str(w, self.nsp);
+            if request_id.is_some() {
+                msgpack::write_str(w, "opts");
+            }
             msgpack::write_map_header(w, 3);
             msgpack::write_str(w, "rooms");
             msgpack::write_array_header(w, self.rooms.len());
@@ -442,6 +492,8 @@ pub struct Incoming<'a> {
     pub flags: Flags,
     /// The ack id, if the packet has one.
     pub ack_id: Option<u64>,
+    /// For a broadcast with acks (request type 7), its request id.
+    pub request_id: Option<&'a str>,
     rooms: Strs<'a>,
     except: Strs<'a>,
     /// The arguments after the name, MessagePack items one after another.
@@ -494,10 +546,11 @@ impl<'a> Incoming<'a> {
         let Item::Map(n) = r.item()? else {
             return Err(Error::Malformed);
         };
-        let (mut uid, mut kind, mut packet, mut opts) = (None, None, None, None);
+        let (mut uid, mut kind, mut packet, mut opts, mut id) = (None, None, None, None, None);
         for _ in 0..n {
             match r.str()? {
                 "uid" => uid = Some(r.str()?),
+                "requestId" => id = Some(r.str()?),
                 "type" => kind = Some(r.item()?),
                 // Read once the type says it is a broadcast.
                 "packet" => packet = Some(r.skip()?),
@@ -515,7 +568,12 @@ impl<'a> Incoming<'a> {
         };
         let packet = read_packet(&mut Reader::new(packet), packet)?;
         let opts = read_opts(&mut Reader::new(opts))?;
-        Self::new(uid, nsp, None, packet, opts).map(Some)
+        let mut m = Self::new(uid, nsp, None, packet, opts)?;
+        m.request_id = Some(
+            id.filter(|i| i.len() <= request::MAX_REQUEST_ID)
+                .ok_or(Error::Malformed)?,
+        );
+        Ok(Some(m))
     }
 
     fn new(
@@ -558,6 +616,7 @@ impl<'a> Incoming<'a> {
             name,
             flags: opts.flags,
             ack_id,
+            request_id: None,
             rooms: opts.rooms.unwrap_or_else(|| empty.clone()),
             except: opts.except.unwrap_or(empty),
             args,
@@ -683,7 +742,7 @@ fn read_opts<'a>(r: &mut Reader<'a>) -> Result<Opts<'a>, Error> {
 }
 
 /// The length an encoder needs, from its answer for an empty buffer.
-fn measure(r: Result<usize, Error>) -> Result<usize, Error> {
+pub(crate) fn measure(r: Result<usize, Error>) -> Result<usize, Error> {
     match r {
         Err(Error::BufferTooSmall { required }) => Ok(required),
         other => other,

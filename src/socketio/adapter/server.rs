@@ -87,7 +87,7 @@ impl Adapter {
     }
 }
 
-fn apply<H, S, E, R>(
+pub(super) fn apply<H, S, E, R>(
     server: &mut Server<H, S, E, R>,
     m: &Incoming<'_>,
     scratch: &mut [u8],
@@ -141,16 +141,30 @@ type Queue = Option<(usize, heapless::Vec<u8, MAX_QUEUED>)>;
 /// publish.
 #[derive(Debug)]
 pub(crate) struct Link {
-    adapter: Adapter,
-    connected: bool,
+    pub(super) adapter: Adapter,
+    pub(super) connected: bool,
     queue: Queue,
     queued: usize,
+    pub(super) cluster: super::cluster::Requests,
 }
 
 impl Link {
+    /// The earliest deadline of the cluster's requests.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.cluster.deadline()
+    }
+
+    /// Ends the requests past their deadline.
+    pub(crate) fn sweep(&mut self, now: Instant) {
+        self.cluster.sweep(now);
+    }
+
     /// Queues what `encode` writes (a channel, then a message), measured
     /// first with an empty buffer.
-    fn push(&mut self, encode: impl Fn(&mut [u8]) -> Result<Publish, Error>) -> Result<(), Error> {
+    pub(super) fn push(
+        &mut self,
+        encode: impl Fn(&mut [u8]) -> Result<Publish, Error>,
+    ) -> Result<(), Error> {
         let need = match encode(&mut []) {
             Err(Error::BufferTooSmall { required }) => required,
             other => other.map(|p| p.channel_len + p.len)?,
@@ -180,21 +194,39 @@ impl Link {
 
     /// Queues a message on the request channel of `nsp`, its body written
     /// by `body`.
-    fn push_request(
+    pub(super) fn push_request(
         &mut self,
         nsp: &str,
         body: impl Fn(&Adapter, &mut [u8]) -> Result<usize, Error>,
     ) -> Result<(), Error> {
+        self.push_on(nsp, false, body)
+    }
+
+    /// Queues a message on the request channel of `nsp` (or its response
+    /// channel, with `response`), its body written by `body`.
+    pub(super) fn push_on(
+        &mut self,
+        nsp: &str,
+        response: bool,
+        body: impl Fn(&Adapter, &mut [u8]) -> Result<usize, Error>,
+    ) -> Result<(), Error> {
         let adapter = self.adapter.clone();
+        let channel = |out: &mut [u8]| {
+            if response {
+                request::response_channel(adapter.prefix(), nsp, out)
+            } else {
+                request::channel(adapter.prefix(), nsp, out)
+            }
+        };
         self.push(|out| {
-            let channel_len = super::measure(request::channel(adapter.prefix(), nsp, &mut []))?;
+            let channel_len = super::measure(channel(&mut []))?;
             let len = super::measure(body(&adapter, &mut []))?;
             if channel_len + len > out.len() {
                 return Err(Error::BufferTooSmall {
                     required: channel_len + len,
                 });
             }
-            request::channel(adapter.prefix(), nsp, out)?;
+            channel(out)?;
             body(&adapter, &mut out[channel_len..])?;
             Ok(Publish { channel_len, len })
         })
@@ -249,6 +281,7 @@ where
             connected: false,
             queue: Queue::default(),
             queued: 0,
+            cluster: Default::default(),
         });
     }
 
@@ -294,7 +327,7 @@ where
 
     /// The local socket of `nsp` whose id `room` is, if any: as in the
     /// Node server, every socket is in the room named by its id.
-    fn id_room(&self, nsp: &str, room: &str) -> Option<Sid> {
+    pub(super) fn id_room(&self, nsp: &str, room: &str) -> Option<Sid> {
         Sid::parse(room).filter(|s| self.socket(s).is_some_and(|(_, n)| n == nsp))
     }
 
@@ -305,9 +338,8 @@ where
             .any(|e| self.rooms().contains(nsp, e, socket) || Sid::parse(e) == Some(socket))
     }
 
-    /// [`broadcast`](Self::broadcast) where a room may also be a socket id
-    /// (a broadcast from Node to `io.to(socket.id)`), each socket reached
-    /// once.
+    /// [`broadcast`](Self::broadcast): a room may also be a socket id (a
+    /// broadcast from Node to `io.to(socket.id)`), each socket reached once.
     fn broadcast_rooms(
         &mut self,
         nsp: &str,
@@ -317,37 +349,7 @@ where
         args: &str,
         attachments: &[&[u8]],
     ) -> Result<Broadcast, crate::socketio::Error> {
-        if !rooms.iter().any(|r| self.id_room(nsp, r).is_some()) {
-            return self.broadcast(nsp, rooms, except, name, args, attachments);
-        }
-        let mut named: heapless::Vec<&str, MAX_ROOMS> = heapless::Vec::new();
-        for r in rooms {
-            if self.id_room(nsp, r).is_none() && named.push(r).is_err() {
-                return Err(crate::socketio::Error::RoomsFull);
-            }
-        }
-        let mut total = if named.is_empty() {
-            Broadcast::default()
-        } else {
-            self.broadcast(nsp, &named, except, name, args, attachments)?
-        };
-        for (i, r) in rooms.iter().enumerate() {
-            let Some(s) = self.id_room(nsp, r) else {
-                continue;
-            };
-            if rooms[..i].contains(r)
-                || self.excluded(nsp, except, s)
-                || named.iter().any(|n| self.rooms().contains(nsp, n, s))
-            {
-                continue;
-            }
-            match self.emit(&s, name, args, attachments) {
-                Ok(()) => total.delivered += 1,
-                Err(crate::socketio::Error::Engine(engineio::Error::QueueFull)) => total.full += 1,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
+        self.broadcast(nsp, rooms, except, name, args, attachments)
     }
 
     /// The next message to publish, written into `out`: the channel, then
@@ -380,15 +382,35 @@ where
         let Some(adapter) = self.adapter.as_ref().map(|l| l.adapter.clone()) else {
             return Ok(Applied::Nothing);
         };
+        if request::is_response_channel(adapter.prefix(), channel) {
+            let Some(r) = request::Response::decode(adapter.prefix(), channel, message)? else {
+                return Ok(Applied::Nothing);
+            };
+            let l = self.adapter.as_mut().ok_or(Error::NotConnected)?;
+            return Ok(match l.cluster.answered(&r) {
+                Some(request) => Applied::Response {
+                    request,
+                    response: r,
+                },
+                None => Applied::Nothing,
+            });
+        }
         if request::is_request_channel(adapter.prefix(), channel) {
             if message.first() != Some(&b'{') {
-                // A broadcast with acks, or an answer to one.
+                // A broadcast with acks.
                 return match Incoming::decode_with_ack(adapter.prefix(), channel, message)? {
-                    Some(m) if m.uid != adapter.uid() && self.serves(m.nsp) => {
-                        apply(self, &m, scratch).map(Applied::Broadcast)
-                    }
+                    Some(m) if m.uid != adapter.uid() && self.serves(m.nsp) => self
+                        .apply_with_ack(now, &m, scratch)
+                        .map(Applied::BroadcastWithAck),
                     _ => Ok(Applied::Nothing),
                 };
+            }
+            if let Some(q) = request::QueryRequest::decode(adapter.prefix(), channel, message)? {
+                if q.uid == adapter.uid() || !self.serves(q.nsp) {
+                    return Ok(Applied::Nothing);
+                }
+                self.answer_query(&q, scratch)?;
+                return Ok(Applied::Answered);
             }
             if let Some(e) = request::ServerSideEmit::decode(adapter.prefix(), channel, message)? {
                 return Ok(if e.uid != adapter.uid() && self.serves(e.nsp) {
@@ -413,7 +435,7 @@ where
     }
 
     /// True when this server has namespace `nsp`.
-    fn serves(&self, nsp: &str) -> bool {
+    pub(super) fn serves(&self, nsp: &str) -> bool {
         self.config()
             .namespaces
             .is_none_or(|names| names.contains(&nsp))
@@ -491,7 +513,13 @@ where
 
     /// Calls `f` with each socket of `nsp` in one of `select` (every one
     /// when empty) and in none of `except` (rooms or socket ids), once.
-    fn targets(&self, nsp: &str, select: &[&str], except: &[&str], f: &mut dyn FnMut(Sid)) {
+    pub(super) fn targets(
+        &self,
+        nsp: &str,
+        select: &[&str],
+        except: &[&str],
+        f: &mut dyn FnMut(Sid),
+    ) {
         let table = self.rooms();
         let excluded = |s: Sid| self.excluded(nsp, except, s);
         if select.is_empty() {
@@ -590,6 +618,22 @@ pub enum Applied<'m> {
     /// A request, applied to this many local sockets.
     Request(usize),
     /// Another node's `serverSideEmit`: an event for this server (the
-    /// application's), borrowed from the message.
+    /// application's), borrowed from the message. With a
+    /// [`request_id`](request::ServerSideEmit::request_id) the sender waits
+    /// for an answer: [`Server::server_side_emit_ack`].
     ServerSideEmit(request::ServerSideEmit<'m>),
+    /// Another node's `allRooms` or `fetchSockets`, answered.
+    Answered,
+    /// Another node's broadcast with acks, sent to this many local
+    /// sockets, each asked for an ack (the count is published; the acks are
+    /// for [`Server::handle_cluster_ack`]).
+    BroadcastWithAck(usize),
+    /// An answer to a request of this node (see
+    /// [`Server::poll_cluster_event`] for its end).
+    Response {
+        /// The request.
+        request: super::RequestId,
+        /// The answer, borrowed from the message.
+        response: request::Response<'m>,
+    },
 }
