@@ -781,6 +781,10 @@ where
         }
     }
 
+    // Out of line: the entry it builds (a session and its buffers, several
+    // KiB in fixed storage) then lives in this frame only while a session
+    // opens, not in every caller's frame (the deepest call of an input).
+    #[inline(never)]
     fn open(&mut self, conn: H, transport: Transport, accept: Option<(Response101, Agreed)>) {
         let now = self.core.now;
         let config = self.core.config;
@@ -792,31 +796,14 @@ where
                 .respond(conn, Pending::Refuse(Error::Unavailable), !close);
         }
         let queue = S::queue_buf(config.send_queue_len);
-        #[cfg_attr(not(all(feature = "deflate", feature = "alloc")), allow(unused_mut))]
-        let mut session = match Session::open(now, transport, config, queue, &mut self.entropy) {
-            Ok(s) => s,
-            Err(_) => {
-                return self
-                    .core
-                    .respond(conn, Pending::Refuse(Error::Unavailable), false);
-            }
-        };
-        let sid = *session.sid();
-        if self.sessions.get(&sid).is_some() {
-            // A repeated id: the entropy is broken; refuse rather than mix
-            // two clients.
-            return self
-                .core
-                .respond(conn, Pending::Refuse(Error::Unavailable), false);
-        }
-        #[cfg(all(feature = "deflate", feature = "alloc"))]
-        if let Some((_, Some(agreed))) = accept {
-            // The WebSocket was just made: this cannot fail.
-            let _ = session.enable_deflate(agreed);
-        }
         let websocket = transport == Transport::WebSocket;
-        let entry = Entry {
-            session,
+        // The session is made in the entry and its open packet queued there
+        // (`Session::open` in two steps): a session returned in a `Result`
+        // and moved into the entry costs a copy or two of it (its queue
+        // buffer included) in this frame.
+        let sid = Sid::random(&mut self.entropy);
+        let mut entry = Entry {
+            session: Session::new(now, transport, config, queue, sid),
             assembler: Assembler::new(S::assembler_buf(if websocket {
                 config.max_payload
             } else {
@@ -829,6 +816,23 @@ where
             notified: false,
             user: U::new(&self.init, now, S::assembler_buf),
         };
+        if entry.session.queue_open().is_err() {
+            return self
+                .core
+                .respond(conn, Pending::Refuse(Error::Unavailable), false);
+        }
+        if self.sessions.get(&sid).is_some() {
+            // A repeated id: the entropy is broken; refuse rather than mix
+            // two clients.
+            return self
+                .core
+                .respond(conn, Pending::Refuse(Error::Unavailable), false);
+        }
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        if let Some((_, Some(agreed))) = accept {
+            // The WebSocket was just made: this cannot fail.
+            let _ = entry.session.enable_deflate(agreed);
+        }
         if self.sessions.insert(sid, entry).is_err() {
             return self
                 .core

@@ -160,6 +160,14 @@ pub struct Session<B> {
     deflate: Option<super::transport::Deflate>,
 }
 
+/// The server WebSocket of a session with `config`.
+fn ws_for(config: &Config) -> ws::Connection {
+    let mut c = config.ws;
+    c.max_message_size = config.max_payload as u64;
+    c.max_frame_size = config.max_payload as u64;
+    ws::Connection::server(c)
+}
+
 impl<B: Buffer> Session<B> {
     /// Opens a session with a fresh [`Sid`] and queues the open packet.
     ///
@@ -178,9 +186,25 @@ impl<B: Buffer> Session<B> {
         storage: B,
         entropy: impl Entropy,
     ) -> Result<Self, Error> {
-        let mut s = Session {
+        let mut s = Self::new(now, transport, config, storage, Sid::random(entropy));
+        s.queue_open()?;
+        Ok(s)
+    }
+
+    /// [`open`](Self::open) in two steps, for a caller that builds the
+    /// session in place (the server's table entry): the session with id
+    /// `sid`, its open packet not yet queued.
+    pub(crate) fn new(
+        now: Instant,
+        transport: Transport,
+        config: Config,
+        storage: B,
+        sid: Sid,
+    ) -> Self {
+        // One struct expression, returned as it is: no local to copy out.
+        Session {
             config,
-            sid: Sid::random(entropy),
+            sid,
             transport,
             phase: Phase::Open,
             now,
@@ -188,7 +212,7 @@ impl<B: Buffer> Session<B> {
             next_ping: Some(now + config.ping_interval),
             pong_deadline: None,
             get_held: transport == Transport::Polling,
-            ws: None,
+            ws: (transport == Transport::WebSocket).then(|| ws_for(&config)),
             probe: Probe::None,
             probe_reply: false,
             ws_close: false,
@@ -196,20 +220,17 @@ impl<B: Buffer> Session<B> {
             queue: Queue::new(storage),
             #[cfg(all(feature = "deflate", feature = "alloc"))]
             deflate: None,
-        };
-        if transport == Transport::WebSocket {
-            s.ws = Some(s.new_ws());
         }
-        let json = s.open_json();
-        s.queue.push(TAG_TEXT, &[b"0", json.as_bytes()])?;
-        Ok(s)
+    }
+
+    /// Queues the open packet: the second step of [`open`](Self::open).
+    pub(crate) fn queue_open(&mut self) -> Result<(), Error> {
+        let json = self.open_json();
+        self.queue.push(TAG_TEXT, &[b"0", json.as_bytes()])
     }
 
     fn new_ws(&self) -> ws::Connection {
-        let mut c = self.config.ws;
-        c.max_message_size = self.config.max_payload as u64;
-        c.max_frame_size = self.config.max_payload as u64;
-        ws::Connection::server(c)
+        ws_for(&self.config)
     }
 
     fn open_json(&self) -> heapless::String<192> {
