@@ -516,7 +516,7 @@ impl<B: Buffer, E: Entropy> Client<B, E> {
             Ok(None) => 0,
             Ok(Some(resp)) => {
                 let n = resp.head_len();
-                #[cfg(feature = "deflate")]
+                #[cfg(all(feature = "deflate", feature = "alloc"))]
                 let params = resp.deflate();
                 self.set_state(purpose, State::Frames);
                 match purpose {
