@@ -1,4 +1,5 @@
-//! The crate's only `unsafe`: a vectorised fast path for UTF-8 validation.
+//! The crate's only `unsafe`: vectorised fast paths for UTF-8 validation and
+//! for masking (see `ws::mask`).
 //!
 //! [`utf8_valid_up_to`] returns a length `k` such that `bytes[..k]` is valid UTF-8
 //! made of whole code points. It is free to stop early (at worst it returns 0);
@@ -10,8 +11,8 @@
 //! On x86_64 the AVX2 version runs when the CPU has AVX2: detected at run time
 //! (and cached by `std`) with the `std` feature, chosen at compile time with
 //! `cfg(target_feature = "avx2")` without it. Everywhere else, and on x86_64
-//! without AVX2, [`utf8_valid_up_to`] returns 0 and the portable code does all
-//! the work. (SSE2 alone has no byte shuffle for the lookup tables below, and
+//! without AVX2, [`utf8_valid_up_to`] returns 0 and [`mask`] false, and the
+//! portable code does all the work. (SSE2 alone has no byte shuffle for the lookup tables below, and
 //! the portable code already skips ASCII a word at a time.)
 //!
 //! # The method
@@ -25,10 +26,12 @@
 //! two back starts a 3- or 4-byte sequence or the byte three back starts a
 //! 4-byte one. The tables are computed below from the classes, not typed in.
 //!
-//! Blocks are 32 bytes. An error in block `i` (it may involve up to 3 bytes of
-//! block `i - 1`) stops the scan; the answer is then the start of the last code
-//! point that begins before block `i`: every byte before it and the byte itself
-//! passed the checks, so the text before it is valid and complete.
+//! Blocks are 32 bytes, checked two at a time; a pair that is all ASCII, after
+//! a block whose last 3 bytes are ASCII, needs no check. An error in a pair
+//! (it may involve up to 3 bytes of the block before) stops the scan; the
+//! answer is then the start of the last code point that begins before the
+//! pair: every byte before it and the byte itself passed the checks, so the
+//! text before it is valid and complete.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
@@ -50,19 +53,20 @@ pub(crate) fn utf8_valid_up_to(bytes: &[u8]) -> usize {
     0
 }
 
-/// XORs the longest prefix of `buf` that is a multiple of 32 bytes with `key`
-/// repeated (`key[0]` on `buf[0]`), and returns its length; 0 when there is no
-/// vectorised path (the caller masks the rest portably).
+/// XORs all of `buf` (at least 32 bytes long) with `key` repeated (`key[0]`
+/// on `buf[0]`) and returns true, or returns false and leaves `buf` alone when
+/// there is no vectorised path (the caller masks portably).
 #[inline]
-pub(crate) fn mask_prefix(buf: &mut [u8], key: [u8; 4]) -> usize {
+pub(crate) fn mask(buf: &mut [u8], key: [u8; 4]) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if avx2_available() {
-        // SAFETY: `mask_avx2` needs only the AVX2 target feature, which
-        // `avx2_available` has just confirmed.
-        return unsafe { x86::mask_avx2(buf, key) };
+    if buf.len() >= 32 && avx2_available() {
+        // SAFETY: `mask_avx2` needs the AVX2 target feature, which
+        // `avx2_available` has just confirmed, and `buf.len() >= 32`.
+        unsafe { x86::mask_avx2(buf, key) };
+        return true;
     }
     let _ = (buf, key);
-    0
+    false
 }
 
 /// True when the AVX2 path may run on this CPU.
@@ -241,66 +245,122 @@ mod x86 {
     pub(super) unsafe fn valid_up_to_avx2(bytes: &[u8]) -> usize {
         let t = [lanes(PREV_HIGH), lanes(PREV_LOW), lanes(CUR_HIGH)];
         let mut prev = _mm256_setzero_si256();
-        // Whether the last 3 bytes of `prev` are ASCII: then an ASCII block
-        // needs no check (no sequence runs into it).
+        // Whether the last 3 bytes of `prev` are ASCII.
         let mut prev_tail_ascii = true;
         let (blocks, _) = bytes.as_chunks::<32>();
-        for (i, block) in blocks.iter().enumerate() {
-            // SAFETY: `block` is a `&[u8; 32]`, so the 32 bytes read are in
+        // Two blocks per step, errors tested once per step: fewer branches.
+        let (pairs, single) = blocks.as_chunks::<2>();
+        for (i, pair) in pairs.iter().enumerate() {
+            // SAFETY: `pair` is a `&[[u8; 32]; 2]`: both 32-byte reads are in
             // bounds and initialised; `loadu` has no alignment requirement.
-            let cur = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
-            let high_bits = _mm256_movemask_epi8(cur) as u32;
-            if high_bits != 0 || !prev_tail_ascii {
-                let e = block_errors(cur, prev, &t);
+            let (a, b) = unsafe {
+                (
+                    _mm256_loadu_si256(pair[0].as_ptr().cast()),
+                    _mm256_loadu_si256(pair[1].as_ptr().cast()),
+                )
+            };
+            // All 64 bytes ASCII, and no sequence running in from before: valid.
+            let high = _mm256_movemask_epi8(_mm256_or_si256(a, b)) as u32;
+            if high != 0 || !prev_tail_ascii {
+                let e = _mm256_or_si256(block_errors(a, prev, &t), block_errors(b, a, &t));
                 if _mm256_testz_si256(e, e) == 0 {
-                    return super::boundary_before(bytes, i * 32);
+                    return super::boundary_before(bytes, i * 64);
                 }
             }
-            prev_tail_ascii = high_bits >> 29 == 0;
-            prev = cur;
+            prev_tail_ascii = (_mm256_movemask_epi8(b) as u32) >> 29 == 0;
+            prev = b;
+        }
+        if let [block] = single {
+            // SAFETY: `block` is a `&[u8; 32]`, in bounds and initialised;
+            // `loadu` has no alignment requirement.
+            let a = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
+            let e = block_errors(a, prev, &t);
+            if _mm256_testz_si256(e, e) == 0 {
+                return super::boundary_before(bytes, pairs.len() * 64);
+            }
         }
         super::boundary_before(bytes, blocks.len() * 32)
     }
 
-    /// See [`super::mask_prefix`].
+    /// `key` as a 32-byte vector for a run starting `n` bytes into the buffer.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn key_at(key: [u8; 4], n: usize) -> __m256i {
+        // x86 is little-endian: rotating right by a byte moves `key[1]` first.
+        _mm256_set1_epi32(u32::from_le_bytes(key).rotate_right(8 * (n % 4) as u32) as i32)
+    }
+
+    /// See [`super::mask`]. The 32-byte-aligned middle is XORed in place; the
+    /// unaligned first and last 32 bytes are loaded before and stored after it,
+    /// masked from their original values, so the bytes they share with the
+    /// middle (or with each other) end up masked exactly once.
     ///
     /// # Safety
     ///
-    /// The CPU must support AVX2.
+    /// The CPU must support AVX2, and `buf.len() >= 32`.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn mask_avx2(buf: &mut [u8], key: [u8; 4]) -> usize {
-        // x86 is little-endian: the lane's bytes in memory are `key` in order.
-        let k = _mm256_set1_epi32(i32::from_le_bytes(key));
-        let (blocks, _) = buf.as_chunks_mut::<32>();
-        for block in blocks.iter_mut() {
-            let p = block.as_mut_ptr().cast::<__m256i>();
-            // SAFETY: `block` is a `&mut [u8; 32]`, exclusively borrowed: the
-            // 32 bytes read and written are in bounds, initialised and aliased
-            // by nothing else; `loadu`/`storeu` have no alignment requirement.
-            unsafe { _mm256_storeu_si256(p, _mm256_xor_si256(_mm256_loadu_si256(p), k)) };
+    pub(super) unsafe fn mask_avx2(buf: &mut [u8], key: [u8; 4]) {
+        let len = buf.len();
+        debug_assert!(len >= 32);
+        let p = buf.as_ptr();
+        // SAFETY: the caller guarantees `len >= 32`, so bytes `0..32` and
+        // `len - 32..len` are in bounds of `buf` and initialised; `loadu` has
+        // no alignment requirement.
+        let (first, last) = unsafe {
+            (
+                _mm256_loadu_si256(p.cast()),
+                _mm256_loadu_si256(p.add(len - 32).cast()),
+            )
+        };
+        // SAFETY: every bit pattern is a valid `__m256i` and a valid `u8`, so
+        // viewing the aligned middle of the bytes as vectors (and the vectors
+        // as bytes again) is sound; `align_to_mut` picks the in-bounds,
+        // aligned middle itself.
+        let (head, middle, _) = unsafe { buf.align_to_mut::<__m256i>() };
+        let k = key_at(key, head.len());
+        for v in middle {
+            *v = _mm256_xor_si256(*v, k);
         }
-        blocks.len() * 32
+        // A fresh pointer: the one above does not outlive the `&mut` reborrow.
+        let p = buf.as_mut_ptr();
+        // SAFETY: as for the loads, bytes `0..32` and `len - 32..len` are in
+        // bounds; `buf` is borrowed exclusively, and no reference into it is
+        // alive here (`middle` is done with); `storeu` needs no alignment.
+        unsafe {
+            _mm256_storeu_si256(
+                p.add(len - 32).cast(),
+                _mm256_xor_si256(last, key_at(key, len - 32)),
+            );
+            _mm256_storeu_si256(p.cast(), _mm256_xor_si256(first, key_at(key, 0)));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::mask_prefix;
-
+    /// Every length and every start alignment (the unaligned head and tail
+    /// overlap the aligned middle and each other in all ways).
     #[test]
-    fn mask_prefix_matches_bytewise() {
+    fn mask_matches_bytewise() {
         let key = [0x12, 0x34, 0x56, 0xf8];
-        for len in (0..200).filter(|l| !cfg!(miri) || l % 29 < 3) {
-            let mut a: [u8; 200] = core::array::from_fn(|i| (i as u8).wrapping_mul(7));
-            let b = a;
-            let done = mask_prefix(&mut a[..len], key);
-            assert!(done <= len && done.is_multiple_of(32));
-            if super::avx2_available() {
-                assert_eq!(done, len / 32 * 32);
-            }
-            for i in 0..200 {
-                let want = if i < done { b[i] ^ key[i % 4] } else { b[i] };
-                assert_eq!(a[i], want, "len {len} at {i}");
+        let mut store = [0u8; 260];
+        for start in (0..33).filter(|s| !cfg!(miri) || s % 11 < 2) {
+            for len in (0..200).filter(|l| !cfg!(miri) || l % 29 < 3 || *l == 64) {
+                for (i, b) in store.iter_mut().enumerate() {
+                    *b = (i as u8).wrapping_mul(7);
+                }
+                let orig = store;
+                let done = super::mask(&mut store[start..start + len], key);
+                assert_eq!(done, len >= 32 && super::avx2_available());
+                for i in 0..store.len() {
+                    let inside = done && (start..start + len).contains(&i);
+                    let want = if inside {
+                        orig[i] ^ key[(i - start) % 4]
+                    } else {
+                        orig[i]
+                    };
+                    assert_eq!(store[i], want, "start {start} len {len} at {i}");
+                }
             }
         }
     }
@@ -350,15 +410,17 @@ mod tests {
             "{k} {bytes:02x?}"
         );
         if super::avx2_available() && bytes.len() >= 64 {
-            // Valid text is accepted up to its last 4 bytes at worst.
+            // Valid text is accepted up to its last whole block, less at most
+            // 4 bytes.
             let valid_to = match core::str::from_utf8(bytes) {
                 Ok(_) => bytes.len(),
                 Err(e) => e.valid_up_to(),
             };
-            // An error is found within the block it is in (32 bytes), the
-            // answer then backs off at most 4 bytes before that block.
+            // An error (found at most 3 bytes after the sequence starts)
+            // stops the scan at the start of its pair of blocks (64 bytes),
+            // less at most 4 bytes of backing off.
             assert!(
-                k + 32 + 4 >= valid_to.min(bytes.len() / 32 * 32),
+                k + 64 + 4 >= valid_to.min(bytes.len() / 32 * 32),
                 "{k} {valid_to}"
             );
         }
@@ -417,7 +479,7 @@ mod tests {
         let base = &base[..88]; // whole code points
         assert!(core::str::from_utf8(base).is_ok());
         if super::avx2_available() {
-            assert!(utf8_valid_up_to(base) + 4 + 32 >= 88);
+            assert!(utf8_valid_up_to(base) + 4 >= 64);
         }
         let bad: &[u8] = if cfg!(miri) {
             &[0x80, 0xff]

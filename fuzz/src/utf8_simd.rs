@@ -11,9 +11,10 @@
 //! Oracles:
 //! - `simd_valid_up_to(text) = k` (when the CPU has a vectorised path):
 //!   `k <= len`, `text[..k]` is valid UTF-8 (whole code points), and it does
-//!   not give up early: with `len >= 64`, `k + 36 >= min(valid_up_to, len
-//!   rounded down to 32)` (the error's block, or the last whole block, less at
-//!   most 4 bytes of backing off to a code point start).
+//!   not give up early: with `len >= 64`, `k + 68 >= min(valid_up_to, len
+//!   rounded down to 32)` (the start of the error's pair of 32-byte blocks, or
+//!   the end of the last whole block, less at most 4 bytes of backing off to a
+//!   code point start).
 //! - `check` (vectorised prefix, then portable) and `check_portable` give the
 //!   same answer, and it is `from_utf8`'s: `Ok`, or the error offset
 //!   (`valid_up_to`) and whether it is only unfinished (`error_len() == None`).
@@ -57,7 +58,7 @@ pub fn utf8_simd(data: &[u8]) {
         );
         if len >= 64 {
             assert!(
-                k + 36 >= valid_to.min(len / 32 * 32),
+                k + 68 >= valid_to.min(len / 32 * 32),
                 "gave up early: k {k}, valid to {valid_to}, len {len}"
             );
         }

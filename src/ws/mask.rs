@@ -24,13 +24,9 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let r = offset % 4;
     let key = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
     // Short buffers skip the vectorised path and its feature check.
-    let done = if buf.len() >= 128 {
-        crate::simd::mask_prefix(buf, key)
-    } else {
-        0
-    };
-    // `done` is a multiple of 32, so the key still starts at index 0.
-    let buf = &mut buf[done..];
+    if buf.len() >= 128 && crate::simd::mask(buf, key) {
+        return;
+    }
     // 32-byte blocks of plain byte XORs: the compiler turns each into a few
     // 16-byte vector operations on targets that have them. (Measured: building
     // the block key unconditionally, as here, is faster at 1 KiB than skipping
