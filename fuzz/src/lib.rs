@@ -24,6 +24,7 @@ pub mod sio_common;
 pub mod sio_packet;
 pub mod sio_seeds;
 pub mod sio_server;
+pub mod utf8_simd;
 
 pub use connection::{ws_connection_client, ws_connection_server};
 pub use deflate::{deflate_roundtrip, inflate_diff, ws_connection_deflate};
@@ -40,6 +41,7 @@ pub use sio_client::sio_client;
 pub use sio_client_endpoint::sio_client_endpoint;
 pub use sio_packet::sio_packet;
 pub use sio_server::sio_server;
+pub use utf8_simd::utf8_simd;
 
 /// A target's entry point.
 pub type Target = fn(&[u8]);
@@ -66,6 +68,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("eio_endpoint", eio_endpoint),
     ("sio_endpoint", sio_endpoint),
     ("sio_client_endpoint", sio_client_endpoint),
+    ("utf8_simd", utf8_simd),
 ];
 
 /// Runs `data` through the target called `name`.

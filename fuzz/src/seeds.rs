@@ -878,5 +878,6 @@ pub fn all() -> Vec<(&'static str, String, Vec<u8>)> {
     out.extend(crate::deflate::seeds());
     out.extend(crate::endpoint::seeds());
     out.extend(crate::redis_adapter::seeds());
+    out.extend(crate::utf8_simd::seeds());
     out
 }

@@ -2,7 +2,9 @@
 //!
 //! Masking XORs the payload with a 4-byte key repeated. It runs over every byte a
 //! server receives, so it is written to let the compiler use wide registers:
-//! 32-byte blocks, then 8-byte words, then single bytes. No `unsafe` is needed.
+//! 32-byte blocks, then 8-byte words, then single bytes. Long buffers go 32
+//! bytes at a time through AVX2 first where the CPU has it (`crate::simd`, the
+//! crate's one module with `unsafe`).
 
 /// XORs `buf` with `key` in place, as if `buf` started `offset` bytes into a
 /// masked payload. Applying it twice restores the input.
@@ -21,10 +23,35 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let r = offset % 4;
     let key = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
+    if buf.len() >= 32 {
+        return mask_long(buf, key);
+    }
+    // Short buffers (most client frames), inline at the call site: 4-byte
+    // words, no block key. (Measured at 16 and 20 bytes: about 0.7x the time
+    // of the out-of-line loop below.)
+    let k = u32::from_ne_bytes(key);
+    let (words, tail) = buf.as_chunks_mut::<4>();
+    for w in words {
+        *w = (u32::from_ne_bytes(*w) ^ k).to_ne_bytes();
+    }
+    for (b, k) in tail.iter_mut().zip(key) {
+        *b ^= k;
+    }
+}
+
+/// [`apply_mask`] for 32 bytes and more, with `key[0]` on `buf[0]`.
+#[inline(never)]
+fn mask_long(buf: &mut [u8], key: [u8; 4]) {
+    // AVX2 where the CPU has it, for buffers that fit in a level-1 data cache.
+    // Past that masking is bound by memory bandwidth, and the 16-byte loop
+    // below measured 1-4% faster than AVX2 at 64 KiB and 1 MiB.
+    if (128..=32 * 1024).contains(&buf.len()) && crate::simd::mask(buf, key) {
+        return;
+    }
     // 32-byte blocks of plain byte XORs: the compiler turns each into a few
     // 16-byte vector operations on targets that have them. (Measured: building
     // the block key unconditionally, as here, is faster at 1 KiB than skipping
-    // it for short buffers.)
+    // it when there are no blocks.)
     let mut block_key = [0u8; 32];
     for (i, k) in block_key.iter_mut().enumerate() {
         *k = key[i % 4];

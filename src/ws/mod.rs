@@ -125,6 +125,19 @@ pub use handshake::{
 pub use mask::apply_mask;
 pub use utf8::Utf8Validator;
 
+/// The UTF-8 checks behind [`Utf8Validator`], for the differential fuzz target
+/// `utf8_simd` only: not part of the API, may change at any time.
+#[doc(hidden)]
+pub mod utf8_internals {
+    pub use super::utf8::{check, check_portable};
+
+    /// The vectorised prefix check alone (`Some(k)`: `bytes[..k]` is valid and
+    /// whole), or `None` when this CPU or build has no vectorised path.
+    pub fn simd_valid_up_to(bytes: &[u8]) -> Option<usize> {
+        crate::simd::avx2_available().then(|| crate::simd::utf8_valid_up_to(bytes))
+    }
+}
+
 pub use crate::entropy::NoEntropy;
 
 /// Close codes (RFC 6455 section 7.4 and the IANA registry).

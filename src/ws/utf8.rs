@@ -5,8 +5,9 @@
 //! state of an unfinished code point (at most three bytes of context, kept as the
 //! number of continuation bytes still expected and the range the next one must
 //! fall in) from one chunk to the next. Whole runs of complete code points are
-//! checked with `core::str::from_utf8`, which is fast; only the few bytes around a
-//! boundary are stepped through one at a time. Overlong forms, surrogates and
+//! checked in one pass (ASCII a word at a time, long runs with AVX2 where the
+//! CPU has it, see `crate::simd`); only the few bytes around a boundary are
+//! stepped through one at a time. Overlong forms, surrogates and
 //! code points above U+10FFFF are rejected as soon as their second byte arrives.
 
 /// The validation state carried between chunks.
@@ -107,11 +108,24 @@ impl Utf8Validator {
 /// bad sequence starts, and whether it is merely unfinished (a valid prefix cut
 /// off by the end of `bytes`) rather than invalid.
 ///
+/// Long inputs first go through the vectorised prefix check of `crate::simd`
+/// (AVX2 on x86_64 when the CPU has it), which vouches for a valid prefix; the
+/// rest, at least the last few bytes and everything from a block with an error,
+/// goes through [`check_portable`], which gives the exact answer.
+#[inline]
+pub fn check(bytes: &[u8]) -> Result<(), (usize, bool)> {
+    let k = crate::simd::utf8_valid_up_to(bytes);
+    check_portable(&bytes[k..]).map_err(|(at, unfinished)| (k + at, unfinished))
+}
+
+/// [`check`] without the vectorised prefix: the reference the fuzz target
+/// `utf8_simd` compares against.
+///
 /// ASCII is skipped a 64-bit word at a time, jumping straight to the first byte
 /// with its top bit set, so mostly-ASCII text with scattered multi-byte
 /// characters (chat messages, JSON) costs little more than ASCII.
 #[inline]
-pub fn check(bytes: &[u8]) -> Result<(), (usize, bool)> {
+pub fn check_portable(bytes: &[u8]) -> Result<(), (usize, bool)> {
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let n = bytes.len();
     let mut i = 0;
