@@ -187,7 +187,8 @@ start_sio() { # name log [args...]
     $SIO_PIN_SERVER "${cmd[@]}" "$@" >"$log" 2>"$log.err" &
     SERVER_PID=$!
     for _ in $(seq 1 200); do
-        SIO_PORT=$(sed -n 's/^LISTENING \([0-9]*\)$/\1/p' "$log" 2>/dev/null)
+        # (|| true: the log may not exist yet, and a failed sed would end the script)
+        SIO_PORT=$(sed -n 's/^LISTENING \([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
         [ -n "$SIO_PORT" ] && return 0
         sleep 0.05
     done
