@@ -254,10 +254,6 @@ fn cluster_measures(v: &Value, out: &mut Vec<Measure>) {
     // Redis, was).
     m(format!("{what}: servers' CPU"), "% of a core", pct("server_cpu_s"), false);
     m(format!("{what}: client fleet CPU"), "% of a core", pct("fleet_cpu_s"), false);
-    if nodes.len() > 1 {
-        let per_event = f("redis_cpu_s").zip(f("events")).filter(|(_, e)| *e > 0.0);
-        m(format!("{what}: Redis CPU per 1,000 broadcasts"), "ms", per_event.map(|(c, e)| 1e6 * c / e), false);
-    }
     m(format!("{what}: refused"), "deliveries", f("refused"), false);
     match v["per_node"].as_array() {
         Some(per) => {

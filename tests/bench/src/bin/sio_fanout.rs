@@ -22,7 +22,7 @@
 //! `--port P1,P2 --server-pid PID1,PID2 --nodes KIND1,KIND2`: a cluster (the
 //! servers joined through one Redis): `--conns` clients on each node, the sender
 //! on the first; every event goes to the clients of every node. The server CPU is
-//! the sum of the nodes' (`--redis-pid` adds Redis's own CPU to the line, apart);
+//! the sum of the nodes' (`--redis-pid` adds Redis's own CPU, `redis_cpu_s`, in /proc's 10 ms ticks);
 //! missing and duplicated deliveries are also counted per node (`per_node`).
 //! `--nodes` only names the nodes in the output (with `--nodes`, one name per port:
 //! the report makes `sio/cluster/...` rows of it, a single name the baseline).
