@@ -222,9 +222,10 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
 
 /// The cluster rows (`sio_fanout --nodes`, `sio/cluster/...`): one node alone (the
 /// baseline, sockwire only), then two nodes on one Redis, `conns` clients on each,
-/// the sender on the first: a row per kind of sender's node, in which the `sockwire`
-/// column has a sockwire node (same driver) as the other node and the `socket.io`
-/// column a Node socket.io 4.8 node.
+/// the sender on the first, per sockwire driver: with the sender on a sockwire node
+/// the `sockwire` column has a sockwire node (same driver) as the other node and the
+/// `socket.io` column a Node socket.io 4.8 node; with the sender on a Node node the
+/// other node is sockwire (no Node + Node cluster is measured).
 fn cluster_measures(v: &Value, out: &mut Vec<Measure>) {
     let conns = v["conns"].as_u64().unwrap_or(0);
     let nodes: Vec<&str> = v["nodes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
@@ -233,12 +234,12 @@ fn cluster_measures(v: &Value, out: &mut Vec<Measure>) {
         "sockwire-tokio" => "tokio",
         _ => "socket.io",
     };
+    // The groups end with the sockwire driver in the cluster, as the other sio rows.
+    let two = |sender: &str, d: &str| format!("sio/cluster/broadcast {conns} clients on each of 2 nodes, sender's node {sender}, other node ({d})");
     let (what, imp) = match nodes[..] {
         [a] => (format!("sio/cluster/broadcast {conns} clients, one node alone ({})", driver(a)), "sockwire"),
-        [a, b] => (
-            format!("sio/cluster/broadcast {conns} clients on each of 2 nodes, sender's node {}, other node", driver(a)),
-            if b.starts_with("sockwire") { "sockwire" } else { "socket.io" },
-        ),
+        ["socket.io", b] => (two("socket.io", driver(b)), "sockwire"),
+        [a, b] => (two("sockwire", driver(a)), if b.starts_with("sockwire") { "sockwire" } else { "socket.io" }),
         _ => return,
     };
     let f = |k: &str| v[k].as_f64();
