@@ -366,6 +366,7 @@ run_cluster() {
             --conns "$CLUSTER_CONNS" --rooms 1 --secs 5 --size 100 \
             | tee -a "$OUT/cluster.jsonl" || echo "   ($set: sio_fanout reported errors)" >&2
         for n in "${pids[@]}"; do
+            kill -0 "$n" 2>/dev/null || echo "   ($set: the server of pid $n had exited before the end of its run)" >&2
             kill "$n" 2>/dev/null || true
             wait "$n" 2>/dev/null || true
         done
