@@ -365,6 +365,9 @@ run_cluster() {
             --server-pid "$(IFS=,; echo "${pids[*]}")" --label "$set" --nodes "$set" --redis-pid "$redis_pid" \
             --conns "$CLUSTER_CONNS" --rooms 1 --secs 5 --size 100 \
             | tee -a "$OUT/cluster.jsonl" || echo "   ($set: sio_fanout reported errors)" >&2
+        for n in "${ports[@]}"; do
+            [ -n "$(ss -ltnH "sport = :$n" 2>/dev/null)" ] || echo "   ($set: nothing listening on port $n at the end of its run)" >&2
+        done
         for n in "${pids[@]}"; do
             kill -0 "$n" 2>/dev/null || echo "   ($set: the server of pid $n had exited before the end of its run)" >&2
             kill "$n" 2>/dev/null || true
