@@ -203,11 +203,14 @@ start_sio() { # name log [args...]
         socketioxide) cmd=("$BIN/sio_socketioxide" 127.0.0.1:0) ;;
         *) cmd=(node "$ROOT/tests/peers/sio_server.mjs" 0) ;;
     esac
+    # Emptied first: the server's own redirection comes after this shell looks, and a
+    # previous run's log of the same name would give its port.
+    : >"$log"
     # shellcheck disable=SC2086
     $SIO_PIN_SERVER "${cmd[@]}" "$@" >"$log" 2>"$log.err" &
     SERVER_PID=$!
     for _ in $(seq 1 200); do
-        # (|| true: the log may not exist yet, and a failed sed would end the script)
+        # (|| true: a failed sed would end the script)
         SIO_PORT=$(sed -n 's/^LISTENING \([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
         [ -n "$SIO_PORT" ] && return 0
         sleep 0.05
