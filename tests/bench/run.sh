@@ -3,8 +3,9 @@
 #
 #   bash tests/bench/run.sh            # short run (the default; a few minutes on 2 cores)
 #   bash tests/bench/run.sh --full     # longer measurement, steadier numbers
-#   options: --only criterion|load|sio|recovery run one part (sio: the Socket.IO servers
-#            below; recovery: the delivery check of connection state recovery)
+#   options: --only criterion|load|sio|recovery|cluster run one part (sio: the Socket.IO
+#            servers below; recovery: the delivery check of connection state recovery;
+#            cluster: broadcasts across two nodes joined through Redis)
 #            --filter REGEX            criterion benchmarks to run (e.g. 'decode/')
 #
 # Prints the sockwire / peer / ratio table (ratio > 1: sockwire is better) and writes
@@ -43,6 +44,16 @@
 # Not pinned: server, proxy and clients share both cores (pinned to one core each,
 # the Node server could not keep up with 1,000 clients reconnecting every 2 s).
 # Rows `sio/recovery/...`, peers `socket.io` and `socket.io without recovery`.
+# The cluster part (`src/bin/sio_fanout.rs` with two ports): a redis-server of its own
+# on a free 127.0.0.1 port (missing: an error), then the broadcast fan-out to `/` for
+# 5 s with 1,000 clients on one node alone (no Redis: the baseline), then on each of
+# two nodes joined through that Redis (the runners' `--redis`, Node socket.io 4.8 with
+# @socket.io/redis-adapter 8), the sender on the first node: std runner + std runner,
+# std runner + socket.io, socket.io + std runner (the sender on the Node node), and the
+# same with the tokio server. Every client of both nodes counts its deliveries: per
+# node missing and duplicated. Both servers on the last core, the client fleet and
+# Redis on the first. Rows `sio/cluster/...`: the `sockwire` column with a sockwire
+# node as the other node, the `socket.io` column with a Node one.
 # Needs tests/peers/node_modules (bash tests/scripts/setup-peers.sh).
 SIO_FLEET=${SIO_FLEET:-rust}
 set -euo pipefail
@@ -88,7 +99,7 @@ cd "$HERE"
 mkdir -p "$OUT"
 echo "== building (release)"
 cargo build --release --bins --quiet
-{ [ "$ONLY" = "" ] || [ "$ONLY" = sio ] || [ "$ONLY" = recovery ]; } && (cd "$ROOT" && cargo build --release --quiet --example sio_server --example tokio_server)
+{ [ "$ONLY" = "" ] || [ "$ONLY" = sio ] || [ "$ONLY" = recovery ] || [ "$ONLY" = cluster ]; } && (cd "$ROOT" && cargo build --release --quiet --example sio_server --example tokio_server)
 { [ "$ONLY" = "" ] || [ "$ONLY" = criterion ]; } && cargo bench --bench ws --bench sio --no-run --quiet
 BIN="$HERE/target/release"
 
@@ -133,7 +144,16 @@ stop_server() {
         SERVER_PID=""
     fi
 }
-trap stop_server EXIT
+CLUSTER_PIDS=()
+stop_cluster() {
+    local p
+    for p in "${CLUSTER_PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    CLUSTER_PIDS=()
+}
+trap 'stop_server; stop_cluster' EXIT
 
 run_load() {
     echo "== load: echo round trips and idle connections"
@@ -183,11 +203,15 @@ start_sio() { # name log [args...]
         socketioxide) cmd=("$BIN/sio_socketioxide" 127.0.0.1:0) ;;
         *) cmd=(node "$ROOT/tests/peers/sio_server.mjs" 0) ;;
     esac
+    # Emptied first: the server's own redirection comes after this shell looks, and a
+    # previous run's log of the same name would give its port.
+    : >"$log"
     # shellcheck disable=SC2086
     $SIO_PIN_SERVER "${cmd[@]}" "$@" >"$log" 2>"$log.err" &
     SERVER_PID=$!
     for _ in $(seq 1 200); do
-        SIO_PORT=$(sed -n 's/^LISTENING \([0-9]*\)$/\1/p' "$log" 2>/dev/null)
+        # (|| true: a failed sed would end the script)
+        SIO_PORT=$(sed -n 's/^LISTENING \([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
         [ -n "$SIO_PORT" ] && return 0
         sleep 0.05
     done
@@ -290,14 +314,79 @@ run_recovery() {
     done
 }
 
+CLUSTER_CONNS=${CLUSTER_CONNS:-1000}
+run_cluster() {
+    echo "== Socket.IO cluster: broadcasts to $CLUSTER_CONNS clients on each of two nodes joined through Redis"
+    : >"$OUT/cluster.jsonl"
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        echo "redis-server (and redis-cli) missing: bash tests/scripts/setup-peers.sh installs them" >&2
+        exit 1
+    fi
+    # A free port: nothing answers on it.
+    local rport
+    while :; do
+        rport=$((20000 + RANDOM % 20000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null || break
+    done
+    # shellcheck disable=SC2086
+    $SIO_PIN_CLIENT redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+        --loglevel warning >"$OUT/cluster-redis.log" 2>&1 &
+    local redis_pid=$!
+    CLUSTER_PIDS+=("$redis_pid")
+    local i
+    for i in $(seq 1 100); do
+        redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+        [ "$i" = 100 ] && { echo "redis-server did not start; see $OUT/cluster-redis.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    # One node alone (no Redis: the baseline), then two nodes, the sender's first.
+    local set n
+    for set in sockwire-std sockwire-tokio sockwire-std,sockwire-std sockwire-std,socket.io socket.io,sockwire-std \
+        sockwire-tokio,sockwire-tokio sockwire-tokio,socket.io socket.io,sockwire-tokio; do
+        local nodes=() ports=() pids=() redis=()
+        IFS=, read -ra nodes <<<"$set"
+        echo "== cluster: ${nodes[*]} (the sender on the first)"
+        for n in "${nodes[@]}"; do
+            if [ "${#nodes[@]}" -gt 1 ]; then
+                redis=(--redis "$([ "$n" = socket.io ] && echo "$rport" || echo "127.0.0.1:$rport")")
+            fi
+            start_sio "$n" "$OUT/cluster-server-$set-${#ports[@]}.log" --ping-interval 25000 --ping-timeout 20000 "${redis[@]}"
+            ports+=("$SIO_PORT"); pids+=("$SERVER_PID"); CLUSTER_PIDS+=("$SERVER_PID"); SERVER_PID=""
+        done
+        # Every node subscribed to the broadcasts' channel before the clients come.
+        for i in $(seq 1 100); do
+            [ "${#nodes[@]}" = 1 ] || [ "$(redis-cli -p "$rport" client list | grep -c 'psub=[1-9]')" -ge 2 ] && break
+            [ "$i" = 100 ] && echo "   ($set: not both nodes subscribed to Redis within 10 s)" >&2
+            sleep 0.1
+        done
+        # shellcheck disable=SC2086
+        SIO_FLEET_PING=25000/20000 $SIO_PIN_CLIENT "$BIN/sio_fanout" --port "$(IFS=,; echo "${ports[*]}")" \
+            --server-pid "$(IFS=,; echo "${pids[*]}")" --label "$set" --nodes "$set" --redis-pid "$redis_pid" \
+            --conns "$CLUSTER_CONNS" --rooms 1 --secs 5 --size 100 \
+            | tee -a "$OUT/cluster.jsonl" || echo "   ($set: sio_fanout reported errors)" >&2
+        for n in "${ports[@]}"; do
+            [ -n "$(ss -ltnH "sport = :$n" 2>/dev/null)" ] || echo "   ($set: nothing listening on port $n at the end of its run)" >&2
+        done
+        for n in "${pids[@]}"; do
+            kill -0 "$n" 2>/dev/null || echo "   ($set: the server of pid $n had exited before the end of its run)" >&2
+            kill "$n" 2>/dev/null || true
+            wait "$n" 2>/dev/null || true
+        done
+        CLUSTER_PIDS=("$redis_pid")
+    done
+    stop_cluster
+}
+
 START=$(date +%s)
 case "$ONLY" in
-    "") run_criterion; run_load; run_sio; run_recovery ;;
+    "") run_criterion; run_load; run_sio; run_recovery; run_cluster ;;
     criterion) run_criterion ;;
     load) run_load ;;
     sio) run_sio ;;
     recovery) run_recovery ;;
-    *) echo "--only criterion|load|sio|recovery" >&2; exit 2 ;;
+    cluster) run_cluster ;;
+    *) echo "--only criterion|load|sio|recovery|cluster" >&2; exit 2 ;;
 esac
 
 echo "== summary"
@@ -305,6 +394,7 @@ LOAD_ARG=()
 [ -f "$OUT/load.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = load ]; } && LOAD_ARG=(--load "$OUT/load.jsonl")
 [ -f "$OUT/sio.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = sio ]; } && LOAD_ARG+=(--load "$OUT/sio.jsonl")
 [ -f "$OUT/recovery.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = recovery ]; } && LOAD_ARG+=(--load "$OUT/recovery.jsonl")
+[ -f "$OUT/cluster.jsonl" ] && { [ "$ONLY" = "" ] || [ "$ONLY" = cluster ]; } && LOAD_ARG+=(--load "$OUT/cluster.jsonl")
 CRIT_ARG=()
 if [ "$ONLY" = "" ] || [ "$ONLY" = criterion ]; then
     CRIT_ARG=(--criterion "$HERE/target/criterion")

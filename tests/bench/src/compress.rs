@@ -20,7 +20,7 @@ pub fn inputs() -> Vec<(&'static str, Vec<u8>)> {
         let score = r.next_u64() % 1000;
         json.push_str(&format!(
             "{{\"id\":{id},\"name\":\"user-{id}\",\"score\":{score},\"online\":{},\"tags\":[\"a{}\",\"b\"]}},",
-            score % 2 == 0,
+            score.is_multiple_of(2),
             score % 7
         ));
     }

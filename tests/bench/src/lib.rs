@@ -306,6 +306,8 @@ pub fn options() -> std::collections::HashMap<String, String> {
 }
 
 /// Raise the soft open-file limit to the hard limit; returns the new soft limit.
+// rlim_t is u64 on 64-bit Linux only.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_nofile_limit() -> u64 {
     unsafe {
         let mut lim = libc::rlimit {

@@ -10,9 +10,7 @@ async fn serve(stream: tokio::net::TcpStream) {
     while let Some(Ok(msg)) = ws.next().await {
         match msg {
             Message::Text(_) | Message::Binary(_) => {
-                if ws.send(msg).await.is_err() {
-                    return;
-                }
+                let Ok(()) = ws.send(msg).await else { return };
             }
             // Pongs and close replies are queued by tungstenite and sent on the next flush.
             Message::Close(_) => {

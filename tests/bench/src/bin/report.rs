@@ -200,6 +200,7 @@ fn load_measures(file: &Path, out: &mut Vec<Measure>) {
                     });
                 }
             }
+            Some("sio_broadcast") if v["nodes"].is_array() => cluster_measures(&v, out),
             Some("sio" | "sio_broadcast") => sio_measures(&v, &imp, out),
             Some("sio_recovery") => recovery_measures(&v, &imp, out),
             _ => {}
@@ -417,6 +418,57 @@ fn sio_measures(v: &Value, label: &str, out: &mut Vec<Measure>) {
         f("errors"),
         false,
     );
+}
+
+/// The cluster rows (`sio_fanout --nodes`, `sio/cluster/...`): one node alone (the
+/// baseline, sockwire only), then two nodes on one Redis, `conns` clients on each,
+/// the sender on the first, per sockwire driver: with the sender on a sockwire node
+/// the `sockwire` column has a sockwire node (same driver) as the other node and the
+/// `socket.io` column a Node socket.io 4.8 node; with the sender on a Node node the
+/// other node is sockwire (no Node + Node cluster is measured).
+fn cluster_measures(v: &Value, out: &mut Vec<Measure>) {
+    let conns = v["conns"].as_u64().unwrap_or(0);
+    let nodes: Vec<&str> = v["nodes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let driver = |n: &str| match n {
+        "sockwire-std" => "std runner",
+        "sockwire-tokio" => "tokio",
+        _ => "socket.io",
+    };
+    // The groups end with the sockwire driver in the cluster, as the other sio rows.
+    let two = |sender: &str, d: &str| format!("sio/cluster/broadcast {conns} clients on each of 2 nodes, sender's node {sender}, other node ({d})");
+    let (what, imp) = match nodes[..] {
+        [a] => (format!("sio/cluster/broadcast {conns} clients, one node alone ({})", driver(a)), "sockwire"),
+        ["socket.io", b] => (two("socket.io", driver(b)), "sockwire"),
+        [a, b] => (two("sockwire", driver(a)), if b.starts_with("sockwire") { "sockwire" } else { "socket.io" }),
+        _ => return,
+    };
+    let f = |k: &str| v[k].as_f64();
+    let mut m = |group: String, unit: &str, value: Option<f64>, higher_is_better: bool| {
+        if let Some(value) = value {
+            out.push(Measure { group, imp: imp.into(), unit: unit.into(), value, higher_is_better });
+        }
+    };
+    m(what.clone(), "deliveries/s", f("deliveries_per_sec"), true);
+    m(format!("{what}, per server CPU-s"), "deliveries/CPU-s", f("deliveries_per_server_cpu_sec"), true);
+    let pct = |k: &str| f(k).zip(f("run_secs")).filter(|(_, s)| *s > 0.0).map(|(c, s)| 100.0 * c / s);
+    // Below 100 %: the servers were not the bottleneck (the fleet, on the other core with
+    // Redis, was).
+    m(format!("{what}: servers' CPU"), "% of a core", pct("server_cpu_s"), false);
+    m(format!("{what}: client fleet CPU"), "% of a core", pct("fleet_cpu_s"), false);
+    m(format!("{what}: refused"), "deliveries", f("refused"), false);
+    match v["per_node"].as_array() {
+        Some(per) => {
+            for (n, name) in per.iter().zip(["sender's node", "other node"]) {
+                m(format!("{what}: missing on the {name}"), "deliveries", n["missing"].as_f64(), false);
+                m(format!("{what}: duplicated on the {name}"), "deliveries", n["duplicated"].as_f64(), false);
+            }
+        }
+        None => {
+            m(format!("{what}: missing"), "deliveries", f("missing"), false);
+            m(format!("{what}: duplicated"), "deliveries", f("duplicated"), false);
+        }
+    }
+    m(format!("{what}: errors"), "errors", f("errors"), false);
 }
 
 /// The recovery rows (`sio_recovery`): the sockwire server with recovery beside

@@ -6,6 +6,7 @@
 //!
 //!   sio_fanout --port P --server-pid PID --label NAME [--conns 1000] [--rooms 1]
 //!              [--secs 5] [--size 100] [--window 64] [--acks 16] [--burst 0]
+//!              [--port P1,P2 --server-pid PID1,PID2 --nodes KIND1,KIND2 --redis-pid PID]
 //!
 //! `--conns` clients connect to `/` (as `sio_fleet` does: `0{...}` open, `40`, pings
 //! answered); with `--rooms R` > 1, client i joins room `r{i % R}` (`join`, acked).
@@ -17,6 +18,14 @@
 //! `--conns` in all) neither received by the clients nor refused by the server (so
 //! that a server that queues without bound is not flooded past what it delivers). Then the deliveries still on
 //! their way are waited for (10 s at most, or 2 s without progress).
+//!
+//! `--port P1,P2 --server-pid PID1,PID2 --nodes KIND1,KIND2`: a cluster (the
+//! servers joined through one Redis): `--conns` clients on each node, the sender
+//! on the first; every event goes to the clients of every node. The server CPU is
+//! the sum of the nodes' (`--redis-pid` adds Redis's own CPU, `redis_cpu_s`, in /proc's 10 ms ticks);
+//! missing and duplicated deliveries are also counted per node (`per_node`).
+//! `--nodes` only names the nodes in the output (with `--nodes`, one name per port:
+//! the report makes `sio/cluster/...` rows of it, a single name the baseline).
 //!
 //! `--burst N`: the sender emits N events at once instead, with no window (acks,
 //! deliveries or time), then waits for them as above: what a server does with a
@@ -74,6 +83,8 @@ impl Shared {
 #[derive(Default, Clone, Copy)]
 struct Seen {
     room: u64,
+    /// The index of its server in `--port`.
+    node: usize,
     received: u64,
     dup: u64,
     /// The next sequence number expected.
@@ -83,9 +94,14 @@ struct Seen {
 fn main() {
     let o = sockwire_bench::options();
     let num = |k: &str, d: u64| o.get(k).map_or(d, |v| v.parse().expect(k));
+    let list = |k: &str| -> Vec<u32> {
+        o.get(k).map_or(vec![0], |v| v.split(',').map(|x| x.parse().expect(k)).collect())
+    };
     let cfg = Cfg {
-        port: num("port", 0) as u16,
-        pid: num("server-pid", 0) as u32,
+        ports: list("port").into_iter().map(|p| p as u16).collect(),
+        pids: list("server-pid"),
+        redis_pid: num("redis-pid", 0) as u32,
+        nodes: o.get("nodes").map(|v| v.split(',').map(String::from).collect()),
         label: o.get("label").cloned().unwrap_or_default(),
         conns: num("conns", 1000) as usize,
         rooms: num("rooms", 1).max(1),
@@ -111,8 +127,11 @@ fn main() {
 
 struct Cfg {
     burst: u64,
-    port: u16,
-    pid: u32,
+    /// The servers' ports: the sender on the first, `conns` clients on each.
+    ports: Vec<u16>,
+    pids: Vec<u32>,
+    redis_pid: u32,
+    nodes: Option<Vec<String>>,
     label: String,
     conns: usize,
     rooms: u64,
@@ -123,13 +142,19 @@ struct Cfg {
 }
 
 async fn run(c: Cfg) -> serde_json::Value {
-    let cpu = || proc_cpu_seconds(c.pid).unwrap_or(f64::NAN);
+    let cpu = || c.pids.iter().map(|&p| proc_cpu_seconds(p).unwrap_or(f64::NAN)).sum::<f64>();
+    let redis_cpu = || proc_cpu_seconds(c.redis_pid).unwrap_or(f64::NAN);
+    // Clients in all (`conns` on each server).
+    let total = c.conns * c.ports.len();
     let me = || proc_cpu_seconds(std::process::id()).unwrap_or(f64::NAN);
     let sleep = |s: f64| tokio::time::sleep(Duration::from_secs_f64(s));
     let mut r = serde_json::json!({
         "kind": "sio_broadcast", "label": c.label, "conns": c.conns, "rooms": c.rooms,
         "size": c.size, "window": c.window, "acks": c.acks, "burst": c.burst, "fleet": "rust",
     });
+    if let Some(n) = &c.nodes {
+        r["nodes"] = n.clone().into();
+    }
     if let Ok(p) = std::env::var("SIO_FLEET_PING") {
         r["server_ping"] = p.into(); // the server's pingInterval/pingTimeout, as run.sh set them
     }
@@ -141,11 +166,11 @@ async fn run(c: Cfg) -> serde_json::Value {
     let (close_tx, close_rx) = watch::channel(false);
     let gate = Arc::new(Semaphore::new(50));
     let t0 = Instant::now();
-    let tasks: Vec<_> = (0..c.conns)
+    let tasks: Vec<_> = (0..total)
         .map(|i| {
-            let room = (c.rooms > 1).then_some(i as u64 % c.rooms);
+            let room = (c.rooms > 1).then_some((i % c.conns) as u64 % c.rooms);
             tokio::spawn(client(
-                c.port,
+                (i / c.conns, c.ports[i / c.conns]),
                 room,
                 c.rooms,
                 t0,
@@ -155,7 +180,7 @@ async fn run(c: Cfg) -> serde_json::Value {
             ))
         })
         .collect();
-    while shared.connected.load(Relaxed) + shared.failed.load(Relaxed) < c.conns
+    while shared.connected.load(Relaxed) + shared.failed.load(Relaxed) < total
         && t0.elapsed() < Duration::from_secs(60)
     {
         sleep(0.05).await;
@@ -163,11 +188,8 @@ async fn run(c: Cfg) -> serde_json::Value {
     let connected = shared.connected.load(Relaxed);
     r["connected"] = connected.into();
     r["connect_secs"] = t0.elapsed().as_secs_f64().into();
-    if connected < c.conns {
-        shared.error(format!(
-            "only {connected} of {} connected (and joined)",
-            c.conns
-        ));
+    if connected < total {
+        shared.error(format!("only {connected} of {total} connected (and joined)"));
     }
     eprintln!(
         "sio_fanout {}: {connected} connected in {:.1} s",
@@ -177,14 +199,14 @@ async fn run(c: Cfg) -> serde_json::Value {
     let (mut sent, mut server_delivered, mut refused) = (0u64, 0u64, 0u64);
     // The sender connects last (it answers pings only while it sends).
     sleep(1.0).await;
-    let mut sender = tokio::time::timeout(Duration::from_secs(30), connect(c.port)).await;
+    let mut sender = tokio::time::timeout(Duration::from_secs(30), connect(c.ports[0])).await;
     match sender {
         Ok(Ok(ref mut ws)) if connected > 0 => {
             // Deliveries expected per event: the clients in its room.
             let per = |seq: u64| shared.in_room[(seq % c.rooms) as usize].load(Relaxed);
             let pad = "x".repeat(c.size - 10);
             let (mut acked, mut expected) = (0u64, 0u64);
-            let (c0, f0) = (cpu(), me());
+            let (c0, f0, r0) = (cpu(), me(), redis_cpu());
             let start = Instant::now();
             let start_us = start.duration_since(t0).as_micros() as u64;
             let stop = start + Duration::from_secs(c.secs);
@@ -218,8 +240,7 @@ async fn run(c: Cfg) -> serde_json::Value {
                 let can = !stopped
                     && (c.burst > 0
                         || (sent - acked) < c.acks as u64
-                            && expected.saturating_sub(accounted)
-                                < c.window * c.conns.max(1) as u64);
+                            && expected.saturating_sub(accounted) < c.window * total.max(1) as u64);
                 if can {
                     let room = if c.rooms > 1 {
                         format!("\"r{}\"", sent % c.rooms)
@@ -238,7 +259,7 @@ async fn run(c: Cfg) -> serde_json::Value {
                 // Wait for an ack, for deliveries, or for the end of the phase.
                 if !stopped && c.burst == 0 && (sent - acked) < c.acks as u64 {
                     let need = expected
-                        .saturating_sub(c.window * c.conns.max(1) as u64)
+                        .saturating_sub(c.window * total.max(1) as u64)
                         .saturating_sub(refused)
                         + 1;
                     shared.want.store(need, Relaxed);
@@ -276,6 +297,9 @@ async fn run(c: Cfg) -> serde_json::Value {
             }
             shared.want.store(u64::MAX, Relaxed);
             let (server_cpu, fleet_cpu) = (cpu() - c0, me() - f0);
+            if c.redis_pid != 0 {
+                r["redis_cpu_s"] = (redis_cpu() - r0).into();
+            }
             let delivered = shared.delivered.load(Relaxed);
             let last =
                 (shared.last_us.load(Relaxed).saturating_sub(start_us) as f64 / 1e6).max(1e-6);
@@ -309,17 +333,25 @@ async fn run(c: Cfg) -> serde_json::Value {
     if let Ok(Ok(mut ws)) = sender {
         let _ = ws.close(None).await;
     }
-    let (mut missing, mut dup) = (0u64, 0u64);
+    // Per node: missing, duplicated, received.
+    let mut per = vec![[0u64; 3]; c.ports.len()];
     for t in tasks {
         if let Ok(Ok(Some(s))) = tokio::time::timeout(Duration::from_secs(10), t).await {
             // The events sent to its room: seq = room, room + R, ... below `sent`.
             let room_events = sent.saturating_sub(s.room).div_ceil(c.rooms);
-            missing += room_events.saturating_sub(s.received - s.dup);
-            dup += s.dup;
+            let n = &mut per[s.node];
+            n[0] += room_events.saturating_sub(s.received - s.dup);
+            n[1] += s.dup;
+            n[2] += s.received;
         }
     }
+    let (missing, dup) = per.iter().fold((0, 0), |(m, d), n| (m + n[0], d + n[1]));
     r["missing"] = missing.into();
     r["duplicated"] = dup.into();
+    if c.ports.len() > 1 {
+        let per_node = per.iter().map(|n| serde_json::json!({"missing": n[0], "duplicated": n[1], "received": n[2]}));
+        r["per_node"] = per_node.collect::<Vec<_>>().into();
+    }
     if dup > 0 || missing > refused {
         shared.error(format!(
             "{missing} deliveries missing ({refused} refused by the server), {dup} duplicated"
@@ -370,7 +402,7 @@ async fn connect(port: u16) -> Result<Ws, String> {
 
 /// Connects, joins `room` if any, then counts deliveries until told to close.
 async fn client(
-    port: u16,
+    (node, port): (usize, u16),
     room: Option<u64>,
     rooms: u64,
     t0: Instant,
@@ -422,6 +454,7 @@ async fn client(
     shared.connected.fetch_add(1, Relaxed);
     let mut seen = Seen {
         room,
+        node,
         next: room,
         ..Seen::default()
     };
