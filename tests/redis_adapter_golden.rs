@@ -534,6 +534,11 @@ fn broadcast_acks_both_ways() {
         ),
         (br#"{"type":8,"requestId":1}"#, adapter::Error::Malformed),
         (br#"{"requestId":"a","rooms":["#, adapter::Error::Json),
+        // Found by the fuzz target: room names that are not strings.
+        (
+            br#"{"requestId":"a","rooms":["r",255,{"x":1}]}"#,
+            adapter::Error::Malformed,
+        ),
         (b"\x83\xa4type\x09", adapter::Error::Truncated),
     ] {
         assert_eq!(

@@ -659,6 +659,11 @@ impl<'a> Response<'a> {
             Some(_) => None,
             None => {
                 if let Some(rooms) = array("rooms") {
+                    // Room names are strings; anything else is not an answer
+                    // this node can pass on as one.
+                    if json::elements(rooms).any(|r| json::kind(r) != Some(json::Kind::String)) {
+                        return Err(Error::Malformed);
+                    }
                     Some(Response::Rooms { request_id, rooms })
                 } else {
                     array("sockets").map(|sockets| Response::Sockets {
