@@ -87,7 +87,7 @@ for (const [i, b] of plan.broadcasts.entries()) {
       else c.gone = true;
     }
     console.log(`op ${JSON.stringify(op)}: ${plan.clients.map((c) => `${c.name}${c.gone ? ' gone' : JSON.stringify(c.rooms)}`).join(' ')}`);
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 500));
   }
   {
     const t = b.target;
@@ -100,7 +100,7 @@ for (const [i, b] of plan.broadcasts.entries()) {
   const reply = await clients[b.from].timeout(5000).emitWithAck('broadcast', ...args);
   if (reply && reply.error) problems.push(`broadcast #${i} from ${b.from}: ${reply.error}`);
 }
-await new Promise((r) => setTimeout(r, 600));
+await new Promise((r) => setTimeout(r, 1500));
 
 for (const [i, b] of plan.broadcasts.entries()) {
   const t = b.target;
