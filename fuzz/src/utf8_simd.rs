@@ -83,7 +83,11 @@ pub fn utf8_simd(data: &[u8]) {
         (Ok(_), None) => assert!(v.is_complete()),
         (Err(e), None) => {
             // Only an unfinished code point at the very end passes the feeds.
-            assert!(e.error_len().is_none(), "missed error at {}", e.valid_up_to());
+            assert!(
+                e.error_len().is_none(),
+                "missed error at {}",
+                e.valid_up_to()
+            );
             assert!(!v.is_complete());
         }
         (Err(e), Some(i)) => {
@@ -112,7 +116,11 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("above-max", b"\xf4\x90\x80\x80", 0),
         ("overlong", b"\xc0\xaf\xe0\x80\xaf", 0),
         ("truncated", "abc€".as_bytes().split_last().unwrap().1, 1),
-        ("long-then-bad", b"0123456789abcdef0123456789abcdef0123456789abcdef\xe2\x82", 0),
+        (
+            "long-then-bad",
+            b"0123456789abcdef0123456789abcdef0123456789abcdef\xe2\x82",
+            0,
+        ),
     ];
     texts
         .iter()
