@@ -374,12 +374,27 @@ pub fn encode_server_side_emit(
     args: &str,
     out: &mut [u8],
 ) -> Result<usize, Error> {
+    server_side_emit(uid, None, name, args, out)
+}
+
+/// A `serverSideEmit`, with the `requestId` of one that wants acks.
+fn server_side_emit(
+    uid: &str,
+    request_id: Option<&str>,
+    name: &str,
+    args: &str,
+    out: &mut [u8],
+) -> Result<usize, Error> {
     for a in super::arg_values(args) {
         json::validate(a?, json::MAX_DEPTH).map_err(|_| Error::Json)?;
     }
     msgpack::measured(out, |w| {
         w.put(b"{\"uid\":");
         json_string(w, uid);
+        if let Some(id) = request_id {
+            w.put(b",\"requestId\":");
+            json_string(w, id);
+        }
         w.put(b",\"type\":6,\"data\":[");
         json_string(w, name);
         if !args.trim().is_empty() {
@@ -889,23 +904,7 @@ pub fn encode_server_side_emit_with_ack(
     args: &str,
     out: &mut [u8],
 ) -> Result<usize, Error> {
-    for a in super::arg_values(args) {
-        json::validate(a?, json::MAX_DEPTH).map_err(|_| Error::Json)?;
-    }
-    msgpack::measured(out, |w| {
-        w.put(b"{\"uid\":");
-        json_string(w, uid);
-        w.put(b",\"requestId\":");
-        json_string(w, request_id);
-        w.put(b",\"type\":6,\"data\":[");
-        json_string(w, name);
-        if !args.trim().is_empty() {
-            w.put(b",");
-            w.put(args.trim().as_bytes());
-        }
-        w.put(b"]}");
-        Ok(())
-    })
+    server_side_emit(uid, Some(request_id), name, args, out)
 }
 
 /// The first of `args` (raw JSON values separated by commas), if any.
